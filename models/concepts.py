@@ -431,8 +431,9 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="Imbalance between the ascending and descending limbs of the T wave; "
         "IKr (hERG) block makes T more asymmetric.",
-        how_measured="1 − (steepest ascending slope / steepest descending slope) magnitude "
-        "ratio, folded to [0, 1) (0 = symmetric), on the principal T-wave lead of the median beat.",
+        how_measured="|w_desc − w_asc| / (w_desc + w_asc) from the half-amplitude widths of the "
+        "ascending and descending T limbs (0 = symmetric), on the principal T-wave lead of the "
+        "median beat (models/ecg/morphology.py).",
         normal_low=0.0,
         normal_high=0.35,
         thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="marked T asymmetry"),),
@@ -448,11 +449,12 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="How broad and flat the T wave is, from the kurtosis of its mass "
         "distribution (0 = peaked, towards 1 = flat).",
-        how_measured="1 − 1 / kurtosis-based width of the T-wave mass on the principal "
-        "T-wave lead of the median beat.",
-        normal_low=0.2,
-        normal_high=0.45,
-        thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="flat, broad T wave"),),
+        how_measured="1.8 / kurtosis of the T-wave mass over time, clipped to [0, 1] "
+        "(rectangular = 1, Gaussian = 0.6), on the principal T-wave lead of the median beat "
+        "(models/ecg/morphology.py).",
+        normal_low=0.4,
+        normal_high=0.75,
+        thresholds=(Threshold(0.8, FlagLevel.BORDERLINE, note="flat, broad T wave"),),
         plausible_low=0.0,
         plausible_high=1.0,
         references=("Andersen MP et al. Computers in Cardiology 34:341 (2007)",),
