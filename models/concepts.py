@@ -110,7 +110,10 @@ class Concept:
         plausible_low, plausible_high: physiological bounds; a value outside is rejected as an
             input error (never clipped silently).
         derived_from: names of the concepts this one is computed from (empty = measured).
-        derive: the formula for a derived concept: ``derive(values, sex) -> value``.
+        derive: the formula for a derived concept: ``derive(values, sex) -> value``. It must be
+            elementwise arithmetic (``+ - * / **``, comparisons) with no ``math.*`` call or
+            ``float()``, so the same formula serves floats here, numpy arrays and the batched
+            torch tensors inside the concept models (``models/nets/bottleneck.py``).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
     """
@@ -311,7 +314,7 @@ REGISTRY: tuple[Concept, ...] = (
         "qtc_bazett",
         "QTc (Bazett)",
         "Bazett's formula QT / √RR(s)",
-        lambda v, sex: v["qt"] / math.sqrt(_rr_s(v)),
+        lambda v, sex: v["qt"] / _rr_s(v) ** 0.5,
         "Bazett HC. Heart 7:353 (1920)",
     ),
     _qtc(
@@ -548,7 +551,7 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Derived: qtc_fridericia > sex-specific threshold.",
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
-        derive=lambda v, sex: float(v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)),
+        derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
 )
