@@ -46,8 +46,10 @@ def _canonical_value(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(timespec="microseconds")
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Columns are typed on read (a Float column returns 480.0 for an inserted 480).
+        number = float(value)
+        return number if math.isfinite(number) else repr(number)
     if isinstance(value, dict):
         return {str(k): _canonical_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
