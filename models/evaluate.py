@@ -257,10 +257,10 @@ def clinical_rule_report(qtc_ms: np.ndarray, sex: np.ndarray, labels: np.ndarray
     return report
 
 
-def _test_inputs(bundle: LoadedBundle, data: ConceptDataset) -> tuple[InputBatch, np.ndarray]:
-    index = data.indices("test")
+def _scored_inputs(bundle: LoadedBundle, data: ConceptDataset, split: str) -> tuple[InputBatch, np.ndarray]:
+    index = np.arange(len(data)) if split == "all" else data.indices(split)
     if index.size == 0:
-        raise ValueError(f"the data has no test split ({data.split_sizes()})")
+        raise ValueError(f"the data has no {split} split ({data.split_sizes()})")
     inputs = InputBatch(
         signal=standardise(data.signals_mv[index], data.lead_mask[index], bundle.spec),
         lead_mask=data.lead_mask[index].astype(bool),
@@ -285,6 +285,7 @@ def evaluate(
     n_boot: int = 1000,
     max_interventions: int | None = None,
     seed: int = 0,
+    split: str = "test",
     dataset: ConceptDataset | None = None,
 ) -> dict[str, Any]:
     """Evaluate a bundle; write ``evaluation.json`` and ``report.html`` to ``out_dir``.
@@ -299,23 +300,33 @@ def evaluate(
         n_boot: bootstrap resamples per CI.
         max_interventions: longest intervention curve (default: every concept).
         seed: seed of the bootstrap and the random policy.
+        split: ``"test"``, or ``"all"`` records — only for data the bundle was not trained on
+            (another source or seed).
         dataset: the data itself, when the caller already holds it.
 
     Returns:
         The report written to ``evaluation.json``.
+
+    Raises:
+        ValueError: ``split="all"`` on the bundle's own training data, or data without the split.
     """
     bundle = load_bundle(bundle_path, device)
-    if request is None:
-        request = DataRequest.from_dict(bundle.card["data"])
+    own = DataRequest.from_dict(bundle.card["data"])
+    request = own if request is None else request
+    if split not in ("test", "all"):
+        raise ValueError(f"split must be 'test' or 'all', got {split!r}")
+    if split == "all" and (request.source, request.seed) == (own.source, own.seed):
+        raise ValueError("split 'all' would score the bundle's own training records; "
+                         "use fresh data (another --data-seed) or the test split")
     data = dataset if dataset is not None else load_dataset(request)
-    inputs, index = _test_inputs(bundle, data)
+    inputs, index = _scored_inputs(bundle, data, split)
     labels = data.labels[index].astype(np.float64)
     true_concepts = data.concepts[index].astype(np.float32)
     output = run_batched(bundle.model, inputs, bundle.device)
     probabilities = torch.sigmoid(output.task_logits).numpy()
     report: dict[str, Any] = {
         "bundle": _bundle_summary(bundle),
-        "data": {**request.to_dict(), "split": "test", "n_records": int(index.size)},
+        "data": {**request.to_dict(), "split": split, "n_records": int(index.size)},
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "device": str(bundle.device),
@@ -432,7 +443,7 @@ def write_html(report: dict[str, Any], path: Path, true_concepts: np.ndarray, ou
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head>
 <body><h1>QTLens evaluation: {html.escape(report['bundle']['version'])}</h1>
-<p>Research use only — not a medical device. Data: {html.escape(report['data']['source'])}, test split,
+<p>Research use only — not a medical device. Data: {html.escape(report['data']['source'])} (seed {report['data']['seed']}), {html.escape(report['data']['split'])} split,
 {report['data']['n_records']} records. Bundle SHA-256 {html.escape(report['bundle']['sha256'])}.</p>
 {_summary_table(report)}
 {sections}

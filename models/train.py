@@ -370,7 +370,7 @@ def _train_epoch(
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.max_grad_norm)
         optimizer.step()
         scheduler.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     return float(np.mean(losses)) if losses else math.nan
@@ -417,9 +417,9 @@ def train(
         model = create_model(model_config)
         splits, spec = _prepare(data, model, model_config)
         model.to(torch_device)
-        identity = {
-            "model": model_config.to_dict(), "train": asdict(train_config), "data": request.to_dict()
-        }
+        identity = json.loads(json.dumps(
+            {"model": model_config.to_dict(), "train": asdict(train_config), "data": request.to_dict()}
+        ))
         out_dir.mkdir(parents=True, exist_ok=True)
         checkpoint_path = out_dir / CHECKPOINT_FILE
         state = _Progress()
@@ -428,7 +428,7 @@ def train(
             if not checkpoint_path.is_file():
                 raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}")
             checkpoint = torch.load(checkpoint_path, map_location=torch_device, weights_only=False)
-            if checkpoint["identity"] != json.loads(json.dumps(identity)):
+            if checkpoint["identity"] != identity:
                 raise ValueError(
                     f"{checkpoint_path} belongs to a run with other settings; resume with the "
                     "same variant, preset, seed and data, or start a new --out directory"

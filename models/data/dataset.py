@@ -35,9 +35,6 @@ DATA_SOURCES: tuple[str, ...] = ("synthetic", "ptbxl", "challenge")
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
-#: Fractions of a synthetic dataset in train / val / test (records taken in generation order).
-SYNTHETIC_SPLIT = (0.8, 0.1, 0.1)
-
 
 @dataclass(frozen=True)
 class DataRequest:
@@ -187,5 +184,41 @@ def _loader(source: str) -> Any:
 
 
 def _synthetic(request: DataRequest) -> ConceptDataset:
-    """Generate ``request.n_records`` synthetic ECGs; split 80/10/10 in generation order."""
-    raise NotImplementedError
+    """Generate ``request.n_records`` synthetic ECGs with the split of the generator.
+
+    ``request.options`` may set ``noise`` (``"default"``/``"clean"``), ``shortcut`` (bool) and
+    ``label_model`` (``"full"``/``"qtc_only"``) of :func:`models.data.synthetic.make_dataset`.
+    """
+    from models.data.synthetic import make_dataset, split_indices
+    from models.nets.bottleneck import SEX_FEMALE, SEX_MALE
+
+    if not request.n_records or request.n_records < 10:
+        raise ValueError("synthetic data needs n_records ≥ 10")
+    unknown = set(request.options) - {"noise", "shortcut", "label_model"}
+    if unknown:
+        raise ValueError(f"unknown synthetic options {sorted(unknown)}")
+    options = {"noise": "default", "shortcut": False, "label_model": "full", **request.options}
+    generated = make_dataset(
+        request.n_records, request.seed, fs_hz=request.fs_hz, duration_s=request.duration_s,
+        shortcut=bool(options["shortcut"]), noise=options["noise"], label_model=options["label_model"],
+    )
+    split = np.empty(len(generated), dtype=object)
+    for name, index in split_indices(len(generated), request.seed).items():
+        split[index] = name
+    return ConceptDataset(
+        signals_mv=generated.signals,
+        fs_hz=generated.fs_hz,
+        lead_mask=np.ones((len(generated), len(STANDARD_LEADS)), dtype=bool),
+        concepts=generated.concepts.astype(np.float32),
+        labels=generated.labels.astype(np.float32),
+        age_years=generated.age_years.astype(np.float32),
+        sex=np.where(generated.female == 1, SEX_FEMALE, SEX_MALE).astype(np.int8),
+        split=split.astype(str),
+        provenance={
+            "generator": "models.data.synthetic.make_dataset",
+            **options,
+            "seed": request.seed,
+            "split_rule": "seed-derived permutation cut 80/10/10 "
+            "(models.data.synthetic.split_indices)",
+        },
+    )
