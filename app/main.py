@@ -178,7 +178,7 @@ def build_context(settings: Settings) -> AppContext:
 
     configure_torch_threads(settings.inference_workers)
     bundle = load_bundle(settings.model_bundle, device=settings.device)
-    LOGGER.info("model %s loaded on %s", bundle.name, bundle.device)
+    LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
     return AppContext(
         settings=settings,
         db=Database(settings.database_url),
