@@ -49,7 +49,7 @@ _MIN_UPSTROKE_MS = 60.0
 
 
 def _normal(rng: np.random.Generator, mean: float, sd: float, low: float, high: float) -> float:
-    return float(np.clip(rng.normal(mean, sd), low, high))
+    return min(max(float(rng.normal(mean, sd)), low), high)
 
 
 def _feasible_heart_rate(
