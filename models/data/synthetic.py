@@ -124,8 +124,8 @@ def split_indices(
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     order = np.random.default_rng(np.random.SeedSequence([seed, 1])).permutation(n)
-    n_train = int(round(fractions[0] * n))
-    n_val = int(round(fractions[1] * n))
+    n_train = round(fractions[0] * n)
+    n_val = round(fractions[1] * n)
     return {
         "train": np.sort(order[:n_train]),
         "val": np.sort(order[n_train:n_train + n_val]),

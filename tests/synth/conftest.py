@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.data.synthetic import SyntheticDataset, make_dataset
-from models.ecg.synth import ShortcutConfig, SynthParams, SyntheticEcg, generate
+from models.ecg.synth import ShortcutConfig, SyntheticEcg, SynthParams, generate
 
 
 @pytest.fixture(scope="session")

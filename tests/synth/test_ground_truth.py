@@ -11,7 +11,7 @@ from models.concepts import concept_names, get_concept, rederive
 from models.data.synthetic import SyntheticDataset
 from models.ecg.morphology import t_asymmetry
 from models.ecg.record import STANDARD_LEADS
-from models.ecg.synth import FIDUCIALS, NoiseConfig, SynthParams, SyntheticEcg, generate
+from models.ecg.synth import FIDUCIALS, NoiseConfig, SyntheticEcg, SynthParams, generate
 from models.ecg.synth.waves import TWaveShape, hann_pulse, tangent_reach
 
 COL = {name: index for index, name in enumerate(FIDUCIALS)}
@@ -36,6 +36,16 @@ def test_set_values_are_reproduced(reference_record: SyntheticEcg) -> None:
         assert value == pytest.approx(c[name], rel=1e-12), name
     assert reference_record.ecg.age_years == 40 and reference_record.ecg.sex == "male"
     assert reference_record.ecg.source_format == "synthetic"
+
+
+def test_every_population_concept_is_plausible(noisy_set: SyntheticDataset) -> None:
+    for column, name in enumerate(noisy_set.concept_names):
+        concept = get_concept(name)
+        values = noisy_set.concepts[:, column].astype(np.float64)
+        assert all(concept.is_plausible(v) for v in values), name
+    # the population spans the clinically interesting range
+    qtc = noisy_set.concepts[:, noisy_set.concept_names.index("qtc_fridericia")]
+    assert qtc.min() < 420 and qtc.max() > 480
 
 
 def test_rr_equals_the_nominal_rate_without_variability() -> None:
@@ -127,15 +137,15 @@ def test_waveform_matches_fiducials_and_amplitudes(reference_record: SyntheticEc
     lead_ii = clean[STANDARD_LEADS.index("II")]
     amplitudes = []
     for beat in beats:
-        p_onset = int(math.floor(beat[COL["p_onset"]] * fs))
-        qrs_onset = int(math.floor(beat[COL["qrs_onset"]] * fs))
+        p_onset = math.floor(beat[COL["p_onset"]] * fs)
+        qrs_onset = math.floor(beat[COL["qrs_onset"]] * fs)
         # the PR segment is flat (P ends ≥ 20 ms before QRS onset; T of the previous beat is gone)
         if p_onset >= 0:
             assert np.abs(clean[:, p_onset]).max() < 1e-6
         assert np.abs(clean[:, qrs_onset - 2 : qrs_onset + 1]).max() < 1e-3
         # the QRS has started 2 ms after QRS onset in some lead
         assert np.abs(clean[:, qrs_onset + 4]).max() > 1e-3
-        peak = int(round(beat[COL["t_peak"]] * fs))
+        peak = round(beat[COL["t_peak"]] * fs)
         window = lead_ii[peak - 20 : peak + 21]
         amplitudes.append(window.max())
         assert abs(int(np.argmax(window)) - 20) <= 1  # the lead II maximum is at T peak
@@ -195,7 +205,9 @@ def test_impossible_records_are_refused(params: SynthParams, message: str) -> No
 
 
 def test_parameter_validation() -> None:
-    with pytest.raises(ValueError, match="pr_ms"):
+    with pytest.raises(ValueError, match="PR segment"):
         SynthParams(pr_ms=100.0, p_duration_ms=100.0)
+    with pytest.raises(ValueError, match=r"qtc_ms must lie in \[200, 800\], got 900"):
+        SynthParams(qtc_ms=900.0)
     with pytest.raises(ValueError, match="fs_hz"):
         generate(SynthParams(), np.random.default_rng(0), fs_hz=10.0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.concepts import REGISTRY, Sex, concept_names, rederive
+from models.concepts import REGISTRY, concept_names, rederive
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.ecg.synth.causal import CausalRiskModel
 from models.ecg.synth.leads import (
@@ -190,7 +190,7 @@ def _beat_onsets_s(params: SynthParams, rng: np.random.Generator, duration_s: fl
     resp_phase = rng.uniform(0.0, 2.0 * np.pi)
     first_s = -rng.uniform(1.0, 2.0) * rr0_s
     stop_s = duration_s + params.pr_ms / 1000.0 + rr0_s
-    max_beats = int(math.ceil((stop_s - first_s) / (rr0_s * (1.0 - bound)))) + 1
+    max_beats = math.ceil((stop_s - first_s) / (rr0_s * (1.0 - bound))) + 1
     epsilon = rng.standard_normal(max_beats)
     onsets = [first_s]
     for k in range(max_beats):
@@ -423,7 +423,7 @@ def n_samples_for(fs_hz: float, duration_s: float) -> int:
         raise ValueError(f"fs_hz must lie in [50, 10000] Hz, got {fs_hz}")
     if not (math.isfinite(duration_s) and 2.0 <= duration_s <= 600.0):
         raise ValueError(f"duration_s must lie in [2, 600] s, got {duration_s}")
-    return int(round(fs_hz * duration_s))
+    return round(fs_hz * duration_s)
 
 
 def generate(
@@ -432,7 +432,7 @@ def generate(
     *,
     fs_hz: float = 500.0,
     duration_s: float = 10.0,
-    noise: NoiseConfig = NoiseConfig(),
+    noise: NoiseConfig | None = None,
     risk_model: CausalRiskModel | None = None,
     shortcut: ShortcutConfig | None = None,
 ) -> SyntheticEcg:
@@ -443,7 +443,7 @@ def generate(
         rng: the source of every random number (RR variation, QT jitter, labels, noise).
         fs_hz: sampling rate in Hz.
         duration_s: record length in s.
-        noise: noise levels (:meth:`NoiseConfig.clean` for none).
+        noise: noise levels (default :class:`NoiseConfig()`; :meth:`NoiseConfig.clean` for none).
         risk_model: the causal label model (default :meth:`CausalRiskModel.full`).
         shortcut: the shortcut artefact, or ``None`` for none.
 
@@ -458,6 +458,7 @@ def generate(
         ((12, 5000), 480.0)
     """
     n_samples = n_samples_for(fs_hz, duration_s)
+    noise = NoiseConfig() if noise is None else noise
     plan = plan_record(
         params, rng, fs_hz=fs_hz, n_samples=n_samples, noise=noise,
         risk_model=risk_model or CausalRiskModel.full(), shortcut=shortcut,

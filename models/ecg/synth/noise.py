@@ -95,7 +95,7 @@ class NoiseBins:
         )
         low, high = config.emg_band_hz
         emg = np.flatnonzero(usable & (frequencies >= low) & (frequencies <= high))
-        hum = int(round(config.powerline_hz * n_samples / fs_hz))
+        hum = round(config.powerline_hz * n_samples / fs_hz)
         powerline = hum if hum < frequencies.size and usable[hum] else None
         return cls(frequencies.size, wander, emg, powerline)
 

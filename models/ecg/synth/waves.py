@@ -145,7 +145,7 @@ class TWaveShape:
 
     def onset_to_end_grid(self) -> np.ndarray:
         """The shape on a :data:`T_INDEX_GRID_HZ` grid from T onset to T end (both included)."""
-        n_points = int(math.floor((self.end_s - self.onset_s) * T_INDEX_GRID_HZ + 1e-9)) + 1
+        n_points = math.floor((self.end_s - self.onset_s) * T_INDEX_GRID_HZ + 1e-9) + 1
         return self.evaluate(self.onset_s + np.arange(n_points) / T_INDEX_GRID_HZ)
 
     def local_maxima(self) -> int:
