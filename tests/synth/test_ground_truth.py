@@ -196,6 +196,8 @@ def test_binary_patterns_follow_their_definitions() -> None:
         (SynthParams(heart_rate_bpm=110, qtc_ms=560), "next P wave"),
         (SynthParams(qtc_ms=300, t_upstroke_ms=200), "before the J point"),
         (SynthParams(notch_depth=0.02), "too shallow"),
+        (SynthParams(heart_rate_bpm=60, qtc_ms=400, t_upstroke_ms=210, qt_jitter_ms=25),
+         "before its J point"),
         (SynthParams(heart_rate_bpm=25), "complete QRS"),
     ],
 )

@@ -313,6 +313,12 @@ def plan_record(
         ],
         axis=1,
     )
+    beat_st_ms = (fiducials[:, 3] - fiducials[:, 2]) * 1000.0
+    if beat_st_ms.min() < 0.0:
+        raise ValueError(
+            f"a beat's T onset falls {-beat_st_ms.min():.1f} ms before its J point: the QT jitter "
+            f"({params.qt_jitter_ms:g} ms) is too large for the ST segment ({st_ms:.0f} ms)"
+        )
     median_ms = np.array(
         [-params.pr_ms, 0.0, params.qrs_ms, t_shape.onset_s * 1000, t_shape.peak_s * 1000, qt_s * 1000]
     )
