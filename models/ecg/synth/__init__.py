@@ -34,7 +34,9 @@ Fiducials (exact, on the noise-free waves)
 Every beat whose QRS lies inside the record gets (:data:`FIDUCIALS`, seconds from the first
 sample in ``GroundTruth.beat_fiducials_s``; ``× fs`` = fractional sample positions):
 
-* **P onset** = ``q − PR``: the start of the P pulses' support.
+* **P onset** = ``q − PR``: the start of the P pulses' support. (A Hann pulse of width ``w`` and
+  peak ``A`` rises as ``A·(π t / w)²`` from its onset, so a threshold-based delineator sees
+  onsets a few ms late and offsets a few ms early, as on real ECGs.)
 * **QRS onset** = ``q`` and **QRS offset** = ``q + QRS``: the support edges of the QRS pulses,
   which are the global (earliest / latest over all leads) onset and offset — every lead with a
   non-zero Q (S) projection starts (ends) there.
