@@ -86,12 +86,20 @@ def code_version() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
-            check=True, timeout=10,
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-            capture_output=True, text=True, check=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return f"qtlens {version}"
@@ -128,7 +136,9 @@ def verify_bundle(path: Path) -> str:
         raise BundleError(f"model bundle {path} does not exist or is not a directory")
     missing = [n for n in (*BUNDLE_FILES, CHECKSUM_FILE) if not (path / n).is_file()]
     if missing:
-        raise BundleError(f"{path} is not a complete QTLens model bundle: missing {', '.join(missing)}")
+        raise BundleError(
+            f"{path} is not a complete QTLens model bundle: missing {', '.join(missing)}"
+        )
     recorded: dict[str, str] = {}
     for line in (path / CHECKSUM_FILE).read_text().splitlines():
         digest, _, name = line.partition("  ")
@@ -230,16 +240,21 @@ class LoadedBundle:
         predictions = []
         for i, ecg in enumerate(ecgs):
             leads = tuple(lead for lead, on in zip(STANDARD_LEADS, inputs.lead_mask[i]) if on)
-            common = dict(
-                variant=self.variant, bundle_sha256=self.checksum, age_years=ecg.age_years,
-                sex=ecg.sex, leads_used=leads,
-            )
+            common = {
+                "variant": self.variant,
+                "bundle_sha256": self.checksum,
+                "age_years": ecg.age_years,
+                "sex": ecg.sex,
+                "leads_used": leads,
+            }
             if not isinstance(self.head_model, ConceptModel):
                 risks = {
                     t.name: task_risk(t.name, float(output.task_logits[i, j]))
                     for j, t in enumerate(TASKS)
                 }
-                predictions.append(ModelPrediction(**common, concepts={}, tasks=risks, head_state=None))
+                predictions.append(
+                    ModelPrediction(**common, concepts={}, tasks=risks, head_state=None)
+                )
                 continue
             predictions.append(self._concept_prediction(output, i, inputs, common))
         return predictions
@@ -276,7 +291,10 @@ class LoadedBundle:
             embedding_negative=output.embedding_negative[i].tolist() if cem else None,
         )
         return ModelPrediction(
-            **common, concepts=concepts, tasks=risks_from_explanation(explanation, 0), head_state=state
+            **common,
+            concepts=concepts,
+            tasks=risks_from_explanation(explanation, 0),
+            head_state=state,
         )
 
 
@@ -331,16 +349,25 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
         config = ModelConfig.from_dict(card["config"])
         spec = InputSpec.from_dict(_read_json(path / PREPROCESSING_FILE))
     except (KeyError, TypeError, ValueError) as error:
-        raise BundleError(f"bundle {path} has an invalid card or preprocessing file: {error}") from None
+        raise BundleError(
+            f"bundle {path} has an invalid card or preprocessing file: {error}"
+        ) from None
     model = create_model(config)
     try:
         model.load_state_dict(load_file(str(path / WEIGHTS_FILE), device="cpu"), strict=True)
     except RuntimeError as error:
-        raise BundleError(f"weights in {path} do not fit the {config.variant} model: {error}") from None
+        raise BundleError(
+            f"weights in {path} do not fit the {config.variant} model: {error}"
+        ) from None
     model.eval()
     resolved = resolve_device(device)
     head_model = model if resolved.type == "cpu" else copy.deepcopy(model)
     return LoadedBundle(
-        path=path, card=card, checksum=checksum, device=resolved, model=model.to(resolved),
-        spec=spec, head_model=head_model,
+        path=path,
+        card=card,
+        checksum=checksum,
+        device=resolved,
+        model=model.to(resolved),
+        spec=spec,
+        head_model=head_model,
     )

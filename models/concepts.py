@@ -110,6 +110,7 @@ class Concept:
         plausible_low, plausible_high: physiological bounds; a value outside is rejected as an
             input error (never clipped silently).
         derived_from: names of the concepts this one is computed from (empty = measured).
+        sex_specific: ``derive`` reads ``sex`` (so batched code evaluates it per sex).
         derive: the formula for a derived concept: ``derive(values, sex) -> value``. It must be
             elementwise arithmetic (``+ - * / **``, comparisons) with no ``math.*`` call or
             ``float()``, so the same formula serves floats here, numpy arrays and the batched
@@ -130,6 +131,7 @@ class Concept:
     plausible_low: float = -math.inf
     plausible_high: float = math.inf
     derived_from: tuple[str, ...] = ()
+    sex_specific: bool = False
     derive: Derivation | None = field(default=None, compare=False, repr=False)
     references: tuple[str, ...] = ()
     decimals: int = 0
@@ -551,6 +553,7 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Derived: qtc_fridericia > sex-specific threshold.",
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
+        sex_specific=True,
         derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),

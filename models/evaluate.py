@@ -77,14 +77,18 @@ def bootstrap_ci(
     """Percentile-bootstrap 95 % CI of ``metric(*arrays)`` resampling records with replacement."""
     rng = np.random.default_rng(seed)
     n = arrays[0].shape[0]
-    values = [metric(*(a[idx] for a in arrays)) for idx in (rng.integers(0, n, n) for _ in range(n_boot))]
+    values = [
+        metric(*(a[idx] for a in arrays)) for idx in (rng.integers(0, n, n) for _ in range(n_boot))
+    ]
     finite = np.array([v for v in values if np.isfinite(v)])
     if finite.size == 0:
         return math.nan, math.nan
     return float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))
 
 
-def calibration(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS) -> dict[str, Any]:
+def calibration(
+    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS
+) -> dict[str, Any]:
     """Expected calibration error and the reliability-diagram bins (equal-width in probability)."""
     y, p = _known(np.asarray(labels, float), np.asarray(probabilities, float))
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -96,8 +100,15 @@ def calibration(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE
             continue
         confidence, observed = float(p[inside].mean()), float(y[inside].mean())
         ece += inside.mean() * abs(confidence - observed)
-        bins.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(inside.sum()),
-                     "mean_predicted": confidence, "observed": observed})
+        bins.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "count": int(inside.sum()),
+                "mean_predicted": confidence,
+                "observed": observed,
+            }
+        )
     return {"ece": float(ece), "bins": bins}
 
 
@@ -111,17 +122,27 @@ def concept_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, dict[s
     metrics: dict[str, dict[str, Any]] = {}
     for k, concept in enumerate(REGISTRY):
         known = np.isfinite(true[:, k])
-        entry: dict[str, Any] = {"kind": concept.kind.value, "unit": concept.unit, "n": int(known.sum())}
+        entry: dict[str, Any] = {
+            "kind": concept.kind.value,
+            "unit": concept.unit,
+            "n": int(known.sum()),
+        }
         if concept.is_binary:
             entry["auroc"] = auroc(true[known, k], predicted[known, k])
             entry["prevalence"] = float(true[known, k].mean()) if known.any() else math.nan
         else:
-            entry["mae"] = float(np.abs(predicted[known, k] - true[known, k]).mean()) if known.any() else math.nan
+            entry["mae"] = (
+                float(np.abs(predicted[known, k] - true[known, k]).mean())
+                if known.any()
+                else math.nan
+            )
         metrics[concept.name] = entry
     return metrics
 
 
-def _roc_points(labels: np.ndarray, scores: np.ndarray, n_points: int = 101) -> dict[str, list[float]]:
+def _roc_points(
+    labels: np.ndarray, scores: np.ndarray, n_points: int = 101
+) -> dict[str, list[float]]:
     y, s = _known(labels, scores)
     if y.size == 0 or y.min() == y.max():
         return {"fpr": [], "tpr": []}
@@ -130,7 +151,9 @@ def _roc_points(labels: np.ndarray, scores: np.ndarray, n_points: int = 101) -> 
     return {"fpr": grid.round(4).tolist(), "tpr": np.interp(grid, fpr, tpr).round(4).tolist()}
 
 
-def task_report(labels: np.ndarray, probabilities: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+def task_report(
+    labels: np.ndarray, probabilities: np.ndarray, n_boot: int, seed: int
+) -> dict[str, Any]:
     """AUROC/AUPRC with bootstrap CIs, calibration and ROC points for one task."""
     y, p = _known(labels, probabilities)
     return {
@@ -159,7 +182,9 @@ def _auroc_difference(
 def _head_probabilities(model: ConceptModel, batch: HeadBatch) -> torch.Tensor:
     """``[B, T]`` task probabilities of a head batch."""
     return torch.sigmoid(
-        model.decide(batch.values, batch.sex, batch.age_years, batch.positive, batch.negative, batch.keep)
+        model.decide(
+            batch.values, batch.sex, batch.age_years, batch.positive, batch.negative, batch.keep
+        )
     )
 
 
@@ -191,14 +216,20 @@ def intervention_curve(
             has_candidate = scores.isfinite().any(dim=1)
             choice[has_candidate, scores.argmax(dim=1)[has_candidate]] = True
             parts.append(part.with_values(choice, true[start : start + _CHUNK].nan_to_num(0.0)))
-        batch = HeadBatch(*(torch.cat([getattr(p, f) for p in parts]) for f in HeadBatch.__dataclass_fields__))
+        batch = HeadBatch(
+            *(torch.cat([getattr(p, f) for p in parts]) for f in HeadBatch.__dataclass_fields__)
+        )
         curve.append(auroc(labels, _head_probabilities(model, batch)[:, task_index].numpy()))
     return curve
 
 
 def intervention_report(
-    model: ConceptModel, batch: HeadBatch, true_concepts: np.ndarray, labels: np.ndarray,
-    max_steps: int, seed: int,
+    model: ConceptModel,
+    batch: HeadBatch,
+    true_concepts: np.ndarray,
+    labels: np.ndarray,
+    max_steps: int,
+    seed: int,
 ) -> dict[str, Any]:
     """Intervention curves of every policy for every task, with the all-concepts-true oracle."""
     true = torch.as_tensor(true_concepts, dtype=torch.float32)
@@ -212,7 +243,9 @@ def intervention_report(
             for policy in POLICIES:
                 repeats = RANDOM_REPEATS if policy == "random" else 1
                 runs = [
-                    intervention_curve(model, batch, true, labels[:, j], policy, j, max_steps, seed + r)
+                    intervention_curve(
+                        model, batch, true, labels[:, j], policy, j, max_steps, seed + r
+                    )
                     for r in range(repeats)
                 ]
                 curves[policy] = np.mean(runs, axis=0).round(5).tolist()
@@ -232,18 +265,29 @@ def leakage_report(model: ConceptModel, batch: HeadBatch, labels: np.ndarray) ->
     soft = _head_probabilities(model, batch).numpy()
     measured_binary = model.space.is_binary & model.space.is_measured
     hard_values = torch.where(measured_binary, (batch.values >= 0.5).float(), batch.values)
-    hard = _head_probabilities(model, HeadBatch(**{**batch.__dict__, "values": hard_values})).numpy()
+    hard = _head_probabilities(
+        model, HeadBatch(**{**batch.__dict__, "values": hard_values})
+    ).numpy()
     report = {}
     for j, task in enumerate(TASKS):
         soft_auc, hard_auc = auroc(labels[:, j], soft[:, j]), auroc(labels[:, j], hard[:, j])
-        report[task.name] = {"soft_auroc": soft_auc, "hard_auroc": hard_auc, "difference": soft_auc - hard_auc}
+        report[task.name] = {
+            "soft_auroc": soft_auc,
+            "hard_auroc": hard_auc,
+            "difference": soft_auc - hard_auc,
+        }
     return report
 
 
 def clinical_rule_report(qtc_ms: np.ndarray, sex: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """QTc above the sex-specific limit as a classifier (AUROC of QTc − limit; sens./spec.)."""
-    limit = np.where(sex == SEX_FEMALE, qtc_fridericia_threshold_ms("female"),
-                     np.where(sex == SEX_MALE, qtc_fridericia_threshold_ms("male"), qtc_fridericia_threshold_ms(None)))
+    limit = np.where(
+        sex == SEX_FEMALE,
+        qtc_fridericia_threshold_ms("female"),
+        np.where(
+            sex == SEX_MALE, qtc_fridericia_threshold_ms("male"), qtc_fridericia_threshold_ms(None)
+        ),
+    )
     margin = qtc_ms - limit
     report = {}
     for j, task in enumerate(TASKS):
@@ -257,7 +301,9 @@ def clinical_rule_report(qtc_ms: np.ndarray, sex: np.ndarray, labels: np.ndarray
     return report
 
 
-def _scored_inputs(bundle: LoadedBundle, data: ConceptDataset, split: str) -> tuple[InputBatch, np.ndarray]:
+def _scored_inputs(
+    bundle: LoadedBundle, data: ConceptDataset, split: str
+) -> tuple[InputBatch, np.ndarray]:
     index = np.arange(len(data)) if split == "all" else data.indices(split)
     if index.size == 0:
         raise ValueError(f"the data has no {split} split ({data.split_sizes()})")
@@ -271,8 +317,12 @@ def _scored_inputs(bundle: LoadedBundle, data: ConceptDataset, split: str) -> tu
 
 
 def _bundle_summary(bundle: LoadedBundle) -> dict[str, Any]:
-    return {"path": str(bundle.path), "sha256": bundle.checksum, "variant": bundle.variant,
-            "version": bundle.version}
+    return {
+        "path": str(bundle.path),
+        "sha256": bundle.checksum,
+        "variant": bundle.variant,
+        "version": bundle.version,
+    }
 
 
 def evaluate(
@@ -316,8 +366,10 @@ def evaluate(
     if split not in ("test", "all"):
         raise ValueError(f"split must be 'test' or 'all', got {split!r}")
     if split == "all" and (request.source, request.seed) == (own.source, own.seed):
-        raise ValueError("split 'all' would score the bundle's own training records; "
-                         "use fresh data (another --data-seed) or the test split")
+        raise ValueError(
+            "split 'all' would score the bundle's own training records; "
+            "use fresh data (another --data-seed) or the test split"
+        )
     data = dataset if dataset is not None else load_dataset(request)
     inputs, index = _scored_inputs(bundle, data, split)
     labels = data.labels[index].astype(np.float64)
@@ -332,25 +384,39 @@ def evaluate(
         "device": str(bundle.device),
         "n_bootstrap": n_boot,
         "seed": seed,
-        "tasks": {t.name: task_report(labels[:, j], probabilities[:, j], n_boot, seed) for j, t in enumerate(TASKS)},
+        "tasks": {
+            t.name: task_report(labels[:, j], probabilities[:, j], n_boot, seed)
+            for j, t in enumerate(TASKS)
+        },
         "baseline": None,
     }
     if baseline_path is not None:
         baseline = load_bundle(baseline_path, device)
-        base_probabilities = torch.sigmoid(run_batched(baseline.model, inputs, baseline.device).task_logits).numpy()
+        base_probabilities = torch.sigmoid(
+            run_batched(baseline.model, inputs, baseline.device).task_logits
+        ).numpy()
         report["baseline"] = {
             "bundle": _bundle_summary(baseline),
-            "tasks": {t.name: task_report(labels[:, j], base_probabilities[:, j], n_boot, seed) for j, t in enumerate(TASKS)},
+            "tasks": {
+                t.name: task_report(labels[:, j], base_probabilities[:, j], n_boot, seed)
+                for j, t in enumerate(TASKS)
+            },
             "auroc_difference": {
-                t.name: _auroc_difference(labels[:, j], probabilities[:, j], base_probabilities[:, j], n_boot, seed)
+                t.name: _auroc_difference(
+                    labels[:, j], probabilities[:, j], base_probabilities[:, j], n_boot, seed
+                )
                 for j, t in enumerate(TASKS)
             },
         }
     qtc = concept_names().index(DEFAULT_QTC)
-    report["clinical_rule"] = {"measured": clinical_rule_report(true_concepts[:, qtc], inputs.sex, labels)}
+    report["clinical_rule"] = {
+        "measured": clinical_rule_report(true_concepts[:, qtc], inputs.sex, labels)
+    }
     if bundle.has_concepts:
         model = bundle.concept_model()
-        report.update(_concept_sections(model, output, inputs, true_concepts, labels, max_interventions, seed))
+        report.update(
+            _concept_sections(model, output, inputs, true_concepts, labels, max_interventions, seed)
+        )
         report["clinical_rule"]["predicted"] = clinical_rule_report(
             output.concept_values[:, qtc].numpy(), inputs.sex, labels
         )
@@ -361,8 +427,13 @@ def evaluate(
 
 
 def _concept_sections(
-    model: ConceptModel, output: ModelOutput, inputs: InputBatch, true_concepts: np.ndarray,
-    labels: np.ndarray, max_interventions: int | None, seed: int,
+    model: ConceptModel,
+    output: ModelOutput,
+    inputs: InputBatch,
+    true_concepts: np.ndarray,
+    labels: np.ndarray,
+    max_interventions: int | None,
+    seed: int,
 ) -> dict[str, Any]:
     batch = HeadBatch.from_output(
         model, output, torch.as_tensor(inputs.sex), torch.as_tensor(inputs.age_years)
@@ -389,67 +460,122 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def write_html(report: dict[str, Any], path: Path, true_concepts: np.ndarray, output: ModelOutput) -> None:
+def write_html(
+    report: dict[str, Any], path: Path, true_concepts: np.ndarray, output: ModelOutput
+) -> None:
     """A standalone HTML report (plotly.js inlined from the installed ``plotly`` package)."""
-    import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
-    figures: list[tuple[str, Any]] = []
-    for task in TASKS:
-        roc = go.Figure()
-        roc.add_scatter(x=report["tasks"][task.name]["roc"]["fpr"], y=report["tasks"][task.name]["roc"]["tpr"],
-                        name=f"{report['bundle']['variant']} (AUROC {report['tasks'][task.name]['auroc']['value']:.3f})")
-        if report["baseline"]:
-            base = report["baseline"]["tasks"][task.name]
-            roc.add_scatter(x=base["roc"]["fpr"], y=base["roc"]["tpr"],
-                            name=f"{report['baseline']['bundle']['variant']} (AUROC {base['auroc']['value']:.3f})")
-        roc.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance")
-        roc.update_layout(title=f"ROC — {task.label}", xaxis_title="1 − specificity", yaxis_title="sensitivity")
-        figures.append((f"ROC — {task.label}", roc))
-        bins = report["tasks"][task.name]["calibration"]["bins"]
-        reliability = go.Figure()
-        reliability.add_scatter(x=[b["mean_predicted"] for b in bins], y=[b["observed"] for b in bins],
-                                mode="lines+markers", name="model",
-                                text=[f"{b['count']} records" for b in bins])
-        reliability.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="perfect")
-        reliability.update_layout(
-            title=f"Reliability — {task.label} (ECE {report['tasks'][task.name]['calibration']['ece']:.3f})",
-            xaxis_title="predicted probability", yaxis_title="observed frequency")
-        figures.append((f"Reliability — {task.label}", reliability))
-        if "interventions" in report:
-            entry = report["interventions"][task.name]
-            curve = go.Figure()
-            for policy, values in entry["curves"].items():
-                curve.add_scatter(x=list(range(len(values))), y=values, mode="lines+markers", name=policy)
-            curve.add_hline(y=entry["oracle_auroc"], line_dash="dot", annotation_text="all concepts true")
-            curve.update_layout(title=f"Interventions — {task.label}", xaxis_title="concepts replaced by true values",
-                                yaxis_title="AUROC")
-            figures.append((f"Interventions — {task.label}", curve))
+    figures = [figure for task in TASKS for figure in _task_figures(report, task.name)]
     if "concepts" in report:
-        qtc = concept_names().index(DEFAULT_QTC)
-        scatter = go.Figure()
-        scatter.add_scatter(x=true_concepts[:, qtc], y=output.concept_values[:, qtc].numpy(), mode="markers",
-                            marker={"size": 4}, name="records")
-        scatter.update_layout(title=f"QTc (Fridericia): predicted vs true (MAE {report['concepts'][DEFAULT_QTC]['mae']:.1f} ms)",
-                              xaxis_title="true (ms)", yaxis_title="predicted (ms)")
-        figures.append(("QTc", scatter))
+        figures.append(_qtc_figure(report, true_concepts, output))
     sections = "\n".join(
-        f"<section><h2>{html.escape(title)}</h2>{figure.to_html(full_html=False, include_plotlyjs=False)}</section>"
+        f"<section><h2>{html.escape(title)}</h2>"
+        f"{figure.to_html(full_html=False, include_plotlyjs=False)}</section>"
         for title, figure in figures
     )
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>QTLens evaluation — {html.escape(report['bundle']['version'])}</title>
+    version = html.escape(report["bundle"]["version"])
+    data = report["data"]
+    path.write_text(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>QTLens evaluation — {version}</title>
 <script>{get_plotlyjs()}</script>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head>
-<body><h1>QTLens evaluation: {html.escape(report['bundle']['version'])}</h1>
-<p>Research use only — not a medical device. Data: {html.escape(report['data']['source'])} (seed {report['data']['seed']}), {html.escape(report['data']['split'])} split,
-{report['data']['n_records']} records. Bundle SHA-256 {html.escape(report['bundle']['sha256'])}.</p>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style>
+</head><body><h1>QTLens evaluation: {version}</h1>
+<p>Research use only — not a medical device. Data: {html.escape(data["source"])}
+(seed {data["seed"]}), {html.escape(data["split"])} split, {data["n_records"]} records.
+Bundle SHA-256 {html.escape(report["bundle"]["sha256"])}.</p>
 {_summary_table(report)}
 {sections}
 </body></html>
 """
-    path.write_text(page)
+    )
+
+
+def _diagonal(name: str) -> Any:
+    """The dotted identity line of ROC and reliability plots."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name=name
+    )
+
+
+def _task_figures(report: dict[str, Any], task: str) -> list[tuple[str, Any]]:
+    """ROC (model, baseline), reliability diagram and intervention curves of one task."""
+    import plotly.graph_objects as go
+
+    label = next(t.label for t in TASKS if t.name == task)
+    entry = report["tasks"][task]
+    runs = [(report["bundle"]["variant"], entry)]
+    if report["baseline"]:
+        runs.append((report["baseline"]["bundle"]["variant"], report["baseline"]["tasks"][task]))
+    roc = go.Figure(
+        [
+            go.Scatter(
+                x=e["roc"]["fpr"], y=e["roc"]["tpr"], name=f"{n} (AUROC {e['auroc']['value']:.3f})"
+            )
+            for n, e in runs
+        ]
+        + [_diagonal("chance")]
+    )
+    roc.update_layout(xaxis_title="1 − specificity", yaxis_title="sensitivity")
+    bins = entry["calibration"]["bins"]
+    reliability = go.Figure(
+        [
+            go.Scatter(
+                x=[b["mean_predicted"] for b in bins],
+                y=[b["observed"] for b in bins],
+                mode="lines+markers",
+                name="model",
+                text=[f"{b['count']} records" for b in bins],
+            ),
+            _diagonal("perfect calibration"),
+        ]
+    )
+    reliability.update_layout(xaxis_title="predicted probability", yaxis_title="observed frequency")
+    figures = [
+        (f"ROC — {label}", roc),
+        (f"Reliability — {label} (ECE {entry['calibration']['ece']:.3f})", reliability),
+    ]
+    if "interventions" in report:
+        curves = report["interventions"][task]
+        figure = go.Figure(
+            [
+                go.Scatter(x=list(range(len(v))), y=v, mode="lines+markers", name=policy)
+                for policy, v in curves["curves"].items()
+            ]
+        )
+        figure.add_hline(
+            y=curves["oracle_auroc"], line_dash="dot", annotation_text="all concepts true"
+        )
+        figure.update_layout(
+            xaxis_title="concepts replaced by their true values", yaxis_title="AUROC"
+        )
+        figures.append((f"Interventions — {label}", figure))
+    return figures
+
+
+def _qtc_figure(
+    report: dict[str, Any], true_concepts: np.ndarray, output: ModelOutput
+) -> tuple[str, Any]:
+    """Predicted against true QTc (Fridericia), one dot per record."""
+    import plotly.graph_objects as go
+
+    k = concept_names().index(DEFAULT_QTC)
+    figure = go.Figure(
+        go.Scatter(
+            x=true_concepts[:, k],
+            y=output.concept_values[:, k].numpy(),
+            mode="markers",
+            marker={"size": 4},
+            name="records",
+        )
+    )
+    figure.update_layout(xaxis_title="true QTc (ms)", yaxis_title="predicted QTc (ms)")
+    mae = report["concepts"][DEFAULT_QTC]["mae"]
+    return f"QTc (Fridericia): predicted vs true — MAE {mae:.1f} ms", figure
 
 
 def _summary_table(report: dict[str, Any]) -> str:
@@ -458,9 +584,15 @@ def _summary_table(report: dict[str, Any]) -> str:
     for task in TASKS:
         entry = report["tasks"][task.name]
         low, high = entry["auroc"]["ci95"]
-        cells = [task.label, f"{entry['auroc']['value']:.3f} ({low:.3f}–{high:.3f})",
-                 f"{entry['auprc']['value']:.3f}", f"{entry['calibration']['ece']:.3f}",
-                 f"{report['clinical_rule']['measured'][task.name]['auroc']:.3f}"]
+        cells = [
+            task.label,
+            f"{entry['auroc']['value']:.3f} ({low:.3f}–{high:.3f})",
+            f"{entry['auprc']['value']:.3f}",
+            f"{entry['calibration']['ece']:.3f}",
+            f"{report['clinical_rule']['measured'][task.name]['auroc']:.3f}",
+        ]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("task", "AUROC (95 % CI)", "AUPRC", "ECE", "QTc rule AUROC"))
+    head = "".join(
+        f"<th>{h}</th>" for h in ("task", "AUROC (95 % CI)", "AUPRC", "ECE", "QTc rule AUROC")
+    )
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"

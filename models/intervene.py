@@ -154,10 +154,16 @@ class HeadBatch:
     ) -> HeadBatch:
         """From a batched forward pass."""
         measured_sd = (0.5 * output.concept_logvar).exp() * model.space.sd
-        measured_sd = torch.where(model.space.is_measured & ~model.space.is_binary, measured_sd, 0.0)
+        measured_sd = torch.where(
+            model.space.is_measured & ~model.space.is_binary, measured_sd, 0.0
+        )
         return cls(
-            values=output.concept_values, measured_sd=measured_sd, sex=sex, age_years=age_years,
-            positive=output.embedding_positive, negative=output.embedding_negative,
+            values=output.concept_values,
+            measured_sd=measured_sd,
+            sex=sex,
+            age_years=age_years,
+            positive=output.embedding_positive,
+            negative=output.embedding_negative,
             overridden=torch.zeros_like(output.concept_values, dtype=torch.bool),
         )
 
@@ -187,10 +193,12 @@ class HeadBatch:
         chosen_sex = prediction.sex if sex is None else sex
         chosen_age = prediction.age_years if age_years is None else age_years
         return cls(
-            values=values, measured_sd=measured_sd,
+            values=values,
+            measured_sd=measured_sd,
             sex=torch.tensor([sex_code(chosen_sex)]),
             age_years=torch.tensor([math.nan if chosen_age is None else float(chosen_age)]),
-            positive=positive, negative=negative,
+            positive=positive,
+            negative=negative,
             overridden=torch.zeros_like(values, dtype=torch.bool),
         )
 
@@ -238,11 +246,13 @@ def risk_changes(
     binary_weights = torch.cat([p, 1 - p, torch.zeros(b, k, q - 2)], dim=-1)
     is_binary = space.is_binary.view(1, k, 1)
     nodes = torch.where(is_binary, binary_nodes, continuous_nodes)
-    weights = torch.where(is_binary, binary_weights, torch.tensor(_NODE_WEIGHTS, dtype=torch.float32))
+    weights = torch.where(
+        is_binary, binary_weights, torch.tensor(_NODE_WEIGHTS, dtype=torch.float32)
+    )
     in_bound = torch.where(
         is_binary, torch.arange(q) < 2, (nodes_sd.abs() <= 2.0).expand(1, k, q)
     )  # [B or 1, K, Q]
-    # Candidate rows (record b, concept j, node n): the record's values with column j set to the node.
+    # Candidate rows (record b, concept j, node n): the record's values, column j set to the node.
     eye = torch.eye(k, dtype=torch.bool)  # [K(j), K]
     candidate = torch.where(
         eye.view(1, k, 1, k), nodes.unsqueeze(-1), batch.values.view(b, 1, 1, k)
@@ -342,7 +352,9 @@ def intervene(
     before = prediction.head_state.head_values if prediction.head_state else []
     after = [float(v) for v in explanation.values[0]]
     names = model.space.names
-    changed = tuple(n for n, old, new in zip(names, before, after) if not math.isclose(old, new, abs_tol=1e-6))
+    changed = tuple(
+        n for n, old, new in zip(names, before, after) if not math.isclose(old, new, abs_tol=1e-6)
+    )
     return InterventionResult(
         tasks=risks_from_explanation(explanation, 0),
         concepts=dict(zip(names, after)),
@@ -389,7 +401,9 @@ def suggest(
             continue
         concept = REGISTRY[k]
         if policy == "expected_risk_change":
-            reason = _risk_reason(concept.name, float(sd[k]), float(probability[k]), float(bound[k]), task_label)
+            reason = _risk_reason(
+                concept.name, float(sd[k]), float(probability[k]), float(bound[k]), task_label
+            )
         elif policy == "uncertainty":
             reason = _uncertainty_reason(concept.name, float(sd[k]), float(probability[k]))
         else:
@@ -421,5 +435,7 @@ def _risk_reason(name: str, sd: float, probability: float, bound: float, task_la
 def _uncertainty_reason(name: str, sd: float, probability: float) -> str:
     concept = get_concept(name)
     if concept.is_binary:
-        return f"Check {concept.label}: the model is unsure whether it is present ({probability:.0%})."
+        return (
+            f"Check {concept.label}: the model is unsure whether it is present ({probability:.0%})."
+        )
     return f"Check {concept.label}: the model's uncertainty is ±{_format(name, sd)}."

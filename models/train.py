@@ -38,6 +38,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from models import bundle as bundles
 from models.concepts import REGISTRY
 from models.data.dataset import ConceptDataset, DataRequest, load_dataset
 from models.nets.backbone import BackboneConfig
@@ -47,7 +48,6 @@ from models.nets.losses import concept_loss, task_loss
 from models.nets.model import ConceptModel, ModelConfig, ModelOutput, RiskModel
 from models.nets.registry import Stage, create_model, get_variant
 from models.tasks import TASKS
-from models import bundle as bundles
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -209,7 +209,9 @@ def _concept_statistics(concepts: np.ndarray) -> tuple[list[float], list[float]]
     return means, sds
 
 
-def _prepare(data: ConceptDataset, model: RiskModel, config: ModelConfig) -> tuple[dict[str, _Split], InputSpec]:
+def _prepare(
+    data: ConceptDataset, model: RiskModel, config: ModelConfig
+) -> tuple[dict[str, _Split], InputSpec]:
     """Fit the input scale and the concept/age statistics on the training split; standardise."""
     train_index = data.indices("train")
     if train_index.size < 2 or data.indices("val").size < 1:
@@ -239,7 +241,11 @@ def _prepare(data: ConceptDataset, model: RiskModel, config: ModelConfig) -> tup
 
 
 def _overrides(
-    stage: Stage, concepts: np.ndarray, measured: np.ndarray, probability: float, rng: np.random.Generator
+    stage: Stage,
+    concepts: np.ndarray,
+    measured: np.ndarray,
+    probability: float,
+    rng: np.random.Generator,
 ) -> np.ndarray | None:
     """What the task head reads instead of the predictions during this stage (NaN = prediction).
 
@@ -277,7 +283,11 @@ def _train_mode(model: RiskModel, stage: Stage) -> None:
 
 
 def _stage_loss(
-    model: RiskModel, stage: Stage, output: ModelOutput, concepts: torch.Tensor, labels: torch.Tensor
+    model: RiskModel,
+    stage: Stage,
+    output: ModelOutput,
+    concepts: torch.Tensor,
+    labels: torch.Tensor,
 ) -> torch.Tensor:
     """``task_weight · L_task + concept_weight · L_concept`` for one batch."""
     loss = stage.task_weight * task_loss(output.task_logits, labels)
@@ -305,12 +315,22 @@ def _validate(
             model, stage, output, torch.as_tensor(split.concepts), torch.as_tensor(split.labels)
         )
     probabilities = torch.sigmoid(output.task_logits).numpy()
-    scores = {f"val_auroc_{t.name}": auroc(split.labels[:, j], probabilities[:, j]) for j, t in enumerate(TASKS)}
+    scores = {
+        f"val_auroc_{t.name}": auroc(split.labels[:, j], probabilities[:, j])
+        for j, t in enumerate(TASKS)
+    }
     return float(loss), scores
 
 
-def _save_checkpoint(path: Path, model: RiskModel, best: dict[str, torch.Tensor], progress: _Progress,
-                     optimizer: torch.optim.Optimizer, scheduler: Any, identity: dict[str, Any]) -> None:
+def _save_checkpoint(
+    path: Path,
+    model: RiskModel,
+    best: dict[str, torch.Tensor],
+    progress: _Progress,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    identity: dict[str, Any],
+) -> None:
     """Atomically write everything needed to resume."""
     payload = {
         "identity": identity,
@@ -367,7 +387,9 @@ def _train_epoch(
         loss = _stage_loss(model, stage, output, concepts, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in model.parameters() if p.requires_grad], config.max_grad_norm
+        )
         optimizer.step()
         scheduler.step()
         losses.append(float(loss.detach()))
@@ -417,9 +439,15 @@ def train(
         model = create_model(model_config)
         splits, spec = _prepare(data, model, model_config)
         model.to(torch_device)
-        identity = json.loads(json.dumps(
-            {"model": model_config.to_dict(), "train": asdict(train_config), "data": request.to_dict()}
-        ))
+        identity = json.loads(
+            json.dumps(
+                {
+                    "model": model_config.to_dict(),
+                    "train": asdict(train_config),
+                    "data": request.to_dict(),
+                }
+            )
+        )
         out_dir.mkdir(parents=True, exist_ok=True)
         checkpoint_path = out_dir / CHECKPOINT_FILE
         state = _Progress()
@@ -440,9 +468,20 @@ def train(
             if stage_index < state.stage:
                 continue
             _run_stage(
-                model, stage, stage_index, len(variant.stages), splits, train_config, torch_device,
-                process, state, checkpoint if stage_index == state.stage else None, checkpoint_path,
-                identity, progress, log,
+                model,
+                stage,
+                stage_index,
+                len(variant.stages),
+                splits,
+                train_config,
+                torch_device,
+                process,
+                state,
+                checkpoint if stage_index == state.stage else None,
+                checkpoint_path,
+                identity,
+                progress,
+                log,
             )
             checkpoint = None
             state = _Progress(stage=stage_index + 1, history=state.history)
@@ -451,8 +490,19 @@ def train(
         seconds = time.perf_counter() - started
         bundle_dir = None
         if process.is_main:
-            card = _card(model_config, train_config, request, data, spec, state.history, metrics,
-                         seconds, torch_device, process, command)
+            card = _card(
+                model_config,
+                train_config,
+                request,
+                data,
+                spec,
+                state.history,
+                metrics,
+                seconds,
+                torch_device,
+                process,
+                command,
+            )
             bundles.save_bundle(out_dir, model, card, spec)
             checkpoint_path.unlink(missing_ok=True)
             bundle_dir = out_dir
@@ -480,10 +530,14 @@ def _run_stage(
 ) -> None:
     """Train one stage with early stopping; leaves the best epoch's weights in ``model``."""
     parameters = _set_trainable(model, stage)
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     steps_per_epoch = max(1, len(splits["train"].inputs) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch,
+        optimizer,
+        max_lr=config.learning_rate,
+        total_steps=config.epochs * steps_per_epoch,
         pct_start=0.2,
     )
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -496,21 +550,38 @@ def _run_stage(
         wrapped = DistributedDataParallel(
             model,
             device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=stage.trainable == "all" and (
-                stage.task_weight == 0 or stage.concept_weight_for(model.config) == 0
-            ) and isinstance(model, ConceptModel),
+            find_unused_parameters=stage.trainable == "all"
+            and (stage.task_weight == 0 or stage.concept_weight_for(model.config) == 0)
+            and isinstance(model, ConceptModel),
         )
-    label = f"{model.config.variant} · {stage.name}" + (f" ({stage_index + 1}/{n_stages})" if n_stages > 1 else "")
+    label = f"{model.config.variant} · {stage.name}" + (
+        f" ({stage_index + 1}/{n_stages})" if n_stages > 1 else ""
+    )
     while state.epoch < config.epochs and state.bad_epochs < config.patience:
         epoch = state.epoch
         seeds = _epoch_seed(config.seed, stage_index, epoch)
         torch.manual_seed(int(seeds.generate_state(1)[0]))
         rng = np.random.default_rng(seeds)
         epoch_started = time.perf_counter()
-        with tqdm(total=steps_per_epoch, desc=f"{label} epoch {epoch + 1}/{config.epochs}",
-                  disable=not (progress and process.is_main), leave=False) as bar:
-            train_loss = _train_epoch(wrapped, model, stage, splits["train"], config, rng,
-                                      optimizer, scheduler, device, process, bar)
+        with tqdm(
+            total=steps_per_epoch,
+            desc=f"{label} epoch {epoch + 1}/{config.epochs}",
+            disable=not (progress and process.is_main),
+            leave=False,
+        ) as bar:
+            train_loss = _train_epoch(
+                wrapped,
+                model,
+                stage,
+                splits["train"],
+                config,
+                rng,
+                optimizer,
+                scheduler,
+                device,
+                process,
+                bar,
+            )
         val_loss, scores = _validate(model, stage, splits["val"], device, config.batch_size)
         improved = val_loss < state.best_loss - 1e-4
         if improved:
@@ -519,9 +590,14 @@ def _run_stage(
             best = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             state.bad_epochs += 1
-        entry = {"stage": stage.name, "epoch": epoch + 1, "train_loss": round(train_loss, 5),
-                 "val_loss": round(val_loss, 5), **{k: round(v, 4) for k, v in scores.items()},
-                 "seconds": round(time.perf_counter() - epoch_started, 1)}
+        entry = {
+            "stage": stage.name,
+            "epoch": epoch + 1,
+            "train_loss": round(train_loss, 5),
+            "val_loss": round(val_loss, 5),
+            **{k: round(v, 4) for k, v in scores.items()},
+            "seconds": round(time.perf_counter() - epoch_started, 1),
+        }
         state.history.append(entry)
         state.epoch = epoch + 1
         if process.is_main:
@@ -530,7 +606,9 @@ def _run_stage(
     model.load_state_dict(best)
 
 
-def _test_metrics(model: RiskModel, split: _Split, device: torch.device, batch_size: int) -> dict[str, Any]:
+def _test_metrics(
+    model: RiskModel, split: _Split, device: torch.device, batch_size: int
+) -> dict[str, Any]:
     """Held-out test metrics for the card: task AUROC; concept MAE / AUROC."""
     from models.evaluate import auroc, concept_metrics
 
@@ -541,7 +619,9 @@ def _test_metrics(model: RiskModel, split: _Split, device: torch.device, batch_s
     metrics: dict[str, Any] = {
         "split": "test",
         "n_records": len(split.inputs),
-        "task_auroc": {t.name: auroc(split.labels[:, j], probabilities[:, j]) for j, t in enumerate(TASKS)},
+        "task_auroc": {
+            t.name: auroc(split.labels[:, j], probabilities[:, j]) for j, t in enumerate(TASKS)
+        },
     }
     if isinstance(model, ConceptModel):
         metrics["concepts"] = concept_metrics(output.concept_values.numpy(), split.concepts)
@@ -588,13 +668,19 @@ def _card(
         },
         "concepts": [
             {
-                "name": c.name, "label": c.label, "unit": c.unit, "kind": c.kind.value,
-                "derived_from": list(c.derived_from), "predicted": not c.is_derived,
+                "name": c.name,
+                "label": c.label,
+                "unit": c.unit,
+                "kind": c.kind.value,
+                "derived_from": list(c.derived_from),
+                "predicted": not c.is_derived,
                 "train_mean": None if c.is_binary else stats[0][k],
                 "train_sd": None if c.is_binary else stats[1][k],
             }
             for k, c in enumerate(REGISTRY)
-        ] if variant.architecture != "blackbox" else [],
+        ]
+        if variant.architecture != "blackbox"
+        else [],
         "derived_concepts": "re-derived from the predicted concepts with the registry formulas "
         "(models.concepts), never predicted; interventions re-derive them the same way",
         "uncertainty": "measured continuous concepts: predicted log-variance (Gaussian NLL, "
@@ -603,23 +689,30 @@ def _card(
         "task_head": "linear on the concept vector (standardised) plus age z-score and sex",
         "metrics": metrics,
         "intended_use": bundles.INTENDED_USE,
-        "limitations": _limitations(synthetic),
+        "limitations": _limitations(synthetic, variant.architecture != "blackbox"),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": bundles.code_version(),
         "torch_version": torch.__version__,
     }
 
 
-def _limitations(synthetic: bool) -> list[str]:
+def _limitations(synthetic: bool, has_concepts: bool) -> list[str]:
     """Known limitations stated on every card."""
-    items = [
-        "Research use only; not validated for clinical decisions and not a medical device.",
-        "Risk is a function of the predicted concepts (and age/sex); a concept the model gets "
-        "wrong moves the risk until a clinician corrects it.",
-        "Inputs are not filtered; strong baseline wander or noise degrades the concepts.",
+    items = ["Research use only; not validated for clinical decisions and not a medical device."]
+    if synthetic:
+        items.append(
+            "Trained on SYNTHETIC ECGs with a synthetic causal risk label: its risk numbers say "
+            "nothing about real patients."
+        )
+    if has_concepts:
+        items.append(
+            "Risk is a function of the predicted concepts (and age/sex): a concept the model gets "
+            "wrong moves the risk until a clinician corrects it."
+        )
+    else:
+        items.append("A black box: no concepts, no interventions; the comparison baseline.")
+    items += [
+        "Inputs are not filtered; strong baseline wander or noise degrades the predictions.",
         "Missing leads are masked; accuracy with fewer than 12 leads was not evaluated.",
     ]
-    if synthetic:
-        items.insert(1, "Trained on SYNTHETIC ECGs with a synthetic causal risk label: its risk "
-                     "numbers say nothing about real patients.")
     return items

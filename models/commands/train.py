@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 #: Fraction of a dataset in the training split (synthetic: 80/10/10).
-_TRAIN_FRACTION = 0.8
+TRAIN_FRACTION = 0.8
 
 
 def register(cli: typer.Typer) -> None:
@@ -17,17 +18,33 @@ def register(cli: typer.Typer) -> None:
 
 
 def train_command(
-    out: Path = typer.Option(..., "--out", help="Bundle directory to write (holds the checkpoint while training)."),
-    variant: str = typer.Option("joint", "--variant", help="independent, sequential, joint, cem or blackbox."),
-    data: str = typer.Option("synthetic", "--data", help="synthetic, ptbxl or challenge."),
-    preset: str = typer.Option("demo", "--preset", help="demo (the shipped bundle) or quick (tests)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, batch order and synthetic data."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Most epochs per stage (preset default)."),
-    n_train: int | None = typer.Option(None, "--n-train", min=8, help="About this many training records (preset default)."),
-    concept_weight: float | None = typer.Option(None, "--lambda", min=0.0, help="Concept-loss weight λ (joint, cem)."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda[:N]."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    out: Annotated[
+        Path, typer.Option("--out", help="Bundle directory (holds the checkpoint while training).")
+    ],
+    variant: Annotated[
+        str, typer.Option(help="independent, sequential, joint, cem or blackbox.")
+    ] = "joint",
+    data: Annotated[str, typer.Option(help="synthetic, ptbxl or challenge.")] = "synthetic",
+    preset: Annotated[
+        str, typer.Option(help="demo (the shipped bundle) or quick (tests).")
+    ] = "demo",
+    seed: Annotated[
+        int, typer.Option(help="Seed of initialisation, batch order and synthetic data.")
+    ] = 0,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Most epochs per stage (preset default).")
+    ] = None,
+    n_train: Annotated[
+        int | None, typer.Option(min=8, help="About this many training records (preset default).")
+    ] = None,
+    concept_weight: Annotated[
+        float | None, typer.Option("--lambda", min=0.0, help="Concept-loss weight λ (joint, cem).")
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when available), cpu or cuda[:N].")
+    ] = "auto",
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a concept model (or the black box) and write a bundle with its model card.
 
@@ -52,24 +69,40 @@ def train_command(
     if concept_weight is not None:
         model_config = replace(model_config, concept_loss_weight=concept_weight)
     train_config = replace(chosen.train, seed=seed, epochs=epochs or chosen.train.epochs)
-    n_records = chosen.n_records if n_train is None else math.ceil(n_train / _TRAIN_FRACTION)
+    n_records = chosen.n_records if n_train is None else math.ceil(n_train / TRAIN_FRACTION)
     request = DataRequest(
-        source=data, fs_hz=model_config.fs_hz, duration_s=model_config.duration_s,
-        n_records=n_records, seed=seed,
+        source=data,
+        fs_hz=model_config.fs_hz,
+        duration_s=model_config.duration_s,
+        n_records=n_records,
+        seed=seed,
     )
-    command = (
-        f"qtlens train --variant {variant} --data {data} --preset {preset} --seed {seed}"
-        + (f" --epochs {epochs}" if epochs else "")
-        + (f" --n-train {n_train}" if n_train else "")
-        + (f" --lambda {concept_weight:g}" if concept_weight is not None else "")
-        + f" --out {out}"
+    command = " ".join(
+        [
+            f"qtlens train --variant {variant} --data {data} --preset {preset} --seed {seed}",
+            *([f"--epochs {epochs}"] if epochs else []),
+            *([f"--n-train {n_train}"] if n_train else []),
+            *([f"--lambda {concept_weight:g}"] if concept_weight is not None else []),
+            f"--out {out}",
+        ]
     )
     try:
-        result = train(model_config, train_config, request, out, device=device, resume=resume,
-                       progress=progress, command=command, log=typer.echo)
+        result = train(
+            model_config,
+            train_config,
+            request,
+            out,
+            device=device,
+            resume=resume,
+            progress=progress,
+            command=command,
+            log=typer.echo,
+        )
     except (ValueError, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     if result.bundle_dir is not None:
         auroc = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.get("task_auroc", {}).items())
-        typer.echo(f"wrote bundle {result.bundle_dir} in {result.seconds:.0f} s (test AUROC: {auroc})")
+        typer.echo(
+            f"wrote bundle {result.bundle_dir} in {result.seconds:.0f} s (test AUROC: {auroc})"
+        )

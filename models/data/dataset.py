@@ -159,7 +159,7 @@ def load_dataset(request: DataRequest) -> ConceptDataset:
         dataset = _synthetic(request)
     else:
         dataset = _loader(request.source)(request)
-    expected_samples = int(round(request.fs_hz * request.duration_s))
+    expected_samples = round(request.fs_hz * request.duration_s)
     if dataset.fs_hz != request.fs_hz or dataset.n_samples != expected_samples:
         raise ValueError(
             f"{request.source} loader returned {dataset.n_samples} samples at {dataset.fs_hz} Hz; "
@@ -199,8 +199,13 @@ def _synthetic(request: DataRequest) -> ConceptDataset:
         raise ValueError(f"unknown synthetic options {sorted(unknown)}")
     options = {"noise": "default", "shortcut": False, "label_model": "full", **request.options}
     generated = make_dataset(
-        request.n_records, request.seed, fs_hz=request.fs_hz, duration_s=request.duration_s,
-        shortcut=bool(options["shortcut"]), noise=options["noise"], label_model=options["label_model"],
+        request.n_records,
+        request.seed,
+        fs_hz=request.fs_hz,
+        duration_s=request.duration_s,
+        shortcut=bool(options["shortcut"]),
+        noise=options["noise"],
+        label_model=options["label_model"],
     )
     split = np.empty(len(generated), dtype=object)
     for name, index in split_indices(len(generated), request.seed).items():

@@ -58,7 +58,12 @@ class BackboneConfig:
 
 
 def _conv_bn(
-    in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, act: bool = True, zero_bn: bool = False
+    in_ch: int,
+    out_ch: int,
+    kernel_size: int,
+    stride: int = 1,
+    act: bool = True,
+    zero_bn: bool = False,
 ) -> nn.Sequential:
     """Conv1d → BatchNorm1d (→ ReLU); ``zero_bn`` starts the norm's scale at 0 (XResNet trick)."""
     bn = nn.BatchNorm1d(out_ch)

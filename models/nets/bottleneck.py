@@ -114,11 +114,18 @@ class ConceptSpace(nn.Module):
         Returns:
             ``[B, K]`` values whose derived columns follow from the rest.
         """
-        columns = {name: values[:, i] for i, name in enumerate(self.names)}
+        columns = dict(zip(self.names, values.unbind(1), strict=True))
         for i, concept in self._derived:
             assert concept.derive is not None
-            unknown, female, male = (concept.derive(columns, s) for s in (None, "female", "male"))
-            derived = torch.where(sex == SEX_FEMALE, female, torch.where(sex == SEX_MALE, male, unknown))
+            if concept.sex_specific:
+                unknown, female, male = (
+                    concept.derive(columns, s) for s in (None, "female", "male")
+                )
+                derived = torch.where(
+                    sex == SEX_FEMALE, female, torch.where(sex == SEX_MALE, male, unknown)
+                )
+            else:
+                derived = concept.derive(columns, None)
             if keep is not None:
                 derived = torch.where(keep[:, i], values[:, i], derived)
             columns[concept.name] = derived
@@ -155,7 +162,9 @@ class ConceptSpace(nn.Module):
         b, k = values.shape
         noise = torch.randn((n_draws, b, k), generator=generator, device=values.device)
         uniform = torch.rand((n_draws, b, k), generator=generator, device=values.device)
-        continuous_draw = (values + noise * measured_sd).clamp(self.plausible_low, self.plausible_high)
+        continuous_draw = (values + noise * measured_sd).clamp(
+            self.plausible_low, self.plausible_high
+        )
         binary_draw = (uniform < values).to(values.dtype)
         draws = torch.where(self.is_binary, binary_draw, continuous_draw).reshape(n_draws * b, k)
         keep_draws = None if keep is None else keep.repeat(n_draws, 1)
@@ -167,7 +176,9 @@ class ConceptSpace(nn.Module):
             (probability * (1 - probability)).sqrt(),
             torch.where(self.is_derived, derived_sd, measured_sd),
         )
-        return sd, torch.where(self.is_binary, probability, torch.full_like(probability, float("nan")))
+        return sd, torch.where(
+            self.is_binary, probability, torch.full_like(probability, float("nan"))
+        )
 
 
 class ConceptHead(nn.Module):

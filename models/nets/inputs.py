@@ -51,14 +51,16 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if len(self.lead_scale_mv) != len(STANDARD_LEADS):
-            raise ValueError(f"need {len(STANDARD_LEADS)} lead scales, got {len(self.lead_scale_mv)}")
+            raise ValueError(
+                f"need {len(STANDARD_LEADS)} lead scales, got {len(self.lead_scale_mv)}"
+            )
         if not all(s > 0 for s in self.lead_scale_mv):
             raise ValueError("every lead scale must be positive")
 
     @property
     def n_samples(self) -> int:
         """Samples per lead of the model input."""
-        return int(round(self.fs_hz * self.duration_s))
+        return round(self.fs_hz * self.duration_s)
 
     def to_dict(self) -> dict[str, Any]:
         """The bundle's ``preprocessing.json``: parameters plus the rules in words."""

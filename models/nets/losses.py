@@ -47,7 +47,12 @@ def concept_loss(
     supervised = known & (continuous | space.is_measured)
     variance = known & continuous & space.is_measured
     nll = F.gaussian_nll_loss(
-        raw.detach(), target_std, output.concept_logvar.exp(), full=False, reduction="none", eps=1e-4
+        raw.detach(),
+        target_std,
+        output.concept_logvar.exp(),
+        full=False,
+        reduction="none",
+        eps=1e-4,
     )
     return _masked_mean(per_entry, supervised) + variance_weight * _masked_mean(nll, variance)
 

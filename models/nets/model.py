@@ -71,7 +71,7 @@ class ModelConfig:
     @property
     def n_samples(self) -> int:
         """Samples per lead of the model input."""
-        return int(round(self.fs_hz * self.duration_s))
+        return round(self.fs_hz * self.duration_s)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (stored in the bundle card)."""
@@ -221,10 +221,29 @@ class ConceptModel(nn.Module):
         with full_precision(signal.device.type):
             raw, logvar, positive, negative = self.concept_head(embedding.float())
             values = self.space.derive(self.space.values_from_raw(raw), sex)  # [B, K]
-            raw = torch.where(self.space.is_derived, self.space.standardise(values), raw)
-            head_values = values if overrides is None else torch.where(overrides.isnan(), values, overrides)
-            logits = self.decide(head_values, sex, age_years, positive, negative)
+            activations = self.space.standardise(values)
+            raw = torch.where(self.space.is_derived, activations, raw)
+            if overrides is not None:
+                given = ~overrides.isnan()
+                replaced = torch.where(given, overrides, values)
+                activations = self.space.standardise(
+                    self.space.derive(replaced, sex, given & self.space.is_derived)
+                )
+            logits = self._head(activations, sex, age_years, positive, negative)
         return ModelOutput(logits, values, raw, logvar, positive, negative)
+
+    def _head(
+        self,
+        activations: torch.Tensor,
+        sex: torch.Tensor,
+        age_years: torch.Tensor,
+        positive: torch.Tensor,
+        negative: torch.Tensor,
+    ) -> torch.Tensor:
+        """Task logits ``[B, T]`` from activations ``[B, K]`` (head input ``c⁻ + a (c⁺ − c⁻)``)."""
+        features = negative + activations.unsqueeze(-1) * (positive - negative)  # [B, K, m]
+        inputs = torch.cat([features.flatten(1), self.demographics(sex, age_years)], dim=1)
+        return self.task_head(inputs)
 
     def decide(
         self,
@@ -243,21 +262,8 @@ class ConceptModel(nn.Module):
             positive, negative: ``[B, K, m]`` concept embeddings from the forward pass.
             keep: ``[B, K]`` derived concepts given directly that must not be re-derived.
         """
-        features = self.features(values, sex, positive, negative, keep)  # [B, K, m]
-        inputs = torch.cat([features.flatten(1), self.demographics(sex, age_years)], dim=1)
-        return self.task_head(inputs)
-
-    def features(
-        self,
-        values: torch.Tensor,
-        sex: torch.Tensor,
-        positive: torch.Tensor,
-        negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Concept features the task head reads, ``c⁻ + a (c⁺ − c⁻)`` → ``[B, K, m]``."""
         activations = self.space.standardise(self.space.derive(values, sex, keep))  # [B, K]
-        return negative + activations.unsqueeze(-1) * (positive - negative)
+        return self._head(activations, sex, age_years, positive, negative)
 
     def explain(
         self,

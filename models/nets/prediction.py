@@ -117,17 +117,17 @@ class ModelPrediction:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict::
 
-            {"schema_version": 1, "variant": "joint", "bundle_sha256": "<64 hex>",
-             "age_years": 54 | null, "sex": "female" | "male" | null, "leads_used": ["I", …],
-             "concepts": {"qt": {"value": 412.0, "uncertainty": 9.1, "probability": null,
-                                 "derived": false}, …},
-             "tasks": {"lqts_risk": {"probability": 0.42, "band": "intermediate", "logit": -0.32,
-                                     "intercept": -1.1, "contributions": {"qt": 0.3, …},
-                                     "weights": {"qt": 0.6, …}, "age_contribution": 0.0,
-                                     "sex_contribution": 0.1}, …},
-             "head_state": {"head_values": [...K], "standardised": [...K],
-                            "embedding_positive": [[...m] ×K] | null,
-                            "embedding_negative": [[...m] ×K] | null} | null}
+        {"schema_version": 1, "variant": "joint", "bundle_sha256": "<64 hex>",
+         "age_years": 54 | null, "sex": "female" | "male" | null, "leads_used": ["I", …],
+         "concepts": {"qt": {"value": 412.0, "uncertainty": 9.1, "probability": null,
+                             "derived": false}, …},
+         "tasks": {"lqts_risk": {"probability": 0.42, "band": "intermediate", "logit": -0.32,
+                                 "intercept": -1.1, "contributions": {"qt": 0.3, …},
+                                 "weights": {"qt": 0.6, …}, "age_contribution": 0.0,
+                                 "sex_contribution": 0.1}, …},
+         "head_state": {"head_values": [...K], "standardised": [...K],
+                        "embedding_positive": [[...m] ×K] | null,
+                        "embedding_negative": [[...m] ×K] | null} | null}
         """
         return {
             "schema_version": SCHEMA_VERSION,

@@ -47,7 +47,9 @@ class Stage:
 
     def concept_weight_for(self, config: ModelConfig) -> float:
         """The concept-loss multiplier under ``config``."""
-        return config.concept_loss_weight if self.concept_weight == "lambda" else self.concept_weight
+        return (
+            config.concept_loss_weight if self.concept_weight == "lambda" else self.concept_weight
+        )
 
 
 @dataclass(frozen=True)

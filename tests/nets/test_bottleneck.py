@@ -1,4 +1,4 @@
-"""The bottleneck's coordinates: in-network derivations, standardisation, uncertainty, contributions."""
+"""The bottleneck: in-network derivations, standardisation, uncertainty, contributions."""
 
 from __future__ import annotations
 
@@ -33,11 +33,15 @@ def _values(rng: np.random.Generator, n: int) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("sex_code, sex", [(SEX_UNKNOWN, None), (SEX_FEMALE, "female"), (SEX_MALE, "male")])
+@pytest.mark.parametrize(
+    "sex_code, sex", [(SEX_UNKNOWN, None), (SEX_FEMALE, "female"), (SEX_MALE, "male")]
+)
 def test_derive_in_the_network_equals_the_registry(sex_code: int, sex: str | None) -> None:
     space = ConceptSpace().double()
     values = _values(np.random.default_rng(0), 16)
-    values[:, NAMES.index("qt")] = torch.linspace(380, 520, 16, dtype=torch.float64)  # straddle 450/460
+    values[:, NAMES.index("qt")] = torch.linspace(
+        380, 520, 16, dtype=torch.float64
+    )  # straddle 450/460
     derived = space.derive(values, torch.full((16,), sex_code))
     for i in range(16):
         expected = rederive(dict(zip(NAMES, values[i].tolist())), sex)
@@ -111,11 +115,20 @@ def test_explanation_decomposes_the_logits_exactly() -> None:
         sex, age = torch.tensor([0, 1, 2]), torch.tensor([30.0, float("nan"), 80.0])
         with torch.inference_mode():
             output = model(signal, torch.ones(3, 12), sex, age)
-            explanation = model.explain(output.concept_values, sex, age, output.embedding_positive,
-                                        output.embedding_negative)
+            explanation = model.explain(
+                output.concept_values,
+                sex,
+                age,
+                output.embedding_positive,
+                output.embedding_negative,
+            )
         torch.testing.assert_close(explanation.logits, output.task_logits)
-        total = explanation.intercept + explanation.concept.sum(-1) + explanation.age + explanation.sex
+        total = (
+            explanation.intercept + explanation.concept.sum(-1) + explanation.age + explanation.sex
+        )
         torch.testing.assert_close(total, output.task_logits)
         assert torch.all(explanation.sex[0] == 0.0)  # sex unknown: no push
         assert torch.all(explanation.age[1] == 0.0)  # age unknown: no push
-        torch.testing.assert_close(explanation.concept, explanation.weight * explanation.activations.unsqueeze(1))
+        torch.testing.assert_close(
+            explanation.concept, explanation.weight * explanation.activations.unsqueeze(1)
+        )

@@ -20,8 +20,11 @@ from models.tasks import RiskBand, task_names
 
 def _ecg(data: ConceptDataset, index: int, **changes: object) -> Ecg:
     values = {
-        "signal_mv": data.signals_mv[index], "fs_hz": data.fs_hz, "lead_names": STANDARD_LEADS,
-        "age_years": int(data.age_years[index]), "sex": "female" if data.sex[index] == 1 else "male",
+        "signal_mv": data.signals_mv[index],
+        "fs_hz": data.fs_hz,
+        "lead_names": STANDARD_LEADS,
+        "age_years": int(data.age_years[index]),
+        "sex": "female" if data.sex[index] == 1 else "male",
     }
     values.update(changes)
     return Ecg(**values)  # type: ignore[arg-type]
@@ -50,12 +53,17 @@ def test_card_states_what_the_model_is(bundle_dirs: dict[str, Path]) -> None:
     assert preprocessing["fs_hz"] == 100.0 and preprocessing["lead_order"] == list(STANDARD_LEADS)
 
 
-@pytest.mark.parametrize("target, edit", [
-    ("weights.safetensors", lambda b: b[:-1] + bytes([b[-1] ^ 1])),
-    ("card.json", lambda b: b.replace(b'"joint"', b'"cem"', 1)),
-    ("preprocessing.json", lambda b: b.replace(b"100.0", b"250.0", 1)),
-])
-def test_a_tampered_bundle_fails_to_load(bundle_dirs: dict[str, Path], tmp_path: Path, target: str, edit) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "target, edit",
+    [
+        ("weights.safetensors", lambda b: b[:-1] + bytes([b[-1] ^ 1])),
+        ("card.json", lambda b: b.replace(b'"joint"', b'"cem"', 1)),
+        ("preprocessing.json", lambda b: b.replace(b"100.0", b"250.0", 1)),
+    ],
+)
+def test_a_tampered_bundle_fails_to_load(
+    bundle_dirs: dict[str, Path], tmp_path: Path, target: str, edit
+) -> None:
     bundle = _copy(bundle_dirs["joint"], tmp_path)
     path = bundle / target
     path.write_bytes(edit(path.read_bytes()))
@@ -63,7 +71,9 @@ def test_a_tampered_bundle_fails_to_load(bundle_dirs: dict[str, Path], tmp_path:
         load_bundle(bundle, device="cpu")
 
 
-def test_incomplete_or_missing_bundles_fail_clearly(bundle_dirs: dict[str, Path], tmp_path: Path) -> None:
+def test_incomplete_or_missing_bundles_fail_clearly(
+    bundle_dirs: dict[str, Path], tmp_path: Path
+) -> None:
     with pytest.raises(BundleError, match="does not exist"):
         load_bundle(tmp_path / "nowhere", device="cpu")
     bundle = _copy(bundle_dirs["joint"], tmp_path)
@@ -72,7 +82,9 @@ def test_incomplete_or_missing_bundles_fail_clearly(bundle_dirs: dict[str, Path]
         load_bundle(bundle, device="cpu")
 
 
-def test_predict_returns_concepts_risks_and_a_json_round_trip(bundle_dirs: dict[str, Path], tiny_data: ConceptDataset) -> None:
+def test_predict_returns_concepts_risks_and_a_json_round_trip(
+    bundle_dirs: dict[str, Path], tiny_data: ConceptDataset
+) -> None:
     bundle = load_bundle(bundle_dirs["joint"], device="auto")
     assert bundle.device.type in {"cpu", "cuda"}
     ecgs = [_ecg(tiny_data, 0), _ecg(tiny_data, 1, age_years=None, sex=None)]
@@ -87,7 +99,12 @@ def test_predict_returns_concepts_risks_and_a_json_round_trip(bundle_dirs: dict[
     assert first.concepts["qtc_fridericia"].derived
     for risk in first.tasks.values():
         assert 0 < risk.probability < 1 and isinstance(risk.band, RiskBand)
-        total = risk.intercept + sum(risk.contributions.values()) + risk.age_contribution + risk.sex_contribution
+        total = (
+            risk.intercept
+            + sum(risk.contributions.values())
+            + risk.age_contribution
+            + risk.sex_contribution
+        )
         assert total == pytest.approx(risk.logit, abs=1e-4)
     assert predictions[1].sex is None and predictions[1].tasks["lqts_risk"].sex_contribution == 0.0
     stored = json.loads(json.dumps(first.to_dict()))
@@ -96,7 +113,9 @@ def test_predict_returns_concepts_risks_and_a_json_round_trip(bundle_dirs: dict[
     assert len(stored["head_state"]["standardised"]) == len(concept_names())
 
 
-def test_predict_handles_other_rates_missing_leads_and_rejects_bad_ecgs(bundle_dirs: dict[str, Path], tiny_data: ConceptDataset) -> None:
+def test_predict_handles_other_rates_missing_leads_and_rejects_bad_ecgs(
+    bundle_dirs: dict[str, Path], tiny_data: ConceptDataset
+) -> None:
     bundle = load_bundle(bundle_dirs["cem"], device="cpu")
     ecg = _ecg(tiny_data, 2)
     t = np.arange(2500) / 250.0
@@ -107,11 +126,15 @@ def test_predict_handles_other_rates_missing_leads_and_rejects_bad_ecgs(bundle_d
     assert native.head_state is not None and len(native.head_state.embedding_positive[0]) == 2
     assert ModelPrediction.from_dict(json.loads(json.dumps(native.to_dict()))) == native
     with pytest.raises(MalformedEcg):
-        bundle.predict([Ecg(signal_mv=np.zeros((1, 500), np.float32), fs_hz=100.0, lead_names=("X",))])
+        bundle.predict(
+            [Ecg(signal_mv=np.zeros((1, 500), np.float32), fs_hz=100.0, lead_names=("X",))]
+        )
     assert bundle.predict([]) == []
 
 
-def test_black_box_predicts_risk_without_concepts(bundle_dirs: dict[str, Path], tiny_data: ConceptDataset) -> None:
+def test_black_box_predicts_risk_without_concepts(
+    bundle_dirs: dict[str, Path], tiny_data: ConceptDataset
+) -> None:
     bundle = load_bundle(bundle_dirs["blackbox"], device="cpu")
     (prediction,) = bundle.predict([_ecg(tiny_data, 3)])
     assert prediction.concepts == {} and prediction.head_state is None
@@ -119,7 +142,9 @@ def test_black_box_predicts_risk_without_concepts(bundle_dirs: dict[str, Path], 
     assert ModelPrediction.from_dict(prediction.to_dict()) == prediction
 
 
-def test_from_dict_rejects_other_schema_versions(bundle_dirs: dict[str, Path], tiny_data: ConceptDataset) -> None:
+def test_from_dict_rejects_other_schema_versions(
+    bundle_dirs: dict[str, Path], tiny_data: ConceptDataset
+) -> None:
     bundle = load_bundle(bundle_dirs["joint"], device="cpu")
     stored = bundle.predict([_ecg(tiny_data, 0)])[0].to_dict()
     stored["schema_version"] = 99

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,23 +39,56 @@ def test_clinical_rule_uses_the_sex_specific_limit() -> None:
     sex = np.array([SEX_FEMALE, SEX_MALE, SEX_UNKNOWN, SEX_FEMALE, SEX_MALE])
     labels = np.array([[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]], dtype=float)
     report = clinical_rule_report(qtc, sex, labels)["lqts_risk"]
-    assert report["sensitivity"] == 1.0 and report["specificity"] == 1.0  # 455 positive only for men/unknown
+    assert (
+        report["sensitivity"] == 1.0 and report["specificity"] == 1.0
+    )  # 455 positive only for men/unknown
 
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A joint CBM and the black box trained with the quick preset, scored on fresh synthetic data."""
+    """A joint CBM and the black box (quick preset), scored on fresh synthetic data."""
     root = tmp_path_factory.mktemp("quick")
     runner, cli = CliRunner(), build_cli()
     for variant in ("joint", "blackbox"):
-        result = runner.invoke(cli, ["train", "--preset", "quick", "--variant", variant, "--device", "cpu",
-                                     "--out", str(root / variant), "--no-progress"])
+        result = runner.invoke(
+            cli,
+            [
+                "train",
+                "--preset",
+                "quick",
+                "--variant",
+                variant,
+                "--device",
+                "cpu",
+                "--out",
+                str(root / variant),
+                "--no-progress",
+            ],
+        )
         assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, [
-        "evaluate", str(root / "joint"), "--baseline", str(root / "blackbox"), "--out", str(root / "eval"),
-        "--data-seed", "1000", "--n-records", "1500", "--split", "all", "--bootstrap", "50",
-        "--max-interventions", "4", "--device", "cpu",
-    ])
+    result = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            str(root / "joint"),
+            "--baseline",
+            str(root / "blackbox"),
+            "--out",
+            str(root / "eval"),
+            "--data-seed",
+            "1000",
+            "--n-records",
+            "1500",
+            "--split",
+            "all",
+            "--bootstrap",
+            "50",
+            "--max-interventions",
+            "4",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (root / "eval" / "report.html").read_text().count("<script") >= 2
     return json.loads((root / "eval" / "evaluation.json").read_text())

@@ -28,7 +28,9 @@ def test_resamples_reorders_masks_and_standardises() -> None:
     for lead, amplitude in (("V6", 0.1), ("II", 0.2), ("I", 0.3)):
         row = signal[STANDARD_LEADS.index(lead)]
         # the 2 mV offset is gone (median removed) and the 0.5 mV scale applied
-        np.testing.assert_allclose(row[50:-50], (amplitude * np.sin(2 * np.pi * t) / 0.5)[50:-50], atol=0.02)
+        np.testing.assert_allclose(
+            row[50:-50], (amplitude * np.sin(2 * np.pi * t) / 0.5)[50:-50], atol=0.02
+        )
     assert not signal[~mask].any()
 
 
@@ -57,7 +59,9 @@ def test_rejects_records_without_standard_leads_or_with_nan() -> None:
 
 def test_lead_scale_is_the_training_sd_of_present_leads_and_standardise_uses_it() -> None:
     rng = np.random.default_rng(0)
-    signals = rng.normal(0.0, 1.0, (20, 12, 500)).astype(np.float32) * np.arange(1, 13)[None, :, None]
+    signals = (
+        rng.normal(0.0, 1.0, (20, 12, 500)).astype(np.float32) * np.arange(1, 13)[None, :, None]
+    )
     mask = np.ones((20, 12), dtype=bool)
     mask[:10, 0] = False
     signals[:10, 0] = 100.0  # absent lead content must not enter the scale

@@ -24,7 +24,7 @@ class _Interrupted(RuntimeError):
 
 
 def _crash_at(epoch_log: int) -> object:
-    """A ``log`` callback that raises at its ``epoch_log``-th line (before that epoch's checkpoint)."""
+    """A ``log`` callback raising at its ``epoch_log``-th line (before that epoch's checkpoint)."""
     lines: list[str] = []
 
     def log(line: str) -> None:
@@ -47,13 +47,18 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     resumed = train_tiny(variant, out, tiny_data, resume=True)
     reference, state = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(reference[k], state[k]) for k in reference)
-    untimed = [[{k: v for k, v in e.items() if k != "seconds"} for e in run.history] for run in (straight, resumed)]
+    untimed = [
+        [{k: v for k, v in e.items() if k != "seconds"} for e in run.history]
+        for run in (straight, resumed)
+    ]
     assert untimed[0] == untimed[1]
     assert not (out / CHECKPOINT_FILE).exists()  # removed once the bundle is written
     assert (out / "weights.safetensors").is_file()
 
 
-def test_resume_refuses_missing_or_foreign_checkpoints(tmp_path: Path, tiny_data: ConceptDataset) -> None:
+def test_resume_refuses_missing_or_foreign_checkpoints(
+    tmp_path: Path, tiny_data: ConceptDataset
+) -> None:
     out = tmp_path / "run"
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train_tiny("joint", out, tiny_data, resume=True)
@@ -66,12 +71,19 @@ def test_resume_refuses_missing_or_foreign_checkpoints(tmp_path: Path, tiny_data
 
 
 def _ddp_worker(rank: int, world_size: int, port: int, out: str, data: ConceptDataset) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_RANK=str(rank),
+    )
     torch.set_num_threads(1)
     result = train_tiny("joint", Path(out) / "bundle", data)
-    torch.save({"state": result.model.state_dict(), "wrote_bundle": result.bundle_dir is not None},
-               Path(out) / f"rank{rank}.pt")
+    torch.save(
+        {"state": result.model.state_dict(), "wrote_bundle": result.bundle_dir is not None},
+        Path(out) / f"rank{rank}.pt",
+    )
 
 
 def _free_port() -> int:
@@ -80,7 +92,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_ddp_with_two_gloo_processes_ends_with_identical_weights(tmp_path: Path, tiny_data: ConceptDataset) -> None:
+def test_ddp_with_two_gloo_processes_ends_with_identical_weights(
+    tmp_path: Path, tiny_data: ConceptDataset
+) -> None:
     mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path), tiny_data), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
@@ -101,8 +115,22 @@ def test_cli_reports_bad_options_and_missing_checkpoints(tmp_path: Path) -> None
     assert result.exit_code == 2 and "independent, sequential, joint, cem" in result.output
     result = runner.invoke(cli, ["train", "--preset", "huge", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown preset" in result.output
-    result = runner.invoke(cli, ["train", "--preset", "quick", "--n-train", "16", "--resume",
-                                 "--out", str(tmp_path / "x"), "--no-progress"])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--preset",
+            "quick",
+            "--n-train",
+            "16",
+            "--resume",
+            "--out",
+            str(tmp_path / "x"),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 2 and "no checkpoint" in result.output
-    result = runner.invoke(cli, ["evaluate", str(tmp_path / "nothing"), "--out", str(tmp_path / "e")])
+    result = runner.invoke(
+        cli, ["evaluate", str(tmp_path / "nothing"), "--out", str(tmp_path / "e")]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output

@@ -72,10 +72,17 @@ def test_forward_backward_shapes(variant: str) -> None:
 @pytest.mark.parametrize("variant", variant_names())
 def test_save_load_gives_identical_outputs(variant: str, tmp_path: Path) -> None:
     model = _model(variant).eval()
-    save_bundle(tmp_path, model, {"variant": variant, "config": model.config.to_dict(),
-                                  "concepts": [{"name": c.name} for c in REGISTRY] if model.has_concepts else [],
-                                  "tasks": [{"name": t.name} for t in TASKS]},
-                InputSpec(fs_hz=100.0, duration_s=10.0))
+    save_bundle(
+        tmp_path,
+        model,
+        {
+            "variant": variant,
+            "config": model.config.to_dict(),
+            "concepts": [{"name": c.name} for c in REGISTRY] if model.has_concepts else [],
+            "tasks": [{"name": t.name} for t in TASKS],
+        },
+        InputSpec(fs_hz=100.0, duration_s=10.0),
+    )
     loaded = load_bundle(tmp_path, device="cpu")
     with torch.inference_mode():
         expected, actual = model(*_inputs()), loaded.model(*_inputs())
@@ -84,7 +91,9 @@ def test_save_load_gives_identical_outputs(variant: str, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("variant", variant_names())
-def test_same_seed_gives_same_weights(variant: str, tmp_path: Path, tiny_data: ConceptDataset) -> None:
+def test_same_seed_gives_same_weights(
+    variant: str, tmp_path: Path, tiny_data: ConceptDataset
+) -> None:
     first = train_tiny(variant, tmp_path / "a", tiny_data, seed=5).model.state_dict()
     second = train_tiny(variant, tmp_path / "b", tiny_data, seed=5).model.state_dict()
     other = train_tiny(variant, tmp_path / "c", tiny_data, seed=6).model.state_dict()
