@@ -77,30 +77,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _git(*args: str) -> str:
+    """Output of a git command run in the source tree."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
+    )
+    return result.stdout.strip()
+
+
 def code_version() -> str:
     """``qtlens <version> (<git commit>[+dirty])`` of the code that is running."""
     try:
         version = importlib.metadata.version("qtlens")
     except importlib.metadata.PackageNotFoundError:
         version = "source"
-    root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return f"qtlens {version}"
     return f"qtlens {version} ({commit}{'+dirty' if dirty else ''})"

@@ -185,14 +185,27 @@ class Demographics(nn.Module):
         return features[:, : self.width]
 
 
-class ConceptModel(nn.Module):
-    """ECG → concepts → risk: the bottleneck variants (independent, sequential, joint, CEM)."""
+class _RiskModelBase(nn.Module):
+    """What every model has: its config, the XResNet1d backbone and the age/sex features."""
+
+    #: Whether the model predicts concepts (and so accepts interventions).
+    has_concepts: bool = False
 
     def __init__(self, config: ModelConfig, architecture: Architecture) -> None:
         super().__init__()
         self.config = config
         self.architecture = architecture
         self.backbone = XResNet1d(config.backbone)
+        self.demographics = Demographics(config.use_demographics)
+
+
+class ConceptModel(_RiskModelBase):
+    """ECG → concepts → risk: the bottleneck variants (independent, sequential, joint, CEM)."""
+
+    has_concepts = True
+
+    def __init__(self, config: ModelConfig, architecture: Architecture) -> None:
+        super().__init__(config, architecture)
         self.space = ConceptSpace()
         emb = config.backbone.embedding_dim
         self.concept_head: ConceptHead | ConceptEmbeddingHead
@@ -200,14 +213,8 @@ class ConceptModel(nn.Module):
             self.concept_head = ConceptEmbeddingHead(emb, self.space, config.cem_embedding_dim)
         else:
             self.concept_head = ConceptHead(emb, self.space)
-        self.demographics = Demographics(config.use_demographics)
         n_features = self.space.n_concepts * self.concept_head.embedding_dim
         self.task_head = nn.Linear(n_features + self.demographics.width, len(TASKS))
-
-    @property
-    def has_concepts(self) -> bool:
-        """True: this model predicts concepts and accepts interventions."""
-        return True
 
     def forward(
         self,
@@ -293,23 +300,14 @@ class ConceptModel(nn.Module):
         )
 
 
-class BlackBoxModel(nn.Module):
+class BlackBoxModel(_RiskModelBase):
     """ECG → risk directly: the same backbone, a linear head on the embedding (+ age, sex)."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.architecture: Architecture = "blackbox"
-        self.backbone = XResNet1d(config.backbone)
-        self.demographics = Demographics(config.use_demographics)
+        super().__init__(config, "blackbox")
         self.task_head = nn.Linear(
             config.backbone.embedding_dim + self.demographics.width, len(TASKS)
         )
-
-    @property
-    def has_concepts(self) -> bool:
-        """False: no bottleneck, so no concepts and no interventions."""
-        return False
 
     def forward(
         self,
@@ -319,6 +317,7 @@ class BlackBoxModel(nn.Module):
         age_years: torch.Tensor,
         overrides: torch.Tensor | None = None,
     ) -> ModelOutput:
+        """Task logits; ``overrides`` is accepted for a uniform signature and has no effect."""
         embedding = self.backbone(signal, lead_mask)  # [B, E]
         inputs = torch.cat([embedding, self.demographics(sex, age_years).to(embedding.dtype)], 1)
         logits = self.task_head(inputs).float()  # [B, T]

@@ -11,6 +11,7 @@ import pytest
 from models.data.dataset import ConceptDataset, DataRequest, load_dataset
 from models.nets.backbone import BackboneConfig
 from models.nets.model import ModelConfig
+from models.nets.prediction import TaskRisk
 from models.train import TrainConfig, TrainResult, train
 
 #: A few-thousand-parameter network: enough to exercise every code path in milliseconds.
@@ -58,3 +59,13 @@ def bundle_dirs(
     root = tmp_path_factory.mktemp("bundles")
     dirs = {v: train_tiny(v, root / v, tiny_data).bundle_dir for v in ("joint", "cem", "blackbox")}
     return {v: d for v, d in dirs.items() if d is not None}
+
+
+def logit_from_parts(risk: TaskRisk) -> float:
+    """The logit rebuilt from its stated decomposition (must equal ``risk.logit``)."""
+    return (
+        risk.intercept
+        + sum(risk.contributions.values())
+        + risk.age_contribution
+        + risk.sex_contribution
+    )

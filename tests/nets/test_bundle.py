@@ -16,6 +16,7 @@ from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.nets.prediction import ModelPrediction
 from models.tasks import RiskBand, task_names
+from tests.nets.conftest import logit_from_parts
 
 
 def _ecg(data: ConceptDataset, index: int, **changes: object) -> Ecg:
@@ -99,13 +100,7 @@ def test_predict_returns_concepts_risks_and_a_json_round_trip(
     assert first.concepts["qtc_fridericia"].derived
     for risk in first.tasks.values():
         assert 0 < risk.probability < 1 and isinstance(risk.band, RiskBand)
-        total = (
-            risk.intercept
-            + sum(risk.contributions.values())
-            + risk.age_contribution
-            + risk.sex_contribution
-        )
-        assert total == pytest.approx(risk.logit, abs=1e-4)
+        assert logit_from_parts(risk) == pytest.approx(risk.logit, abs=1e-4)
     assert predictions[1].sex is None and predictions[1].tasks["lqts_risk"].sex_contribution == 0.0
     stored = json.loads(json.dumps(first.to_dict()))
     assert ModelPrediction.from_dict(stored) == first

@@ -14,6 +14,7 @@ from models.data.dataset import ConceptDataset
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.intervene import POLICIES, intervene, suggest, validate_override
 from models.nets.prediction import ModelPrediction
+from tests.nets.conftest import logit_from_parts
 
 QTCS = ("qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges")
 
@@ -64,13 +65,7 @@ def test_qt_override_rederives_every_qtc_and_moves_the_risk(
         for t in result.tasks
     )
     risk = result.tasks["lqts_risk"]
-    total = (
-        risk.intercept
-        + sum(risk.contributions.values())
-        + risk.age_contribution
-        + risk.sex_contribution
-    )
-    assert total == pytest.approx(risk.logit, abs=1e-4)
+    assert logit_from_parts(risk) == pytest.approx(risk.logit, abs=1e-4)
     assert json.loads(json.dumps(result.to_dict()))["overrides"] == {"qt": qt + 80.0}
 
 
