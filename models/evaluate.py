@@ -36,7 +36,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from models.bundle import LoadedBundle, code_version, load_bundle
 from models.concepts import DEFAULT_QTC, REGISTRY, concept_names, qtc_fridericia_threshold_ms
 from models.data.dataset import ConceptDataset, DataRequest, load_dataset
-from models.intervene import POLICIES, HeadBatch, Policy, policy_scores
+from models.intervene import POLICIES, HeadBatch, Policy, policy_scores, uncertainty
 from models.nets.batching import InputBatch, run_batched
 from models.nets.bottleneck import SEX_FEMALE, SEX_MALE
 from models.nets.inputs import standardise
@@ -112,12 +112,16 @@ def calibration(
     return {"ece": float(ece), "bins": bins}
 
 
-def concept_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, dict[str, Any]]:
+def concept_metrics(
+    predicted: np.ndarray, true: np.ndarray, sd: np.ndarray | None = None
+) -> dict[str, dict[str, Any]]:
     """Per concept: MAE in registry units (continuous) or AUROC (binary), and records scored.
 
     Args:
         predicted: ``[n, K]`` predicted values (binary: probability).
         true: ``[n, K]`` true values, NaN unknown.
+        sd: ``[n, K]`` predicted SDs; adds ``coverage_95``, the share of true continuous values
+            within ±1.96 SD of the prediction (0.95 when the uncertainty is calibrated).
     """
     metrics: dict[str, dict[str, Any]] = {}
     for k, concept in enumerate(REGISTRY):
@@ -127,15 +131,17 @@ def concept_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, dict[s
             "unit": concept.unit,
             "n": int(known.sum()),
         }
+        if not known.any():
+            metrics[concept.name] = entry
+            continue
         if concept.is_binary:
             entry["auroc"] = auroc(true[known, k], predicted[known, k])
-            entry["prevalence"] = float(true[known, k].mean()) if known.any() else math.nan
+            entry["prevalence"] = float(true[known, k].mean())
         else:
-            entry["mae"] = (
-                float(np.abs(predicted[known, k] - true[known, k]).mean())
-                if known.any()
-                else math.nan
-            )
+            error = np.abs(predicted[known, k] - true[known, k])
+            entry["mae"] = float(error.mean())
+            if sd is not None:
+                entry["coverage_95"] = float((error <= 1.96 * sd[known, k]).mean())
         metrics[concept.name] = entry
     return metrics
 
@@ -441,7 +447,9 @@ def _concept_sections(
     steps = model.space.n_concepts if max_interventions is None else max_interventions
     with torch.inference_mode():
         return {
-            "concepts": concept_metrics(output.concept_values.numpy(), true_concepts),
+            "concepts": concept_metrics(
+                output.concept_values.numpy(), true_concepts, uncertainty(model, batch)[0].numpy()
+            ),
             "interventions": intervention_report(model, batch, true_concepts, labels, steps, seed),
             "leakage": leakage_report(model, batch, labels),
         }

@@ -95,10 +95,10 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="demo",
         model=ModelConfig(),
-        train=TrainConfig(),
-        n_records=6000,
+        train=TrainConfig(epochs=16),
+        n_records=5000,
         description="the shipped demo bundle: XResNet1d 64-512 (~2.8 M parameters), 100 Hz, "
-        "6 000 synthetic records",
+        "5 000 synthetic records, at most 16 epochs",
     ),
     Preset(
         name="quick",

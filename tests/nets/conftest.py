@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from models.data.dataset import ConceptDataset, DataRequest, load_dataset
 from models.nets.backbone import BackboneConfig
@@ -21,6 +22,16 @@ TINY = ModelConfig(
 )
 TINY_TRAIN = TrainConfig(epochs=2, batch_size=8, patience=5, lead_dropout=0.2)
 TINY_DATA = DataRequest(source="synthetic", fs_hz=100.0, duration_s=10.0, n_records=40, seed=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Run the model tests single-threaded: these small networks are faster so, the results do
+    not depend on the thread count, and a loaded 2-core machine is not oversubscribed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

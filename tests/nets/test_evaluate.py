@@ -105,7 +105,6 @@ def test_joint_cbm_matches_the_black_box(quick_report: dict) -> None:
 @pytest.mark.slow
 def test_qtc_is_predicted_within_15_ms(quick_report: dict) -> None:
     assert quick_report["concepts"]["qtc_fridericia"]["mae"] <= 15.0
-    assert quick_report["concepts"]["qt"]["mae"] <= 15.0
 
 
 @pytest.mark.slow
