@@ -33,7 +33,13 @@ from wfdb.io.header import rx_record, rx_signal
 
 from models.ecg.errors import MalformedEcg, UnsupportedFormat
 from models.ecg.io.assemble import assemble
-from models.ecg.io.checks import check_channel_count, check_sample_count, check_sampling_rate
+from models.ecg.io.checks import (
+    check_channel_count,
+    check_sample_count,
+    check_sampling_rate,
+    parse_int,
+    parse_real,
+)
 from models.ecg.io.deid import IdentifyingField, demographics_from_comments
 from models.ecg.io.units import millivolts_per_unit
 from models.ecg.io.upload import IngestResult, UploadedFile
@@ -129,29 +135,6 @@ def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], list[str]]:
     return lines, comments
 
 
-def _integer(text: str, default: int, what: str, field: str) -> int:
-    """A header integer, ``default`` when the field is absent."""
-    if text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise MalformedEcg(f"the {what} {text[:20]!r} is not a whole number", field) from None
-
-
-def _real(text: str, default: float, what: str, field: str) -> float:
-    """A finite header number, ``default`` when the field is absent."""
-    if text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise MalformedEcg(f"the {what} {text[:20]!r} is not a number", field) from None
-    if not math.isfinite(value):
-        raise MalformedEcg(f"the {what} {text[:20]!r} is not a finite number", field)
-    return value
-
-
 def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> SignalSpec:
     """Parse the signal line on header line ``number``, describing signal ``index`` (from 1)."""
     field = f"header line {number}"
@@ -173,10 +156,10 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
         )
     if fmt not in BYTES_PER_SAMPLE:
         raise MalformedEcg(f"{fmt!r} is not a WFDB signal format", field)
-    samples_per_frame = _integer(groups["samps_per_frame"], 1, "samples per frame", field)
+    samples_per_frame = parse_int(groups["samps_per_frame"], "samples per frame", field, 1)
     if samples_per_frame < 1:
         raise MalformedEcg("the samples per frame must be at least 1", field)
-    adc_gain = _real(groups["adc_gain"], 0.0, "ADC gain", field)
+    adc_gain = parse_real(groups["adc_gain"], "ADC gain", field, 0.0)
     name = groups["sig_name"].strip()
     if adc_gain == 0:
         adc_gain = DEFAULT_ADC_GAIN
@@ -194,13 +177,13 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
         ("checksum", "checksum"),
         ("block_size", "block size"),
     ):
-        _integer(groups[key], 0, what, field)
+        parse_int(groups[key], what, field, 0)
     return SignalSpec(
         file_name=file_name,
         fmt=fmt,
         samples_per_frame=samples_per_frame,
-        skew=_integer(groups["skew"], 0, "skew", field),
-        byte_offset=_integer(groups["byte_offset"], 0, "byte offset", field),
+        skew=parse_int(groups["skew"], "skew", field, 0),
+        byte_offset=parse_int(groups["byte_offset"], "byte offset", field, 0),
         adc_gain=adc_gain,
         units=groups["units"] or "mV",
         name=name,
@@ -229,9 +212,9 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
             "multi-segment WFDB records are not supported; upload a single-segment record", field
         )
     notes: list[str] = []
-    n_signals = _integer(groups["n_sig"], 0, "number of signals", field)
+    n_signals = parse_int(groups["n_sig"], "number of signals", field, 0)
     check_channel_count(n_signals, limits, field)
-    fs_hz = _real(groups["fs"], 0.0, "sampling frequency", field)
+    fs_hz = parse_real(groups["fs"], "sampling frequency", field, 0.0)
     if groups["fs"] == "":
         fs_hz = DEFAULT_FS_HZ
         notes.append(
@@ -240,7 +223,7 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     check_sampling_rate(fs_hz, limits, field)
     n_samples = None
     if groups["sig_len"]:
-        n_samples = _integer(groups["sig_len"], 0, "number of samples", field)
+        n_samples = parse_int(groups["sig_len"], "number of samples", field, 0)
         check_sample_count(n_samples, fs_hz, limits, field)
 
     signal_lines = lines[1:]
