@@ -190,3 +190,93 @@ def muse_xml(
         f"<Waveform><WaveformType>{waveform_type}</WaveformType><SampleBase>{fs_hz:g}</SampleBase>"
         f"<SampleExponent>0</SampleExponent>{''.join(blocks)}</Waveform></RestingECG>"
     ).encode("latin-1")
+
+
+def aecg_xml(
+    signal_mv: np.ndarray,
+    fs_hz: float,
+    leads: tuple[str, ...] = STANDARD_LEADS,
+    digits: str | None = None,
+    increment: str | None = None,
+    unit: str = "uV",
+) -> bytes:
+    """An HL7 aECG document with one RHYTHM series (2.5 µV per digit) and subject data."""
+    sequences = []
+    for row, lead in zip(signal_mv, leads):
+        values = (
+            digits
+            if digits is not None
+            else " ".join(str(v) for v in np.round(row * 1000 / 2.5).astype(int))
+        )
+        sequences.append(
+            f'<component><sequence><code code="MDC_ECG_LEAD_{lead.upper()}"/>'
+            f'<value xsi:type="SLIST_PQ"><origin value="0" unit="{unit}"/>'
+            f'<scale value="2.5" unit="{unit}"/><digits>{values}</digits></value>'
+            "</sequence></component>"
+        )
+    step = increment if increment is not None else f"{1 / fs_hz:.6g}"
+    return (
+        '<AnnotatedECG xmlns="urn:hl7-org:v3" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f'<id root="1.2.3" extension="{PATIENT_ID}-ECG"/>'
+        f'<effectiveTime><center value="{ACQUISITION:%Y%m%d%H%M%S}"/></effectiveTime>'
+        "<componentOf><timepointEvent><componentOf><subjectAssignment><subject><trialSubject>"
+        f'<id root="1.2.3" extension="{PATIENT_ID}"/><subjectDemographicPerson>'
+        f'<name>Jane Doe</name><administrativeGenderCode code="F"/>'
+        f'<birthTime value="{BIRTH_DATE:%Y%m%d}"/></subjectDemographicPerson>'
+        "</trialSubject></subject></subjectAssignment></componentOf></timepointEvent></componentOf>"
+        '<component><series><code code="RHYTHM"/><component><sequenceSet>'
+        '<component><sequence><code code="TIME_ABSOLUTE"/><value xsi:type="GLIST_TS">'
+        f'<head value="{ACQUISITION:%Y%m%d%H%M%S}"/><increment value="{step}" unit="s"/>'
+        f"</value></sequence></component>{''.join(sequences)}"
+        "</sequenceSet></component></series></component></AnnotatedECG>"
+    ).encode()
+
+
+def sierra_xml(
+    data: bytes,
+    *,
+    n_leads: int = 12,
+    fs_hz: str = "500",
+    duration_ms: str = "10000",
+    compression: str = "Uncompressed",
+    version: str = "1.04",
+    encoded: str | None = None,
+) -> bytes:
+    """A Philips Sierra 1.04 document around raw waveform ``data`` (base64-encoded here)."""
+    labels = " ".join(STANDARD_LEADS[:n_leads]) if n_leads <= 12 else ""
+    text = encoded if encoded is not None else base64.b64encode(data).decode()
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<restingecgdata xmlns="http://www3.medical.philips.com">'
+        f"<documentinfo><documenttype>PhilipsECG</documenttype>"
+        f"<documentversion>{version}</documentversion></documentinfo>"
+        '<dataacquisition date="2021-03-02"><machine machineid="'
+        f'{DEVICE_SERIAL}">PageWriter</machine><signalcharacteristics>'
+        f"<samplingrate>{fs_hz}</samplingrate><resolution>5</resolution>"
+        "<acquisitiontype>STD-12</acquisitiontype>"
+        f"<numberchannelsallocated>{n_leads}</numberchannelsallocated></signalcharacteristics>"
+        "</dataacquisition><patient><generalpatientdata>"
+        f"<patientid>{PATIENT_ID}</patientid><name><lastname>Doe</lastname>"
+        "<firstname>Jane</firstname></name>"
+        f"<age><dateofbirth>{BIRTH_DATE:%Y-%m-%d}</dateofbirth></age><sex>Female</sex>"
+        "</generalpatientdata></patient><waveforms>"
+        f'<parsedwaveforms dataencoding="Base64" compression="{compression}" '
+        f'numberofleads="{n_leads}" leadlabels="{labels}" durationperchannel="{duration_ms}">'
+        f"{text}</parsedwaveforms></waveforms></restingecgdata>"
+    ).encode()
+
+
+def lzw_bomb_chunk(n_codes: int, start: int = 0) -> bytes:
+    """One XLI chunk of 10-bit LZW codes that each expand to a longer run ("KwKwK" codes).
+
+    About 1 kB of codes decompresses to hundreds of kilobytes: a decompression bomb.
+    """
+    codes = [65] + [min(256 + i, 1022) for i in range(n_codes - 1)]
+    bits = "".join(format(code, "010b") for code in codes)
+    bits += "0" * (-len(bits) % 8)
+    payload = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    header = (
+        len(payload).to_bytes(4, "little") + b"\x00\x00" + start.to_bytes(2, "little", signed=True)
+    )
+    return header + payload

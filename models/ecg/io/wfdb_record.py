@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,6 +136,19 @@ def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], list[str]]:
     return lines, comments
 
 
+def _check_tokens(line: str, fields: list[str], rest: str, field: str) -> None:
+    """Refuse a line that wfdb's permissive grammar splits differently from its whitespace.
+
+    The WFDB grammar makes every separator optional, so ``"rec 12 -500 5000"`` would parse as a
+    record without a sampling rate and ``"16 1.2.3/mV …"`` as a gain of 1.2 followed by a
+    signal name. Each field must be its own whitespace-separated token.
+    """
+    tokens = line.split()
+    expected = [token for token in fields if token]
+    if tokens[: len(expected)] != expected or tokens[len(expected) :] != rest.split():
+        raise MalformedEcg(f"the fields of {field} are not separated as WFDB requires", field)
+
+
 def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> SignalSpec:
     """Parse the signal line on header line ``number``, describing signal ``index`` (from 1)."""
     field = f"header line {number}"
@@ -142,6 +156,27 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
     if match is None:
         raise MalformedEcg(f"line {number} of the WFDB header is not a signal line", field)
     groups = match.groupdict()
+    spec = groups["fmt"]
+    spec += f"x{groups['samps_per_frame']}" if groups["samps_per_frame"] else ""
+    spec += f":{groups['skew']}" if groups["skew"] else ""
+    spec += f"+{groups['byte_offset']}" if groups["byte_offset"] else ""
+    gain = groups["adc_gain"]
+    gain += f"({groups['baseline']})" if groups["baseline"] else ""
+    gain += f"/{groups['units']}" if groups["units"] else ""
+    _check_tokens(
+        line,
+        [
+            groups["file_name"],
+            spec,
+            gain,
+            *(
+                groups[key]
+                for key in ("adc_res", "adc_zero", "init_value", "checksum", "block_size")
+            ),
+        ],
+        groups["sig_name"],
+        field,
+    )
     file_name = groups["file_name"]
     if not any(char.isalnum() for char in file_name) or file_name.lower().endswith(".hea"):
         raise MalformedEcg(
@@ -207,6 +242,23 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     if match is None:
         raise MalformedEcg("the first line of the WFDB header is not a record line", field)
     groups = match.groupdict()
+    frequency = groups["fs"]
+    frequency += f"/{groups['counter_freq']}" if groups["counter_freq"] else ""
+    frequency += f"({groups['base_counter']})" if groups["base_counter"] else ""
+    name = groups["record_name"] + (f"/{groups['n_seg']}" if groups["n_seg"] else "")
+    _check_tokens(
+        record_line,
+        [
+            name,
+            groups["n_sig"],
+            frequency,
+            groups["sig_len"],
+            groups["base_time"],
+            groups["base_date"],
+        ],
+        "",
+        field,
+    )
     if groups["n_seg"]:
         raise UnsupportedFormat(
             "multi-segment WFDB records are not supported; upload a single-segment record", field
@@ -259,18 +311,29 @@ def _basename(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+#: The start of a record line: a record name and a number of signals. A ``.hea`` file whose
+#: first line starts like this is read as a header even when a field is broken, so that the
+#: error names the field instead of calling the file an unknown format.
+_RECORD_LINE_START = re.compile(r"\s*\S+[ \t]+\d+")
+
+
 def _looks_like_header(file: UploadedFile) -> bool:
+    """Header grammar (record line, then a signal line), or a ``.hea`` name with a line that
+    starts like a record line; never the name alone."""
     head = file.data[:SNIFF_BYTES]
     if b"\x00" in head:
         return False
-    try:
-        lines, _ = _split_lines(head)
-    except MalformedEcg:
+    lines = [
+        line.strip().decode("ascii", errors="replace")
+        for line in head.splitlines()
+        if line.strip() and not line.strip().startswith(b"#")
+    ]
+    if not lines:
         return False
-    if not lines or rx_record.fullmatch(lines[0][1]) is None:
-        return False
-    has_signal_line = len(lines) > 1 and rx_signal.fullmatch(lines[1][1]) is not None
-    return has_signal_line or _basename(file.name).lower().endswith(".hea")
+    if rx_record.fullmatch(lines[0]) and len(lines) > 1 and rx_signal.fullmatch(lines[1]):
+        return True
+    is_named_header = _basename(file.name).lower().endswith(".hea")
+    return is_named_header and _RECORD_LINE_START.match(lines[0]) is not None
 
 
 def sniff(files: Sequence[UploadedFile]) -> bool:
@@ -351,9 +414,7 @@ def _check_data_sizes(
 
     for name, data, members, fmt, offset, samples_per_frame in layouts:
         expected = offset + _required_bytes(fmt, n_samples * samples_per_frame)
-        # One frame of slack: writers pad the last 212/310 byte group or align the file end.
-        frame_bytes = math.ceil(samples_per_frame * BYTES_PER_SAMPLE[fmt]) + 1
-        if len(data) < expected or len(data) > expected + frame_bytes:
+        if len(data) != expected:
             per_lead = max(_required_bytes(fmt, n_samples), 1)
             leads_worth = (len(data) - offset) / per_lead
             raise MalformedEcg(
