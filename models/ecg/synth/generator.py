@@ -202,6 +202,29 @@ def _beat_onsets_s(params: SynthParams, rng: np.random.Generator, duration_s: fl
     return np.asarray(onsets)
 
 
+def _centred_floored(
+    raw_s: np.ndarray, chosen: np.ndarray, target_s: float, floor_s: float
+) -> np.ndarray:
+    """``max(raw + c, floor)`` with the shift ``c`` making its median over ``chosen`` the target.
+
+    Without the floor ``c = target − median(raw[chosen])``. A floor can lift a middle value (the
+    median of an even count averages two), so then ``c`` is found by bisection on the monotone
+    median (to 1e-13 s). Requires ``floor_s ≤ target_s``.
+    """
+
+    def median_after(shift: float) -> float:
+        return statistics.median(np.maximum(raw_s[chosen] + shift, floor_s).tolist())
+
+    shift = target_s - statistics.median(raw_s[chosen].tolist())
+    if median_after(shift) > target_s:
+        low, high = shift - 1.0, shift  # median_after(low) ≤ target ≤ median_after(high)
+        while high - low > 1e-13:
+            middle = (low + high) / 2.0
+            low, high = (middle, high) if median_after(middle) < target_s else (low, middle)
+        shift = high
+    return np.maximum(raw_s + shift, floor_s)
+
+
 def plan_record(
     params: SynthParams,
     rng: np.random.Generator,
@@ -238,12 +261,13 @@ def plan_record(
     qt_s = params.qtc_ms / 1000.0 * (rr_ms / 1000.0) ** (1.0 / 3.0)
 
     # Per-beat QT: Fridericia-adapted to the preceding RR plus jitter, centred so that the median
-    # over the QT beats is the median-beat QT exactly.
+    # over the QT beats is the median-beat QT exactly, and floored so that no beat's T starts
+    # before its J point (a monotone floor below the median leaves the median unchanged).
     preceding_rr_s = np.diff(onsets, prepend=onsets[0] - 60.0 / params.heart_rate_bpm)
     jitter_s = np.clip(rng.standard_normal(onsets.size), -3.0, 3.0) * params.qt_jitter_ms / 1000.0
-    beat_qt_s = params.qtc_ms / 1000.0 * preceding_rr_s ** (1.0 / 3.0) + jitter_s
+    raw_qt_s = params.qtc_ms / 1000.0 * preceding_rr_s ** (1.0 / 3.0) + jitter_s
     qt_beats = inside[1:-1]
-    beat_qt_s += qt_s - statistics.median(beat_qt_s[qt_beats].tolist())
+    beat_qt_s = _centred_floored(raw_qt_s, qt_beats, qt_s, qrs_s + upstroke_s + tpte_s)
     beat_qtc_ms = beat_qt_s[qt_beats] / preceding_rr_s[qt_beats] ** (1.0 / 3.0) * 1000.0
 
     t_shape = TWaveShape(
@@ -313,12 +337,6 @@ def plan_record(
         ],
         axis=1,
     )
-    beat_st_ms = (fiducials[:, 3] - fiducials[:, 2]) * 1000.0
-    if beat_st_ms.min() < 0.0:
-        raise ValueError(
-            f"a beat's T onset falls {-beat_st_ms.min():.1f} ms before its J point: the QT jitter "
-            f"({params.qt_jitter_ms:g} ms) is too large for the ST segment ({st_ms:.0f} ms)"
-        )
     median_ms = np.array(
         [-params.pr_ms, 0.0, params.qrs_ms, t_shape.onset_s * 1000, t_shape.peak_s * 1000, qt_s * 1000]
     )

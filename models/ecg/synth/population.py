@@ -18,7 +18,10 @@ when needed so that T (and U) end ≥ 40 ms before the next P; PR ~ N(160, 18) i
 QRS ~ N(92, 9) in 72–118 ms; T amplitude in II ~ N(0.32, 0.1) (lqt2 / hERG ~ N(0.18, 0.06))
 in 0.06–0.7 mV with V5 = II × U(1.0, 1.6); 4 % inverted T in II and V5; alternans in 3 % of
 normals, 10 % of LQTS, 15 % of hERG; U waves in 4 % of normals, 25 % of lqt2, 45 % of hERG;
-per-beat QT jitter 1.5–6 ms (normals) up to 6–16 ms (hERG); random heart axis rotation
+per-beat QT jitter 1.5–6 ms (normals), 4–12 ms (LQTS, multichannel), 6–16 ms (hERG); T limb
+exponent ``p`` ~ U(1.7, 2.4) (lqt1 U(2.5, 3.5), hERG U(2.0, 2.8)); T upstroke from the ST segment
+the phenotype wants (normal: upstroke = Tpeak-Tend × U(1.2, 1.7)), with every beat's ST kept
+≥ 10 ms (Tpeak-Tend, then jitter, give way when a short QT leaves no room); random heart axis rotation
 (N(0, 12°) per axis); QRS amplitude × U(0.6, 1.5); age U(18, 85) (LQTS U(12, 65), drug
 U(35, 85)); women 50 % (LQTS 55 %, drug 60 %).
 """
