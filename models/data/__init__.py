@@ -1,1 +1,1 @@
-"""Public ECG datasets as :class:`~models.ecg.record.Ecg` records with their labels/annotations."""
+"""Data sets QTLens trains and evaluates on (public ECG databases and the synthetic generator)."""
