@@ -330,7 +330,8 @@ def _t_wave(
     t_limit: float | None,
     config: DelineationConfig,
 ) -> tuple[float | None, float | None, float | None, float | None]:
-    """T onset, peak, end (sample indices) and signed amplitude (mV) of one median beat."""
+    """T onset, peak, end (sample indices) and signed amplitude (mV) of one median beat; a T wave
+    too small to delineate keeps only its amplitude."""
     start, end = _t_window(r_index, fs, rr_s, qrs_off, t_limit, deviation.size)
     if end - start < int(0.05 * fs):
         return None, None, None, None
@@ -341,7 +342,7 @@ def _t_wave(
     peak = highest if detrended[highest] >= -detrended[lowest] else lowest
     peak = _earlier_distinct_wave(detrended, peak, config.u_wave_fraction)
     if abs(detrended[peak]) < config.min_t_amplitude_mv:
-        return None, None, None, None
+        return None, None, None, float(window[peak])  # a flat T: amplitude only
     sign = float(np.sign(detrended[peak]))
     # The opposite extreme of the window ends a biphasic T when it comes after the peak and
     # crosses the isoelectric level.
