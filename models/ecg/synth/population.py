@@ -21,8 +21,8 @@ normals, 10 % of LQTS, 15 % of hERG; U waves in 4 % of normals, 25 % of lqt2, 45
 per-beat QT jitter 1.5–6 ms (normals), 4–12 ms (LQTS, multichannel), 6–16 ms (hERG); T limb
 exponent ``p`` ~ U(1.7, 2.4) (lqt1 U(2.5, 3.5), hERG U(2.0, 2.8)); T upstroke from the ST segment
 the phenotype wants (normal: upstroke = Tpeak-Tend × U(1.2, 1.7)), with every beat's ST kept
-≥ 10 ms (Tpeak-Tend, then jitter, give way when a short QT leaves no room); random heart axis rotation
-(N(0, 12°) per axis); QRS amplitude × U(0.6, 1.5); age U(18, 85) (LQTS U(12, 65), drug
+≥ 10 ms (Tpeak-Tend, then jitter, give way when a short QT leaves no room); random heart axis
+rotation (N(0, 12°) per axis); QRS amplitude × U(0.6, 1.5); age U(18, 85) (LQTS U(12, 65), drug
 U(35, 85)); women 50 % (LQTS 55 %, drug 60 %).
 """
 
@@ -59,8 +59,12 @@ def _normal(rng: np.random.Generator, mean: float, sd: float, low: float, high: 
 
 
 def _feasible_heart_rate(
-    heart_rate_bpm: float, qtc_ms: float, pr_ms: float, repolarisation_tail_ms: float,
-    max_deviation: float, qt_jitter_ms: float,
+    heart_rate_bpm: float,
+    qtc_ms: float,
+    pr_ms: float,
+    repolarisation_tail_ms: float,
+    max_deviation: float,
+    qt_jitter_ms: float,
 ) -> float:
     """The highest rate ≤ ``heart_rate_bpm`` at which T/U ends ≥ the margin before the next P.
 
@@ -71,8 +75,14 @@ def _feasible_heart_rate(
     rr_ms = 60000.0 / heart_rate_bpm
     for _ in range(50):
         longest_qt = qtc_ms * (rr_ms * (1.0 + max_deviation) / 1000.0) ** (1.0 / 3.0)
-        needed = (longest_qt + 3.0 * qt_jitter_ms + repolarisation_tail_ms + T_TO_P_MARGIN_MS
-                  + 10.0 + pr_ms) / (1.0 - max_deviation)
+        needed = (
+            longest_qt
+            + 3.0 * qt_jitter_ms
+            + repolarisation_tail_ms
+            + T_TO_P_MARGIN_MS
+            + 10.0
+            + pr_ms
+        ) / (1.0 - max_deviation)
         if rr_ms >= needed:
             break
         rr_ms = needed
@@ -111,25 +121,33 @@ def sample_params(
         age = int(rng.integers(18, 86))
 
     qtc_mean, qtc_sd = {
-        "normal": (412.0, 18.0), "lqt1": (485.0, 25.0), "lqt2": (485.0, 25.0),
-        "lqt3": (490.0, 25.0), "herg_drug": (470.0, 20.0), "multichannel": (455.0, 15.0),
+        "normal": (412.0, 18.0),
+        "lqt1": (485.0, 25.0),
+        "lqt2": (485.0, 25.0),
+        "lqt3": (490.0, 25.0),
+        "herg_drug": (470.0, 20.0),
+        "multichannel": (455.0, 15.0),
     }[phenotype]
     qtc_ms = _normal(rng, qtc_mean + (10.0 if sex == "female" else 0.0), qtc_sd, 360.0, 580.0)
     tpte_mean, tpte_sd = {
-        "normal": (85.0, 10.0), "lqt1": (105.0, 15.0), "lqt2": (115.0, 15.0),
-        "lqt3": (80.0, 10.0), "herg_drug": (105.0, 15.0), "multichannel": (120.0, 15.0),
+        "normal": (85.0, 10.0),
+        "lqt1": (105.0, 15.0),
+        "lqt2": (115.0, 15.0),
+        "lqt3": (80.0, 10.0),
+        "herg_drug": (105.0, 15.0),
+        "multichannel": (120.0, 15.0),
     }[phenotype]
     tpeak_tend_ms = _normal(rng, tpte_mean, tpte_sd, 50.0, 170.0)
 
-    heart_rate = _normal(rng, 62.0, 10.0, 45.0, 100.0) if is_lqts else _normal(rng, 70.0, 12.0, 45.0, 110.0)
+    heart_rate = (
+        _normal(rng, 62.0, 10.0, 45.0, 100.0) if is_lqts else _normal(rng, 70.0, 12.0, 45.0, 110.0)
+    )
     pr_ms = _normal(rng, 160.0, 18.0, 120.0, 220.0)
     p_duration_ms = min(_normal(rng, 100.0, 10.0, 70.0, 120.0), pr_ms - 30.0)
     qrs_ms = _normal(rng, 92.0, 9.0, 72.0, 118.0)
     rr_variability = float(rng.uniform(0.005, 0.03))
     respiratory = float(rng.uniform(0.0, 0.04))
-    jitter_range = {"normal": (1.5, 6.0), "herg_drug": (6.0, 16.0)}.get(
-        phenotype, (4.0, 12.0)
-    )
+    jitter_range = {"normal": (1.5, 6.0), "herg_drug": (6.0, 16.0)}.get(phenotype, (4.0, 12.0))
     qt_jitter_ms = float(rng.uniform(*jitter_range))
 
     low_t = phenotype in ("lqt2", "herg_drug")
@@ -145,7 +163,8 @@ def sample_params(
     alternans_fraction = float(rng.uniform(0.25, 0.6)) if rng.random() < alternans_share else 0.0
     notch_depth = float(rng.uniform(0.25, 0.4)) if phenotype == "lqt2" else 0.0
     t_exponent = {
-        "lqt1": float(rng.uniform(2.5, 3.5)), "herg_drug": float(rng.uniform(2.0, 2.8)),
+        "lqt1": float(rng.uniform(2.5, 3.5)),
+        "herg_drug": float(rng.uniform(2.0, 2.8)),
     }.get(phenotype, float(rng.uniform(1.7, 2.4)))
     rotation = tuple(float(np.clip(rng.normal(0.0, 12.0), -30.0, 30.0)) for _ in range(3))
     qrs_scale = float(rng.uniform(0.6, 1.5))
@@ -166,17 +185,21 @@ def sample_params(
     min_st_ms = _MIN_ST_MS + rate_shortening_ms + 3.0 * qt_jitter_ms
     room_ms = qt_ms - qrs_ms - tpeak_tend_ms  # ST + upstroke
     if phenotype == "lqt1":
-        st_ms = min(float(rng.uniform(min_st_ms, max(min_st_ms, 60.0))),
-                    room_ms - (BROAD_BASED_T_MS + 10.0 - tpeak_tend_ms))
+        st_ms = min(
+            float(rng.uniform(min_st_ms, max(min_st_ms, 60.0))),
+            room_ms - (BROAD_BASED_T_MS + 10.0 - tpeak_tend_ms),
+        )
     elif phenotype == "lqt3":
-        st_ms = max(float(rng.uniform(LATE_ONSET_ST_MS + 10.0, 240.0)),
-                    room_ms - (BROAD_BASED_T_MS - 20.0 - tpeak_tend_ms))
+        st_ms = max(
+            float(rng.uniform(LATE_ONSET_ST_MS + 10.0, 240.0)),
+            room_ms - (BROAD_BASED_T_MS - 20.0 - tpeak_tend_ms),
+        )
     else:
         upstroke_ratio = {
-            "herg_drug": (1.3, 1.8), "multichannel": (0.9, 1.2), "lqt2": (0.9, 1.4)
-        }.get(
-            phenotype, (1.2, 1.7)
-        )
+            "herg_drug": (1.3, 1.8),
+            "multichannel": (0.9, 1.2),
+            "lqt2": (0.9, 1.4),
+        }.get(phenotype, (1.2, 1.7))
         st_ms = room_ms - tpeak_tend_ms * float(rng.uniform(*upstroke_ratio))
     st_ms = min(max(st_ms, min_st_ms), room_ms - _MIN_UPSTROKE_MS)
     t_upstroke_ms = room_ms - st_ms
