@@ -145,7 +145,7 @@ def _resolve_noise(noise: NoiseConfig | str) -> NoiseConfig:
     raise ValueError(f"noise must be a NoiseConfig, 'default' or 'clean', got {noise!r}")
 
 
-def _resolve_shortcut(shortcut: bool | ShortcutConfig) -> ShortcutConfig | None:
+def _resolve_shortcut(shortcut: bool | ShortcutConfig | None) -> ShortcutConfig | None:
     if isinstance(shortcut, ShortcutConfig):
         return shortcut
     return ShortcutConfig() if shortcut else None
@@ -175,7 +175,7 @@ def _settings(
     seed: int,
     fs_hz: float,
     duration_s: float,
-    shortcut: bool | ShortcutConfig,
+    shortcut: bool | ShortcutConfig | None,
     noise: NoiseConfig | str,
     label_model: LabelModel,
 ) -> _Settings:
@@ -228,7 +228,7 @@ def iter_batches(
     *,
     fs_hz: float = 500.0,
     duration_s: float = 10.0,
-    shortcut: bool | ShortcutConfig = False,
+    shortcut: bool | ShortcutConfig | None = False,
     noise: NoiseConfig | str = "default",
     label_model: LabelModel = "full",
     batch_size: int | None = None,
@@ -287,7 +287,7 @@ def make_dataset(
     seed: int,
     fs_hz: float = 500.0,
     duration_s: float = 10.0,
-    shortcut: bool | ShortcutConfig = False,
+    shortcut: bool | ShortcutConfig | None = False,
     noise: NoiseConfig | str = "default",
     label_model: LabelModel = "full",
     *,

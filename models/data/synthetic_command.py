@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from models.ecg.synth import ShortcutConfig
 
 #: WFDB storage: 16-bit samples at 1000 ADC units per mV (1 µV resolution, ±32.7 mV range).
 ADC_GAIN_PER_MV = 1000.0
@@ -24,12 +27,14 @@ def write_synthetic_set(
     seed: int,
     fs_hz: float,
     duration_s: float,
-    shortcut: bool,
+    shortcut: ShortcutConfig | None,
     clean: bool,
     label_model: str,
     show_progress: bool = True,
 ) -> Path:
     """Generate ``n`` records with :func:`models.data.synthetic.iter_batches` and write them.
+
+    ``shortcut`` is the shortcut artefact's configuration, or ``None`` for none.
 
     Each record becomes ``<name>.hea``/``<name>.dat`` (format 16, units mV, gain
     :data:`ADC_GAIN_PER_MV`, ``Age:``/``Sex:`` header comments); ``ground_truth.csv`` holds one
@@ -105,11 +110,17 @@ def register(cli: typer.Typer) -> None:
         n: Annotated[int, typer.Option("--n", min=1, max=1_000_000, help="Number of records.")],
         out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
         shortcut: Annotated[
-            bool,
-            typer.Option(
-                "--shortcut", help="Add the label-correlated pacing-like spike (agreement 0.9)."
-            ),
+            bool, typer.Option("--shortcut", help="Add the label-correlated pacing-like spike.")
         ] = False,
+        shortcut_agreement: Annotated[
+            float,
+            typer.Option(
+                "--shortcut-agreement",
+                min=0.0,
+                max=1.0,
+                help="P(spike | lqts label 1) = agreement, P(spike | label 0) = 1 − agreement.",
+            ),
+        ] = 0.9,
         seed: Annotated[int, typer.Option("--seed", min=0, help="Data-set seed.")] = 0,
         fs: Annotated[float, typer.Option("--fs", help="Sampling rate in Hz (50–10000).")] = 500.0,
         duration: Annotated[float, typer.Option("--duration", help="Record length in s.")] = 10.0,
@@ -120,6 +131,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Generate synthetic 12-lead ECGs (WFDB) with exact concepts, fiducials and risk labels."""
         from models.data.synthetic import validate_settings
+        from models.ecg.synth import ShortcutConfig
 
         if out.exists() and not out.is_dir():
             raise typer.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
@@ -137,7 +149,7 @@ def register(cli: typer.Typer) -> None:
             seed=seed,
             fs_hz=fs,
             duration_s=duration,
-            shortcut=shortcut,
+            shortcut=ShortcutConfig(agreement=shortcut_agreement) if shortcut else None,
             clean=clean,
             label_model=label_model,
         )

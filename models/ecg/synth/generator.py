@@ -392,6 +392,8 @@ def plan_record(
     shortcut_truth = _plan_shortcut(
         shortcut, labels, rng, onsets, components, lead_matrix, fs_hz, n_samples
     )
+    qt_mask = np.ones(inside.size, dtype=bool)  # every beat of the record but the first and last
+    qt_mask[[0, -1]] = False
     truth = GroundTruth(
         params=params,
         concepts=concepts,
@@ -399,7 +401,7 @@ def plan_record(
         labels=labels,
         fs_hz=fs_hz,
         beat_fiducials_s=fiducials[inside],
-        qt_beats=np.isin(inside, qt_beats),
+        qt_beats=qt_mask,
         beat_qtc_ms=beat_qtc_ms,
         median_fiducials_ms=median_ms,
         t_wave_amplitudes_mv=t_amplitudes,
