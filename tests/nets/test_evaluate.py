@@ -105,6 +105,8 @@ def test_joint_cbm_matches_the_black_box(quick_report: dict) -> None:
 @pytest.mark.slow
 def test_qtc_is_predicted_within_15_ms(quick_report: dict) -> None:
     assert quick_report["concepts"]["qtc_fridericia"]["mae"] <= 15.0
+    # the predicted SDs are roughly calibrated: ±1.96 SD holds most true values
+    assert 0.85 <= quick_report["concepts"]["qt"]["coverage_95"] <= 1.0
 
 
 @pytest.mark.slow
