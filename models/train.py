@@ -430,6 +430,7 @@ def train(
         FileNotFoundError: ``resume`` without a checkpoint.
     """
     started = time.perf_counter()
+    version = bundles.code_version()  # the code that trains, even if the tree changes meanwhile
     variant = get_variant(model_config.variant)
     torch_device = _process_device(device)
     process = _join_process_group(torch_device)
@@ -490,19 +491,15 @@ def train(
         seconds = time.perf_counter() - started
         bundle_dir = None
         if process.is_main:
-            card = _card(
-                model_config,
-                train_config,
-                request,
-                data,
-                spec,
-                state.history,
-                metrics,
-                seconds,
-                torch_device,
-                process,
-                command,
-            )
+            run = {
+                "command": command,
+                "device": str(torch_device),
+                "processes": process.world_size,
+                "seconds": round(seconds, 1),
+                "epochs_run": len(state.history),
+                "history": state.history,
+            }
+            card = _card(model_config, train_config, request, data, run, metrics, version)
             bundles.save_bundle(out_dir, model, card, spec)
             checkpoint_path.unlink(missing_ok=True)
             bundle_dir = out_dir
@@ -633,13 +630,9 @@ def _card(
     train_config: TrainConfig,
     request: DataRequest,
     data: ConceptDataset,
-    spec: InputSpec,
-    history: list[dict[str, Any]],
+    run: dict[str, Any],
     metrics: dict[str, Any],
-    seconds: float,
-    device: torch.device,
-    process: _Process,
-    command: str | None,
+    version: str,
 ) -> dict[str, Any]:
     """The model card written to ``card.json``."""
     variant = get_variant(model_config.variant)
@@ -651,15 +644,7 @@ def _card(
         "variant_description": variant.description,
         "reference": variant.reference,
         "config": model_config.to_dict(),
-        "training": {
-            **asdict(train_config),
-            "command": command,
-            "device": str(device),
-            "processes": process.world_size,
-            "seconds": round(seconds, 1),
-            "epochs_run": len(history),
-            "history": history,
-        },
+        "training": {**asdict(train_config), **run},
         "data": {
             **request.to_dict(),
             "provenance": dict(data.provenance),
@@ -691,7 +676,7 @@ def _card(
         "intended_use": bundles.INTENDED_USE,
         "limitations": _limitations(synthetic, variant.architecture != "blackbox"),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code_version": bundles.code_version(),
+        "code_version": version,
         "torch_version": torch.__version__,
     }
 
