@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +27,8 @@ from models.data.wfdb_annotated import (
     AnnotatedRecord,
     Split,
     check_layout,
-    ecg_from_wfdb,
     read_annotation,
+    read_ecg,
     read_record_ids,
 )
 from models.ecg.record import canonical_lead_name
@@ -71,12 +70,7 @@ class Ludb:
     def load(self, record_id: str) -> AnnotatedRecord:
         """The record as an :class:`Ecg` with the per-lead marks of the cardiologists."""
         record_path = self._record_path(record_id)
-        header_text = record_path.with_suffix(".hea").read_text(encoding="utf-8", errors="replace")
-        ecg = ecg_from_wfdb(
-            record_path,
-            age_years=_header_field(header_text, "age"),
-            sex=_header_field(header_text, "sex"),
-        )
+        ecg = read_ecg(record_path.with_suffix(".hea"))
         waves = {
             canonical_lead_name(extension): read_annotation(record_path, extension)
             for extension in LEAD_EXTENSIONS
@@ -93,8 +87,3 @@ class Ludb:
                 return self.root / path
         raise KeyError(f"LUDB has no record {record_id!r}")
 
-
-def _header_field(header_text: str, name: str) -> str | None:
-    """The value of a ``#<name>: value`` comment line of a LUDB header."""
-    match = re.search(rf"^#\s*<{name}>:\s*(.*?)\s*$", header_text, flags=re.MULTILINE)
-    return match.group(1) if match else None

@@ -19,8 +19,8 @@ from models.data.wfdb_annotated import (
     AnnotatedRecord,
     Split,
     check_layout,
-    ecg_from_wfdb,
     read_annotation,
+    read_ecg,
     read_record_ids,
 )
 
@@ -63,7 +63,7 @@ class Qtdb:
         record_path = self.root / record_id
         return AnnotatedRecord(
             record_id=record_id,
-            ecg=ecg_from_wfdb(record_path),
+            ecg=read_ecg(record_path.with_suffix(".hea")),
             waves={ALL_LEADS: read_annotation(record_path, REFERENCE_ANNOTATOR)},
             split=self.split_of(record_id),
         )

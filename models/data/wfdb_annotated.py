@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
-from models.ecg.record import Ecg, canonical_lead_name, normalise_age, normalise_sex
+from models.ecg.record import Ecg
 
 Wave = Literal["P", "QRS", "T"]
 
@@ -31,9 +29,6 @@ Split = Literal["dev"]
 #: WFDB beat labels (``wfdb.io.annotation`` standard codes) that mark a QRS complex.
 _BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
 _PEAK_SYMBOL_WAVE: dict[str, Wave] = {"p": "P", "t": "T", **{s: "QRS" for s in _BEAT_SYMBOLS}}
-
-_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
-
 
 class DatasetLayoutError(FileNotFoundError):
     """A dataset folder is missing files the reader needs; the message lists them."""
@@ -148,34 +143,9 @@ def read_record_ids(records_file: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in lines if line.strip())
 
 
-def ecg_from_wfdb(
-    record_path: Path, age_years: object = None, sex: str | None = None
-) -> Ecg:
-    """Read a WFDB record with ``wfdb.rdrecord`` and convert it to an :class:`Ecg` in mV.
+def read_ecg(header_path: Path) -> Ecg:
+    """The record as an :class:`Ecg` through the one WFDB input path (:func:`models.ecg.io.read_paths`,
+    with the dataset limits that admit Holter-length records)."""
+    from models.ecg.io import DATASET_LIMITS, read_paths
 
-    Args:
-        record_path: path without extension (``…/ludb/data/1``).
-        age_years: age as the dataset states it (normalised, capped at 90).
-        sex: sex as the dataset states it (normalised to ``"female"``/``"male"``).
-
-    Raises:
-        ValueError: when a channel's unit is not a voltage.
-    """
-    import wfdb
-
-    record = wfdb.rdrecord(str(record_path))
-    signal = np.asarray(record.p_signal, dtype=np.float64).T
-    scale = []
-    for name, unit in zip(record.sig_name, record.units):
-        factor = _UNIT_TO_MV.get(str(unit).strip().lower())
-        if factor is None:
-            raise ValueError(f"{record_path}: channel {name!r} has non-voltage unit {unit!r}")
-        scale.append(factor)
-    return Ecg(
-        signal_mv=(signal * np.asarray(scale)[:, None]).astype(np.float32),
-        fs_hz=float(record.fs),
-        lead_names=tuple(canonical_lead_name(name) for name in record.sig_name),
-        age_years=normalise_age(age_years),  # type: ignore[arg-type]
-        sex=normalise_sex(sex),
-        source_format="wfdb",
-    )
+    return read_paths([header_path], DATASET_LIMITS).ecg

@@ -355,7 +355,11 @@ def measure(ecg: Ecg, config: MeasureConfig | None = None) -> Measurements:
         :class:`Measurements`: per concept a value (registry units) or an unavailable reason,
         the median beats with their fiducials, per-beat fiducials on the record, lead quality.
     """
-    analysis = analyse(ecg, config)
+    return measure_analysis(ecg, analyse(ecg, config))
+
+
+def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
+    """The concept values and fiducials of an already analysed ECG (see :func:`measure`)."""
     context = analysis.context()
     measured: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
