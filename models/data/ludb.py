@@ -11,8 +11,7 @@ outside the development data).
 
 Example:
     >>> from models.data.ludb import Ludb
-    >>> from models.data.paths import default_data_dir
-    >>> ludb = Ludb(default_data_dir() / "ludb")  # doctest: +SKIP
+    >>> ludb = Ludb("../shared/data/ludb")  # doctest: +SKIP
     >>> record = ludb.load("1")  # doctest: +SKIP
     >>> record.waves["II"][0].wave, record.ecg.fs_hz  # doctest: +SKIP
     ('QRS', 500.0)

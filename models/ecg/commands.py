@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -87,8 +88,8 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("measure")
     def measure_command(
-        files: list[Path] = typer.Argument(..., help="ECG files: one per record (a WFDB record by its .hea)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the full measurement as JSON."),
+        files: Annotated[list[Path], typer.Argument(help="ECG files: one per record (a WFDB record by its .hea).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the full measurement as JSON.")] = False,
     ) -> None:
         """Measure every concept (value, unit, normal range, flag, or why it is unavailable)."""
         import json
@@ -110,13 +111,13 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("validate-delineation")
     def validate_command(
-        dataset: DatasetChoice = typer.Option(..., "--dataset", help="ludb or qtdb."),
-        data_dir: Path = typer.Option(
-            ..., "--data-dir", help="Folder holding ludb/ and qtdb/ (or the dataset folder itself)."
-        ),
-        out: Path = typer.Option(Path("reports"), "--out", help="Where the JSON and HTML reports go."),
-        methods: str = typer.Option("dwt,prominence,peak,cwt", "--methods", help="NeuroKit2 methods to compare."),
-        workers: int = typer.Option(2, "--workers", min=1, help="Worker processes."),
+        dataset: Annotated[DatasetChoice, typer.Option("--dataset", help="ludb or qtdb.")],
+        data_dir: Annotated[
+            Path, typer.Option("--data-dir", help="Folder holding ludb/ and qtdb/ (or the dataset folder itself).")
+        ],
+        out: Annotated[Path, typer.Option("--out", help="Where the JSON and HTML reports go.")] = Path("reports"),
+        methods: Annotated[str, typer.Option("--methods", help="NeuroKit2 methods to compare.")] = "dwt,prominence,peak,cwt",
+        workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
     ) -> None:
         """Score QTLens and NeuroKit2 delineation against cardiologists' marks (JSON + HTML)."""
         from models.data.wfdb_annotated import DatasetLayoutError

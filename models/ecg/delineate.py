@@ -55,6 +55,7 @@ import numpy as np
 import scipy.signal
 
 from models.ecg.beats import Beats
+from models.ecg.smoothing import moving_average
 
 TEndMethod = Literal["tangent", "trapezium"]
 TEndBaseline = Literal["tp", "pr"]
@@ -157,16 +158,6 @@ class Delineation:
     t_end_lead: str | None
     t_shift_s: np.ndarray = field(repr=False)
     global_curve_mv: np.ndarray = field(repr=False)
-
-
-def moving_average(values: np.ndarray, width_samples: float) -> np.ndarray:
-    """Centred moving average with edge padding (``width_samples`` rounded to an odd count)."""
-    width = max(1, int(round(width_samples)) | 1)
-    signal = np.asarray(values, dtype=np.float64)
-    if width == 1:
-        return signal
-    padded = np.pad(signal, width // 2, mode="edge")
-    return np.convolve(padded, np.ones(width) / width, mode="valid")
 
 
 def delineate_beats(

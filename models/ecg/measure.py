@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, get_concept, rederive
+from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, rederive
 from models.ecg.beats import BeatConfig, Beats, build_beats, detect_r_peaks, reference_lead
 from models.ecg.concept_measures import MeasureContext, Unavailable
 from models.ecg.delineate import Delineation, DelineationConfig, WaveFiducials, delineate_beats
@@ -455,7 +455,3 @@ def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
         )
     return tuple(marks)
 
-
-def concept_label(name: str) -> str:
-    """The registry label of a concept (for printing)."""
-    return get_concept(name).label

@@ -48,7 +48,12 @@ import numpy as np
 from models.data.ludb import Ludb
 from models.data.qtdb import Qtdb
 from models.data.wfdb_annotated import ALL_LEADS, AnnotatedRecord, AnnotatedWave
-from models.ecg.measure import FIDUCIAL_FIELDS, MeasureConfig, Measurements, analyse, measure_analysis
+from models.ecg.measure import (
+    MeasureConfig,
+    Measurements,
+    analyse,
+    measure_analysis,
+)
 
 DatasetName = Literal["ludb", "qtdb"]
 
@@ -232,7 +237,7 @@ def neurokit_fiducials(lead_mv: np.ndarray, r_samples: np.ndarray, fs_hz: float,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            _, waves = nk.ecg_delineate(lead_mv, r_samples, sampling_rate=int(round(fs_hz)), method=method)
+            _, waves = nk.ecg_delineate(lead_mv, r_samples, sampling_rate=round(fs_hz), method=method)
         except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError):
             return out
     for name, key in _NEUROKIT_KEYS.items():
@@ -307,7 +312,7 @@ def evaluate_segment(
     fiducials (times in s from the record start)."""
     ecg = record.ecg
     start_s, stop_s = segment_s.start_s, segment_s.stop_s
-    first, last = int(round(start_s * ecg.fs_hz)), int(round(stop_s * ecg.fs_hz))
+    first, last = round(start_s * ecg.fs_hz), round(stop_s * ecg.fs_hz)
     segment = ecg.with_signal(ecg.signal_mv[:, first:last])
     analysis = analyse(segment, config)
     measurements = measure_analysis(segment, analysis)
