@@ -196,20 +196,17 @@ class Measurements:
         return {name: entry.value for name, entry in self.concepts.items()}
 
     def lead_beat_fiducials(self, lead: str | None = None) -> list[dict[str, float | None]]:
-        """Per beat in the median beat, the fiducials of ``lead`` (``None`` = global) placed on
-        the beat's R (s from the first sample); T peak and T end follow the beat's T lag."""
+        """Per detected beat, the fiducials of ``lead`` (``None`` = global) placed on the beat's R
+        (s from the first sample; T peak and T end follow the beat's T lag). Beats outside the
+        median beat, and a lead that was not delineated, get ``None`` fiducials."""
         source = self.global_fiducials if lead is None else (
             self.median_beats[lead].fiducials if lead in self.median_beats else None
         )
         rows: list[dict[str, float | None]] = []
-        if source is None:
-            return rows
         for beat in self.beats:
-            if not beat.in_median:
-                continue
             row: dict[str, float | None] = {"r_peak_s": beat.r_peak_s}
             for name in FIDUCIAL_FIELDS:
-                offset = getattr(source, name)
+                offset = None if source is None or not beat.in_median else getattr(source, name)
                 shift = (beat.t_shift_s or 0.0) if name in _T_FIELDS else 0.0
                 row[name] = None if offset is None else beat.r_peak_s + offset + shift
             rows.append(row)

@@ -214,16 +214,12 @@ def qt_pairs(result: ScopeResult) -> dict[str, list[tuple[float, float]]]:
 
 def _qtlens_beats(measurements: Measurements, lead: str | None, offset_s: float) -> ScopeBeats:
     """QTLens' per-beat fiducials of one lead (or the global view) on all detected beats."""
-    r_peak_s = np.array([beat.r_peak_s for beat in measurements.beats]) + offset_s
-    times = {name: np.full(r_peak_s.size, np.nan) for name in FIDUCIALS}
-    placed = {round(row["r_peak_s"], 6): row for row in measurements.lead_beat_fiducials(lead)}
-    for index, beat in enumerate(measurements.beats):
-        row = placed.get(round(beat.r_peak_s, 6))
-        if row is None:
-            continue
-        for name, attribute in FIDUCIALS.items():
-            value = row[attribute]
-            times[name][index] = np.nan if value is None else value + offset_s
+    rows = measurements.lead_beat_fiducials(lead)
+    r_peak_s = np.array([row["r_peak_s"] for row in rows], dtype=np.float64) + offset_s
+    times = {
+        name: np.array([np.nan if row[field] is None else row[field] for row in rows], dtype=np.float64) + offset_s
+        for name, field in FIDUCIALS.items()
+    }
     return ScopeBeats(r_peak_s, times)
 
 
@@ -265,6 +261,15 @@ def combine_leads(values: np.ndarray, fiducial: str) -> float:
     if ordered.size >= 2 and abs(ordered[0] - ordered[1]) > LEAD_OUTLIER_S:
         return float(ordered[1])
     return float(ordered[0])
+
+
+def _combined(r_peak_s: np.ndarray, leads: Sequence[ScopeBeats]) -> ScopeBeats:
+    """One method's global fiducials per beat from its per-lead ones (:func:`combine_leads`)."""
+    times = {}
+    for fiducial in FIDUCIALS:
+        per_lead = np.vstack([lead.times_s[fiducial] for lead in leads]) if leads else np.zeros((0, r_peak_s.size))
+        times[fiducial] = np.array([combine_leads(per_lead[:, beat], fiducial) for beat in range(r_peak_s.size)])
+    return ScopeBeats(r_peak_s, times)
 
 
 def _global_reference(
@@ -338,18 +343,7 @@ def evaluate_segment(
     global_methods = {QTLENS: _qtlens_beats(measurements, None, offset)}
     for method in methods:
         name = f"neurokit_{method}"
-        global_methods[name] = ScopeBeats(
-            r_peak_s,
-            {
-                fiducial: np.array(
-                    [
-                        combine_leads(np.array([per_lead_methods[lead][name].times_s[fiducial][d] for lead in per_lead_methods]), fiducial)
-                        for d in range(r_peak_s.size)
-                    ]
-                )
-                for fiducial in FIDUCIALS
-            },
-        )
+        global_methods[name] = _combined(r_peak_s, [by_method[name] for by_method in per_lead_methods.values()])
     results: list[ScopeResult] = []
     if ALL_LEADS in inside:
         reference = inside[ALL_LEADS]
