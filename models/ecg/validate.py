@@ -16,7 +16,9 @@ How beats and fiducials are matched (documented in the report):
   beat in the evaluated span that is not a true positive is a false positive. Sensitivity =
   TP / (TP + FN), PPV = TP / (TP + FP); errors are reported as mean ± SD over true positives
   (Martínez JP et al., IEEE TBME 51:570, 2004). QTLens places fiducials only on the beats of its
-  median beat (ectopic or premature beats get none and count as false negatives).
+  median beat (ectopic or premature beats get none and count as false negatives). QTDB marks only
+  selected beats (≥ 30 per record), so there an unmarked beat's fiducial counts as a false
+  positive: read QTDB's PPV as a lower bound.
 * **Scopes.** ``per_lead`` (LUDB): each lead's marks against each method's delineation of that
   lead. ``global``: one fiducial per beat for the whole record — the reference is the earliest
   onset / latest offset marked over the leads (LUDB; T peak: the median over leads) or the single
