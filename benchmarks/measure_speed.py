@@ -3,7 +3,7 @@
 Baseline measured in the same run: NeuroKit2's own ``ecg_process`` (clean, R peaks, DWT
 delineation) on one lead of the same record. The interactive target is < 1.5 s per record.
 
-    python benchmarks/measure_speed.py [--repeats 5]
+    python -m benchmarks.measure_speed [--repeats 5]
 """
 
 from __future__ import annotations
