@@ -12,7 +12,11 @@ import importlib
 import typer
 
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("models.data.synthetic_command",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "models.data.synthetic_command",
+    "models.commands.train",
+    "models.commands.evaluate",
+)
 
 
 def build_cli() -> typer.Typer:
