@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import admin, auth, concepts, exports, health, predictions, records
+from app.api.routes import admin, analytics, auth, concepts, exports, health, predictions, records
 
 router = APIRouter()
-for module in (health, auth, concepts, records, predictions, exports, admin):
+for module in (health, auth, concepts, records, predictions, exports, analytics, admin):
     router.include_router(module.router)
