@@ -1,0 +1,261 @@
+"""Types every dataset loader shares: splits, root validation, record specs and records.
+
+A loader is a :class:`Dataset`: built from the root folder of a published dataset, it validates
+the folder (a :class:`DatasetRootError` lists everything missing) and holds :attr:`Dataset.index`,
+one metadata row per record with the columns ``split``, ``age_years``, ``sex`` and one 0/1 column
+per label. Loaders of waveform datasets are :class:`RecordDataset`\\ s: they also describe each
+record's files in a small, picklable :class:`RecordSpec` (what worker processes receive) and load
+a :class:`DatasetRecord` (``Ecg`` + labels + split + optional fiducials).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, Self
+
+import numpy as np
+import pandas as pd
+
+from models.ecg.limits import IngestLimits
+from models.ecg.record import Ecg, Sex, canonical_lead_name
+
+Split = Literal["train", "val", "test"]
+
+#: The three splits, in the order summaries list them.
+SPLITS: tuple[Split, ...] = ("train", "val", "test")
+
+#: Columns every :attr:`Dataset.index` holds besides its labels.
+INDEX_COLUMNS: tuple[str, ...] = ("split", "age_years", "sex")
+
+
+class DatasetRootError(ValueError):
+    """A dataset root folder that lacks what the loader needs; the message lists what is missing."""
+
+
+def require_entries(dataset: str, root: Path | str, entries: Sequence[str]) -> Path:
+    """Check that ``root`` is a folder holding every entry; return it resolved.
+
+    Args:
+        dataset: the dataset name, for the message.
+        root: the folder a user pointed at.
+        entries: relative paths that must exist; an entry ending in ``/`` must be a folder.
+
+    Raises:
+        DatasetRootError: naming the root and *every* missing entry, e.g.
+            ``ptbxl root /x lacks ptbxl_database.csv, records500/``.
+    """
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise DatasetRootError(f"{dataset} root {folder} is not a folder")
+    missing = [
+        entry
+        for entry in entries
+        if not ((folder / entry).is_dir() if entry.endswith("/") else (folder / entry).is_file())
+    ]
+    if missing:
+        raise DatasetRootError(f"{dataset} root {folder} lacks {', '.join(missing)}")
+    return folder.resolve()
+
+
+def missing_files_error(
+    dataset: str, root: Path, what: str, missing: Sequence[str], shown: int = 5
+) -> DatasetRootError:
+    """The error for a partial download: how many files are missing and the first few names.
+
+    Example:
+        >>> str(missing_files_error("ptbxl", Path("/x"), "record files", ["a.hea", "a.dat"]))
+        'ptbxl root /x lacks record files (2 missing): a.hea, a.dat'
+    """
+    listed = ", ".join(missing[:shown]) + (", …" if len(missing) > shown else "")
+    return DatasetRootError(
+        f"{dataset} root {root} lacks {what} ({len(missing)} missing): {listed}"
+    )
+
+
+def require_columns(
+    dataset: str, root: Path, table: str, frame: pd.DataFrame, columns: Sequence[str]
+) -> None:
+    """Check that the table ``table`` read from ``root`` has every column in ``columns``.
+
+    Raises:
+        DatasetRootError: naming the table and every absent column.
+    """
+    absent = [column for column in columns if column not in frame.columns]
+    if absent:
+        raise DatasetRootError(f"{dataset} root {root}: {table} lacks columns {', '.join(absent)}")
+
+
+def hash_split(key: str) -> Split:
+    """A deterministic 80/10/10 train/val/test split from a record or subject name.
+
+    The first 8 hex digits of the SHA-256 of the UTF-8 key, as an integer modulo 10, give the
+    bucket: 0–7 train, 8 val, 9 test. The split depends on nothing but the key, so it is the same
+    on every machine, for every subset and for every Python version.
+
+    Example:
+        >>> hash_split("E07504"), hash_split("1001")
+        ('train', 'train')
+    """
+    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % 10
+    if bucket < 8:
+        return "train"
+    return "val" if bucket == 8 else "test"
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """Everything needed to read one record: small and picklable, sent to worker processes.
+
+    Attributes:
+        record_id: the dataset's own record name (``"00320"``, ``"E07504"``).
+        paths: the record's files (header first), absolute.
+        age_years: age from the dataset's metadata (whole years, capped at 90), or ``None``.
+        sex: sex from the dataset's metadata, or ``None``.
+        limits: reader limits (long Holter-style records need a larger ``max_duration_s``).
+    """
+
+    record_id: str
+    paths: tuple[Path, ...]
+    age_years: int | None = None
+    sex: Sex | None = None
+    limits: IngestLimits = field(default_factory=IngestLimits)
+
+
+def read_record(spec: RecordSpec) -> Ecg:
+    """Read a record's files into an :class:`Ecg` carrying the dataset's age and sex.
+
+    Demographics from the dataset's metadata (``spec``) take precedence over those in the file;
+    a field the metadata leaves unknown keeps the file's value.
+    """
+    import wfdb
+
+    header = next(path for path in spec.paths if path.suffix == ".hea")
+    record = wfdb.rdrecord(str(header.with_suffix("")))
+    ecg = Ecg(
+        signal_mv=np.asarray(record.p_signal, dtype=np.float32).T,
+        fs_hz=float(record.fs),
+        lead_names=tuple(canonical_lead_name(name) for name in record.sig_name),
+        source_format="wfdb",
+    )
+    return dataclasses.replace(
+        ecg,
+        age_years=spec.age_years if spec.age_years is not None else ecg.age_years,
+        sex=spec.sex if spec.sex is not None else ecg.sex,
+    )
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One record of a dataset, ready for measurement, training or evaluation.
+
+    Attributes:
+        record_id: the dataset's record name.
+        ecg: the signal in mV with age and sex.
+        labels: 0/1 per label name of the dataset (e.g. ``{"lqts_risk": 1, "NORM": 0}``).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        fiducials: annotated wave boundaries where the dataset has them (LUDB, QTDB), else
+            ``None``: one row per annotated wave with columns ``lead``, ``wave`` (``"p"``,
+            ``"qrs"``, ``"t"``), ``onset``, ``peak``, ``offset`` as sample indices.
+    """
+
+    record_id: str
+    ecg: Ecg
+    labels: Mapping[str, int]
+    split: Split
+    fiducials: pd.DataFrame | None = None
+
+
+class Dataset(ABC):
+    """A public dataset: a validated root folder and one metadata row per record.
+
+    Subclasses set :attr:`name`, :attr:`label_names` and :attr:`task_labels`,
+    validate the root and pass the index they build to ``super().__init__``.
+    """
+
+    #: Registry name (``--dataset``/``--data`` value).
+    name: ClassVar[str]
+    #: 0/1 label columns of :attr:`index`.
+    label_names: ClassVar[tuple[str, ...]]
+    #: Which label column is the target of which risk task (see :mod:`models.tasks`).
+    task_labels: ClassVar[Mapping[str, str]]
+
+    def __init__(self, root: Path, index: pd.DataFrame) -> None:
+        required = [*INDEX_COLUMNS, *self.label_names]
+        absent = [column for column in required if column not in index.columns]
+        if absent:
+            raise ValueError(f"{self.name} index lacks columns {absent}")
+        if index.index.name != "record_id" or not index.index.is_unique:
+            raise ValueError(f"{self.name} index must be keyed by unique record_id")
+        unknown_splits = set(index["split"]) - set(SPLITS)
+        if unknown_splits:
+            raise ValueError(f"{self.name} index has unknown splits {sorted(unknown_splits)}")
+        self.root = root
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def record_ids(self, split: Split | None = None) -> list[str]:
+        """Record names in index order, optionally of one split only."""
+        rows = self.index if split is None else self.index[self.index["split"] == split]
+        return [str(record_id) for record_id in rows.index]
+
+    def labels(self, record_id: str) -> dict[str, int]:
+        """The 0/1 labels of one record."""
+        row = self.index.loc[record_id]
+        return {label: int(row[label]) for label in self.label_names}
+
+    def summary(self) -> pd.DataFrame:
+        """Records and label positives per split: rows train, val, test and total."""
+        by_split = self.index.groupby("split")
+        table = pd.DataFrame({"records": by_split.size()})
+        for label in self.label_names:
+            table[label] = by_split[label].sum()
+        table = table.reindex(list(SPLITS), fill_value=0).astype(int)
+        table.loc["total"] = table.sum()
+        return table
+
+
+class RecordDataset(Dataset):
+    """A dataset of waveform records that can be read into :class:`Ecg` objects."""
+
+    def demographics(self, record_id: str) -> tuple[int | None, Sex | None]:
+        """Age in years (capped at 90) and sex of one record from the index, ``None`` if unknown."""
+        age, sex = self.index.at[record_id, "age_years"], self.index.at[record_id, "sex"]
+        return (None if pd.isna(age) else int(age)), (None if pd.isna(sex) else sex)
+
+    @abstractmethod
+    def spec(self, record_id: str) -> RecordSpec:
+        """How to read record ``record_id`` (its files and metadata demographics)."""
+
+    @classmethod
+    def for_training_rate(cls, root: Path | str, fs_hz: float) -> Self:
+        """The loader best suited to a training rate of ``fs_hz`` (PTB-XL picks 100 or 500 Hz)."""
+        return cls(root)  # type: ignore[call-arg]
+
+    def fiducials(self, record_id: str) -> pd.DataFrame | None:
+        """Annotated wave boundaries of a record (see :class:`DatasetRecord`); none by default."""
+        return None
+
+    def specs(self) -> list[RecordSpec]:
+        """Specs of every record, in index order."""
+        return [self.spec(record_id) for record_id in self.record_ids()]
+
+    def load(self, record_id: str) -> DatasetRecord:
+        """Read one record with its labels, split and fiducials."""
+        return DatasetRecord(
+            record_id=record_id,
+            ecg=read_record(self.spec(record_id)),
+            labels=self.labels(record_id),
+            split=self.index.at[record_id, "split"],
+            fiducials=self.fiducials(record_id),
+        )
+
+    def __iter__(self) -> Iterator[DatasetRecord]:
+        for record_id in self.record_ids():
+            yield self.load(record_id)
