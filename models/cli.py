@@ -12,7 +12,7 @@ import importlib
 import typer
 
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("models.data.commands",)
 
 
 def build_cli() -> typer.Typer:
