@@ -1,0 +1,89 @@
+"""Limit checks every reader runs on *declared* sizes, before it allocates signal memory.
+
+A header's claims (channels, sampling rate, samples) are checked against :class:`IngestLimits`
+here, and against the bytes actually present by each reader. Claims beyond a limit raise
+:class:`InputTooLarge` (HTTP 413); impossible claims (no samples, a zero rate) raise
+:class:`MalformedEcg` (HTTP 422), both naming the header field at fault.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from models.ecg.errors import InputTooLarge, MalformedEcg
+from models.ecg.io.upload import UploadedFile
+from models.ecg.limits import IngestLimits
+
+
+def check_upload_size(files: Sequence[UploadedFile], limits: IngestLimits) -> None:
+    """Refuse an upload with no files, too many files or too many bytes in total."""
+    if not files:
+        raise MalformedEcg("no file was uploaded", field="files")
+    if len(files) > limits.max_files:
+        raise InputTooLarge(
+            f"{len(files)} files were uploaded; at most {limits.max_files} are accepted "
+            "(a WFDB record is one header plus its data files)",
+            field="files",
+        )
+    check_byte_count(sum(len(file.data) for file in files), limits)
+
+
+def check_byte_count(total_bytes: int, limits: IngestLimits) -> None:
+    """Refuse input larger than ``limits.max_upload_bytes`` in total."""
+    if total_bytes > limits.max_upload_bytes:
+        raise InputTooLarge(
+            f"the upload holds {total_bytes / 1e6:.1f} MB; the limit is "
+            f"{limits.max_upload_bytes / 1e6:.1f} MB",
+            field="files",
+        )
+
+
+def check_channel_count(n_channels: int, limits: IngestLimits, field: str) -> None:
+    """Refuse a declared channel count that is zero or above ``limits.max_channels``."""
+    if n_channels > limits.max_channels:
+        raise InputTooLarge(
+            f"the file declares {n_channels} signal channels; at most {limits.max_channels} "
+            "are accepted",
+            field=field,
+        )
+    if n_channels < 1:
+        raise MalformedEcg("the file declares no signal channels", field=field)
+
+
+def check_sampling_rate(fs_hz: float, limits: IngestLimits, field: str) -> None:
+    """Refuse a sampling rate (Hz) that is not a positive number inside the accepted range."""
+    if not math.isfinite(fs_hz) or fs_hz <= 0:
+        raise MalformedEcg(f"the sampling rate must be a positive number of Hz, not {fs_hz}", field)
+    if fs_hz > limits.max_fs_hz:
+        raise InputTooLarge(
+            f"the sampling rate is {fs_hz:g} Hz; at most {limits.max_fs_hz:g} Hz is accepted", field
+        )
+    if fs_hz < limits.min_fs_hz:
+        raise MalformedEcg(
+            f"the sampling rate is {fs_hz:g} Hz; at least {limits.min_fs_hz:g} Hz is needed to "
+            "measure ECG intervals",
+            field,
+        )
+
+
+def check_sample_count(n_samples: int, fs_hz: float, limits: IngestLimits, field: str) -> None:
+    """Refuse a declared number of samples per channel that is zero or longer than allowed."""
+    if n_samples < 1:
+        raise MalformedEcg("the record holds no samples", field=field)
+    duration_s = n_samples / fs_hz
+    if duration_s > limits.max_duration_s:
+        raise InputTooLarge(
+            f"the file declares {n_samples} samples at {fs_hz:g} Hz ({duration_s:,.0f} s); "
+            f"records up to {limits.max_duration_s:g} s are accepted",
+            field=field,
+        )
+
+
+def check_signal_shape(
+    n_channels: int, n_samples: int, fs_hz: float, limits: IngestLimits, field: str
+) -> None:
+    """All three declared-size checks, in the order channels → rate → samples."""
+    check_channel_count(n_channels, limits, field)
+    check_sampling_rate(fs_hz, limits, field)
+    check_sample_count(n_samples, fs_hz, limits, field)

@@ -1,0 +1,455 @@
+"""WFDB records: a ``.hea`` header plus one or more data files (``.dat``, Challenge ``.mat``, …).
+
+The header is parsed with the WFDB grammar that the ``wfdb`` package itself uses
+(:data:`wfdb.io.header.rx_record` and :data:`wfdb.io.header.rx_signal`, matched against whole
+lines), every field is type-checked, and the declared shape is checked against the
+:class:`IngestLimits` and against the byte size of each data file *before* any sample is
+decoded. Only then are the samples decoded, by :func:`wfdb.rdrecord`.
+
+Why a temporary directory: ``wfdb`` reads records only from paths, and its byte decoders
+(formats 212, 310, 311, 24, …) are private functions of ``wfdb.io._signal`` whose signatures
+change between releases. Writing the already validated files to a private
+:class:`tempfile.TemporaryDirectory` (mode 0700, removed when the read ends) and calling the
+documented ``rdrecord`` keeps the decoding in the library. The header written there holds only
+the record and signal lines, under a neutral record name: no comment and no original record name
+ever touches the disk.
+
+Record names, base dates and every comment line except age and sex are dropped (see
+:func:`models.ecg.io.deid.demographics_from_comments`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import wfdb
+from wfdb.io.header import rx_record, rx_signal
+
+from models.ecg.errors import MalformedEcg, UnsupportedFormat
+from models.ecg.io.assemble import assemble
+from models.ecg.io.checks import check_channel_count, check_sample_count, check_sampling_rate
+from models.ecg.io.deid import IdentifyingField, demographics_from_comments
+from models.ecg.io.units import millivolts_per_unit
+from models.ecg.io.upload import IngestResult, UploadedFile
+from models.ecg.limits import IngestLimits
+
+FORMAT = "wfdb"
+MAT_FORMAT = "wfdb-mat"
+
+#: Bytes per sample of the WFDB signal formats QTLens decodes (212: two 12-bit samples in three
+#: bytes; 310/311: three 10-bit samples in four bytes).
+BYTES_PER_SAMPLE: dict[str, float] = {
+    "8": 1,
+    "16": 2,
+    "24": 3,
+    "32": 4,
+    "61": 2,
+    "80": 1,
+    "160": 2,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
+}
+
+#: FLAC-compressed formats: their byte size says nothing about the sample count.
+COMPRESSED_FORMATS = frozenset({"508", "516", "524"})
+
+#: WFDB defaults (WFDB Applications Guide, "header(5)"): sampling frequency and ADC gain.
+DEFAULT_FS_HZ = 250.0
+DEFAULT_ADC_GAIN = 200.0
+
+#: How much of a file is inspected when sniffing for a header.
+SNIFF_BYTES = 64 * 1024
+
+_RECORD_BASENAME = "record"
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """One signal line of a WFDB header, type-checked."""
+
+    file_name: str
+    fmt: str
+    samples_per_frame: int
+    skew: int
+    byte_offset: int
+    adc_gain: float
+    units: str
+    name: str
+
+
+@dataclass(frozen=True)
+class WfdbHeader:
+    """A parsed single-segment WFDB header (no identifying fields kept but the comments).
+
+    ``record_line`` is the record line with the record name replaced by a neutral one and
+    ``signal_lines`` the signal lines as written, so a header without comments can be rewritten.
+    """
+
+    fs_hz: float
+    n_samples: int | None
+    signals: tuple[SignalSpec, ...]
+    comments: tuple[str, ...]
+    record_line: str
+    signal_lines: tuple[str, ...]
+    has_base_date: bool
+    warnings: tuple[str, ...]
+
+    def data_file_names(self) -> tuple[str, ...]:
+        """The data files the header refers to, in order of first use."""
+        return tuple(dict.fromkeys(signal.file_name for signal in self.signals))
+
+
+def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], list[str]]:
+    """Header lines (with their 1-based line number) and comment lines of a header file.
+
+    Comment text is decoded leniently (it is dropped anyway, apart from age and sex); record and
+    signal lines must be ASCII, as the WFDB format requires.
+    """
+    lines: list[tuple[int, str]] = []
+    comments: list[str] = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        stripped = raw.strip()
+        if stripped.startswith(b"#"):
+            comments.append(stripped.decode("utf-8", errors="replace"))
+        elif stripped:
+            try:
+                lines.append((number, stripped.decode("ascii")))
+            except UnicodeDecodeError:
+                raise MalformedEcg(
+                    f"line {number} of the WFDB header is not plain ASCII text",
+                    field=f"header line {number}",
+                ) from None
+    return lines, comments
+
+
+def _integer(text: str, default: int, what: str, field: str) -> int:
+    """A header integer, ``default`` when the field is absent."""
+    if text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise MalformedEcg(f"the {what} {text[:20]!r} is not a whole number", field) from None
+
+
+def _real(text: str, default: float, what: str, field: str) -> float:
+    """A finite header number, ``default`` when the field is absent."""
+    if text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise MalformedEcg(f"the {what} {text[:20]!r} is not a number", field) from None
+    if not math.isfinite(value):
+        raise MalformedEcg(f"the {what} {text[:20]!r} is not a finite number", field)
+    return value
+
+
+def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> SignalSpec:
+    """Parse the signal line on header line ``number``, describing signal ``index`` (from 1)."""
+    field = f"header line {number}"
+    match = rx_signal.fullmatch(line)
+    if match is None:
+        raise MalformedEcg(f"line {number} of the WFDB header is not a signal line", field)
+    groups = match.groupdict()
+    file_name = groups["file_name"]
+    if not any(char.isalnum() for char in file_name) or file_name.lower().endswith(".hea"):
+        raise MalformedEcg(
+            f"line {number} of the WFDB header names no usable data file ({file_name!r})", field
+        )
+    fmt = groups["fmt"]
+    if fmt in COMPRESSED_FORMATS:
+        raise UnsupportedFormat(
+            f"WFDB signal format {fmt} (FLAC-compressed) is not supported; convert the record "
+            "to format 16",
+            field,
+        )
+    if fmt not in BYTES_PER_SAMPLE:
+        raise MalformedEcg(f"{fmt!r} is not a WFDB signal format", field)
+    samples_per_frame = _integer(groups["samps_per_frame"], 1, "samples per frame", field)
+    if samples_per_frame < 1:
+        raise MalformedEcg("the samples per frame must be at least 1", field)
+    adc_gain = _real(groups["adc_gain"], 0.0, "ADC gain", field)
+    name = groups["sig_name"].strip()
+    if adc_gain == 0:
+        adc_gain = DEFAULT_ADC_GAIN
+        notes.append(
+            f"signal {index} is uncalibrated (no ADC gain); the WFDB default of "
+            f"{DEFAULT_ADC_GAIN:g} units per mV was used"
+        )
+    # The remaining numeric fields are not used here, but rdrecord converts them: check them so
+    # that a bad one is reported as this line's fault rather than as a library crash.
+    for key, what in (
+        ("baseline", "baseline"),
+        ("adc_res", "ADC resolution"),
+        ("adc_zero", "ADC zero"),
+        ("init_value", "initial value"),
+        ("checksum", "checksum"),
+        ("block_size", "block size"),
+    ):
+        _integer(groups[key], 0, what, field)
+    return SignalSpec(
+        file_name=file_name,
+        fmt=fmt,
+        samples_per_frame=samples_per_frame,
+        skew=_integer(groups["skew"], 0, "skew", field),
+        byte_offset=_integer(groups["byte_offset"], 0, "byte offset", field),
+        adc_gain=adc_gain,
+        units=groups["units"] or "mV",
+        name=name,
+    )
+
+
+def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
+    """Parse and check a WFDB header: grammar, numbers, and declared size against ``limits``.
+
+    Raises:
+        InputTooLarge: more channels, a higher rate or a longer record than ``limits`` allow.
+        UnsupportedFormat: a multi-segment record or a FLAC-compressed signal format.
+        MalformedEcg: any other inconsistency, with ``field`` naming the header line.
+    """
+    lines, comments = _split_lines(data)
+    if not lines:
+        raise MalformedEcg("the WFDB header has no record line", field="header line 1")
+    number, record_line = lines[0]
+    match = rx_record.fullmatch(record_line)
+    field = f"header line {number}"
+    if match is None:
+        raise MalformedEcg("the first line of the WFDB header is not a record line", field)
+    groups = match.groupdict()
+    if groups["n_seg"]:
+        raise UnsupportedFormat(
+            "multi-segment WFDB records are not supported; upload a single-segment record", field
+        )
+    notes: list[str] = []
+    n_signals = _integer(groups["n_sig"], 0, "number of signals", field)
+    check_channel_count(n_signals, limits, field)
+    fs_hz = _real(groups["fs"], 0.0, "sampling frequency", field)
+    if groups["fs"] == "":
+        fs_hz = DEFAULT_FS_HZ
+        notes.append(
+            f"the header gives no sampling frequency; the WFDB default {fs_hz:g} Hz was used"
+        )
+    check_sampling_rate(fs_hz, limits, field)
+    n_samples = None
+    if groups["sig_len"]:
+        n_samples = _integer(groups["sig_len"], 0, "number of samples", field)
+        check_sample_count(n_samples, fs_hz, limits, field)
+
+    signal_lines = lines[1:]
+    if len(signal_lines) != n_signals:
+        raise MalformedEcg(
+            f"the header declares {n_signals} signals but describes {len(signal_lines)}", field
+        )
+    signals = tuple(
+        _parse_signal_line(text, line_number, index, notes)
+        for index, (line_number, text) in enumerate(signal_lines, start=1)
+    )
+    max_frame = max(signal.samples_per_frame for signal in signals)
+    if max_frame > 1:
+        check_sampling_rate(fs_hz * max_frame, limits, field="samples per frame")
+    for index, signal in enumerate(signals, start=1):
+        if signal.skew < 0 or (n_samples is not None and signal.skew > n_samples):
+            raise MalformedEcg(f"the skew of signal {index} is outside the record", field)
+    neutral_line = _RECORD_BASENAME + record_line[match.end("record_name") :]
+    return WfdbHeader(
+        fs_hz=fs_hz,
+        n_samples=n_samples,
+        signals=signals,
+        comments=tuple(comments),
+        record_line=neutral_line,
+        signal_lines=tuple(text for _, text in signal_lines),
+        has_base_date=bool(groups["base_date"]),
+        warnings=tuple(notes),
+    )
+
+
+def _basename(name: str) -> str:
+    """The file name without any directory part a client may have sent."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _looks_like_header(file: UploadedFile) -> bool:
+    head = file.data[:SNIFF_BYTES]
+    if b"\x00" in head:
+        return False
+    try:
+        lines, _ = _split_lines(head)
+    except MalformedEcg:
+        return False
+    if not lines or rx_record.fullmatch(lines[0][1]) is None:
+        return False
+    has_signal_line = len(lines) > 1 and rx_signal.fullmatch(lines[1][1]) is not None
+    return has_signal_line or _basename(file.name).lower().endswith(".hea")
+
+
+def sniff(files: Sequence[UploadedFile]) -> bool:
+    """Whether one of ``files`` is a WFDB header (record-line grammar, then a signal line)."""
+    return any(_looks_like_header(file) for file in files)
+
+
+def find_header(files: Sequence[UploadedFile]) -> UploadedFile:
+    """The header among the uploaded files (a ``.hea`` name breaks a tie between candidates)."""
+    candidates = [file for file in files if _looks_like_header(file)]
+    if len(candidates) > 1:
+        named = [file for file in candidates if _basename(file.name).lower().endswith(".hea")]
+        candidates = named if len(named) == 1 else candidates
+    if len(candidates) != 1:
+        raise MalformedEcg(
+            f"the upload holds {len(candidates)} WFDB headers; upload one record at a time",
+            field="files",
+        )
+    return candidates[0]
+
+
+def _match_data_files(
+    header: WfdbHeader, files: Sequence[UploadedFile], header_file: UploadedFile
+) -> dict[str, bytes]:
+    """Map every data file name the header uses to the uploaded bytes of that file."""
+    by_name = {_basename(file.name): file for file in files if file is not header_file}
+    by_lower = {name.lower(): file for name, file in by_name.items()}
+    matched: dict[str, bytes] = {}
+    for name in header.data_file_names():
+        file = by_name.get(name) or by_lower.get(name.lower())
+        if file is None:
+            raise MalformedEcg(f"{name} is missing: a WFDB header needs its data file", field=name)
+        matched[name] = file.data
+    return matched
+
+
+def _required_bytes(fmt: str, n_samples: int) -> int:
+    """Bytes that ``n_samples`` samples (all signals of one file together) occupy in ``fmt``."""
+    if fmt in ("310", "311"):
+        return -(-n_samples // 3) * 4
+    return math.ceil(n_samples * BYTES_PER_SAMPLE[fmt])
+
+
+def _check_data_sizes(
+    header: WfdbHeader, data_files: dict[str, bytes], limits: IngestLimits
+) -> tuple[int, list[str]]:
+    """Check each data file's size against the header; returns the sample count per signal.
+
+    A header without a sample count gets it from the data size (the shortest file decides).
+    """
+    notes: list[str] = []
+    inferred: list[int] = []
+    layouts = []
+    for name, data in data_files.items():
+        members = [signal for signal in header.signals if signal.file_name == name]
+        formats = {signal.fmt for signal in members}
+        offsets = {signal.byte_offset for signal in members}
+        if len(formats) > 1 or len(offsets) > 1:
+            raise MalformedEcg(
+                f"the signals stored in {name} disagree on their format or byte offset", field=name
+            )
+        fmt, offset = formats.pop(), offsets.pop()
+        samples_per_frame = sum(signal.samples_per_frame for signal in members)
+        if offset > len(data):
+            raise MalformedEcg(
+                f"the header puts the first sample of {name} at byte {offset}, but the file holds "
+                f"{len(data)} bytes",
+                field=name,
+            )
+        layouts.append((name, data, members, fmt, offset, samples_per_frame))
+        inferred.append(int((len(data) - offset) / BYTES_PER_SAMPLE[fmt]) // samples_per_frame)
+
+    n_samples = header.n_samples
+    if n_samples is None:
+        n_samples = min(inferred)
+        check_sample_count(n_samples, header.fs_hz, limits, field="number of samples")
+        notes.append(f"the header gives no sample count; {n_samples} samples per signal were read")
+
+    for name, data, members, fmt, offset, samples_per_frame in layouts:
+        expected = offset + _required_bytes(fmt, n_samples * samples_per_frame)
+        # One frame of slack: writers pad the last 212/310 byte group or align the file end.
+        frame_bytes = math.ceil(samples_per_frame * BYTES_PER_SAMPLE[fmt]) + 1
+        if len(data) < expected or len(data) > expected + frame_bytes:
+            per_lead = max(_required_bytes(fmt, n_samples), 1)
+            leads_worth = (len(data) - offset) / per_lead
+            raise MalformedEcg(
+                f"the header says {len(members)} leads of {n_samples} samples in format {fmt} "
+                f"({expected} bytes) but {name} holds {len(data)} bytes, {leads_worth:.3g} "
+                "leads' worth",
+                field=name,
+            )
+    return n_samples, notes
+
+
+def _decode(header: WfdbHeader, data_files: dict[str, bytes]) -> np.ndarray:
+    """Decode the validated record with :func:`wfdb.rdrecord`; ``[signals, samples]`` physical."""
+    with tempfile.TemporaryDirectory(prefix="qtlens-wfdb-") as directory:
+        header_text = "\n".join((header.record_line, *header.signal_lines)) + "\n"
+        Path(directory, f"{_RECORD_BASENAME}.hea").write_text(header_text, encoding="ascii")
+        for name, data in data_files.items():
+            Path(directory, name).write_bytes(data)
+        try:
+            record = wfdb.rdrecord(
+                os.path.join(directory, _RECORD_BASENAME),
+                physical=True,
+                smooth_frames=True,
+                return_res=32,
+            )
+        except (ValueError, IndexError, OSError) as error:
+            # The header and sizes were checked above; this is a last line of defence.
+            raise MalformedEcg(
+                f"the WFDB data could not be decoded ({error})", field="data"
+            ) from None
+    return np.asarray(record.p_signal, dtype=np.float32).T
+
+
+def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
+    """Read one WFDB record (header + data files) into a de-identified :class:`IngestResult`.
+
+    Signals are converted to mV from the header's gain, baseline and units; channels whose
+    units are not a voltage (e.g. mmHg) are dropped with a warning.
+
+    Raises:
+        InputTooLarge, UnsupportedFormat, MalformedEcg: see :func:`parse_header`; also when a
+        data file is missing or its size does not match the header.
+    """
+    header_file = find_header(files)
+    header = parse_header(header_file.data, limits)
+    data_files = _match_data_files(header, files, header_file)
+    n_samples, size_notes = _check_data_sizes(header, data_files, limits)
+    notes = [*header.warnings, *size_notes]
+    used = {_basename(header_file.name), *data_files}
+    ignored = [_basename(file.name) for file in files if _basename(file.name) not in used]
+    if ignored:
+        notes.append(f"ignored files the header does not use: {', '.join(ignored)}")
+
+    signal = _decode(header, data_files)[:, :n_samples]
+    rows, names = [], []
+    for index, spec in enumerate(header.signals):
+        factor = millivolts_per_unit(spec.units)
+        if factor is None:
+            notes.append(f"dropped signal {index + 1}: its unit {spec.units!r} is not a voltage")
+            continue
+        rows.append(signal[index] * np.float32(factor))
+        names.append(spec.name)
+    if not rows:
+        raise MalformedEcg("no signal of the record is measured in volts", field="units")
+
+    age, sex, has_free_text = demographics_from_comments(header.comments)
+    removed = [IdentifyingField.RECORD_NAME]
+    if has_free_text:
+        removed.append(IdentifyingField.COMMENTS)
+    if header.has_base_date:
+        removed.append(IdentifyingField.ACQUISITION_DATE)
+    is_mat = any(name.lower().endswith(".mat") for name in data_files)
+    return assemble(
+        np.stack(rows),
+        names,
+        header.fs_hz,
+        source_format=MAT_FORMAT if is_mat else FORMAT,
+        age_years=age,
+        sex=sex,
+        removed=removed,
+        warnings=notes,
+    )
