@@ -14,15 +14,15 @@ import dataclasses
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
-import numpy as np
 import pandas as pd
 
+from models.ecg.io import DATASET_LIMITS, read_paths
 from models.ecg.limits import IngestLimits
-from models.ecg.record import Ecg, Sex, canonical_lead_name
+from models.ecg.record import Ecg, Sex
 
 Split = Literal["train", "val", "test"]
 
@@ -116,32 +116,28 @@ class RecordSpec:
         paths: the record's files (header first), absolute.
         age_years: age from the dataset's metadata (whole years, capped at 90), or ``None``.
         sex: sex from the dataset's metadata, or ``None``.
-        limits: reader limits (long Holter-style records need a larger ``max_duration_s``).
+        limits: reader limits; by default those for trusted research datasets, which admit the
+            Holter-length records of QTDB.
     """
 
     record_id: str
     paths: tuple[Path, ...]
     age_years: int | None = None
     sex: Sex | None = None
-    limits: IngestLimits = field(default_factory=IngestLimits)
+    limits: IngestLimits = DATASET_LIMITS
 
 
 def read_record(spec: RecordSpec) -> Ecg:
     """Read a record's files into an :class:`Ecg` carrying the dataset's age and sex.
 
+    Reads through :func:`models.ecg.io.read_paths`, the one path from files to an ``Ecg``.
     Demographics from the dataset's metadata (``spec``) take precedence over those in the file;
     a field the metadata leaves unknown keeps the file's value.
-    """
-    import wfdb
 
-    header = next(path for path in spec.paths if path.suffix == ".hea")
-    record = wfdb.rdrecord(str(header.with_suffix("")))
-    ecg = Ecg(
-        signal_mv=np.asarray(record.p_signal, dtype=np.float32).T,
-        fs_hz=float(record.fs),
-        lead_names=tuple(canonical_lead_name(name) for name in record.sig_name),
-        source_format="wfdb",
-    )
+    Raises:
+        EcgInputError: when the files are not a readable ECG (see :mod:`models.ecg.io`).
+    """
+    ecg = read_paths(spec.paths, spec.limits).ecg
     return dataclasses.replace(
         ecg,
         age_years=spec.age_years if spec.age_years is not None else ecg.age_years,

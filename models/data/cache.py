@@ -64,7 +64,7 @@ DEFAULT_DURATION_S = 10.0
 #: Source under ``models/`` that decides measured concept values (reading included).
 MEASUREMENT_SOURCES: tuple[str, ...] = ("ecg", "concepts.py", "data/base.py")
 #: Source under ``models/`` that decides the signal store's contents.
-SIGNAL_SOURCES: tuple[str, ...] = ("ecg/record.py", "data/base.py", "data/cache.py")
+SIGNAL_SOURCES: tuple[str, ...] = ("ecg/io", "ecg/record.py", "data/base.py", "data/cache.py")
 
 _MODELS_DIR = Path(__file__).resolve().parents[1]
 
