@@ -10,6 +10,7 @@ a :class:`DatasetRecord` (``Ecg`` + labels + split + optional fiducials).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 from abc import ABC, abstractmethod
@@ -200,6 +201,19 @@ class Dataset(ABC):
         """Record names in index order, optionally of one split only."""
         rows = self.index if split is None else self.index[self.index["split"] == split]
         return [str(record_id) for record_id in rows.index]
+
+    def subset(self, record_ids: Sequence[str]) -> Self:
+        """The same dataset restricted to ``record_ids``, in the order given.
+
+        Raises:
+            KeyError: for a name that is not a record of the dataset.
+        """
+        absent = [record_id for record_id in record_ids if record_id not in self.index.index]
+        if absent:
+            raise KeyError(f"{self.name} has no records {absent[:5]}")
+        view = copy.copy(self)
+        view.index = self.index.loc[list(record_ids)]
+        return view
 
     def labels(self, record_id: str) -> dict[str, int]:
         """The 0/1 labels of one record."""

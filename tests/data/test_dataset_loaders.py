@@ -234,3 +234,12 @@ def test_registry_names_and_unknown_name(ptbxl_root: Path) -> None:
     with pytest.raises(KeyError, match="known: ptbxl"):
         open_dataset("mitbih", ptbxl_root)
     assert open_dataset("ptbxl", ptbxl_root, training_fs_hz=100).sampling_rate_hz == 100
+
+
+def test_subset_keeps_order_labels_and_loader(ptbxl: PtbXl) -> None:
+    subset = ptbxl.subset(["320", "1"])
+    assert subset.record_ids() == ["320", "1"] and len(ptbxl) == 352
+    assert subset.load("320").labels["lqts_risk"] == 1
+    assert subset.summary().at["total", "lqts_risk"] == 1
+    with pytest.raises(KeyError, match="no records"):
+        ptbxl.subset(["999999"])
