@@ -234,14 +234,19 @@ class Dataset(ABC):
 class RecordDataset(Dataset):
     """A dataset of waveform records that can be read into :class:`Ecg` objects."""
 
-    def demographics(self, record_id: str) -> tuple[int | None, Sex | None]:
-        """Age in years (capped at 90) and sex of one record from the index, ``None`` if unknown."""
-        age, sex = self.index.at[record_id, "age_years"], self.index.at[record_id, "sex"]
-        return (None if pd.isna(age) else int(age)), (None if pd.isna(sex) else sex)
-
     @abstractmethod
+    def record_paths(self, record_id: str) -> tuple[Path, ...]:
+        """The files of record ``record_id``, header first."""
+
     def spec(self, record_id: str) -> RecordSpec:
-        """How to read record ``record_id`` (its files and metadata demographics)."""
+        """How to read record ``record_id``: its files and the age and sex of the index."""
+        age, sex = self.index.at[record_id, "age_years"], self.index.at[record_id, "sex"]
+        return RecordSpec(
+            record_id=record_id,
+            paths=self.record_paths(record_id),
+            age_years=None if pd.isna(age) else int(age),
+            sex=None if pd.isna(sex) else sex,
+        )
 
     @classmethod
     def for_training_rate(cls, root: Path | str, fs_hz: float) -> Self:

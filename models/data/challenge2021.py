@@ -34,7 +34,6 @@ import pandas as pd
 from models.data.base import (
     DatasetRootError,
     RecordDataset,
-    RecordSpec,
     hash_split,
     missing_files_error,
     require_entries,
@@ -120,13 +119,7 @@ class Challenge2021(RecordDataset):
         )
         return index.set_index("record_id")
 
-    def spec(self, record_id: str) -> RecordSpec:
+    def record_paths(self, record_id: str) -> tuple[Path, ...]:
         """The ``.hea``/``.mat`` pair of record ``record_id``."""
         header = self.root / self.index.at[record_id, "header"]
-        age_years, sex = self.demographics(record_id)
-        return RecordSpec(
-            record_id=record_id,
-            paths=(header, header.with_suffix(".mat")),
-            age_years=age_years,
-            sex=sex,
-        )
+        return header, header.with_suffix(".mat")

@@ -33,7 +33,6 @@ import pandas as pd
 
 from models.data.base import (
     RecordDataset,
-    RecordSpec,
     Split,
     missing_files_error,
     require_columns,
@@ -154,13 +153,7 @@ class PtbXl(RecordDataset):
         index = pd.concat([index, found.astype("int8")], axis=1)
         return index.set_index("record_id")
 
-    def spec(self, record_id: str) -> RecordSpec:
+    def record_paths(self, record_id: str) -> tuple[Path, ...]:
         """The ``.hea``/``.dat`` pair of PTB-XL record ``record_id`` (its ``ecg_id``)."""
         base = self.root / self.index.at[record_id, "filename"]
-        age_years, sex = self.demographics(record_id)
-        return RecordSpec(
-            record_id=record_id,
-            paths=(Path(f"{base}.hea"), Path(f"{base}.dat")),
-            age_years=age_years,
-            sex=sex,
-        )
+        return Path(f"{base}.hea"), Path(f"{base}.dat")
