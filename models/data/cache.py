@@ -11,9 +11,9 @@ Concept cache (:func:`build_concept_cache`, :func:`load_concepts`)::
     concepts/<code version>/part-<UTC time>-<token>.parquet
 
 Each part holds one row per measured record content: ``content_sha256``, ``record_id`` (where it
-was first seen), ``dataset``, ``measured_at`` (UTC), and for every registry concept ``<name>``
-(value in registry units, missing when unavailable) and ``<name>__unavailable`` (the reason, or
-missing). Parts are written every ``flush_every`` records, so an interrupted build resumes.
+was first seen), ``dataset``, ``measured_at`` (UTC), ``unreadable`` (the reader's reason when the
+files could not be read), and for every registry concept ``<name>`` (value in registry units,
+missing when unavailable) and ``<name>__unavailable`` (the reason, or missing). Parts are written every ``flush_every`` records, so an interrupted build resumes.
 
 Signal store (:func:`build_signal_store`, :class:`SignalStore`)::
 
@@ -92,6 +92,8 @@ class CacheBuildReport:
         reused: records served from the cache.
         seconds: wall time of the build.
         location: the cache folder written.
+        unreadable: records (of those computed now) whose files the reader refused; they are
+            cached with the reason, so the next build does not retry them.
     """
 
     records: int
@@ -99,6 +101,7 @@ class CacheBuildReport:
     reused: int
     seconds: float
     location: Path
+    unreadable: int = 0
 
 
 def cache_root(cache_dir: Path | str | None = None) -> Path:
@@ -202,17 +205,23 @@ def concept_row(measurements: ConceptMeasurements) -> dict[str, float | str | No
 
 
 def _measure_spec(task: tuple[RecordSpec, MeasureFn]) -> dict[str, float | str | None]:
-    """Read and measure one record (runs in a worker process)."""
+    """Read and measure one record (runs in a worker process).
+
+    A record the reader refuses gets the reader's reason in ``unreadable`` and every concept
+    unavailable because of it.
+    """
     spec, measure_fn = task
     try:
         ecg = read_record(spec)
     except EcgInputError as error:
-        reason = f"unreadable record: {error.message}"
         return {
-            column: (reason if column.endswith(REASON_SUFFIX) else None)
-            for column in concept_columns()
+            "unreadable": error.message,
+            **{
+                column: ("unreadable record" if column.endswith(REASON_SUFFIX) else None)
+                for column in concept_columns()
+            },
         }
-    return concept_row(measure_fn(ecg))
+    return {"unreadable": None, **concept_row(measure_fn(ecg))}
 
 
 def _default_measure() -> MeasureFn:
@@ -280,9 +289,11 @@ def build_concept_cache(
         if content not in cached and content not in todo:
             todo[content] = spec
     rows: list[dict[str, Any]] = []
+    unreadable = 0
     tasks = [(spec, measure) for spec in todo.values()]
     measured = _parallel_map(_measure_spec, tasks, workers, f"measuring {dataset.name}")
     for (content, spec), row in zip(todo.items(), measured):
+        unreadable += row["unreadable"] is not None
         rows.append(
             {"content_sha256": content, "record_id": spec.record_id, "dataset": dataset.name, **row}
         )
@@ -297,6 +308,7 @@ def build_concept_cache(
         reused=len(specs) - len(todo),
         seconds=time.perf_counter() - started,
         location=folder,
+        unreadable=unreadable,
     )
 
 
@@ -305,7 +317,8 @@ def load_concepts(
 ) -> pd.DataFrame:
     """The cached concepts of every record of ``dataset``, indexed by ``record_id``.
 
-    Columns: ``content_sha256``, ``measured_at`` and :func:`concept_columns`.
+    Columns: ``content_sha256``, ``measured_at``, ``unreadable`` (the reader's reason where the
+    files could not be read, else missing) and :func:`concept_columns`.
 
     Raises:
         LookupError: when records are not in the cache (run ``qtlens data build-cache``).
@@ -320,7 +333,7 @@ def load_concepts(
             f"{len(absent)} of {len(ids)} {dataset.name} records have no cached concepts for "
             f"code version {version}; run `qtlens data build-cache --dataset {dataset.name}`"
         )
-    concepts = cached.loc[hashes.to_numpy(), ["measured_at", *concept_columns()]]
+    concepts = cached.loc[hashes.to_numpy(), ["measured_at", "unreadable", *concept_columns()]]
     concepts.index = hashes.index
     concepts.insert(0, "content_sha256", hashes.to_numpy())
     return concepts
@@ -374,12 +387,33 @@ def to_store_layout(ecg: Ecg, layout: StoreLayout) -> tuple[np.ndarray, int, np.
     return stored, n_valid, present
 
 
-def _layout_spec(task: tuple[RecordSpec, StoreLayout]) -> tuple[np.ndarray, int, np.ndarray, float]:
-    """Read one record and put it in the store layout (runs in a worker process)."""
+def _layout_spec(task: tuple[RecordSpec, StoreLayout]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read one record and put it in the store layout (runs in a worker process).
+
+    Returns the stored signal and the record's index entry; an unreadable record is stored as
+    zeros with no valid samples, no leads and the reader's reason.
+    """
     spec, layout = task
-    ecg = read_record(spec)
+    try:
+        ecg = read_record(spec)
+    except EcgInputError as error:
+        stored = np.zeros((len(STANDARD_LEADS), layout.n_samples), dtype=np.float32)
+        present = np.zeros(len(STANDARD_LEADS), dtype=bool)
+        return stored, _store_entry(0, present, float("nan"), error.message)
     stored, n_valid, present = to_store_layout(ecg, layout)
-    return stored, n_valid, present, ecg.fs_hz
+    return stored, _store_entry(n_valid, present, ecg.fs_hz, None)
+
+
+def _store_entry(
+    n_valid: int, present: np.ndarray, source_fs_hz: float, unreadable: str | None
+) -> dict[str, Any]:
+    """One record's row of the store index (besides its id, row and hash)."""
+    return {
+        "n_valid_samples": int(n_valid),
+        "source_fs_hz": float(source_fs_hz),
+        "unreadable": unreadable,
+        **{f"has_{lead}": bool(flag) for lead, flag in zip(STANDARD_LEADS, present)},
+    }
 
 
 class SignalStore:
@@ -390,7 +424,8 @@ class SignalStore:
         layout: rate and duration of every record.
         signals: float32 ``[n_records, 12, n_samples]`` memory map (mV).
         index: one row per record (index ``record_id``): ``row``, ``content_sha256``,
-            ``n_valid_samples``, ``source_fs_hz`` and ``has_<lead>`` per standard lead.
+            ``n_valid_samples``, ``source_fs_hz``, ``unreadable`` (the reader's reason for a
+            record stored as zeros, else missing) and ``has_<lead>`` per standard lead.
         meta: dataset, root, code version and creation time.
     """
 
@@ -407,6 +442,14 @@ class SignalStore:
     def signal(self, record_id: str) -> np.ndarray:
         """The stored ``[12, n_samples]`` signal of one record (a read-only view, mV)."""
         return self.signals[int(self.index.at[record_id, "row"])]
+
+    def entry(self, row: int) -> dict[str, Any]:
+        """The index entry of store row ``row`` without its id, row and hash (for copying)."""
+        entry = self.index.iloc[row].drop(["row", "content_sha256"]).to_dict()
+        return {
+            key: (None if key == "unreadable" and pd.isna(value) else value)
+            for key, value in entry.items()
+        }
 
     def matches(self, record_ids: Sequence[str], hashes: Sequence[str], code_version: str) -> bool:
         """Whether the store holds exactly these records with these contents and this code."""
@@ -482,35 +525,24 @@ def build_signal_store(
         dtype=np.float32,
         shape=(len(specs), len(STANDARD_LEADS), layout.n_samples),
     )
-    n_valid = np.zeros(len(specs), dtype=np.int64)
-    present = np.zeros((len(specs), len(STANDARD_LEADS)), dtype=bool)
-    source_fs = np.zeros(len(specs), dtype=np.float64)
+    entries: list[dict[str, Any]] = [{} for _ in specs]
     to_parse = [row for row, content in enumerate(hashes) if content not in reusable]
     for row, content in enumerate(hashes):
         if content in reusable:
             old = reusable[content]
             signals[row] = previous.signals[old]  # type: ignore[union-attr]
-            old_index = previous.index.iloc[old]  # type: ignore[union-attr]
-            n_valid[row] = old_index["n_valid_samples"]
-            present[row] = [old_index[f"has_{lead}"] for lead in STANDARD_LEADS]
-            source_fs[row] = old_index["source_fs_hz"]
+            entries[row] = previous.entry(old)  # type: ignore[union-attr]
     tasks = [(specs[row], layout) for row in to_parse]
     parsed = _parallel_map(_layout_spec, tasks, workers, f"storing {dataset.name} signals")
-    for row, (stored, valid, leads, fs_hz) in zip(to_parse, parsed):
-        signals[row], n_valid[row], present[row], source_fs[row] = stored, valid, leads, fs_hz
+    for row, (stored, entry) in zip(to_parse, parsed):
+        signals[row], entries[row] = stored, entry
     signals.flush()
     del signals
 
-    index = pd.DataFrame(
-        {
-            "record_id": ids,
-            "row": np.arange(len(ids)),
-            "content_sha256": hashes,
-            "n_valid_samples": n_valid,
-            "source_fs_hz": source_fs,
-            **{f"has_{lead}": present[:, i] for i, lead in enumerate(STANDARD_LEADS)},
-        }
-    )
+    index = pd.DataFrame(entries)
+    index.insert(0, "record_id", ids)
+    index.insert(1, "row", np.arange(len(ids)))
+    index.insert(2, "content_sha256", hashes)
     index.to_parquet(building / "index.parquet", index=False)
     meta = {
         "dataset": dataset.name,
@@ -536,5 +568,6 @@ def build_signal_store(
         reused=len(ids) - len(to_parse),
         seconds=time.perf_counter() - started,
         location=folder,
+        unreadable=sum(entries[row]["unreadable"] is not None for row in to_parse),
     )
     return SignalStore(folder), report

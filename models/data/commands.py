@@ -11,6 +11,7 @@ from models.data.registry import dataset_names
 
 if TYPE_CHECKING:
     from models.data.base import Dataset
+    from models.data.cache import CacheBuildReport
 
 #: Signal-store rates ``build-cache --fs`` accepts (Hz).
 STORE_RATES_HZ: tuple[int, ...] = (100, 250, 500)
@@ -81,14 +82,17 @@ def build_cache(
             param_hint="--dataset",
         )
     _, signals = build_signal_store(opened, StoreLayout(fs_hz=fs), workers=workers)
-    typer.echo(
-        f"signals: {signals.records} records ({signals.computed} parsed, {signals.reused} "
-        f"reused) in {signals.seconds:.1f} s → {signals.location}"
-    )
+    typer.echo(_report_line("signals", "parsed", signals))
     concepts = build_concept_cache(opened, workers=workers)
-    typer.echo(
-        f"concepts: {concepts.records} records ({concepts.computed} measured, "
-        f"{concepts.reused} reused) in {concepts.seconds:.1f} s → {concepts.location}"
+    typer.echo(_report_line("concepts", "measured", concepts))
+
+
+def _report_line(what: str, verb: str, report: CacheBuildReport) -> str:
+    """One line summarising a cache build, e.g. ``signals: 352 records (352 parsed, …)``."""
+    refused = f", {report.unreadable} unreadable" if report.unreadable else ""
+    return (
+        f"{what}: {report.records} records ({report.computed} {verb}, {report.reused} reused"
+        f"{refused}) in {report.seconds:.1f} s → {report.location}"
     )
 
 

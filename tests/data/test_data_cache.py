@@ -197,3 +197,26 @@ def test_store_layout_crops_long_records_and_zeroes_gaps() -> None:
     stored, n_valid, present = to_store_layout(ecg, StoreLayout(fs_hz=500.0, duration_s=10.0))
     assert stored.shape == (12, 5000) and n_valid == 5000 and present.all()
     assert stored[3, 10] == 0.0 and stored.sum() == 12 * 5000 - 1
+
+
+def test_unreadable_records_are_cached_with_the_reason(
+    small_challenge_root: Path, cache_dir: Path, call_log: Path
+) -> None:
+    signal_file = small_challenge_root / "HR06000.mat"
+    signal_file.write_bytes(signal_file.read_bytes()[:1000])  # a truncated download
+    dataset = Challenge2021(small_challenge_root)
+    store, stored = build_signal_store(dataset, StoreLayout(fs_hz=500.0), workers=1)
+    assert (stored.computed, stored.unreadable) == (3, 1)
+    entry = store.index.loc["HR06000"]
+    assert entry["n_valid_samples"] == 0 and not store.signal("HR06000").any()
+    assert "HR06000.mat" in entry["unreadable"]
+    assert store.index.loc[["E07504", "JS20000"], "unreadable"].isna().all()
+
+    measured = build_concept_cache(dataset, workers=1, measure_fn=counting_measure)
+    assert (measured.computed, measured.unreadable) == (3, 1)
+    assert calls(call_log) == 2  # the unreadable record never reaches measure
+    concepts = load_concepts(dataset)
+    assert concepts.at["HR06000", "unreadable"] == entry["unreadable"]
+    assert np.isnan(concepts.at["HR06000", "rr"])
+    assert concepts.at["HR06000", f"rr{REASON_SUFFIX}"] == "unreadable record"
+    assert build_concept_cache(dataset, workers=1, measure_fn=counting_measure).computed == 0
