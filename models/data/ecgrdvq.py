@@ -6,8 +6,9 @@ verapamil (hERG block balanced by late-sodium or calcium block, low TdP risk) an
 ECGs at 16 time points around each dose. PhysioNet publishes the median-beat measurements as a
 table; this loader returns that table (no signals).
 
-Layout (PhysioNet ``ecgrdvq/1.0.0``): ``SCR-002.Clinical.Data.csv`` (one row per analysed ECG)
-and ``validation.csv`` (fiducial points on the median beats; from the FDA's ECGlib examples).
+Layout: ``SCR-002.Clinical.Data.csv`` (one row per analysed ECG, from PhysioNet ``ecgrdvq/1.0.0``)
+and, optionally, ``validation.csv`` (fiducial points on the median beats, from the examples of the
+FDA's ECGlib; only :meth:`Ecgrdvq.median_beat_fiducials` needs it).
 
 What this loader makes of it (:attr:`Ecgrdvq.index`, one row per ECG keyed by ``EGREFID``):
 
@@ -157,7 +158,8 @@ class Ecgrdvq(Dataset):
     """The ECGRDVQ clinical table from its PhysioNet root folder.
 
     Args:
-        root: the folder holding ``SCR-002.Clinical.Data.csv`` and ``validation.csv``.
+        root: the folder holding ``SCR-002.Clinical.Data.csv`` (and ``validation.csv`` for the
+            median-beat fiducials).
 
     Raises:
         DatasetRootError: listing missing tables, missing columns or unknown drug names.
@@ -172,7 +174,7 @@ class Ecgrdvq(Dataset):
     task_labels = MappingProxyType({"tdp_risk": "tdp_high_risk_drug"})
 
     def __init__(self, root: Path | str) -> None:
-        folder = require_entries(self.name, root, (CLINICAL_TABLE, FIDUCIAL_TABLE))
+        folder = require_entries(self.name, root, (CLINICAL_TABLE,))
         super().__init__(folder, self._read_clinical(folder))
 
     @classmethod
@@ -229,8 +231,10 @@ class Ecgrdvq(Dataset):
         qrs_onset_ms`` is within a few ms of the clinical table's QT.
 
         Raises:
-            DatasetRootError: when ``validation.csv`` lacks a column or names no subject/ECG.
+            DatasetRootError: when ``validation.csv`` is absent, lacks a column or names no
+                subject/ECG.
         """
+        require_entries(self.name, self.root, (FIDUCIAL_TABLE,))
         source = pd.read_csv(self.root / FIDUCIAL_TABLE)
         require_columns(self.name, self.root, FIDUCIAL_TABLE, source, _FIDUCIAL_SOURCE_COLUMNS)
         parts = source["RECORD"].str.rsplit("/", n=2, expand=True)

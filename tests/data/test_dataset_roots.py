@@ -111,16 +111,25 @@ def test_challenge_duplicate_record_names(tmp_path: Path) -> None:
 def test_ecgrdvq_missing_tables_and_columns(tmp_path: Path) -> None:
     with pytest.raises(DatasetRootError) as error:
         Ecgrdvq(tmp_path)
-    assert str(error.value) == f"ecgrdvq root {tmp_path} lacks {CLINICAL_TABLE}, {FIDUCIAL_TABLE}"
+    assert str(error.value) == f"ecgrdvq root {tmp_path} lacks {CLINICAL_TABLE}"
     (tmp_path / CLINICAL_TABLE).write_text('"EGREFID","RANDID","SEX"\n"x",1001,"F"\n')
-    (tmp_path / FIDUCIAL_TABLE).write_text("RECORD\n")
     with pytest.raises(DatasetRootError, match=f"{CLINICAL_TABLE} lacks columns AGE, VISIT"):
         Ecgrdvq(tmp_path)
+
+
+def test_ecgrdvq_fiducials_need_their_table(ecgrdvq_root: Path, tmp_path: Path) -> None:
+    (tmp_path / CLINICAL_TABLE).write_text((ecgrdvq_root / CLINICAL_TABLE).read_text())
+    table = Ecgrdvq(tmp_path)  # the PhysioNet download has no validation.csv: still a table
+    assert len(table) == 1392
+    with pytest.raises(DatasetRootError, match=f"lacks {FIDUCIAL_TABLE}$"):
+        table.median_beat_fiducials()
+    (tmp_path / FIDUCIAL_TABLE).write_text("RECORD,FILTER\nx/1001/abc,1\n")
+    with pytest.raises(DatasetRootError, match=f"{FIDUCIAL_TABLE} lacks columns ERROR, RR, QON"):
+        table.median_beat_fiducials()
 
 
 def test_ecgrdvq_unknown_treatment(ecgrdvq_root: Path, tmp_path: Path) -> None:
     clinical = (ecgrdvq_root / CLINICAL_TABLE).read_text()
     (tmp_path / CLINICAL_TABLE).write_text(clinical.replace('"Ranolazine",1500', '"Sotalol",80'))
-    (tmp_path / FIDUCIAL_TABLE).write_text((ecgrdvq_root / FIDUCIAL_TABLE).read_text())
     with pytest.raises(DatasetRootError, match="unknown treatments Sotalol"):
         Ecgrdvq(tmp_path)
