@@ -317,6 +317,10 @@ def load_concepts(
 ) -> pd.DataFrame:
     """The cached concepts of every record of ``dataset``, indexed by ``record_id``.
 
+    ``qtlens data build-cache`` measures the dataset as :func:`~models.data.registry.open_dataset`
+    opens it without a training rate (PTB-XL: the 500 Hz records), so pass it opened that way;
+    record ids are the same at every rate, so the result joins any signal store of the dataset.
+
     Columns: ``content_sha256``, ``measured_at``, ``unreadable`` (the reader's reason where the
     files could not be read, else missing) and :func:`concept_columns`.
 

@@ -64,6 +64,7 @@ def build_cache(
 ) -> None:
     """Measure every record's concepts once and store its signals memory-mapped.
 
+    Signals are stored at --fs; concepts are always measured on the dataset's full-rate records.
     Both caches live under $QTLENS_CACHE_DIR (default ~/.cache/qtlens); a second run reuses
     everything whose files and code are unchanged.
     """
@@ -83,7 +84,9 @@ def build_cache(
         )
     _, signals = build_signal_store(opened, StoreLayout(fs_hz=fs), workers=workers)
     typer.echo(_report_line("signals", "parsed", signals))
-    concepts = build_concept_cache(opened, workers=workers)
+    # Concepts are measured on the dataset's own (highest-rate) records whatever the store rate:
+    # a QT read at 100 Hz would be 10 ms coarse.
+    concepts = build_concept_cache(_open(dataset, data_dir), workers=workers)
     typer.echo(_report_line("concepts", "measured", concepts))
 
 
