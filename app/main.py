@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.routes import router as api_router
+from app.api.routes.health import router as health_router
 from app.context import AppContext, WorkerPool, configure_torch_threads
 from app.db.session import Database
 from app.pages import router as pages_router
@@ -177,7 +178,7 @@ def build_context(settings: Settings) -> AppContext:
 
     configure_torch_threads(settings.inference_workers)
     bundle = load_bundle(settings.model_bundle, device=settings.device)
-    LOGGER.info("model %s loaded on %s", bundle.name, bundle.device)
+    LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
     return AppContext(
         settings=settings,
         db=Database(settings.database_url),
@@ -215,6 +216,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     _install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    # Probes also answer at the root, where load balancers and orchestrators look for them.
+    app.include_router(health_router, include_in_schema=False)
     app.include_router(pages_router)
 
     plotly_js = Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))

@@ -69,5 +69,5 @@ def change_user(username: str, change: UserChange, admin: AdminUser,
 def model_card(admin: AdminUser, context: ContextDep) -> dict[str, Any]:
     """The loaded bundle's card, checksum and device."""
     model = context.model
-    return {"name": model.name, "checksum": model.checksum, "device": str(model.device),
+    return {"name": model.version, "checksum": model.checksum, "device": str(model.device),
             "card": model.card}

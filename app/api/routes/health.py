@@ -15,7 +15,7 @@ def _model_status(context: ContextDep) -> dict[str, object]:
     model = context.model
     return {
         "model_loaded": model is not None,
-        "model_name": model.name if model else None,
+        "model_name": model.version if model else None,
         "model_checksum": model.checksum if model else None,
         "device": str(model.device) if model else None,
     }
