@@ -12,7 +12,7 @@ import importlib
 import typer
 
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("models.data.commands",)
+COMMAND_MODULES: tuple[str, ...] = ("models.data.synthetic_command", "models.data.commands")
 
 
 def build_cli() -> typer.Typer:
@@ -25,6 +25,11 @@ def build_cli() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+
+    @cli.callback()
+    def research_commands() -> None:
+        """Keeps ``qtlens`` a command group even while only one command is registered."""
+
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(cli)
     return cli

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from models.ecg.errors import EcgInputError, InputTooLarge, MalformedEcg, UnsupportedFormat
-from models.ecg.io import wfdb_record
+from models.ecg.io import aecg, dicom, edf, muse, sierra, wfdb_record
 from models.ecg.io.checks import check_byte_count, check_upload_size
 from models.ecg.io.upload import IngestResult, UploadedFile
 from models.ecg.limits import IngestLimits
@@ -51,7 +51,7 @@ class EcgReader(Protocol):
 
 
 #: The readers, asked in this order whether they recognise an upload.
-READERS: tuple[EcgReader, ...] = (wfdb_record,)
+READERS: tuple[EcgReader, ...] = (dicom, edf, sierra, muse, aecg, wfdb_record)
 
 #: The default limits of uploads (the app builds its own from settings).
 UPLOAD_LIMITS = IngestLimits()

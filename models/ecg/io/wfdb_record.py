@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,13 @@ from wfdb.io.header import rx_record, rx_signal
 
 from models.ecg.errors import MalformedEcg, UnsupportedFormat
 from models.ecg.io.assemble import assemble
-from models.ecg.io.checks import check_channel_count, check_sample_count, check_sampling_rate
+from models.ecg.io.checks import (
+    check_channel_count,
+    check_sample_count,
+    check_sampling_rate,
+    parse_int,
+    parse_real,
+)
 from models.ecg.io.deid import IdentifyingField, demographics_from_comments
 from models.ecg.io.units import millivolts_per_unit
 from models.ecg.io.upload import IngestResult, UploadedFile
@@ -129,27 +136,17 @@ def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], list[str]]:
     return lines, comments
 
 
-def _integer(text: str, default: int, what: str, field: str) -> int:
-    """A header integer, ``default`` when the field is absent."""
-    if text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise MalformedEcg(f"the {what} {text[:20]!r} is not a whole number", field) from None
+def _check_tokens(line: str, fields: list[str], rest: str, field: str) -> None:
+    """Refuse a line that wfdb's permissive grammar splits differently from its whitespace.
 
-
-def _real(text: str, default: float, what: str, field: str) -> float:
-    """A finite header number, ``default`` when the field is absent."""
-    if text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise MalformedEcg(f"the {what} {text[:20]!r} is not a number", field) from None
-    if not math.isfinite(value):
-        raise MalformedEcg(f"the {what} {text[:20]!r} is not a finite number", field)
-    return value
+    The WFDB grammar makes every separator optional, so ``"rec 12 -500 5000"`` would parse as a
+    record without a sampling rate and ``"16 1.2.3/mV …"`` as a gain of 1.2 followed by a
+    signal name. Each field must be its own whitespace-separated token.
+    """
+    tokens = line.split()
+    expected = [token for token in fields if token]
+    if tokens[: len(expected)] != expected or tokens[len(expected) :] != rest.split():
+        raise MalformedEcg(f"the fields of {field} are not separated as WFDB requires", field)
 
 
 def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> SignalSpec:
@@ -159,6 +156,27 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
     if match is None:
         raise MalformedEcg(f"line {number} of the WFDB header is not a signal line", field)
     groups = match.groupdict()
+    spec = groups["fmt"]
+    spec += f"x{groups['samps_per_frame']}" if groups["samps_per_frame"] else ""
+    spec += f":{groups['skew']}" if groups["skew"] else ""
+    spec += f"+{groups['byte_offset']}" if groups["byte_offset"] else ""
+    gain = groups["adc_gain"]
+    gain += f"({groups['baseline']})" if groups["baseline"] else ""
+    gain += f"/{groups['units']}" if groups["units"] else ""
+    _check_tokens(
+        line,
+        [
+            groups["file_name"],
+            spec,
+            gain,
+            *(
+                groups[key]
+                for key in ("adc_res", "adc_zero", "init_value", "checksum", "block_size")
+            ),
+        ],
+        groups["sig_name"],
+        field,
+    )
     file_name = groups["file_name"]
     if not any(char.isalnum() for char in file_name) or file_name.lower().endswith(".hea"):
         raise MalformedEcg(
@@ -173,10 +191,10 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
         )
     if fmt not in BYTES_PER_SAMPLE:
         raise MalformedEcg(f"{fmt!r} is not a WFDB signal format", field)
-    samples_per_frame = _integer(groups["samps_per_frame"], 1, "samples per frame", field)
+    samples_per_frame = parse_int(groups["samps_per_frame"], "samples per frame", field, 1)
     if samples_per_frame < 1:
         raise MalformedEcg("the samples per frame must be at least 1", field)
-    adc_gain = _real(groups["adc_gain"], 0.0, "ADC gain", field)
+    adc_gain = parse_real(groups["adc_gain"], "ADC gain", field, 0.0)
     name = groups["sig_name"].strip()
     if adc_gain == 0:
         adc_gain = DEFAULT_ADC_GAIN
@@ -194,13 +212,13 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
         ("checksum", "checksum"),
         ("block_size", "block size"),
     ):
-        _integer(groups[key], 0, what, field)
+        parse_int(groups[key], what, field, 0)
     return SignalSpec(
         file_name=file_name,
         fmt=fmt,
         samples_per_frame=samples_per_frame,
-        skew=_integer(groups["skew"], 0, "skew", field),
-        byte_offset=_integer(groups["byte_offset"], 0, "byte offset", field),
+        skew=parse_int(groups["skew"], "skew", field, 0),
+        byte_offset=parse_int(groups["byte_offset"], "byte offset", field, 0),
         adc_gain=adc_gain,
         units=groups["units"] or "mV",
         name=name,
@@ -224,14 +242,31 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     if match is None:
         raise MalformedEcg("the first line of the WFDB header is not a record line", field)
     groups = match.groupdict()
+    frequency = groups["fs"]
+    frequency += f"/{groups['counter_freq']}" if groups["counter_freq"] else ""
+    frequency += f"({groups['base_counter']})" if groups["base_counter"] else ""
+    name = groups["record_name"] + (f"/{groups['n_seg']}" if groups["n_seg"] else "")
+    _check_tokens(
+        record_line,
+        [
+            name,
+            groups["n_sig"],
+            frequency,
+            groups["sig_len"],
+            groups["base_time"],
+            groups["base_date"],
+        ],
+        "",
+        field,
+    )
     if groups["n_seg"]:
         raise UnsupportedFormat(
             "multi-segment WFDB records are not supported; upload a single-segment record", field
         )
     notes: list[str] = []
-    n_signals = _integer(groups["n_sig"], 0, "number of signals", field)
+    n_signals = parse_int(groups["n_sig"], "number of signals", field, 0)
     check_channel_count(n_signals, limits, field)
-    fs_hz = _real(groups["fs"], 0.0, "sampling frequency", field)
+    fs_hz = parse_real(groups["fs"], "sampling frequency", field, 0.0)
     if groups["fs"] == "":
         fs_hz = DEFAULT_FS_HZ
         notes.append(
@@ -240,7 +275,7 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     check_sampling_rate(fs_hz, limits, field)
     n_samples = None
     if groups["sig_len"]:
-        n_samples = _integer(groups["sig_len"], 0, "number of samples", field)
+        n_samples = parse_int(groups["sig_len"], "number of samples", field, 0)
         check_sample_count(n_samples, fs_hz, limits, field)
 
     signal_lines = lines[1:]
@@ -276,18 +311,29 @@ def _basename(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+#: The start of a record line: a record name and a number of signals. A ``.hea`` file whose
+#: first line starts like this is read as a header even when a field is broken, so that the
+#: error names the field instead of calling the file an unknown format.
+_RECORD_LINE_START = re.compile(r"\s*\S+[ \t]+\d+")
+
+
 def _looks_like_header(file: UploadedFile) -> bool:
+    """Header grammar (record line, then a signal line), or a ``.hea`` name with a line that
+    starts like a record line; never the name alone."""
     head = file.data[:SNIFF_BYTES]
     if b"\x00" in head:
         return False
-    try:
-        lines, _ = _split_lines(head)
-    except MalformedEcg:
+    lines = [
+        line.strip().decode("ascii", errors="replace")
+        for line in head.splitlines()
+        if line.strip() and not line.strip().startswith(b"#")
+    ]
+    if not lines:
         return False
-    if not lines or rx_record.fullmatch(lines[0][1]) is None:
-        return False
-    has_signal_line = len(lines) > 1 and rx_signal.fullmatch(lines[1][1]) is not None
-    return has_signal_line or _basename(file.name).lower().endswith(".hea")
+    if rx_record.fullmatch(lines[0]) and len(lines) > 1 and rx_signal.fullmatch(lines[1]):
+        return True
+    is_named_header = _basename(file.name).lower().endswith(".hea")
+    return is_named_header and _RECORD_LINE_START.match(lines[0]) is not None
 
 
 def sniff(files: Sequence[UploadedFile]) -> bool:
@@ -368,9 +414,7 @@ def _check_data_sizes(
 
     for name, data, members, fmt, offset, samples_per_frame in layouts:
         expected = offset + _required_bytes(fmt, n_samples * samples_per_frame)
-        # One frame of slack: writers pad the last 212/310 byte group or align the file end.
-        frame_bytes = math.ceil(samples_per_frame * BYTES_PER_SAMPLE[fmt]) + 1
-        if len(data) < expected or len(data) > expected + frame_bytes:
+        if len(data) != expected:
             per_lead = max(_required_bytes(fmt, n_samples), 1)
             leads_worth = (len(data) - offset) / per_lead
             raise MalformedEcg(

@@ -19,6 +19,29 @@ through Tpeak-Tend with J-Tpeak_c unchanged and carries little risk (Johannesen 
 Pharmacol Ther 96:549, 2014); alternans, notching, labile QTc, U waves, female sex (Makkar RR et
 al., JAMA 270:2590, 1993) and age add to it.
 
+Coefficients (weight per ``scale`` unit above ``centre``; binary and ``female`` per 1):
+
+=====================  ============  =====================  =====================
+term                   centre/scale  lqts_risk              tdp_risk
+=====================  ============  =====================  =====================
+intercept                            −1.9                   −2.2
+qtc_fridericia (ms)    440 / 30      +1.8                   +0.3
+jtpeak_c (ms)          240 / 30                             +1.5
+tpeak_tend (ms)        95 / 20       +0.5                   +0.3
+t_amplitude_ii (mV)    0.3 / 0.15    −0.4                   −0.4
+qtc_variability (ms)   8 / 5                                +0.4
+t_notched                            +1.0                   +0.6
+t_broad_based                        +0.6
+t_late_onset                         +0.6
+t_alternans                          +1.2                   +1.5
+u_wave                                                      +0.5
+female                               +0.4                   +0.6
+age_years              50 / 15       −0.3                   +0.5
+=====================  ============  =====================  =====================
+
+``qtc_only``: ``lqts_risk`` logit = −1.35 + 2.5·(QTc − 440)/30, ``tdp_risk`` logit =
+−1.6 + 2.0·(QTc − 440)/30.
+
 ``qtc_only`` makes both labels depend on QTc (Fridericia) alone — the control data set on which an
 explanation method must attribute everything to QTc.
 """
@@ -144,8 +167,8 @@ def _full_equations() -> tuple[RiskEquation, ...]:
         "tdp_risk",
         intercept=-2.2,
         terms=(
-            LogisticTerm(qtc[0], 0.6, qtc[1], qtc[2]),
-            LogisticTerm("jtpeak_c", 1.2, 240.0, 30.0),
+            LogisticTerm(qtc[0], 0.3, qtc[1], qtc[2]),
+            LogisticTerm("jtpeak_c", 1.5, 240.0, 30.0),
             LogisticTerm(tpte[0], 0.3, tpte[1], tpte[2]),
             LogisticTerm(t_amp[0], -0.4, t_amp[1], t_amp[2]),
             LogisticTerm("qtc_variability", 0.4, 8.0, 5.0),
@@ -153,7 +176,7 @@ def _full_equations() -> tuple[RiskEquation, ...]:
             LogisticTerm("t_alternans", 1.5),
             LogisticTerm("u_wave", 0.5),
             LogisticTerm("female", 0.6),
-            LogisticTerm(age[0], 0.3, age[1], age[2]),
+            LogisticTerm(age[0], 0.5, age[1], age[2]),
         ),
     )
     return lqts, tdp
@@ -161,7 +184,7 @@ def _full_equations() -> tuple[RiskEquation, ...]:
 
 def _qtc_only_equations() -> tuple[RiskEquation, ...]:
     return (
-        RiskEquation("lqts_risk", -1.2, (LogisticTerm("qtc_fridericia", 2.5, 440.0, 30.0),)),
+        RiskEquation("lqts_risk", -1.35, (LogisticTerm("qtc_fridericia", 2.5, 440.0, 30.0),)),
         RiskEquation("tdp_risk", -1.6, (LogisticTerm("qtc_fridericia", 2.0, 440.0, 30.0),)),
     )
 

@@ -18,7 +18,10 @@ when needed so that T (and U) end ≥ 40 ms before the next P; PR ~ N(160, 18) i
 QRS ~ N(92, 9) in 72–118 ms; T amplitude in II ~ N(0.32, 0.1) (lqt2 / hERG ~ N(0.18, 0.06))
 in 0.06–0.7 mV with V5 = II × U(1.0, 1.6); 4 % inverted T in II and V5; alternans in 3 % of
 normals, 10 % of LQTS, 15 % of hERG; U waves in 4 % of normals, 25 % of lqt2, 45 % of hERG;
-per-beat QT jitter 1.5–6 ms (normals) up to 6–16 ms (hERG); random heart axis rotation
+per-beat QT jitter 1.5–6 ms (normals), 4–12 ms (LQTS, multichannel), 6–16 ms (hERG); T limb
+exponent ``p`` ~ U(1.7, 2.4) (lqt1 U(2.5, 3.5), hERG U(2.0, 2.8)); T upstroke from the ST segment
+the phenotype wants (normal: upstroke = Tpeak-Tend × U(1.2, 1.7)), with every beat's ST kept
+≥ 10 ms (Tpeak-Tend, then jitter, give way when a short QT leaves no room); random heart axis rotation
 (N(0, 12°) per axis); QRS amplitude × U(0.6, 1.5); age U(18, 85) (LQTS U(12, 65), drug
 U(35, 85)); women 50 % (LQTS 55 %, drug 60 %).
 """
@@ -42,14 +45,17 @@ PHENOTYPE_SHARES: Mapping[str, float] = {
     "multichannel": 0.09,
 }
 _LQTS = ("lqt1", "lqt2", "lqt3")
-#: Smallest ST segment (J point → T onset) the sampler produces, in ms.
+#: Smallest ST segment (J point → T onset) of any beat, in ms: the median beat's ST is at least
+#: this plus the largest per-beat QT shortening (3 SD of jitter and the rate adaptation).
 _MIN_ST_MS = 10.0
+#: Shortest Tpeak-Tend the sampler keeps when a short QT leaves little room, in ms.
+_MIN_TPEAK_TEND_MS = 40.0
 #: Smallest T upstroke (T onset → T peak) the sampler produces, in ms.
 _MIN_UPSTROKE_MS = 60.0
 
 
 def _normal(rng: np.random.Generator, mean: float, sd: float, low: float, high: float) -> float:
-    return float(np.clip(rng.normal(mean, sd), low, high))
+    return min(max(float(rng.normal(mean, sd)), low), high)
 
 
 def _feasible_heart_rate(
@@ -150,12 +156,17 @@ def sample_params(
     )
     # The T upstroke follows from the ST segment the phenotype wants at the nominal RR.
     qt_ms = qtc_ms * (60.0 / heart_rate) ** (1.0 / 3.0)
-    if qt_ms - qrs_ms - tpeak_tend_ms < _MIN_ST_MS + _MIN_UPSTROKE_MS:
-        # A short QT with a long Tpeak-Tend: shorten Tpeak-Tend to leave room for ST + upstroke.
-        tpeak_tend_ms = qt_ms - qrs_ms - _MIN_ST_MS - _MIN_UPSTROKE_MS
+    # Per-beat QT may fall 3 SD of jitter and the Fridericia adaptation to a short RR below the
+    # median beat's; its ST segment must stay ≥ _MIN_ST_MS even then. When a short QT leaves no
+    # room, Tpeak-Tend shortens first (to _MIN_TPEAK_TEND_MS), then the jitter.
+    rate_shortening_ms = qt_ms * (1.0 - (1.0 - max_deviation) ** (1.0 / 3.0))
+    spare_ms = qt_ms - qrs_ms - _MIN_UPSTROKE_MS - _MIN_ST_MS - rate_shortening_ms
+    tpeak_tend_ms = min(tpeak_tend_ms, max(_MIN_TPEAK_TEND_MS, spare_ms - 3.0 * qt_jitter_ms))
+    qt_jitter_ms = max(0.0, min(qt_jitter_ms, (spare_ms - tpeak_tend_ms) / 3.0))
+    min_st_ms = _MIN_ST_MS + rate_shortening_ms + 3.0 * qt_jitter_ms
     room_ms = qt_ms - qrs_ms - tpeak_tend_ms  # ST + upstroke
     if phenotype == "lqt1":
-        st_ms = min(float(rng.uniform(_MIN_ST_MS, 60.0)),
+        st_ms = min(float(rng.uniform(min_st_ms, max(min_st_ms, 60.0))),
                     room_ms - (BROAD_BASED_T_MS + 10.0 - tpeak_tend_ms))
     elif phenotype == "lqt3":
         st_ms = max(float(rng.uniform(LATE_ONSET_ST_MS + 10.0, 240.0)),
@@ -167,7 +178,7 @@ def sample_params(
             phenotype, (1.2, 1.7)
         )
         st_ms = room_ms - tpeak_tend_ms * float(rng.uniform(*upstroke_ratio))
-    st_ms = float(np.clip(st_ms, _MIN_ST_MS, room_ms - _MIN_UPSTROKE_MS))
+    st_ms = min(max(st_ms, min_st_ms), room_ms - _MIN_UPSTROKE_MS)
     t_upstroke_ms = room_ms - st_ms
 
     largest_t = max(abs(t_ii), abs(t_v5)) * 1.3  # the V3–V4 T is usually the largest
