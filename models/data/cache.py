@@ -37,13 +37,13 @@ import secrets
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,9 @@ from models.concepts import REGISTRY
 from models.data.base import RecordDataset, RecordSpec, read_record
 from models.ecg.errors import EcgInputError
 from models.ecg.record import STANDARD_LEADS, Ecg
+
+if TYPE_CHECKING:
+    from models.ecg.measure import Measurements
 
 #: Suffix of the column holding why a concept is unavailable.
 REASON_SUFFIX = "__unavailable"
@@ -72,14 +75,8 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-class ConceptMeasurements(Protocol):
-    """What a measurement function returns: values and reasons for the unavailable ones."""
-
-    values: Mapping[str, float | None]
-    unavailable: Mapping[str, str]
-
-
-MeasureFn = Callable[[Ecg], ConceptMeasurements]
+#: The measurement function: :func:`models.ecg.measure.measure` or one with its signature.
+MeasureFn = Callable[[Ecg], "Measurements"]
 
 
 @dataclass(frozen=True)
@@ -191,16 +188,16 @@ def concept_columns() -> list[str]:
     return [column for c in REGISTRY for column in (c.name, f"{c.name}{REASON_SUFFIX}")]
 
 
-def concept_row(measurements: ConceptMeasurements) -> dict[str, float | str | None]:
+def concept_row(measurements: Measurements) -> dict[str, float | str | None]:
     """One cache row from a measurement: each concept's value, or ``None`` and the reason."""
     row: dict[str, float | str | None] = {}
     for concept in REGISTRY:
-        value = measurements.values.get(concept.name)
+        entry = measurements.concepts.get(concept.name)
+        value = None if entry is None else entry.value
         known = value is not None and np.isfinite(value)
-        row[concept.name] = float(value) if known else None
-        row[f"{concept.name}{REASON_SUFFIX}"] = (
-            None if known else measurements.unavailable.get(concept.name, "not measured")
-        )
+        row[concept.name] = float(value) if known else None  # type: ignore[arg-type]
+        reason = (entry.reason if entry is not None else None) or "not measured"
+        row[f"{concept.name}{REASON_SUFFIX}"] = None if known else reason
     return row
 
 

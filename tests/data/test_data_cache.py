@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.concepts import concept_names
+from models.concepts import Flag, FlagLevel, concept_names
 from models.data.base import read_record
 from models.data.cache import (
     REASON_SUFFIX,
@@ -26,6 +25,7 @@ from models.data.cache import (
     to_store_layout,
 )
 from models.data.challenge2021 import Challenge2021
+from models.ecg.measure import ConceptValue, Measurements
 from models.ecg.record import STANDARD_LEADS, Ecg
 
 pytestmark = pytest.mark.data
@@ -35,18 +35,26 @@ pytestmark = pytest.mark.data
 CALL_LOG_ENV = "QTLENS_TEST_MEASURE_CALLS"
 
 
-@dataclass(frozen=True)
-class FakeMeasurements:
-    values: dict[str, float | None]
-    unavailable: dict[str, str] = field(default_factory=dict)
-
-
-def counting_measure(ecg: Ecg) -> FakeMeasurements:
-    """A stand-in for ``measure``: RR from the record length, QT unavailable; logs each call."""
+def counting_measure(ecg: Ecg) -> Measurements:
+    """A fast stand-in for ``measure``: RR from the record length, QT unavailable, the rest
+    absent; leaves one file per call in the call log."""
     Path(os.environ[CALL_LOG_ENV], uuid.uuid4().hex).touch()
-    return FakeMeasurements(
-        values={"rr": 100.0 * ecg.duration_s, "t_amplitude_ii": float(ecg.lead("II").max())},
-        unavailable={"qt": "T end not found"},
+    entries = [
+        ConceptValue("rr", 100.0 * ecg.duration_s, "ms", None, Flag(FlagLevel.NORMAL)),
+        ConceptValue(
+            "t_amplitude_ii", float(ecg.lead("II").max()), "mV", None, Flag(FlagLevel.NORMAL)
+        ),
+        ConceptValue("qt", None, "ms", "T end not found", Flag(FlagLevel.NORMAL)),
+    ]
+    return Measurements(
+        concepts={entry.name: entry for entry in entries},
+        median_beats={},
+        global_fiducials=None,
+        t_end_lead=None,
+        beats=(),
+        lead_quality={},
+        record_reason=None,
+        rhythm_reason=None,
     )
 
 

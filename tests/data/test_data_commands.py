@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from models.cli import build_cli
+from models.data.cache import StoreLayout, load_concepts, open_signal_store
+from models.data.challenge2021 import Challenge2021
 
 pytestmark = pytest.mark.data
 
@@ -73,3 +75,30 @@ def test_bad_arguments_are_refused_plainly(
     code, output = run("data", *args)
     assert code == 2
     assert message in plain(output)
+
+
+def test_build_cache_measures_once_then_reuses(small_challenge_root: Path, cache_dir: Path) -> None:
+    args = [
+        "data",
+        "build-cache",
+        "--dataset",
+        "challenge",
+        "--data-dir",
+        str(small_challenge_root),
+    ]
+    code, output = run(*args, "--fs", "250", "--workers", "2")
+    assert code == 0, output
+    assert "signals: 3 records (3 parsed, 0 reused)" in output
+    assert "concepts: 3 records (3 measured, 0 reused)" in output
+    code, output = run(*args, "--fs", "250", "--workers", "2")
+    assert code == 0, output
+    assert "signals: 3 records (0 parsed, 3 reused)" in output
+    assert "concepts: 3 records (0 measured, 3 reused)" in output
+
+    dataset = Challenge2021(small_challenge_root)
+    concepts = load_concepts(dataset)
+    # E07504 is the Challenge's prolonged-QT record: measure() finds QTc (Fridericia) > 450 ms.
+    assert concepts.at["E07504", "qtc_fridericia"] > 450.0
+    assert concepts.at["E07504", "qtc_prolonged"] == 1.0
+    assert concepts["rr"].between(300.0, 2000.0).all()
+    assert open_signal_store(dataset, StoreLayout(fs_hz=250.0)).signals.shape == (3, 12, 2500)
