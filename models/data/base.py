@@ -17,18 +17,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 import pandas as pd
 
 from models.ecg.io import DATASET_LIMITS, read_paths
+from models.ecg.io.deid import demographics_from_comments
 from models.ecg.limits import IngestLimits
 from models.ecg.record import Ecg, Sex
 
-Split = Literal["train", "val", "test"]
+if TYPE_CHECKING:
+    from models.data.wfdb_annotated import AnnotatedWave
 
-#: The three splits, in the order summaries list them.
-SPLITS: tuple[Split, ...] = ("train", "val", "test")
+Split = Literal["train", "val", "test", "dev"]
+
+#: The splits, in the order summaries list them. ``dev`` holds development data with no training
+#: role (the fiducial-annotated LUDB and QTDB, used to validate measurement).
+SPLITS: tuple[Split, ...] = ("train", "val", "test", "dev")
 
 #: Columns every :attr:`Dataset.index` holds besides its labels.
 INDEX_COLUMNS: tuple[str, ...] = ("split", "age_years", "sex")
@@ -108,6 +113,18 @@ def hash_split(key: str) -> Split:
     return "val" if bucket == 8 else "test"
 
 
+def header_demographics(header_path: Path) -> tuple[int | None, Sex | None]:
+    """Age (capped at 90) and sex stated in a WFDB header's comments, ``None`` when absent.
+
+    Uses the input layer's parser (:func:`models.ecg.io.deid.demographics_from_comments`), so
+    LUDB ``#<age>: 51``, Challenge ``# Age: 57`` and QTDB ``# 69 M …`` lines all read.
+    """
+    text = header_path.read_text(encoding="utf-8", errors="replace")
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    age_years, sex, _ = demographics_from_comments(comments)
+    return age_years, sex
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     """Everything needed to read one record: small and picklable, sent to worker processes.
@@ -153,18 +170,31 @@ class DatasetRecord:
     Attributes:
         record_id: the dataset's record name.
         ecg: the signal in mV with age and sex.
-        labels: 0/1 per label name of the dataset (e.g. ``{"lqts_risk": 1, "NORM": 0}``).
-        split: ``"train"``, ``"val"`` or ``"test"``.
-        fiducials: annotated wave boundaries where the dataset has them (LUDB, QTDB), else
-            ``None``: one row per annotated wave with columns ``lead``, ``wave`` (``"p"``,
-            ``"qrs"``, ``"t"``), ``onset``, ``peak``, ``offset`` as sample indices.
+        labels: 0/1 per label name of the dataset (e.g. ``{"lqts_risk": 1, "NORM": 0}``; empty
+            for the fiducial datasets).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"dev"``.
+        fiducials: the waves cardiologists marked (LUDB, QTDB), else ``None``: marked waves in
+            time order keyed by the canonical lead they were marked on, or by
+            :data:`models.data.wfdb_annotated.ALL_LEADS` when marked on all leads together.
     """
 
     record_id: str
     ecg: Ecg
     labels: Mapping[str, int]
     split: Split
-    fiducials: pd.DataFrame | None = None
+    fiducials: Mapping[str, tuple[AnnotatedWave, ...]] | None = None
+
+    @property
+    def annotated_span_s(self) -> tuple[float, float]:
+        """First and last marked time over all leads in s (only part of a record is marked)."""
+        times = [
+            t
+            for waves in (self.fiducials or {}).values()
+            for wave in waves
+            for t in (wave.onset_s, wave.peak_s, wave.offset_s)
+            if t is not None
+        ]
+        return (min(times), max(times)) if times else (0.0, 0.0)
 
 
 class Dataset(ABC):
@@ -202,6 +232,10 @@ class Dataset(ABC):
         rows = self.index if split is None else self.index[self.index["split"] == split]
         return [str(record_id) for record_id in rows.index]
 
+    def split_of(self, record_id: str) -> Split:
+        """The split of one record."""
+        return self.index.at[record_id, "split"]
+
     def subset(self, record_ids: Sequence[str]) -> Self:
         """The same dataset restricted to ``record_ids``, in the order given.
 
@@ -221,12 +255,13 @@ class Dataset(ABC):
         return {label: int(row[label]) for label in self.label_names}
 
     def summary(self) -> pd.DataFrame:
-        """Records and label positives per split: rows train, val, test and total."""
+        """Records and label positives per split: rows train, val, test, (dev,) and total."""
         by_split = self.index.groupby("split")
         table = pd.DataFrame({"records": by_split.size()})
         for label in self.label_names:
             table[label] = by_split[label].sum()
-        table = table.reindex(list(SPLITS), fill_value=0).astype(int)
+        shown = [split for split in SPLITS if split != "dev" or split in table.index]
+        table = table.reindex(shown, fill_value=0).astype(int)
         table.loc["total"] = table.sum()
         return table
 
@@ -253,8 +288,9 @@ class RecordDataset(Dataset):
         """The loader best suited to a training rate of ``fs_hz`` (PTB-XL picks 100 or 500 Hz)."""
         return cls(root)  # type: ignore[call-arg]
 
-    def fiducials(self, record_id: str) -> pd.DataFrame | None:
-        """Annotated wave boundaries of a record (see :class:`DatasetRecord`); none by default."""
+    def fiducials(self, record_id: str) -> Mapping[str, tuple[AnnotatedWave, ...]] | None:
+        """The waves cardiologists marked on a record (see :class:`DatasetRecord`); ``None``
+        for datasets without such marks."""
         return None
 
     def specs(self) -> list[RecordSpec]:
@@ -267,7 +303,7 @@ class RecordDataset(Dataset):
             record_id=record_id,
             ecg=read_record(self.spec(record_id)),
             labels=self.labels(record_id),
-            split=self.index.at[record_id, "split"],
+            split=self.split_of(record_id),
             fiducials=self.fiducials(record_id),
         )
 

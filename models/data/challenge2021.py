@@ -35,10 +35,10 @@ from models.data.base import (
     DatasetRootError,
     RecordDataset,
     hash_split,
+    header_demographics,
     missing_files_error,
     require_entries,
 )
-from models.ecg.record import normalise_age, normalise_sex
 
 #: SNOMED-CT code of "prolonged QT interval".
 SNOMED_PROLONGED_QT = "111975006"
@@ -93,6 +93,7 @@ class Challenge2021(RecordDataset):
             )
 
         comments = [header_comments(header) for header in headers]
+        demographics = [header_demographics(header) for header in headers]
         without_dx = [
             str(header.relative_to(root))
             for header, found in zip(headers, comments)
@@ -106,10 +107,8 @@ class Challenge2021(RecordDataset):
             {
                 "record_id": [header.stem for header in headers],
                 "split": [hash_split(header.stem) for header in headers],
-                "age_years": pd.array(
-                    [normalise_age(found.get("Age")) for found in comments], dtype="Int64"
-                ),
-                "sex": [normalise_sex(found.get("Sex")) for found in comments],
+                "age_years": pd.array([age for age, _ in demographics], dtype="Int64"),
+                "sex": [sex for _, sex in demographics],
                 "dx_codes": [",".join(listed) for listed in codes],
                 "header": [str(header.relative_to(root)) for header in headers],
                 "lqts_risk": pd.array(

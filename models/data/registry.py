@@ -6,11 +6,11 @@ Loaders are imported only when opened, so listing the names costs nothing.
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.data.base import Dataset, RecordDataset
+from models.data.paths import default_data_dir
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ DATASETS: tuple[DatasetEntry, ...] = (
         "ecgrdvq",
         "FDA ECGRDVQ drug study (clinical table)",
     ),
+    DatasetEntry("ludb", "models.data.ludb", "Ludb", "ludb", "LUDB fiducials in every lead"),
+    DatasetEntry("qtdb", "models.data.qtdb", "Qtdb", "qtdb", "QTDB expert QT marks (15 min)"),
 )
 
 
@@ -71,15 +73,9 @@ def dataset_entry(name: str) -> DatasetEntry:
     raise KeyError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
 
 
-def default_root(name: str, data_dir: Path | str | None = None) -> Path:
-    """The dataset's folder below ``data_dir``, ``$QTLENS_DATA_DIR`` or ``../shared/data``.
-
-    The last fallback is relative to the repository root (the development checkout layout).
-    """
-    base = data_dir or os.environ.get("QTLENS_DATA_DIR")
-    if base is None:
-        base = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return Path(base).expanduser() / dataset_entry(name).folder
+def default_root(name: str) -> Path:
+    """The dataset's folder below the data root (:func:`models.data.paths.default_data_dir`)."""
+    return default_data_dir() / dataset_entry(name).folder
 
 
 def open_dataset(name: str, root: Path | str, training_fs_hz: float | None = None) -> Dataset:

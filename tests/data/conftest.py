@@ -43,6 +43,16 @@ def ecgrdvq_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ludb_root() -> Path:
+    return development_root("ludb")
+
+
+@pytest.fixture(scope="session")
+def qtdb_root() -> Path:
+    return development_root("qtdb")
+
+
+@pytest.fixture(scope="session")
 def ptbxl(ptbxl_root: Path) -> PtbXl:
     return PtbXl(ptbxl_root)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -10,27 +11,30 @@ import pandas as pd
 import pytest
 
 from models.concepts import get_concept
-from models.data.base import RecordDataset, hash_split
+from models.data.base import RecordDataset, hash_split, read_record
 from models.data.challenge2021 import Challenge2021
 from models.data.ecgrdvq import Ecgrdvq, leave_one_subject_out
+from models.data.ludb import Ludb
 from models.data.ptbxl import PtbXl, fold_split, ptbxl_age
+from models.data.qtdb import Qtdb
 from models.data.registry import dataset_names, open_dataset
+from models.data.wfdb_annotated import ALL_LEADS
 from models.ecg.record import STANDARD_LEADS
 
 pytestmark = pytest.mark.data
 
 
 def assert_every_record_reads(dataset: RecordDataset, fs_hz: float, n_samples: int) -> None:
-    """Load every record; each is 12 standard leads, finite, in mV, at the expected shape."""
-    for count, record in enumerate(dataset, start=1):
-        ecg = record.ecg
-        assert ecg.lead_names == STANDARD_LEADS, record.record_id
-        assert ecg.fs_hz == fs_hz and ecg.n_samples == n_samples, record.record_id
-        assert np.isfinite(ecg.signal_mv).all(), record.record_id
+    """Read every record's signal; each is 12 standard leads, finite, in mV, of the given shape."""
+    record_ids = dataset.record_ids()
+    assert len(record_ids) == len(dataset)
+    for record_id in record_ids:
+        ecg = read_record(dataset.spec(record_id))
+        assert ecg.lead_names == STANDARD_LEADS, record_id
+        assert ecg.fs_hz == fs_hz and ecg.n_samples == n_samples, record_id
+        assert np.isfinite(ecg.signal_mv).all(), record_id
         # 12-lead surface ECGs stay within a few mV; a gain error (µV read as mV) would not.
-        assert 0.05 < np.abs(ecg.signal_mv).max() < 20.0, record.record_id
-        assert record.labels == dataset.labels(record.record_id)
-    assert count == len(dataset)
+        assert 0.05 < np.abs(ecg.signal_mv).max() < 20.0, record_id
 
 
 # ----------------------------------------------------------------------------------- PTB-XL
@@ -113,6 +117,10 @@ def test_challenge_counts_labels_and_split(challenge: Challenge2021) -> None:
 
 def test_challenge_reads_every_record(challenge: Challenge2021) -> None:
     assert_every_record_reads(challenge, fs_hz=500.0, n_samples=5000)
+    loaded = list(challenge)  # iteration loads records with labels and split
+    assert [record.record_id for record in loaded] == challenge.record_ids()
+    assert [record.labels["lqts_risk"] for record in loaded].count(1) == 1
+    assert [record.split for record in loaded] == challenge.index["split"].tolist()
     record = challenge.load("E07504")
     assert (record.ecg.age_years, record.ecg.sex, record.labels) == (69, "male", {"lqts_risk": 1})
 
@@ -210,12 +218,56 @@ def test_ecgrdvq_fiducials_agree_with_the_clinical_table(ecgrdvq: Ecgrdvq) -> No
     assert np.array_equal(filtered["rr_ms"].to_numpy(), rr.to_numpy())
 
 
+# ------------------------------------------------------------------------------ LUDB, QTDB
+
+
+def test_ludb_records_demographics_and_per_lead_marks(ludb_root: Path) -> None:
+    ludb = Ludb(ludb_root)
+    assert len(ludb) == 60 and set(ludb.index["split"]) == {"dev"}
+    assert ludb.summary().loc["dev", "records"] == 60
+    assert int(ludb.index["age_years"].isna().sum()) == 0
+    assert_every_record_reads(ludb, fs_hz=500.0, n_samples=5000)
+    record = ludb.load("1")
+    assert (record.ecg.age_years, record.ecg.sex, record.labels) == (51, "female", {})
+    assert set(record.fiducials) == set(STANDARD_LEADS)
+    first_qrs = record.fiducials["II"][0]
+    assert (first_qrs.wave, first_qrs.onset_s, first_qrs.peak_s, first_qrs.offset_s) == (
+        "QRS",
+        1.288,
+        1.324,
+        1.364,
+    )
+    assert record.annotated_span_s == (1.266, 8.004)
+
+
+def test_qtdb_records_and_expert_marks(qtdb_root: Path) -> None:
+    qtdb = Qtdb(qtdb_root)
+    assert len(qtdb) == 30 and set(qtdb.index["split"]) == {"dev"}
+    record = qtdb.load("sel100")
+    assert record.ecg.lead_names == ("II", "V5") and record.ecg.n_samples == 225_000
+    assert (record.ecg.age_years, record.ecg.sex) == (69, "male")
+    waves = record.fiducials[ALL_LEADS]
+    assert sum(wave.wave == "QRS" for wave in waves) >= 30
+    qt_s = [
+        t.offset_s - q.onset_s
+        for q, t in pairwise(waves)
+        if q.wave == "QRS" and t.wave == "T" and q.onset_s is not None and t.offset_s
+    ]
+    assert len(qt_s) >= 30 and 0.30 < float(np.median(qt_s)) < 0.50  # an adult QT in s
+
+
 # -------------------------------------------------------------------------------- registry
 
 
 @pytest.mark.parametrize(
     ("name", "loader", "records"),
-    [("ptbxl", PtbXl, 352), ("challenge", Challenge2021, 19), ("ecgrdvq", Ecgrdvq, 1392)],
+    [
+        ("ptbxl", PtbXl, 352),
+        ("challenge", Challenge2021, 19),
+        ("ecgrdvq", Ecgrdvq, 1392),
+        ("ludb", Ludb, 60),
+        ("qtdb", Qtdb, 30),
+    ],
 )
 def test_registry_opens_every_dataset_by_name(
     name: str, loader: type, records: int, request: pytest.FixtureRequest
@@ -224,13 +276,13 @@ def test_registry_opens_every_dataset_by_name(
     dataset = open_dataset(name, root)
     assert isinstance(dataset, loader) and len(dataset) == records
     summary = dataset.summary()
-    assert list(summary.index) == ["train", "val", "test", "total"]
+    assert list(summary.index)[:3] == ["train", "val", "test"] and summary.index[-1] == "total"
     assert summary.at["total", "records"] == records
     assert isinstance(dataset.index, pd.DataFrame)
 
 
 def test_registry_names_and_unknown_name(ptbxl_root: Path) -> None:
-    assert {"ptbxl", "challenge", "ecgrdvq"} <= set(dataset_names())
+    assert dataset_names() == ("ptbxl", "challenge", "ecgrdvq", "ludb", "qtdb")
     with pytest.raises(KeyError, match="known: ptbxl"):
         open_dataset("mitbih", ptbxl_root)
     assert open_dataset("ptbxl", ptbxl_root, training_fs_hz=100).sampling_rate_hz == 100

@@ -9,7 +9,9 @@ import pytest
 from models.data.base import DatasetRootError
 from models.data.challenge2021 import Challenge2021
 from models.data.ecgrdvq import CLINICAL_TABLE, FIDUCIAL_TABLE, Ecgrdvq
+from models.data.ludb import Ludb
 from models.data.ptbxl import PtbXl
+from models.data.qtdb import Qtdb
 
 PTBXL_HEADER = (
     "ecg_id,patient_id,age,sex,scp_codes,strat_fold,filename_lr,filename_hr\n"
@@ -133,3 +135,16 @@ def test_ecgrdvq_unknown_treatment(ecgrdvq_root: Path, tmp_path: Path) -> None:
     (tmp_path / CLINICAL_TABLE).write_text(clinical.replace('"Ranolazine",1500', '"Sotalol",80'))
     with pytest.raises(DatasetRootError, match="unknown treatments Sotalol"):
         Ecgrdvq(tmp_path)
+
+
+def test_ludb_and_qtdb_roots_list_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(DatasetRootError, match=r"ludb root .* lacks RECORDS$"):
+        Ludb(tmp_path)
+    (tmp_path / "RECORDS").write_text("sel100\nsel102\n")
+    (tmp_path / "sel100.hea").write_text("sel100 2 250 225000\n")
+    with pytest.raises(DatasetRootError) as error:
+        Qtdb(tmp_path)
+    assert str(error.value) == (
+        f"qtdb root {tmp_path.resolve()} lacks files of the records in RECORDS (5 missing): "
+        "sel100.dat, sel100.q1c, sel102.hea, sel102.dat, sel102.q1c"
+    )
