@@ -35,13 +35,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=400, help="records per measurement")
     parser.add_argument("--fs", type=float, nargs="+", default=[100.0, 250.0, 500.0])
     args = parser.parse_args()
-    print(f"{'fs (Hz)':>8} {'generate (rec/s)':>17} {'make_dataset (rec/s)':>21} {'ratio':>6}"
-          f" {'records/min batched':>20}")
+    print(
+        f"{'fs (Hz)':>8} {'generate (rec/s)':>17} {'make_dataset (rec/s)':>21} {'ratio':>6}"
+        f" {'records/min batched':>20}"
+    )
     for fs_hz in args.fs:
         single = records_per_second_single(args.n, fs_hz, seed=0)
         batched = records_per_second_batched(args.n, fs_hz, seed=0)
-        print(f"{fs_hz:8.0f} {single:17.1f} {batched:21.1f} {batched / single:6.2f}"
-              f" {batched * 60:20.0f}")
+        print(
+            f"{fs_hz:8.0f} {single:17.1f} {batched:21.1f} {batched / single:6.2f}"
+            f" {batched * 60:20.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -122,14 +122,16 @@ def split_indices(
         [8, 1, 1]
     """
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
     order = np.random.default_rng(np.random.SeedSequence([seed, 1])).permutation(n)
     n_train = round(fractions[0] * n)
     n_val = round(fractions[1] * n)
     return {
         "train": np.sort(order[:n_train]),
-        "val": np.sort(order[n_train:n_train + n_val]),
-        "test": np.sort(order[n_train + n_val:]),
+        "val": np.sort(order[n_train : n_train + n_val]),
+        "test": np.sort(order[n_train + n_val :]),
     }
 
 
@@ -143,7 +145,7 @@ def _resolve_noise(noise: NoiseConfig | str) -> NoiseConfig:
     raise ValueError(f"noise must be a NoiseConfig, 'default' or 'clean', got {noise!r}")
 
 
-def _resolve_shortcut(shortcut: bool | ShortcutConfig) -> ShortcutConfig | None:
+def _resolve_shortcut(shortcut: bool | ShortcutConfig | None) -> ShortcutConfig | None:
     if isinstance(shortcut, ShortcutConfig):
         return shortcut
     return ShortcutConfig() if shortcut else None
@@ -169,8 +171,14 @@ def validate_settings(*, fs_hz: float, duration_s: float, label_model: str) -> N
     CausalRiskModel.named(label_model)  # type: ignore[arg-type]
 
 
-def _settings(seed: int, fs_hz: float, duration_s: float, shortcut: bool | ShortcutConfig,
-              noise: NoiseConfig | str, label_model: LabelModel) -> _Settings:
+def _settings(
+    seed: int,
+    fs_hz: float,
+    duration_s: float,
+    shortcut: bool | ShortcutConfig | None,
+    noise: NoiseConfig | str,
+    label_model: LabelModel,
+) -> _Settings:
     return _Settings(
         fs_hz=fs_hz,
         duration_s=duration_s,
@@ -196,11 +204,18 @@ def _render_batches(
     rngs = record_rngs(n, settings.seed)
     for start in range(0, n, batch_size):
         plans: list[RecordPlan] = []
-        for rng in rngs[start:start + batch_size]:
-            plans.append(plan_record(
-                sample_params(rng), rng, fs_hz=settings.fs_hz, n_samples=settings.n_samples,
-                noise=settings.noise, risk_model=settings.risk_model, shortcut=settings.shortcut,
-            ))
+        for rng in rngs[start : start + batch_size]:
+            plans.append(
+                plan_record(
+                    sample_params(rng),
+                    rng,
+                    fs_hz=settings.fs_hz,
+                    n_samples=settings.n_samples,
+                    noise=settings.noise,
+                    risk_model=settings.risk_model,
+                    shortcut=settings.shortcut,
+                )
+            )
         signals, clean = render_plans(
             plans, fs_hz=settings.fs_hz, n_samples=settings.n_samples, noise=settings.noise
         )
@@ -213,7 +228,7 @@ def iter_batches(
     *,
     fs_hz: float = 500.0,
     duration_s: float = 10.0,
-    shortcut: bool | ShortcutConfig = False,
+    shortcut: bool | ShortcutConfig | None = False,
     noise: NoiseConfig | str = "default",
     label_model: LabelModel = "full",
     batch_size: int | None = None,
@@ -272,7 +287,7 @@ def make_dataset(
     seed: int,
     fs_hz: float = 500.0,
     duration_s: float = 10.0,
-    shortcut: bool | ShortcutConfig = False,
+    shortcut: bool | ShortcutConfig | None = False,
     noise: NoiseConfig | str = "default",
     label_model: LabelModel = "full",
     *,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from models.ecg.synth import ShortcutConfig
 
 #: WFDB storage: 16-bit samples at 1000 ADC units per mV (1 µV resolution, ±32.7 mV range).
 ADC_GAIN_PER_MV = 1000.0
@@ -18,10 +21,20 @@ def record_name(index: int) -> str:
 
 
 def write_synthetic_set(
-    n: int, out_dir: Path, *, seed: int, fs_hz: float, duration_s: float, shortcut: bool,
-    clean: bool, label_model: str, show_progress: bool = True,
+    n: int,
+    out_dir: Path,
+    *,
+    seed: int,
+    fs_hz: float,
+    duration_s: float,
+    shortcut: ShortcutConfig | None,
+    clean: bool,
+    label_model: str,
+    show_progress: bool = True,
 ) -> Path:
     """Generate ``n`` records with :func:`models.data.synthetic.iter_batches` and write them.
+
+    ``shortcut`` is the shortcut artefact's configuration, or ``None`` for none.
 
     Each record becomes ``<name>.hea``/``<name>.dat`` (format 16, units mV, gain
     :data:`ADC_GAIN_PER_MV`, ``Age:``/``Sex:`` header comments); ``ground_truth.csv`` holds one
@@ -43,8 +56,13 @@ def write_synthetic_set(
     index = 0
     with tqdm(total=n, desc="synthetic ECGs", unit="record", disable=not show_progress) as bar:
         for batch in iter_batches(
-            n, seed, fs_hz=fs_hz, duration_s=duration_s, shortcut=shortcut,
-            noise="clean" if clean else "default", label_model=label_model,  # type: ignore[arg-type]
+            n,
+            seed,
+            fs_hz=fs_hz,
+            duration_s=duration_s,
+            shortcut=shortcut,
+            noise="clean" if clean else "default",
+            label_model=label_model,  # type: ignore[arg-type]
         ):
             for row in range(len(batch)):
                 name = record_name(index)
@@ -58,8 +76,11 @@ def write_synthetic_set(
                     fmt=["16"] * len(STANDARD_LEADS),
                     adc_gain=[ADC_GAIN_PER_MV] * len(STANDARD_LEADS),
                     baseline=[0] * len(STANDARD_LEADS),
-                    comments=[f"Age: {int(batch.age_years[row])}", f"Sex: {sex.capitalize()}",
-                              "Source: QTLens synthetic generator"],
+                    comments=[
+                        f"Age: {int(batch.age_years[row])}",
+                        f"Sex: {sex.capitalize()}",
+                        "Source: QTLens synthetic generator",
+                    ],
                     write_dir=str(out_dir),
                 )
                 entry: dict[str, object] = {"record": name}
@@ -67,9 +88,12 @@ def write_synthetic_set(
                 for task_index, task in enumerate(batch.task_names):
                     entry[f"{task}_probability"] = float(batch.probabilities[row, task_index])
                     entry[f"{task}_label"] = int(batch.labels[row, task_index])
-                entry.update(age_years=int(batch.age_years[row]), sex=sex,
-                             phenotype=str(batch.phenotype[row]),
-                             shortcut=int(batch.shortcut_present[row]))
+                entry.update(
+                    age_years=int(batch.age_years[row]),
+                    sex=sex,
+                    phenotype=str(batch.phenotype[row]),
+                    shortcut=int(batch.shortcut_present[row]),
+                )
                 rows.append(entry)
                 index += 1
                 bar.update(1)
@@ -85,17 +109,29 @@ def register(cli: typer.Typer) -> None:
     def synth(
         n: Annotated[int, typer.Option("--n", min=1, max=1_000_000, help="Number of records.")],
         out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
-        shortcut: Annotated[bool, typer.Option(
-            "--shortcut", help="Add the label-correlated pacing-like spike (agreement 0.9).")] = False,
+        shortcut: Annotated[
+            bool, typer.Option("--shortcut", help="Add the label-correlated pacing-like spike.")
+        ] = False,
+        shortcut_agreement: Annotated[
+            float,
+            typer.Option(
+                "--shortcut-agreement",
+                min=0.0,
+                max=1.0,
+                help="P(spike | lqts label 1) = agreement, P(spike | label 0) = 1 − agreement.",
+            ),
+        ] = 0.9,
         seed: Annotated[int, typer.Option("--seed", min=0, help="Data-set seed.")] = 0,
         fs: Annotated[float, typer.Option("--fs", help="Sampling rate in Hz (50–10000).")] = 500.0,
         duration: Annotated[float, typer.Option("--duration", help="Record length in s.")] = 10.0,
         clean: Annotated[bool, typer.Option("--clean", help="No noise.")] = False,
-        label_model: Annotated[str, typer.Option(
-            "--label-model", help="'full' causal model or 'qtc_only'.")] = "full",
+        label_model: Annotated[
+            str, typer.Option("--label-model", help="'full' causal model or 'qtc_only'.")
+        ] = "full",
     ) -> None:
         """Generate synthetic 12-lead ECGs (WFDB) with exact concepts, fiducials and risk labels."""
         from models.data.synthetic import validate_settings
+        from models.ecg.synth import ShortcutConfig
 
         if out.exists() and not out.is_dir():
             raise typer.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
@@ -108,7 +144,13 @@ def register(cli: typer.Typer) -> None:
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
         table = write_synthetic_set(
-            n, out, seed=seed, fs_hz=fs, duration_s=duration, shortcut=shortcut, clean=clean,
+            n,
+            out,
+            seed=seed,
+            fs_hz=fs,
+            duration_s=duration,
+            shortcut=ShortcutConfig(agreement=shortcut_agreement) if shortcut else None,
+            clean=clean,
             label_model=label_model,
         )
         typer.echo(f"wrote {n} records and {table}")

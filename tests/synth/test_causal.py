@@ -43,7 +43,9 @@ def test_full_model_coefficients_are_recovered(full_set: SyntheticDataset, task_
     estimate, standard_error = _fit(_design(full_set, equation), full_set.labels[:, task_index])
     truth = np.concatenate([[equation.intercept], equation.weights])
     z_scores = (estimate - truth) / standard_error
-    assert np.all(np.abs(z_scores) < 4.0), dict(zip(["intercept", *[t.name for t in equation.terms]], z_scores.round(2)))
+    assert np.all(np.abs(z_scores) < 4.0), dict(
+        zip(["intercept", *[t.name for t in equation.terms]], z_scores.round(2))
+    )
     assert np.all(standard_error < 0.45)  # the data set pins every coefficient
 
 
@@ -51,14 +53,18 @@ def test_probabilities_are_the_model_applied_to_the_concepts(full_set: Synthetic
     model = CausalRiskModel.full()
     for task_index, equation in enumerate(model.equations):
         logit = equation.intercept + _design(full_set, equation) @ equation.weights
-        np.testing.assert_allclose(full_set.probabilities[:, task_index], 1 / (1 + np.exp(-logit)),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            full_set.probabilities[:, task_index], 1 / (1 + np.exp(-logit)), atol=1e-6
+        )
 
 
-def test_prevalence_and_bayes_auroc_are_as_documented(full_set: SyntheticDataset,
-                                                      qtc_only_set: SyntheticDataset) -> None:
-    for data, ranges in ((full_set, ((0.35, 0.43), (0.34, 0.42))),
-                         (qtc_only_set, ((0.35, 0.43), (0.30, 0.38)))):
+def test_prevalence_and_bayes_auroc_are_as_documented(
+    full_set: SyntheticDataset, qtc_only_set: SyntheticDataset
+) -> None:
+    for data, ranges in (
+        (full_set, ((0.35, 0.43), (0.34, 0.42))),
+        (qtc_only_set, ((0.35, 0.43), (0.30, 0.38))),
+    ):
         for task_index, (low, high) in enumerate(ranges):
             assert low < data.labels[:, task_index].mean() < high
             auroc = roc_auc_score(data.labels[:, task_index], data.probabilities[:, task_index])
@@ -68,8 +74,9 @@ def test_prevalence_and_bayes_auroc_are_as_documented(full_set: SyntheticDataset
 def test_qtc_only_labels_depend_on_qtc_alone(qtc_only_set: SyntheticDataset) -> None:
     # Fit the full model's terms on labels made from QTc only: only QTc carries weight.
     for task_index, equation in enumerate(CausalRiskModel.full().equations):
-        estimate, standard_error = _fit(_design(qtc_only_set, equation),
-                                        qtc_only_set.labels[:, task_index])
+        estimate, standard_error = _fit(
+            _design(qtc_only_set, equation), qtc_only_set.labels[:, task_index]
+        )
         names = [t.name for t in equation.terms]
         for name, value, error in zip(names, estimate[1:], standard_error[1:]):
             if name == "qtc_fridericia":
@@ -80,9 +87,20 @@ def test_qtc_only_labels_depend_on_qtc_alone(qtc_only_set: SyntheticDataset) -> 
 
 def test_intervention_effects_are_exact() -> None:
     model = CausalRiskModel.full()
-    values = {"qt": 400.0, "rr": 1000.0, "qrs": 90.0, "tpeak_tend": 90.0, "jtpeak": 220.0,
-              "t_amplitude_ii": 0.3, "t_notched": 0.0, "t_broad_based": 0.0, "t_late_onset": 0.0,
-              "t_alternans": 0.0, "qtc_variability": 8.0, "u_wave": 0.0}
+    values = {
+        "qt": 400.0,
+        "rr": 1000.0,
+        "qrs": 90.0,
+        "tpeak_tend": 90.0,
+        "jtpeak": 220.0,
+        "t_amplitude_ii": 0.3,
+        "t_notched": 0.0,
+        "t_broad_based": 0.0,
+        "t_late_onset": 0.0,
+        "t_alternans": 0.0,
+        "qtc_variability": 8.0,
+        "u_wave": 0.0,
+    }
     from models.concepts import rederive
 
     values = rederive(values, "female")
@@ -95,7 +113,9 @@ def test_intervention_effects_are_exact() -> None:
     assert all(before == after for before, after in unchanged.values())
     # setting a QTc directly keeps it (no re-derivation from QT)
     direct = model.intervene(values, "female", 30, "qtc_fridericia", 430.0)
-    assert logit(direct["lqts_risk"][1]) - logit(direct["lqts_risk"][0]) == pytest.approx(1.8, abs=1e-9)
+    assert logit(direct["lqts_risk"][1]) - logit(direct["lqts_risk"][0]) == pytest.approx(
+        1.8, abs=1e-9
+    )
 
 
 def test_bad_models_are_refused() -> None:

@@ -7,8 +7,16 @@ import numpy as np
 from models.data.synthetic import make_dataset, record_rngs, split_indices
 from models.ecg.synth import generate, sample_params
 
-ARRAYS = ("signals", "concepts", "probabilities", "labels", "age_years", "female",
-          "median_fiducials_ms", "shortcut_present")
+ARRAYS = (
+    "signals",
+    "concepts",
+    "probabilities",
+    "labels",
+    "age_years",
+    "female",
+    "median_fiducials_ms",
+    "shortcut_present",
+)
 
 
 def test_same_seed_same_arrays_and_batching_is_invisible() -> None:

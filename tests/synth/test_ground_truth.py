@@ -1,4 +1,4 @@
-"""The ground truth reproduces the set values and agrees with the waveform, exactly as documented."""
+"""The ground truth reproduces the set values and agrees with the waveform, as documented."""
 
 from __future__ import annotations
 
@@ -49,8 +49,9 @@ def test_every_population_concept_is_plausible(noisy_set: SyntheticDataset) -> N
 
 
 def test_rr_equals_the_nominal_rate_without_variability() -> None:
-    params = SynthParams(heart_rate_bpm=75.0, rr_variability=0.0, respiratory_arrhythmia=0.0,
-                         qt_jitter_ms=0.0)
+    params = SynthParams(
+        heart_rate_bpm=75.0, rr_variability=0.0, respiratory_arrhythmia=0.0, qt_jitter_ms=0.0
+    )
     truth = generate(params, np.random.default_rng(0), noise=NoiseConfig.clean()).truth
     assert truth.concepts["rr"] == pytest.approx(800.0, abs=1e-9)
     assert truth.concepts["heart_rate"] == pytest.approx(75.0, abs=1e-9)
@@ -64,12 +65,20 @@ def test_fiducials_are_consistent_with_the_concepts(noisy_set: SyntheticDataset)
     tol = 1e-3  # concepts are stored as float32
     np.testing.assert_allclose(median[:, COL["qrs_onset"]], 0.0)
     np.testing.assert_allclose(-median[:, COL["p_onset"]], concepts[:, names.index("pr")], atol=tol)
-    np.testing.assert_allclose(median[:, COL["qrs_offset"]], concepts[:, names.index("qrs")], atol=tol)
+    np.testing.assert_allclose(
+        median[:, COL["qrs_offset"]], concepts[:, names.index("qrs")], atol=tol
+    )
     np.testing.assert_allclose(median[:, COL["t_end"]], concepts[:, names.index("qt")], atol=tol)
-    np.testing.assert_allclose(median[:, COL["t_end"]] - median[:, COL["t_peak"]],
-                               concepts[:, names.index("tpeak_tend")], atol=tol)
-    np.testing.assert_allclose(median[:, COL["t_peak"]] - median[:, COL["qrs_offset"]],
-                               concepts[:, names.index("jtpeak")], atol=tol)
+    np.testing.assert_allclose(
+        median[:, COL["t_end"]] - median[:, COL["t_peak"]],
+        concepts[:, names.index("tpeak_tend")],
+        atol=tol,
+    )
+    np.testing.assert_allclose(
+        median[:, COL["t_peak"]] - median[:, COL["qrs_offset"]],
+        concepts[:, names.index("jtpeak")],
+        atol=tol,
+    )
     for i in range(len(noisy_set)):
         beats = noisy_set.beat_fiducials_s[i]
         valid = ~np.isnan(beats[:, 0])
@@ -86,10 +95,16 @@ def test_fiducials_are_consistent_with_the_concepts(noisy_set: SyntheticDataset)
             concepts[i, names.index("qtc_variability")], rel=1e-5, abs=1e-5
         )
         # every beat keeps PR, QRS and Tpeak-Tend; only its QT moves
-        np.testing.assert_allclose((beats[valid, COL["qrs_onset"]] - beats[valid, COL["p_onset"]])
-                                   * 1000.0, concepts[i, names.index("pr")], atol=tol)
-        np.testing.assert_allclose((beats[valid, COL["t_end"]] - beats[valid, COL["t_peak"]])
-                                   * 1000.0, concepts[i, names.index("tpeak_tend")], atol=tol)
+        np.testing.assert_allclose(
+            (beats[valid, COL["qrs_onset"]] - beats[valid, COL["p_onset"]]) * 1000.0,
+            concepts[i, names.index("pr")],
+            atol=tol,
+        )
+        np.testing.assert_allclose(
+            (beats[valid, COL["t_end"]] - beats[valid, COL["t_peak"]]) * 1000.0,
+            concepts[i, names.index("tpeak_tend")],
+            atol=tol,
+        )
 
 
 def _tangent_end_numerically(shape: TWaveShape, resolution_s: float = 1e-6) -> float:
@@ -107,8 +122,9 @@ def test_t_end_is_the_tangent_method_end(exponent: float, notch: float) -> None:
     shape = TWaveShape(onset_s=0.25, peak_s=0.40, end_s=0.48, exponent=exponent, notch_depth=notch)
     assert _tangent_end_numerically(shape) == pytest.approx(shape.end_s, abs=2e-6)
     # mirrored onset
-    mirrored = TWaveShape(onset_s=-shape.end_s, peak_s=-shape.peak_s, end_s=-shape.onset_s,
-                          exponent=exponent)
+    mirrored = TWaveShape(
+        onset_s=-shape.end_s, peak_s=-shape.peak_s, end_s=-shape.onset_s, exponent=exponent
+    )
     assert -_tangent_end_numerically(mirrored) == pytest.approx(shape.onset_s, abs=2e-6)
     grid = np.arange(0.0, 1.0, 1e-5)
     assert grid[np.argmax(shape.evaluate(grid))] == pytest.approx(shape.peak_s, abs=1e-5)
@@ -161,8 +177,13 @@ def test_waveform_matches_fiducials_and_amplitudes(reference_record: SyntheticEc
 def test_t_asymmetry_uses_the_shared_morphology_definition(reference_record: SyntheticEcg) -> None:
     truth = reference_record.truth
     median = truth.median_fiducials_ms / 1000.0
-    shape = TWaveShape(median[COL["t_onset"]], median[COL["t_peak"]], median[COL["t_end"]],
-                       truth.params.t_exponent, truth.params.notch_depth)
+    shape = TWaveShape(
+        median[COL["t_onset"]],
+        median[COL["t_peak"]],
+        median[COL["t_end"]],
+        truth.params.t_exponent,
+        truth.params.notch_depth,
+    )
     grid = shape.onset_to_end_grid()
     assert truth.concepts["t_asymmetry"] == t_asymmetry(grid, 1000.0)
     plain = SynthParams(qtc_ms=420.0, tpeak_tend_ms=80.0, t_upstroke_ms=120.0)
@@ -185,19 +206,35 @@ def test_large_qt_jitter_never_starts_a_t_wave_inside_its_qrs() -> None:
 def test_binary_patterns_follow_their_definitions() -> None:
     rng = np.random.default_rng(2)
     clean = NoiseConfig.clean()
-    late = generate(SynthParams(heart_rate_bpm=55, qtc_ms=500, t_upstroke_ms=100,
-                                tpeak_tend_ms=80), rng, noise=clean).truth
+    late = generate(
+        SynthParams(heart_rate_bpm=55, qtc_ms=500, t_upstroke_ms=100, tpeak_tend_ms=80),
+        rng,
+        noise=clean,
+    ).truth
     assert late.concepts["t_late_onset"] == 1 and late.concepts["t_broad_based"] == 0
     assert late.median_fiducials_ms[COL["t_onset"]] - late.concepts["qrs"] >= 160
-    broad = generate(SynthParams(heart_rate_bpm=55, qtc_ms=500, t_upstroke_ms=200,
-                                 tpeak_tend_ms=110), rng, noise=clean).truth
+    broad = generate(
+        SynthParams(heart_rate_bpm=55, qtc_ms=500, t_upstroke_ms=200, tpeak_tend_ms=110),
+        rng,
+        noise=clean,
+    ).truth
     assert broad.concepts["t_broad_based"] == 1 and broad.concepts["t_late_onset"] == 0
-    inverted = generate(SynthParams(t_amplitude_ii_mv=-0.2, t_amplitude_v5_mv=-0.1), rng,
-                        noise=clean).truth
+    inverted = generate(
+        SynthParams(t_amplitude_ii_mv=-0.2, t_amplitude_v5_mv=-0.1), rng, noise=clean
+    ).truth
     assert inverted.concepts["t_inverted"] == 1
     normal = generate(SynthParams(), rng, noise=clean).truth
-    assert [normal.concepts[k] for k in ("t_late_onset", "t_broad_based", "t_notched",
-                                         "t_inverted", "u_wave", "t_alternans")] == [0] * 6
+    assert [
+        normal.concepts[k]
+        for k in (
+            "t_late_onset",
+            "t_broad_based",
+            "t_notched",
+            "t_inverted",
+            "u_wave",
+            "t_alternans",
+        )
+    ] == [0] * 6
 
 
 @pytest.mark.parametrize(

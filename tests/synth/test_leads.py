@@ -41,5 +41,6 @@ def test_projection_matches_the_dower_rows() -> None:
     amplitudes = twelve_lead_projection(np.eye(3))  # [3 unit vectors, 12 leads]
     for row, name in enumerate(("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")):
         np.testing.assert_allclose(amplitudes[:, STANDARD_LEADS.index(name)], DOWER_MATRIX[row])
-    np.testing.assert_allclose(amplitudes[:, STANDARD_LEADS.index("III")],
-                               DOWER_MATRIX[1] - DOWER_MATRIX[0])
+    np.testing.assert_allclose(
+        amplitudes[:, STANDARD_LEADS.index("III")], DOWER_MATRIX[1] - DOWER_MATRIX[0]
+    )

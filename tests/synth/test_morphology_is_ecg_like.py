@@ -13,8 +13,12 @@ from models.ecg.synth import NoiseConfig, SynthParams, generate
 @pytest.mark.parametrize(("heart_rate", "seed"), [(48.0, 0), (72.0, 1), (105.0, 2)])
 def test_neurokit_finds_every_r_peak(heart_rate: float, seed: int) -> None:
     fs_hz = 500.0
-    record = generate(SynthParams(heart_rate_bpm=heart_rate, qtc_ms=400.0), np.random.default_rng(seed),
-                      fs_hz=fs_hz, noise=NoiseConfig.clean())
+    record = generate(
+        SynthParams(heart_rate_bpm=heart_rate, qtc_ms=400.0),
+        np.random.default_rng(seed),
+        fs_hz=fs_hz,
+        noise=NoiseConfig.clean(),
+    )
     lead_ii = record.ecg.signal_mv[STANDARD_LEADS.index("II")].astype(np.float64)
     _, info = nk.ecg_peaks(lead_ii, sampling_rate=int(fs_hz))
     peaks = np.asarray(info["ECG_R_Peaks"])

@@ -1,4 +1,4 @@
-"""The shortcut spike is present/absent as configured, where the truth says, and label-correlated."""
+"""The shortcut spike is present as configured, where the truth says, and label-correlated."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def test_no_shortcut_unless_asked() -> None:
 
 @pytest.mark.parametrize("agreement", [0.9, 0.5])
 def test_shortcut_follows_the_label_as_configured(agreement: float) -> None:
-    data = make_dataset(1500, seed=3, fs_hz=50.0, noise="clean",
-                        shortcut=ShortcutConfig(agreement=agreement))
+    data = make_dataset(
+        1500, seed=3, fs_hz=50.0, noise="clean", shortcut=ShortcutConfig(agreement=agreement)
+    )
     label = data.labels[:, 0].astype(bool)  # lqts_risk
     assert data.shortcut_present[label].mean() == pytest.approx(agreement, abs=0.05)
     assert data.shortcut_present[~label].mean() == pytest.approx(1 - agreement, abs=0.05)

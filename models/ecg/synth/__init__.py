@@ -90,9 +90,11 @@ Concepts (``GroundTruth.concepts``: every :data:`models.concepts.REGISTRY` entry
 Labels: :class:`CausalRiskModel` (module :mod:`.causal`, coefficients there) — logistic in
 standardised concepts, Bayes-optimal probability known, interventions exact. On the default
 population (:func:`sample_params`, module :mod:`.population`; 20,000 records) ``label_model="full"``
-gives a ``lqts_risk`` prevalence of 39 % and ``tdp_risk`` 38 %, Bayes AUROC (the true probability
+gives a ``lqts_risk`` prevalence of 39 % and ``tdp_risk`` 39 %, Bayes AUROC (the true probability
 as the score) 0.95 and 0.92, and the two probabilities correlate at 0.85; ``"qtc_only"`` gives
-39 % and 34 % with Bayes AUROC 0.95 and 0.93. ``tests/synth/test_causal.py`` pins these ranges.
+39 % and 35 % with Bayes AUROC 0.95 and 0.92. Binary concepts: notched T 9 %, inverted T 4 %,
+late-onset T 15 %, broad-based T 33 %, U wave 10 %, alternans 6 %, QTc prolonged 38 %.
+``tests/synth/test_causal.py`` pins these ranges.
 """
 
 from models.ecg.synth.causal import CausalRiskModel, LogisticTerm, RiskEquation
@@ -106,15 +108,17 @@ from models.ecg.synth.generator import (
 )
 from models.ecg.synth.noise import NoiseConfig
 from models.ecg.synth.params import SynthParams
-from models.ecg.synth.population import PHENOTYPE_SHARES, sample_params
+from models.ecg.synth.population import PHENOTYPE_SHARES, PHENOTYPES, Phenotype, sample_params
 
 __all__ = [
     "FIDUCIALS",
+    "PHENOTYPES",
     "PHENOTYPE_SHARES",
     "CausalRiskModel",
     "GroundTruth",
     "LogisticTerm",
     "NoiseConfig",
+    "Phenotype",
     "RiskEquation",
     "ShortcutConfig",
     "ShortcutTruth",

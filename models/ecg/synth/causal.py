@@ -80,7 +80,9 @@ class LogisticTerm:
 
     def __post_init__(self) -> None:
         if not (is_concept(self.name) or self.name in SIDE_INPUTS):
-            raise ValueError(f"{self.name!r} is neither a registry concept nor one of {SIDE_INPUTS}")
+            raise ValueError(
+                f"{self.name!r} is neither a registry concept nor one of {SIDE_INPUTS}"
+            )
         if self.scale <= 0:
             raise ValueError(f"scale of {self.name!r} must be > 0, got {self.scale}")
 
@@ -98,16 +100,22 @@ class RiskEquation:
         """The term weights, in term order."""
         return np.array([t.weight for t in self.terms])
 
-    def standardised(self, values: Mapping[str, float], sex: Sex | None,
-                     age_years: float | None) -> np.ndarray:
+    def standardised(
+        self, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+    ) -> np.ndarray:
         """The standardised term inputs ``(value − centre) / scale`` of one record."""
         row = []
         for term in self.terms:
             row.append((_input_value(term.name, values, sex, age_years) - term.centre) / term.scale)
         return np.array(row)
 
-    def design_matrix(self, concepts: np.ndarray, concept_order: Sequence[str],
-                      female: np.ndarray, age_years: np.ndarray) -> np.ndarray:
+    def design_matrix(
+        self,
+        concepts: np.ndarray,
+        concept_order: Sequence[str],
+        female: np.ndarray,
+        age_years: np.ndarray,
+    ) -> np.ndarray:
         """Standardised inputs ``[n, n_terms]`` of many records (``concepts [n, n_concepts]``)."""
         columns = []
         for term in self.terms:
@@ -116,19 +124,23 @@ class RiskEquation:
             elif term.name == "age_years":
                 raw = np.asarray(age_years, dtype=np.float64)
             else:
-                raw = np.asarray(concepts, dtype=np.float64)[:, list(concept_order).index(term.name)]
+                raw = np.asarray(concepts, dtype=np.float64)[
+                    :, list(concept_order).index(term.name)
+                ]
             columns.append((raw - term.centre) / term.scale)
         return np.stack(columns, axis=1)
 
-    def probability(self, values: Mapping[str, float], sex: Sex | None,
-                    age_years: float | None) -> float:
+    def probability(
+        self, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+    ) -> float:
         """``p`` for one record."""
         logit = self.intercept + float(self.standardised(values, sex, age_years) @ self.weights)
         return float(1.0 / (1.0 + np.exp(-logit)))
 
 
-def _input_value(name: str, values: Mapping[str, float], sex: Sex | None,
-                 age_years: float | None) -> float:
+def _input_value(
+    name: str, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+) -> float:
     if name == "female":
         if sex is None:
             raise ValueError("the causal model needs the sex of the record")
@@ -230,13 +242,20 @@ class CausalRiskModel:
                 return equation
         raise KeyError(f"unknown task {task!r}; known: {', '.join(task_names())}")
 
-    def probabilities(self, values: Mapping[str, float], sex: Sex | None,
-                      age_years: float | None) -> dict[str, float]:
+    def probabilities(
+        self, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+    ) -> dict[str, float]:
         """The Bayes-optimal probability of every task for one record."""
         return {e.task: e.probability(values, sex, age_years) for e in self.equations}
 
-    def intervene(self, values: Mapping[str, float], sex: Sex | None, age_years: float | None,
-                  concept: str, new_value: float) -> dict[str, tuple[float, float]]:
+    def intervene(
+        self,
+        values: Mapping[str, float],
+        sex: Sex | None,
+        age_years: float | None,
+        concept: str,
+        new_value: float,
+    ) -> dict[str, tuple[float, float]]:
         """The exact effect of setting ``concept`` to ``new_value``: ``{task: (before, after)}``.
 
         Concepts derived from ``concept`` (e.g. every QTc after a QT change) are re-derived with

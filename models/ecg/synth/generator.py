@@ -291,29 +291,36 @@ def plan_record(
     rotation = _rotation(params.axis_rotation_deg)
     p_dirs = [params.p_amplitude_scale * rotation @ np.array(d) for d in _P_DIRECTIONS]
     qrs_dirs = [params.qrs_amplitude_scale * rotation @ np.array(d) for d in _QRS_DIRECTIONS]
-    t_dir = _t_direction(lead_matrix, rotation @ np.array(_T_NOMINAL_DIRECTION),
-                         params.t_amplitude_ii_mv, params.t_amplitude_v5_mv)
+    t_dir = _t_direction(
+        lead_matrix,
+        rotation @ np.array(_T_NOMINAL_DIRECTION),
+        params.t_amplitude_ii_mv,
+        params.t_amplitude_v5_mv,
+    )
     u_dir = params.u_wave_mv * _unit_peak_direction(lead_matrix, rotation @ np.array(_U_DIRECTION))
     t_amplitudes = lead_matrix @ t_dir
     largest_t_mv = float(np.abs(t_amplitudes).max())
     alternans_fraction = params.alternans_mv / largest_t_mv if largest_t_mv > 0 else 0.0
     if alternans_fraction > 1.5:
         raise ValueError(
-            f"alternans_mv {params.alternans_mv} exceeds 1.5 × the largest T wave ({largest_t_mv:.2f} mV)"
+            f"alternans_mv {params.alternans_mv} exceeds 1.5 × the largest T wave "
+            f"({largest_t_mv:.2f} mV)"
         )
     alternans_sign = 1.0 if rng.random() < 0.5 else -1.0
 
     components = ComponentBuffer.empty()
     p_duration_s = params.p_duration_ms / 1000.0
     for (lo, hi), direction in zip(_P_COMPONENT_SPANS, p_dirs):
-        components.add_hann(0, onsets - pr_s + lo * p_duration_s, (hi - lo) * p_duration_s, 1.0,
-                            direction)
+        components.add_hann(
+            0, onsets - pr_s + lo * p_duration_s, (hi - lo) * p_duration_s, 1.0, direction
+        )
     for (lo, hi), direction in zip(_QRS_COMPONENT_SPANS, qrs_dirs):
         components.add_hann(0, onsets + lo * qrs_s, (hi - lo) * qrs_s, 1.0, direction)
     parity = np.where((np.arange(onsets.size) - inside[0]) % 2 == 0, 1.0, -1.0)
     t_shift_s = onsets + beat_qt_s - qt_s
-    components.add_t_waves(0, t_shape, t_shift_s,
-                           1.0 + alternans_sign * parity * alternans_fraction / 2.0, t_dir)
+    components.add_t_waves(
+        0, t_shape, t_shift_s, 1.0 + alternans_sign * parity * alternans_fraction / 2.0, t_dir
+    )
     repolarisation_end_s = onsets + beat_qt_s
     if params.u_wave_mv > 0.0:
         components.add_hann(0, repolarisation_end_s, params.u_width_ms / 1000.0, 1.0, u_dir)
@@ -338,7 +345,14 @@ def plan_record(
         axis=1,
     )
     median_ms = np.array(
-        [-params.pr_ms, 0.0, params.qrs_ms, t_shape.onset_s * 1000, t_shape.peak_s * 1000, qt_s * 1000]
+        [
+            -params.pr_ms,
+            0.0,
+            params.qrs_ms,
+            t_shape.onset_s * 1000,
+            t_shape.peak_s * 1000,
+            qt_s * 1000,
+        ]
     )
 
     measured: dict[str, float | None] = {
@@ -356,10 +370,13 @@ def plan_record(
         "t_notched": float(
             params.notch_depth > 0.0 and np.count_nonzero(np.abs(t_amplitudes) >= VISIBLE_MV) >= 3
         ),
-        "t_inverted": float(min(t_amplitudes[STANDARD_LEADS.index("II")],
-                                t_amplitudes[STANDARD_LEADS.index("V5")]) < -VISIBLE_MV),
+        "t_inverted": float(
+            min(t_amplitudes[STANDARD_LEADS.index("II")], t_amplitudes[STANDARD_LEADS.index("V5")])
+            < -VISIBLE_MV
+        ),
         "t_late_onset": float(
-            st_ms >= LATE_ONSET_ST_MS and params.t_upstroke_ms + params.tpeak_tend_ms < BROAD_BASED_T_MS
+            st_ms >= LATE_ONSET_ST_MS
+            and params.t_upstroke_ms + params.tpeak_tend_ms < BROAD_BASED_T_MS
         ),
         "t_broad_based": float(params.t_upstroke_ms + params.tpeak_tend_ms >= BROAD_BASED_T_MS),
         "u_wave": float(params.u_wave_mv >= VISIBLE_MV),
@@ -375,6 +392,8 @@ def plan_record(
     shortcut_truth = _plan_shortcut(
         shortcut, labels, rng, onsets, components, lead_matrix, fs_hz, n_samples
     )
+    qt_mask = np.ones(inside.size, dtype=bool)  # every beat of the record but the first and last
+    qt_mask[[0, -1]] = False
     truth = GroundTruth(
         params=params,
         concepts=concepts,
@@ -382,7 +401,7 @@ def plan_record(
         labels=labels,
         fs_hz=fs_hz,
         beat_fiducials_s=fiducials[inside],
-        qt_beats=np.isin(inside, qt_beats),
+        qt_beats=qt_mask,
         beat_qtc_ms=beat_qtc_ms,
         median_fiducials_ms=median_ms,
         t_wave_amplitudes_mv=t_amplitudes,
@@ -407,7 +426,9 @@ def _plan_shortcut(
         return ShortcutTruth(False, no_spans, ())
     chance = config.agreement if labels[config.task] == 1 else 1.0 - config.agreement
     present = bool(rng.random() < chance)
-    direction = config.amplitude_mv * _unit_peak_direction(lead_matrix, np.array(_SHORTCUT_DIRECTION))
+    direction = config.amplitude_mv * _unit_peak_direction(
+        lead_matrix, np.array(_SHORTCUT_DIRECTION)
+    )
     lead_peaks = np.abs(lead_matrix @ direction)
     leads = tuple(l for l, v in zip(STANDARD_LEADS, lead_peaks) if v >= 0.1 * config.amplitude_mv)
     if not present:
@@ -420,7 +441,11 @@ def _plan_shortcut(
 
 
 def render_plans(
-    plans: Sequence[RecordPlan], *, fs_hz: float, n_samples: int, noise: NoiseConfig,
+    plans: Sequence[RecordPlan],
+    *,
+    fs_hz: float,
+    n_samples: int,
+    noise: NoiseConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render a batch: ``(signals, clean)``, both ``float32 [len(plans), 12, n_samples]`` (mV).
 
@@ -484,8 +509,13 @@ def generate(
     n_samples = n_samples_for(fs_hz, duration_s)
     noise = NoiseConfig() if noise is None else noise
     plan = plan_record(
-        params, rng, fs_hz=fs_hz, n_samples=n_samples, noise=noise,
-        risk_model=risk_model or CausalRiskModel.full(), shortcut=shortcut,
+        params,
+        rng,
+        fs_hz=fs_hz,
+        n_samples=n_samples,
+        noise=noise,
+        risk_model=risk_model or CausalRiskModel.full(),
+        shortcut=shortcut,
     )
     signals, clean = render_plans([plan], fs_hz=fs_hz, n_samples=n_samples, noise=noise)
     ecg = Ecg(

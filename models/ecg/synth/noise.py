@@ -167,5 +167,7 @@ def render_noise(
         phase = np.stack([d.powerline_phase for d in draws])  # [B, 8]
         amplitude = config.powerline_mv * scale[:, 2, None]
         # A·sin(ωt + φ) = Re(A·e^{i(φ − π/2)}·e^{iωt}); irfft divides by n and counts the bin twice.
-        spectrum[:, :, bins.powerline] += amplitude * n_samples / 2.0 * np.exp(1j * (phase - np.pi / 2))
+        spectrum[:, :, bins.powerline] += (
+            amplitude * n_samples / 2.0 * np.exp(1j * (phase - np.pi / 2))
+        )
     return np.fft.irfft(spectrum.astype(np.complex64), n=n_samples, axis=-1)

@@ -76,7 +76,9 @@ class SynthParams:
                 "≥ 20 ms (the PR segment)"
             )
         if len(self.axis_rotation_deg) != 3:
-            raise ValueError(f"axis_rotation_deg needs three angles, got {self.axis_rotation_deg!r}")
+            raise ValueError(
+                f"axis_rotation_deg needs three angles, got {self.axis_rotation_deg!r}"
+            )
         if self.sex not in ("female", "male"):
             raise ValueError(f"sex must be 'female' or 'male', got {self.sex!r}")
 

@@ -184,40 +184,96 @@ class ComponentBuffer:
         return cls([])
 
     def add_hann(
-        self, record: int, start_s: np.ndarray | float, width_s: np.ndarray | float,
-        amplitude: np.ndarray | float, direction: np.ndarray,
+        self,
+        record: int,
+        start_s: np.ndarray | float,
+        width_s: np.ndarray | float,
+        amplitude: np.ndarray | float,
+        direction: np.ndarray,
     ) -> None:
         """Add Hann pulses on ``[start_s, start_s + width_s]`` (arrays broadcast over beats)."""
         start = np.asarray(start_s, dtype=np.float64)
-        self._add(KIND_HANN, record, start, width_s, 0.0, 0.0, amplitude, direction,
-                  start, start + width_s)
+        self._add(
+            KIND_HANN,
+            record,
+            start,
+            width_s,
+            0.0,
+            0.0,
+            amplitude,
+            direction,
+            start,
+            start + width_s,
+        )
 
     def add_t_waves(
-        self, record: int, shape: TWaveShape, shift_s: np.ndarray, amplitude: np.ndarray,
+        self,
+        record: int,
+        shape: TWaveShape,
+        shift_s: np.ndarray,
+        amplitude: np.ndarray,
         direction: np.ndarray,
     ) -> None:
         """Add ``shape`` moved by each ``shift_s`` (its lobe and, when notched, its notch)."""
         shift = np.asarray(shift_s, dtype=np.float64)
         lo, hi = shape.support_s()
-        self._add(KIND_LOBE, record, shape.peak_s + shift, shape.ascending_scale_s,
-                  shape.descending_scale_s, shape.exponent, amplitude, direction,
-                  lo + shift, hi + shift)
+        self._add(
+            KIND_LOBE,
+            record,
+            shape.peak_s + shift,
+            shape.ascending_scale_s,
+            shape.descending_scale_s,
+            shape.exponent,
+            amplitude,
+            direction,
+            lo + shift,
+            hi + shift,
+        )
         if shape.notch_depth > 0.0:
-            self.add_hann(record, shape.notch_start_s + shift, shape.notch_width_s,
-                          -shape.notch_depth * np.asarray(amplitude), direction)
+            self.add_hann(
+                record,
+                shape.notch_start_s + shift,
+                shape.notch_width_s,
+                -shape.notch_depth * np.asarray(amplitude),
+                direction,
+            )
 
     def add_boxes(
-        self, record: int, first_sample: np.ndarray, n_samples: int, amplitude: float,
-        direction: np.ndarray, fs_hz: float,
+        self,
+        record: int,
+        first_sample: np.ndarray,
+        n_samples: int,
+        amplitude: float,
+        direction: np.ndarray,
+        fs_hz: float,
     ) -> None:
         """Add constants over samples ``first … first + n_samples − 1`` for each ``first``."""
         first = np.asarray(first_sample, dtype=np.float64)
-        self._add(KIND_BOX, record, first, float(n_samples), 0.0, 0.0, amplitude, direction,
-                  first / fs_hz, (first + n_samples - 1) / fs_hz)
+        self._add(
+            KIND_BOX,
+            record,
+            first,
+            float(n_samples),
+            0.0,
+            0.0,
+            amplitude,
+            direction,
+            first / fs_hz,
+            (first + n_samples - 1) / fs_hz,
+        )
 
     def _add(
-        self, kind: int, record: int, a: object, b: object, c: object, p: object,
-        amplitude: object, direction: np.ndarray, lo_s: object, hi_s: object,
+        self,
+        kind: int,
+        record: int,
+        a: object,
+        b: object,
+        c: object,
+        p: object,
+        amplitude: object,
+        direction: np.ndarray,
+        lo_s: object,
+        hi_s: object,
     ) -> None:
         a_arr = np.atleast_1d(np.asarray(a, dtype=np.float64))
         count = a_arr.size
@@ -229,8 +285,14 @@ class ComponentBuffer:
             "a": a_arr,
             "direction": direction_rows,
         }
-        for name, value in (("b", b), ("c", c), ("p", p), ("amplitude", amplitude),
-                            ("support_lo_s", lo_s), ("support_hi_s", hi_s)):
+        for name, value in (
+            ("b", b),
+            ("c", c),
+            ("p", p),
+            ("amplitude", amplitude),
+            ("support_lo_s", lo_s),
+            ("support_hi_s", hi_s),
+        ):
             column = np.empty(count)
             column[:] = value
             group[name] = column
@@ -245,10 +307,15 @@ class ComponentBuffer:
         """Every field concatenated over all groups."""
         if not self.groups:
             empty = {name: np.zeros(0) for name in _FIELDS}
-            return {**empty, "kind": np.zeros(0, np.int64), "record": np.zeros(0, np.int64),
-                    "direction": np.zeros((0, 3))}
-        return {name: np.concatenate([g[name] for g in self.groups])
-                for name in (*_FIELDS, "direction")}
+            return {
+                **empty,
+                "kind": np.zeros(0, np.int64),
+                "record": np.zeros(0, np.int64),
+                "direction": np.zeros((0, 3)),
+            }
+        return {
+            name: np.concatenate([g[name] for g in self.groups]) for name in (*_FIELDS, "direction")
+        }
 
 
 #: Components evaluated together in one window array (bounds the padding waste and memory).
