@@ -13,7 +13,8 @@ Concept cache (:func:`build_concept_cache`, :func:`load_concepts`)::
 Each part holds one row per measured record content: ``content_sha256``, ``record_id`` (where it
 was first seen), ``dataset``, ``measured_at`` (UTC), ``unreadable`` (the reader's reason when the
 files could not be read), and for every registry concept ``<name>`` (value in registry units,
-missing when unavailable) and ``<name>__unavailable`` (the reason, or missing). Parts are written every ``flush_every`` records, so an interrupted build resumes.
+missing when unavailable) and ``<name>__unavailable`` (the reason, or missing). Parts are
+written every ``flush_every`` records, so an interrupted build resumes.
 
 Signal store (:func:`build_signal_store`, :class:`SignalStore`)::
 
@@ -64,8 +65,12 @@ DEFAULT_WORKERS = 2
 #: Default length of the signal store's records in seconds.
 DEFAULT_DURATION_S = 10.0
 
-#: Source under ``models/`` that decides measured concept values (reading included).
+#: Source under ``models/`` that decides measured concept values: reading, preprocessing,
+#: delineation and measurement (all of ``models/ecg`` but the synthetic generator), the registry
+#: and the dataset reading path. Over-inclusive on purpose: a stale cache is worse than a rebuild.
 MEASUREMENT_SOURCES: tuple[str, ...] = ("ecg", "concepts.py", "data/base.py")
+#: Source below :data:`MEASUREMENT_SOURCES` that measurement never imports.
+MEASUREMENT_EXCLUDED: tuple[str, ...] = ("ecg/synth",)
 #: Source under ``models/`` that decides the signal store's contents.
 SIGNAL_SOURCES: tuple[str, ...] = ("ecg/io", "ecg/record.py", "data/base.py", "data/cache.py")
 
@@ -121,11 +126,11 @@ def content_sha256(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def source_digest(relative_paths: Sequence[str]) -> str:
+def source_digest(relative_paths: Sequence[str], excluded: Sequence[str] = ()) -> str:
     """A 16-hex-digit digest of the Python source below ``models/`` at the given paths.
 
-    Folders contribute every ``.py`` file inside them. Any edit to that code changes the digest,
-    so caches built by older code are never served.
+    Folders contribute every ``.py`` file inside them except those below ``excluded``. Any edit
+    to that code changes the digest, so caches built by older code are never served.
 
     Raises:
         FileNotFoundError: when a path does not exist (a stale source list).
@@ -136,7 +141,8 @@ def source_digest(relative_paths: Sequence[str]) -> str:
         if not path.exists():
             raise FileNotFoundError(f"source path models/{relative} does not exist")
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for file in files:
+        skipped = [_MODELS_DIR / folder for folder in excluded]
+        for file in (f for f in files if not any(f.is_relative_to(s) for s in skipped)):
             digest.update(file.relative_to(_MODELS_DIR).as_posix().encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
@@ -180,7 +186,7 @@ def _record_hashes(specs: Sequence[RecordSpec]) -> list[str]:
 
 def measurement_code_version() -> str:
     """The code version of measured concepts: a digest of :data:`MEASUREMENT_SOURCES`."""
-    return source_digest(MEASUREMENT_SOURCES)
+    return source_digest(MEASUREMENT_SOURCES, MEASUREMENT_EXCLUDED)
 
 
 def concept_columns() -> list[str]:

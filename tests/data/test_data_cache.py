@@ -30,6 +30,8 @@ from models.ecg.record import STANDARD_LEADS, Ecg
 
 pytestmark = pytest.mark.data
 
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
 #: Environment variable naming the folder where :func:`counting_measure` leaves one file per call
 #: (worker processes inherit the environment, so calls are counted across processes).
 CALL_LOG_ENV = "QTLENS_TEST_MEASURE_CALLS"
@@ -131,6 +133,15 @@ def test_code_versions_are_source_digests() -> None:
     assert len(version) == 16 and version == measurement_code_version()
     assert signal_code_version() != version
     assert source_digest(["concepts.py"]) != source_digest(["tasks.py"])
+    # The synthetic generator is not part of measurement: editing it keeps the cache.
+    assert source_digest(["ecg"], ["ecg/synth"]) != source_digest(["ecg"])
+    assert source_digest(["ecg"], ["ecg/synth"]) == source_digest(
+        [
+            f"ecg/{p.name}"
+            for p in sorted(MODELS_DIR.joinpath("ecg").iterdir())
+            if p.name not in ("synth", "__pycache__")
+        ]
+    )
     with pytest.raises(FileNotFoundError, match="models/nowhere.py"):
         source_digest(["nowhere.py"])
 
