@@ -12,7 +12,12 @@ import importlib
 import typer
 
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("models.data.synthetic_command", "models.data.commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "models.data.synthetic_command",
+    "models.data.commands",
+    "models.commands.train",
+    "models.commands.evaluate",
+)
 
 
 def build_cli() -> typer.Typer:
