@@ -200,7 +200,7 @@ class DatasetRecord:
 class Dataset(ABC):
     """A public dataset: a validated root folder and one metadata row per record.
 
-    Subclasses set :attr:`name`, :attr:`label_names` and :attr:`task_labels`,
+    Subclasses set :attr:`name`, :attr:`label_names`, :attr:`task_labels` and :attr:`split_rule`,
     validate the root and pass the index they build to ``super().__init__``.
     """
 
@@ -210,6 +210,8 @@ class Dataset(ABC):
     label_names: ClassVar[tuple[str, ...]]
     #: Which label column is the target of which risk task (see :mod:`models.tasks`).
     task_labels: ClassVar[Mapping[str, str]]
+    #: How records are assigned to splits, in one line (recorded with every trained model).
+    split_rule: ClassVar[str]
 
     def __init__(self, root: Path, index: pd.DataFrame) -> None:
         required = [*INDEX_COLUMNS, *self.label_names]

@@ -69,6 +69,7 @@ class Challenge2021(RecordDataset):
     name = "challenge"
     label_names = ("lqts_risk",)
     task_labels = MappingProxyType({"lqts_risk": "lqts_risk"})
+    split_rule = "SHA-256 of the record name, first 8 hex digits mod 10: 0–7 train, 8 val, 9 test"
 
     def __init__(self, root: Path | str) -> None:
         folder = require_entries(self.name, root, ())

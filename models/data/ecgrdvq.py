@@ -172,6 +172,7 @@ class Ecgrdvq(Dataset):
     name = "ecgrdvq"
     label_names = ("tdp_high_risk_drug",)
     task_labels = MappingProxyType({"tdp_risk": "tdp_high_risk_drug"})
+    split_rule = "by subject: SHA-256 of the subject number, first 8 hex digits mod 10: 0–7 train, 8 val, 9 test"
 
     def __init__(self, root: Path | str) -> None:
         folder = require_entries(self.name, root, (CLINICAL_TABLE,))

@@ -95,6 +95,7 @@ class PtbXl(RecordDataset):
     name = "ptbxl"
     label_names = ("lqts_risk", *SUPERCLASSES)
     task_labels = MappingProxyType({"lqts_risk": "lqts_risk"})
+    split_rule = "PTB-XL strat_fold (patient-wise): 1–8 train, 9 val, 10 test"
 
     def __init__(self, root: Path | str, sampling_rate_hz: int = 500) -> None:
         if sampling_rate_hz not in SAMPLING_RATES_HZ:

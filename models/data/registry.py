@@ -73,9 +73,9 @@ def dataset_entry(name: str) -> DatasetEntry:
     raise KeyError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
 
 
-def default_root(name: str) -> Path:
-    """The dataset's folder below the data root (:func:`models.data.paths.default_data_dir`)."""
-    return default_data_dir() / dataset_entry(name).folder
+def default_root(name: str, data_dir: Path | None = None) -> Path:
+    """The dataset's folder below ``data_dir`` (default :func:`models.data.paths.default_data_dir`)."""
+    return (data_dir or default_data_dir()) / dataset_entry(name).folder
 
 
 def open_dataset(name: str, root: Path | str, training_fs_hz: float | None = None) -> Dataset:

@@ -112,6 +112,7 @@ class AnnotatedWfdbDataset(RecordDataset):
 
     label_names = ()
     task_labels = MappingProxyType({})
+    split_rule = "every record of the folder is development data (dev)"
     #: Annotation file extensions every record must have.
     annotation_extensions: ClassVar[tuple[str, ...]]
 

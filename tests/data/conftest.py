@@ -11,6 +11,7 @@ from models.data.challenge2021 import Challenge2021
 from models.data.ecgrdvq import Ecgrdvq
 from models.data.ptbxl import PtbXl
 from models.data.registry import default_root
+from tests.data.measure_stub import CALL_LOG_ENV
 
 #: Challenge records copied for tests that change files: the long-QT one and two others.
 SMALL_CHALLENGE_RECORDS = ("E07504", "HR06000", "JS20000")
@@ -83,4 +84,13 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty cache root, also set as QTLENS_CACHE_DIR so nothing touches ~/.cache."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("QTLENS_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def call_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder counting the calls of the stand-in measure function."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    monkeypatch.setenv(CALL_LOG_ENV, str(folder))
     return folder

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.concepts import Flag, FlagLevel, concept_names
+from models.concepts import concept_names
 from models.data.base import read_record
 from models.data.cache import (
     REASON_SUFFIX,
@@ -25,51 +23,12 @@ from models.data.cache import (
     to_store_layout,
 )
 from models.data.challenge2021 import Challenge2021
-from models.ecg.measure import ConceptValue, Measurements
 from models.ecg.record import STANDARD_LEADS, Ecg
+from tests.data.measure_stub import calls, counting_measure
 
 pytestmark = pytest.mark.data
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-
-#: Environment variable naming the folder where :func:`counting_measure` leaves one file per call
-#: (worker processes inherit the environment, so calls are counted across processes).
-CALL_LOG_ENV = "QTLENS_TEST_MEASURE_CALLS"
-
-
-def counting_measure(ecg: Ecg) -> Measurements:
-    """A fast stand-in for ``measure``: RR from the record length, QT unavailable, the rest
-    absent; leaves one file per call in the call log."""
-    Path(os.environ[CALL_LOG_ENV], uuid.uuid4().hex).touch()
-    entries = [
-        ConceptValue("rr", 100.0 * ecg.duration_s, "ms", None, Flag(FlagLevel.NORMAL)),
-        ConceptValue(
-            "t_amplitude_ii", float(ecg.lead("II").max()), "mV", None, Flag(FlagLevel.NORMAL)
-        ),
-        ConceptValue("qt", None, "ms", "T end not found", Flag(FlagLevel.NORMAL)),
-    ]
-    return Measurements(
-        concepts={entry.name: entry for entry in entries},
-        median_beats={},
-        global_fiducials=None,
-        t_end_lead=None,
-        beats=(),
-        lead_quality={},
-        record_reason=None,
-        rhythm_reason=None,
-    )
-
-
-@pytest.fixture()
-def call_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "calls"
-    folder.mkdir()
-    monkeypatch.setenv(CALL_LOG_ENV, str(folder))
-    return folder
-
-
-def calls(call_log: Path) -> int:
-    return len(list(call_log.iterdir()))
 
 
 def test_cache_root_follows_the_environment(cache_dir: Path) -> None:
