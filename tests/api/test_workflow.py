@@ -130,7 +130,7 @@ def test_bad_uploads_get_a_4xx_naming_the_problem_and_store_nothing(
     lonely = clinician.post("/api/v1/records", files=[("files", ("3.hea", header, "text/plain"))])
     assert lonely.status_code == 422 and "3.dat" in lonely.json()["message"]
 
-    lying = header.replace(b" 5000 ", b" 9000 ", 1)
+    lying = header.replace(b"500 5000\n", b"500 9000\n", 1)
     assert lying != header
     liar = clinician.post("/api/v1/records", files=[("files", ("3.hea", lying, "text/plain")),
                                                     ("files", ("3.dat", data, "application/octet-stream"))])

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 
 from app.api.deps import ContextDep, ResearcherUser
 from app.services import exports
@@ -15,9 +16,14 @@ from app.services.audit import record_event
 router = APIRouter(prefix="/exports", tags=["exports"])
 
 FormatQuery = Annotated[Literal["csv", "jsonl", "parquet"], Query(alias="format")]
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive.")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive.")]
-ModelQuery = Annotated[str | None, Query(max_length=128, description="Model name or checksum.")]
+#: An empty form field (``from=``) means "no bound", as HTML forms send blank inputs.
+_BLANK_IS_NONE = BeforeValidator(lambda value: value or None)
+FromQuery = Annotated[date | None, _BLANK_IS_NONE,
+                      Query(alias="from", description="First day (UTC), inclusive.")]
+ToQuery = Annotated[date | None, _BLANK_IS_NONE,
+                    Query(alias="to", description="Last day (UTC), inclusive.")]
+ModelQuery = Annotated[str | None, _BLANK_IS_NONE,
+                       Query(max_length=128, description="Model name or checksum.")]
 
 
 def _filter(day_from: date | None, day_to: date | None, model: str | None) -> exports.ExportFilter:

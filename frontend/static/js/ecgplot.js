@@ -112,7 +112,7 @@ window.QTLensEcg = (function () {
         range: [startS + PULSE_START_S - 0.05, startS + duration], dtick: 0.2, tick0: 0,
         gridcolor: GRID_MAJOR, gridwidth: 1, zeroline: false, showticklabels: true,
         minor: { dtick: 0.04, gridcolor: GRID_MINOR, gridwidth: 0.5, showgrid: true },
-        ticksuffix: " s", tickfont: { size: 9 }, fixedrange: false,
+        ticksuffix: " s", ticklabelstep: 5, tickfont: { size: 10 }, fixedrange: false,
       },
       yaxis: {
         range: [bottom, top], dtick: 0.5, tick0: 0, gridcolor: GRID_MAJOR, gridwidth: 1,
@@ -129,12 +129,17 @@ window.QTLensEcg = (function () {
     const built = build(signal, layout, singleLead, fiducials);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
+    const plotAxes = axes(built.rows, built.duration, signal.start_s);
+    // Height that lets the fixed 10 mm/mV : 25 mm/s aspect fill the container's width.
+    const xSpan = plotAxes.xaxis.range[1] - plotAxes.xaxis.range[0];
+    const ySpan = plotAxes.yaxis.range[1] - plotAxes.yaxis.range[0];
+    const width = Math.max(400, container.clientWidth || 900);
     const plotLayout = {
-      ...axes(built.rows, built.duration, signal.start_s),
+      ...plotAxes,
       margin: { l: 10, r: 10, t: 10, b: 30 },
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", dragmode: "zoom",
       annotations: built.annotations, shapes, showlegend: false,
-      height: Math.max(260, 70 * built.rows + 120),
+      height: Math.round((width - 20) * (ySpan * MM_PER_MV) / (xSpan * MM_PER_S)) + 40,
     };
     const config = {
       responsive: true, displaylogo: false, scrollZoom: false,

@@ -69,8 +69,8 @@
     if (concept.kind === "binary") {
       return concept.probability === null ? "–" : `${fmt(100 * concept.probability, 0)} %`;
     }
-    const unc = concept.uncertainty !== null ? ` ± ${fmt(concept.uncertainty, concept.unit === "mV" ? 2 : 0)}` : "";
-    return `${fmt(concept.model_value, concept.unit === "mV" || concept.unit === "a.u." ? 2 : 0)}${unc}`;
+    const unc = concept.uncertainty !== null ? ` ± ${fmt(concept.uncertainty, concept.decimals)}` : "";
+    return `${fmt(concept.model_value, concept.decimals)}${unc}`;
   }
 
   function editCell(concept) {
@@ -90,7 +90,7 @@
     if (concept.overridden) {
       const revert = el("button", { type: "button", class: "link-button", dataset: { testid: `revert-${concept.name}` } }, "Revert");
       revert.addEventListener("click", () => revertConcept(concept.name));
-      cell.append(revert, el("span", { class: "hint" }, ` by ${concept.overridden_by}`));
+      cell.append(revert);
     }
     return cell;
   }
@@ -100,11 +100,12 @@
     for (const c of prediction.concepts) {
       const unit = c.unit ? ` ${c.unit}` : "";
       const measured = c.measured_value !== null
-        ? `${fmt(c.measured_value, c.unit === "mV" || c.unit === "a.u." ? 2 : 0)}${unit}`
+        ? `${fmt(c.measured_value, c.decimals)}${unit}`
         : el("span", { class: "hint", title: c.measured_reason || "" }, "n/a");
       const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
         el("th", { scope: "row", title: c.flag_note || "" }, c.label,
-          c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null),
+          c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
+          c.overridden ? el("div", { class: "hint" }, `set by ${c.overridden_by}`) : null),
         el("td", { dataset: { testid: `model-${c.name}` } }, `${valueCell(c)}${c.kind === "binary" ? "" : unit}`),
         el("td", {}, measured),
         el("td", { class: "hint" }, c.normal_range));
@@ -131,8 +132,9 @@
       if (commentInput) commentInput.value = "";
       render(result.prediction);
       redraw();
-      const task = Object.keys(result.risks_after)[0];
-      showStatus(editStatus, `Saved. ${task}: ${percent(result.risks_before[task])} → ${percent(result.risks_after[task])}`, false);
+      const changes = result.prediction.risks.map((risk) =>
+        `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`);
+      showStatus(editStatus, `Saved. ${changes.join("; ")}`, false);
     } catch (error) {
       showStatus(editStatus, error.message, true);
     }
