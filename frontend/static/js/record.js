@@ -19,7 +19,7 @@
   const suggestionNode = document.getElementById("suggestion");
   const commentInput = document.getElementById("edit-comment");
 
-  const state = { signal: null, prediction: null, caliper: null };
+  const state = { signal: null, prediction: null, caliper: null, followed: null };
 
   function redraw() {
     if (!state.signal) return Promise.resolve();
@@ -60,9 +60,22 @@
     suggestionNode.hidden = !s;
     conceptBody.querySelectorAll("tr.suggested").forEach((row) => row.classList.remove("suggested"));
     if (!s) return;
-    suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason);
     const row = conceptBody.querySelector(`tr[data-concept="${s.concept}"]`);
+    const follow = canEdit && row
+      ? el("button", { type: "button", dataset: { testid: "follow-suggestion" } }, `Check ${s.label}`)
+      : null;
+    suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason, " ", follow || "");
     if (row) row.classList.add("suggested");
+    if (follow) {
+      follow.addEventListener("click", () => {
+        const input = row.querySelector("input");
+        state.followed = s.concept;
+        row.scrollIntoView({ block: "center" });
+        input.focus();
+        const target = document.getElementById("caliper-target");
+        if (target && [...target.options].some((o) => o.value === s.concept)) target.value = s.concept;
+      });
+    }
   }
 
   function valueCell(concept) {
@@ -82,7 +95,7 @@
     const apply = el("button", { type: "button", dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
       if (input.value === "") return;
-      override(concept.name, Number(input.value), "typed");
+      override(concept.name, Number(input.value), state.followed === concept.name ? "suggestion" : "typed");
     };
     apply.addEventListener("click", submit);
     input.addEventListener("keydown", (event) => { if (event.key === "Enter") submit(); });
