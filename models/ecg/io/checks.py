@@ -93,15 +93,6 @@ def samples_for_duration(duration_s: float, fs_hz: float, limits: IngestLimits, 
     return n_samples
 
 
-def check_signal_shape(
-    n_channels: int, n_samples: int, fs_hz: float, limits: IngestLimits, field: str
-) -> None:
-    """All three declared-size checks, in the order channels → rate → samples."""
-    check_channel_count(n_channels, limits, field)
-    check_sampling_rate(fs_hz, limits, field)
-    check_sample_count(n_samples, fs_hz, limits, field)
-
-
 def single_file(files: Sequence[UploadedFile], format_label: str) -> UploadedFile:
     """The one file of a single-file format (EDF, DICOM, the XML formats); more are refused."""
     if len(files) != 1:
