@@ -18,15 +18,20 @@ from models.ecg.limits import IngestLimits
 
 def check_upload_size(files: Sequence[UploadedFile], limits: IngestLimits) -> None:
     """Refuse an upload with no files, too many files or too many bytes in total."""
-    if not files:
+    check_file_count(len(files), limits)
+    check_byte_count(sum(len(file.data) for file in files), limits)
+
+
+def check_file_count(n_files: int, limits: IngestLimits) -> None:
+    """Refuse an upload of no files or of more than ``limits.max_files``."""
+    if n_files == 0:
         raise MalformedEcg("no file was uploaded", field="files")
-    if len(files) > limits.max_files:
+    if n_files > limits.max_files:
         raise InputTooLarge(
-            f"{len(files)} files were uploaded; at most {limits.max_files} are accepted "
+            f"{n_files} files were uploaded; at most {limits.max_files} are accepted "
             "(a WFDB record is one header plus its data files)",
             field="files",
         )
-    check_byte_count(sum(len(file.data) for file in files), limits)
 
 
 def check_byte_count(total_bytes: int, limits: IngestLimits) -> None:
