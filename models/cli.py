@@ -12,7 +12,13 @@ import importlib
 import typer
 
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("models.ecg.io.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "models.data.synthetic_command",
+    "models.data.commands",
+    "models.commands.train",
+    "models.commands.evaluate",
+    "models.ecg.io.cli",
+)
 
 
 def build_cli() -> typer.Typer:
@@ -25,13 +31,11 @@ def build_cli() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    # A callback keeps ``qtlens`` a command group even while only one command is registered
-    # (Typer would otherwise run that command directly, without its name).
-    cli.callback()(_command_group)
+
+    @cli.callback()
+    def research_commands() -> None:
+        """Keeps ``qtlens`` a command group even while only one command is registered."""
+
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(cli)
     return cli
-
-
-def _command_group() -> None:
-    """Nothing to set up before a command; its presence makes ``qtlens`` a command group."""

@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from models.ecg import concept_measures as measures
+from models.ecg.concept_measures import MeasureFunction
+
 Sex = Literal["female", "male"]
 
 
@@ -110,7 +113,15 @@ class Concept:
         plausible_low, plausible_high: physiological bounds; a value outside is rejected as an
             input error (never clipped silently).
         derived_from: names of the concepts this one is computed from (empty = measured).
-        derive: the formula for a derived concept: ``derive(values, sex) -> value``.
+        sex_specific: ``derive`` reads ``sex`` (so batched code evaluates it per sex).
+        derive: the formula for a derived concept: ``derive(values, sex) -> value``. It must be
+            elementwise arithmetic (``+ - * / **``, comparisons) with no ``math.*`` call or
+            ``float()``, so the same formula serves floats here, numpy arrays and the batched
+            torch tensors inside the concept models (``models/nets/bottleneck.py``).
+        measure: for a measured concept, the function computing it from an analysed record
+            (:mod:`models.ecg.concept_measures`): value in ``unit`` or ``Unavailable(reason)``.
+        rate_corrected: corrects for heart rate with the RR interval, so it is unavailable when
+            the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
     """
@@ -127,7 +138,10 @@ class Concept:
     plausible_low: float = -math.inf
     plausible_high: float = math.inf
     derived_from: tuple[str, ...] = ()
+    sex_specific: bool = False
     derive: Derivation | None = field(default=None, compare=False, repr=False)
+    measure: MeasureFunction | None = field(default=None, compare=False, repr=False)
+    rate_corrected: bool = False
     references: tuple[str, ...] = ()
     decimals: int = 0
 
@@ -217,6 +231,7 @@ def _qtc(name: str, label: str, formula_text: str, derive: Derivation, reference
         plausible_high=_PLAUSIBLE_QTC[1],
         derived_from=("qt", "rr"),
         derive=derive,
+        rate_corrected=True,
         references=(reference, *_REF_QTC),
     )
 
@@ -244,6 +259,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="rr",
+        measure=measures.measure_rr,
         label="RR interval",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -257,6 +273,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="pr",
+        measure=measures.measure_pr,
         label="PR interval",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -274,6 +291,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qrs",
+        measure=measures.measure_qrs,
         label="QRS duration",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -292,6 +310,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qt",
+        measure=measures.measure_qt,
         label="QT interval",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -311,7 +330,7 @@ REGISTRY: tuple[Concept, ...] = (
         "qtc_bazett",
         "QTc (Bazett)",
         "Bazett's formula QT / √RR(s)",
-        lambda v, sex: v["qt"] / math.sqrt(_rr_s(v)),
+        lambda v, sex: v["qt"] / _rr_s(v) ** 0.5,
         "Bazett HC. Heart 7:353 (1920)",
     ),
     _qtc(
@@ -337,6 +356,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="jtpeak",
+        measure=measures.measure_jtpeak,
         label="J-Tpeak",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -364,10 +384,12 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=600,
         derived_from=("jtpeak", "rr"),
         derive=lambda v, sex: v["jtpeak"] / _rr_s(v) ** 0.58,
+        rate_corrected=True,
         references=("Johannesen L et al. Clin Pharmacol Ther 96:549 (2014)",),
     ),
     Concept(
         name="tpeak_tend",
+        measure=measures.measure_tpeak_tend,
         label="Tpeak-Tend",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -389,6 +411,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_amplitude_ii",
+        measure=measures.measure_t_amplitude_ii,
         label="T amplitude (II)",
         unit="mV",
         kind=ConceptKind.CONTINUOUS,
@@ -408,6 +431,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_amplitude_v5",
+        measure=measures.measure_t_amplitude_v5,
         label="T amplitude (V5)",
         unit="mV",
         kind=ConceptKind.CONTINUOUS,
@@ -426,6 +450,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_asymmetry",
+        measure=measures.measure_t_asymmetry,
         label="T asymmetry",
         unit="a.u.",
         kind=ConceptKind.CONTINUOUS,
@@ -433,7 +458,8 @@ REGISTRY: tuple[Concept, ...] = (
         "IKr (hERG) block makes T more asymmetric.",
         how_measured="|w_desc − w_asc| / (w_desc + w_asc) from the half-amplitude widths of the "
         "ascending and descending T limbs (0 = symmetric), on the principal T-wave lead of the "
-        "median beat (models/ecg/morphology.py).",
+        "median beat — II, else V5, else the lead with the largest T (T ≥ 0.1 mV) — "
+        "(models/ecg/morphology.py).",
         normal_low=0.0,
         normal_high=0.35,
         thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="marked T asymmetry"),),
@@ -444,6 +470,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_flatness",
+        measure=measures.measure_t_flatness,
         label="T flatness",
         unit="a.u.",
         kind=ConceptKind.CONTINUOUS,
@@ -451,10 +478,13 @@ REGISTRY: tuple[Concept, ...] = (
         "distribution (0 = peaked, towards 1 = flat).",
         how_measured="1.8 / kurtosis of the T-wave mass over time, clipped to [0, 1] "
         "(rectangular = 1, Gaussian = 0.6), on the principal T-wave lead of the median beat "
+        "— II, else V5, else the lead with the largest T (T ≥ 0.1 mV) — "
         "(models/ecg/morphology.py).",
-        normal_low=0.4,
-        normal_high=0.75,
-        thresholds=(Threshold(0.8, FlagLevel.BORDERLINE, note="flat, broad T wave"),),
+        # Measured between tangent T onset and T end, normal T waves are flat-topped: 5th-95th
+        # percentile 0.74-0.79 on 120 normal PTB-XL records (QTLens measure, 2025).
+        normal_low=0.70,
+        normal_high=0.82,
+        thresholds=(Threshold(0.85, FlagLevel.BORDERLINE, note="flat, broad T wave"),),
         plausible_low=0.0,
         plausible_high=1.0,
         references=("Andersen MP et al. Computers in Cardiology 34:341 (2007)",),
@@ -462,12 +492,16 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qtc_variability",
+        measure=measures.measure_qtc_variability,
         label="QTc variability",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
         description="Standard deviation of beat-to-beat QTc (Fridericia); raised temporal "
         "lability of repolarisation precedes TdP.",
-        how_measured="SD of per-beat QTc (Fridericia) over the beats of the record.",
+        how_measured="SD (ddof = 1) of per-beat QTc (Fridericia, preceding RR) over the beats "
+        "of the median beat; a beat's QT is the median-beat QT moved by the lag (± 40 ms) that "
+        "best matches its T wave to the median T wave.",
+        rate_corrected=True,
         normal_low=0,
         normal_high=15,
         thresholds=(Threshold(20, FlagLevel.BORDERLINE, note="labile repolarisation"),),
@@ -478,17 +512,21 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_notched",
+        measure=measures.measure_t_notched,
         label="Notched T",
         unit="",
         kind=ConceptKind.BINARY,
         description="T wave with two local maxima (a notch) in at least three leads — the "
         "LQT2 pattern, 1 point in the Schwartz score.",
-        how_measured="≥ 2 local maxima within the T wave in ≥ 3 leads of the median beat.",
+        how_measured="≥ 2 local maxima (each ≥ 30 % of the T peak and standing out by "
+        "≥ 0.01 mV and 3 % of it) between T onset and T end, in ≥ 3 of the median-beat leads "
+        "whose T is ≥ 0.05 mV.",
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="notched T in ≥ 3 leads"),),
         references=("Schwartz PJ, Crotti L. Circulation 124:2181 (2011)",),
     ),
     Concept(
         name="t_inverted",
+        measure=measures.measure_t_inverted,
         label="Inverted T",
         unit="",
         kind=ConceptKind.BINARY,
@@ -499,42 +537,49 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_late_onset",
+        measure=measures.measure_t_late_onset,
         label="Late-onset T",
         unit="",
         kind=ConceptKind.BINARY,
         description="Long isoelectric ST segment followed by a normal-looking T — the LQT3 "
         "pattern.",
-        how_measured="J point → T onset ≥ 160 ms with a T wave of normal width.",
+        how_measured="J point → T onset ≥ 160 ms with T onset → T end < 240 ms, on the "
+        "principal T-wave lead of the median beat.",
         thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="LQT3-like pattern"),),
         references=("Moss AJ et al. Circulation 92:2929 (1995)",),
     ),
     Concept(
         name="t_broad_based",
+        measure=measures.measure_t_broad_based,
         label="Broad-based T",
         unit="",
         kind=ConceptKind.BINARY,
         description="Broad-based, prolonged T wave — the LQT1 pattern.",
-        how_measured="T onset → T end ≥ 240 ms on the median beat.",
+        how_measured="T onset → T end ≥ 240 ms on the principal T-wave lead of the median beat.",
         thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="LQT1-like pattern"),),
         references=("Moss AJ et al. Circulation 92:2929 (1995)",),
     ),
     Concept(
         name="u_wave",
+        measure=measures.measure_u_wave,
         label="U wave",
         unit="",
         kind=ConceptKind.BINARY,
         description="A distinct wave after T and before the next P (hypokalaemia, drug effect).",
-        how_measured="A separate deflection ≥ 0.05 mV between T end and the next P onset.",
+        how_measured="A separate wave standing ≥ 0.05 mV out of the segment from 40 ms after "
+        "T end to 20 ms before the next P onset, in any usable lead of the median beat.",
         thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="U wave present"),),
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
     Concept(
         name="t_alternans",
+        measure=measures.measure_t_alternans,
         label="T-wave alternans",
         unit="",
         kind=ConceptKind.BINARY,
         description="Beat-to-beat alternation of T-wave amplitude — a harbinger of TdP.",
-        how_measured="Mean |even − odd| beat T amplitude ≥ 0.05 mV sustained over the record.",
+        how_measured="|Mean T amplitude of even − odd beats| ≥ 0.05 mV in the lead with the "
+        "largest T, alternating in ≥ 75 % of successive beats (at least 6 beats).",
         thresholds=(Threshold(0.5, FlagLevel.CRITICAL, note="T-wave alternans: high TdP risk"),),
         references=("Schwartz PJ, Crotti L. Circulation 124:2181 (2011)",),
     ),
@@ -548,7 +593,8 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Derived: qtc_fridericia > sex-specific threshold.",
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
-        derive=lambda v, sex: float(v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)),
+        sex_specific=True,
+        derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
 )

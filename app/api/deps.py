@@ -1,0 +1,132 @@
+"""Dependencies that make route signatures read like sentences.
+
+``ContextDep`` gives the application context; ``AnyUser``, ``ClinicianUser``,
+``ResearcherUser`` and ``AdminUser`` authenticate the caller and check the role; ``CsrfChecked``
+guards every state-changing route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import select
+
+from app.context import AppContext
+from app.db.models import ApiToken, LoginSession, User
+from app.security import (
+    ANON_COOKIE,
+    CSRF_FORM_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Role,
+    csrf_token_valid,
+    token_digest,
+)
+
+
+def get_context(request: Request) -> AppContext:
+    """The application context built at start-up."""
+    return request.app.state.context
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, if the request carries one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def optional_user(request: Request, context: ContextDep) -> User | None:
+    """The caller: by personal API token when the request carries one (never falling back to
+    the cookie then), else by login session; ``None`` for anonymous, expired or revoked."""
+    now = datetime.now(timezone.utc)
+    api_token = bearer_token(request)
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if api_token is None and not session_token:
+        return None
+    with context.db.read() as session:
+        if api_token is not None:
+            row = session.execute(
+                select(ApiToken).where(ApiToken.token_sha256 == token_digest(api_token))
+            ).scalar_one_or_none()
+            valid = row is not None and row.revoked_at is None and (
+                row.expires_at is None or _aware(row.expires_at) > now)
+        else:
+            row = session.execute(
+                select(LoginSession).where(LoginSession.token_sha256 == token_digest(
+                    session_token))  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+            valid = row is not None and _aware(row.expires_at) > now
+        user = row.user if valid else None  # type: ignore[union-attr]
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+class NotAuthenticated(HTTPException):
+    """401 for the API; the page routes turn it into a redirect to the login page."""
+
+    def __init__(self) -> None:
+        super().__init__(status.HTTP_401_UNAUTHORIZED, "log in first")
+
+
+def require_role(*roles: Role) -> Callable[[User | None], User]:
+    """A dependency admitting logged-in users with one of ``roles`` (admins always pass)."""
+    allowed = {role.value for role in roles} | {Role.ADMIN.value}
+
+    def check(user: OptionalUser) -> User:
+        if user is None:
+            raise NotAuthenticated()
+        if user.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the role {' or '.join(sorted(allowed))}; you are {user.role}",
+            )
+        return user
+
+    return check
+
+
+AnyUser = Annotated[User, Depends(require_role(Role.CLINICIAN, Role.RESEARCHER))]
+ClinicianUser = Annotated[User, Depends(require_role(Role.CLINICIAN))]
+ResearcherUser = Annotated[User, Depends(require_role(Role.RESEARCHER))]
+AdminUser = Annotated[User, Depends(require_role(Role.ADMIN))]
+
+
+def csrf_binding(request: Request) -> str | None:
+    """The cookie value a CSRF token is bound to: the session, else the anonymous cookie."""
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(ANON_COOKIE)
+
+
+async def check_csrf(request: Request, context: ContextDep) -> None:
+    """Refuse a state-changing request whose CSRF token is missing or wrong (403)."""
+    if request.method in {"GET", "HEAD", "OPTIONS"} or bearer_token(request) is not None:
+        # Bearer-token requests carry no ambient credential a third-party page could reuse.
+        return
+    presented = request.headers.get(CSRF_HEADER)
+    if presented is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        field = form.get(CSRF_FORM_FIELD)
+        presented = field if isinstance(field, str) else None
+    if not csrf_token_valid(context.settings.secret_key, csrf_binding(request), presented):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "missing or invalid CSRF token: reload the page and try again",
+        )
+
+
+CsrfChecked = Depends(check_csrf)

@@ -1,0 +1,143 @@
+"""Predictions, interventions (override / revert) and the "check next" suggestion."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked
+from app.api.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
+from app.context import AppContext
+from app.db.models import Intervention, User
+from app.services import predictions as service
+from app.services import records as record_service
+from models.concepts import get_concept
+from models.intervene import suggest
+from models.nets.prediction import ModelPrediction
+
+router = APIRouter(tags=["predictions"])
+
+
+def _prediction_not_found(prediction_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no prediction {prediction_id}")
+
+
+@router.post("/records/{public_id}/predictions", response_model=PredictionOut, status_code=201,
+             dependencies=[CsrfChecked])
+async def create_prediction(public_id: str, user: ClinicianUser,
+                            context: ContextDep) -> PredictionOut:
+    """Measure the concepts and run the model on the record (in the bounded worker pool)."""
+    with context.db.read() as session:
+        try:
+            ecg = record_service.record_ecg(record_service.get_record(session, public_id))
+        except record_service.RecordNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}") from None
+    run = await context.pool.run(service.analyse, context.model, ecg)
+    with context.db.write() as session:
+        try:
+            record = record_service.get_record(session, public_id)
+        except record_service.RecordNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}") from None
+        prediction = service.store_prediction(session, context.model, record, user, run)
+        return service.prediction_view(session, context.model, prediction, record)
+
+
+@router.get("/predictions/{prediction_id}", response_model=PredictionOut)
+def get_prediction(prediction_id: int, user: AnyUser, context: ContextDep) -> PredictionOut:
+    """The prediction in its current state (every override applied)."""
+    with context.db.read() as session:
+        try:
+            prediction, record = service.get_prediction(session, prediction_id)
+        except service.PredictionNotFound:
+            raise _prediction_not_found(prediction_id) from None
+        return service.prediction_view(session, context.model, prediction, record)
+
+
+def _intervention_out(event: Intervention, username: str,
+                      view: PredictionOut | None) -> InterventionOut:
+    return InterventionOut(
+        id=event.id, created_at=event.created_at, action=event.action,  # type: ignore[arg-type]
+        concept=event.concept, unit=event.unit, model_value=event.model_value,
+        previous_value=event.previous_value, new_value=event.new_value,
+        risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
+        user=username, source=event.source, comment=event.comment, prediction=view,
+    )
+
+
+def _intervene(context: AppContext, prediction_id: int, user: User, concept: str,
+               action: Literal["override", "revert"], value: float | None = None,
+               source: str = "typed", comment: str | None = None) -> InterventionOut:
+    with context.db.write() as session:
+        try:
+            prediction, record = service.get_prediction(session, prediction_id)
+            event = service.record_intervention(
+                session, context.model, prediction, record, user, concept, action, value,
+                source, comment)
+        except service.PredictionNotFound:
+            raise _prediction_not_found(prediction_id) from None
+        except service.ModelMismatch as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+        except ValueError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+        view = service.prediction_view(session, context.model, prediction, record)
+        return _intervention_out(event, user.username, view)
+
+
+@router.post("/predictions/{prediction_id}/interventions", response_model=InterventionOut,
+             status_code=201, dependencies=[CsrfChecked])
+def create_intervention(prediction_id: int, body: InterventionIn, user: ClinicianUser,
+                        context: ContextDep) -> InterventionOut:
+    """Override one concept; the risk is recomputed by the task head and the edit is logged."""
+    return _intervene(context, prediction_id, user, body.concept, "override", body.value,
+                      body.source, body.comment)
+
+
+@router.delete("/predictions/{prediction_id}/interventions/{concept}",
+               response_model=InterventionOut, dependencies=[CsrfChecked])
+def revert_intervention(prediction_id: int, concept: str, user: ClinicianUser,
+                        context: ContextDep) -> InterventionOut:
+    """Revert a concept to the model's value: a new *revert* event, never a row removal."""
+    return _intervene(context, prediction_id, user, concept, "revert")
+
+
+@router.get("/predictions/{prediction_id}/interventions", response_model=list[InterventionOut])
+def list_interventions(prediction_id: int, user: AnyUser,
+                       context: ContextDep) -> list[InterventionOut]:
+    """The prediction's intervention history, oldest first."""
+    with context.db.read() as session:
+        try:
+            service.get_prediction(session, prediction_id)
+        except service.PredictionNotFound:
+            raise _prediction_not_found(prediction_id) from None
+        rows = session.execute(
+            select(Intervention, User.username)
+            .join(User, Intervention.user_id == User.id)
+            .where(Intervention.prediction_id == prediction_id)
+            .order_by(Intervention.id)
+        ).all()
+        return [_intervention_out(event, username, None) for event, username in rows]
+
+
+@router.get("/predictions/{prediction_id}/suggestion", response_model=list[SuggestionOut])
+def get_suggestions(prediction_id: int, user: AnyUser, context: ContextDep,
+                    policy: Literal["random", "uncertainty", "expected_risk_change"] =
+                    "expected_risk_change",
+                    task: Literal["lqts_risk", "tdp_risk"] = "lqts_risk",
+                    limit: Annotated[int, Query(ge=1, le=50)] = 5) -> list[SuggestionOut]:
+    """Concepts worth checking next, best first, under the chosen policy."""
+    with context.db.read() as session:
+        try:
+            prediction, record = service.get_prediction(session, prediction_id)
+        except service.PredictionNotFound:
+            raise _prediction_not_found(prediction_id) from None
+        overrides = {c: o.value for c, o in service.current_overrides(session, prediction).items()}
+    if prediction.model_checksum != context.model.checksum:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"prediction made by {prediction.model_name}; run a new prediction")
+    ranked = suggest(context.model, ModelPrediction.from_dict(prediction.model_output), overrides,
+                     policy=policy, task=task, sex=record.sex, age=record.age_years)
+    return [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label, score=s.score,
+                          expected_risk_change=s.expected_risk_change, reason=s.reason_text)
+            for s in ranked[:limit]]

@@ -1,0 +1,181 @@
+"""Upload, list, read, review and delete de-identified ECG records."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from sqlalchemy import select
+
+from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
+from app.api.schemas import RecordOut, SignalOut
+from app.context import AppContext
+from app.db.models import Prediction, Record, User
+from app.services import records as record_service
+from models.concepts import DEFAULT_QTC
+from models.ecg.io import UploadedFile, read_upload
+from models.tasks import get_task
+
+router = APIRouter(prefix="/records", tags=["records"])
+
+#: Longest window of signal one request returns, in seconds (the record page shows 10 s).
+MAX_SIGNAL_WINDOW_S = 30.0
+
+
+def record_out(record: Record, prediction: Prediction | None) -> RecordOut:
+    """The API view of a record and (if any) the headline numbers of its latest prediction."""
+    risks: dict[str, float] = dict(prediction.risks) if prediction else {}
+    qtc = None
+    if prediction is not None:
+        qtc = prediction.model_output.get("concepts", {}).get(DEFAULT_QTC, {}).get("value")
+    return RecordOut(
+        id=record.public_id,
+        uploaded_at=record.uploaded_at,
+        source_format=record.source_format,
+        fs_hz=record.fs_hz,
+        n_leads=len(record.lead_names),
+        lead_names=list(record.lead_names),
+        duration_s=record.duration_s,
+        age_years=record.age_years,
+        sex=record.sex,  # type: ignore[arg-type]
+        status=record.status,
+        removed_fields=list(record.removed_fields),
+        latest_prediction_id=prediction.id if prediction else None,
+        qtc_ms=qtc,
+        risks=risks,
+        risk_bands={name: get_task(name).band(p).value for name, p in risks.items()},
+    )
+
+
+def _not_found(public_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}")
+
+
+def check_upload_rate(user: User, context: AppContext) -> None:
+    """429 when this user uploads faster than the configured rate."""
+    wait_s = context.upload_limiter.retry_after_s(f"user:{user.id}")
+    if wait_s > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many uploads; try again in {int(wait_s) + 1} s",
+            headers={"Retry-After": str(int(wait_s) + 1)},
+        )
+
+
+@router.post(
+    "",
+    response_model=RecordOut,
+    status_code=201,
+    dependencies=[CsrfChecked],
+    responses={413: {"description": "too large"}, 415: {"description": "unknown format"},
+               422: {"description": "malformed ECG"}},
+)
+async def upload_record(
+    files: Annotated[list[UploadFile], File(description="One ECG file, or a WFDB .hea + .dat")],
+    user: ClinicianUser,
+    context: ContextDep,
+) -> RecordOut:
+    """Upload an ECG (any supported format); it is de-identified on ingest. Nothing is stored
+    unless the whole file reads."""
+    check_upload_rate(user, context)
+    limits = context.settings.ingest_limits
+    if len(files) > limits.max_files:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{len(files)} files uploaded; at most {limits.max_files} make one record",
+        )
+    uploaded = [UploadedFile(name=f.filename or "upload", data=await f.read()) for f in files]
+    result = await context.pool.run(read_upload, uploaded, limits)
+    with context.db.write() as session:
+        record = record_service.store_record(
+            session, user, result, uploaded, context.settings.keep_original_bytes
+        )
+        return record_out(record, None)
+
+
+@router.get("", response_model=list[RecordOut])
+def list_records(
+    user: AnyUser,
+    context: ContextDep,
+    record_status: Annotated[
+        Literal["new", "predicted", "reviewed"] | None, Query(alias="status")
+    ] = None,
+    sort: Literal["newest", "oldest"] = "newest",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[RecordOut]:
+    """The worklist: live records, newest first, optionally filtered by status."""
+    with context.db.read() as session:
+        query = select(Record).where(Record.status != "deleted")
+        if record_status:
+            query = query.where(Record.status == record_status)
+        order = Record.id.desc() if sort == "newest" else Record.id.asc()
+        rows = session.execute(query.order_by(order).limit(limit).offset(offset)).scalars().all()
+        return [record_out(r, record_service.latest_prediction(session, r)) for r in rows]
+
+
+@router.get("/{public_id}", response_model=RecordOut)
+def get_record(public_id: str, user: AnyUser, context: ContextDep) -> RecordOut:
+    """One record's metadata and latest prediction id."""
+    with context.db.read() as session:
+        try:
+            record = record_service.get_record(session, public_id)
+        except record_service.RecordNotFound:
+            raise _not_found(public_id) from None
+        return record_out(record, record_service.latest_prediction(session, record))
+
+
+@router.get("/{public_id}/signal", response_model=SignalOut)
+def get_signal(
+    public_id: str,
+    user: AnyUser,
+    context: ContextDep,
+    start_s: Annotated[float, Query(ge=0, le=86_400)] = 0.0,
+    duration_s: Annotated[float, Query(gt=0, le=MAX_SIGNAL_WINDOW_S)] = 10.0,
+) -> SignalOut:
+    """A window of the signal in mV for plotting (rounded to 1 µV)."""
+    with context.db.read() as session:
+        try:
+            record = record_service.get_record(session, public_id)
+            ecg = record_service.record_ecg(record)
+        except record_service.RecordNotFound:
+            raise _not_found(public_id) from None
+    first = int(round(start_s * ecg.fs_hz))
+    if first >= ecg.n_samples:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"start_s={start_s} is beyond the end of the record ({ecg.duration_s:.1f} s)",
+        )
+    last = min(ecg.n_samples, first + int(round(duration_s * ecg.fs_hz)))
+    window = ecg.signal_mv[:, first:last].round(3)
+    return SignalOut(
+        fs_hz=ecg.fs_hz,
+        lead_names=list(ecg.lead_names),
+        start_s=first / ecg.fs_hz,
+        duration_s=(last - first) / ecg.fs_hz,
+        record_duration_s=ecg.duration_s,
+        signal_mv=window.tolist(),
+    )
+
+
+@router.post("/{public_id}/review", response_model=RecordOut, dependencies=[CsrfChecked])
+def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> RecordOut:
+    """Mark the record reviewed by the caller."""
+    with context.db.write() as session:
+        try:
+            record = record_service.get_record(session, public_id)
+        except record_service.RecordNotFound:
+            raise _not_found(public_id) from None
+        record_service.mark_reviewed(session, record, user)
+        return record_out(record, record_service.latest_prediction(session, record))
+
+
+@router.delete("/{public_id}", status_code=204, dependencies=[CsrfChecked])
+def delete_record(public_id: str, admin: AdminUser, context: ContextDep) -> None:
+    """Purge the record's signal (admin). Predictions and the intervention log are kept."""
+    with context.db.write() as session:
+        try:
+            record = record_service.get_record(session, public_id)
+        except record_service.RecordNotFound:
+            raise _not_found(public_id) from None
+        record_service.delete_record(session, record, admin)

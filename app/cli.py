@@ -1,0 +1,170 @@
+"""The ``qtlens`` command: service commands here, research commands from :mod:`models.cli`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+
+from app.security import Role
+from models.cli import build_cli
+
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The tamper-evident logs.", no_args_is_help=True)
+
+
+def _settings():  # noqa: ANN202 - imported lazily so `qtlens --help` stays fast
+    from app.settings import Settings
+
+    try:
+        return Settings()
+    except Exception as error:  # noqa: BLE001 - pydantic ValidationError: show it as a CLI error
+        typer.echo(f"error: invalid configuration: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _database():  # noqa: ANN202
+    from app.db.session import Database
+
+    return Database(_settings().database_url)
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision")) -> None:
+    """Create or migrate the database schema (SQLite file or QTLENS_DATABASE_URL)."""
+    from app.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    env_password = os.environ.get("QTLENS_NEW_USER_PASSWORD")
+    if env_password:
+        return env_password
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_cli.command("add")
+def users_add(
+    username: str,
+    role: Role = typer.Option(..., "--role", help="clinician, researcher or admin"),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Create a user (password prompted, or from --password-stdin / QTLENS_NEW_USER_PASSWORD)."""
+    from app.services.users import UserError, create_user
+
+    password = _read_password(password_stdin)
+    try:
+        with _database().write() as session:
+            user = create_user(session, username, password, role)
+            pseudonym = user.pseudonym
+    except UserError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created {role.value} {username} (pseudonym {pseudonym})")
+
+
+@users_cli.command("bootstrap")
+def users_bootstrap() -> None:
+    """When no user exists yet, create 'admin' with a random password and print it once."""
+    from sqlalchemy import func, select
+
+    from app.db.models import User
+    from app.services.users import create_user
+
+    with _database().write() as session:
+        if session.execute(select(func.count(User.id))).scalar_one() > 0:
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(session, "admin", password, Role.ADMIN)
+    typer.echo(
+        "\n  First start: created user 'admin' with password "
+        f"{password}\n  Log in at http://127.0.0.1:8000 and create clinician/researcher accounts"
+        " (Admin page or `qtlens users add`).\n"
+    )
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users (username, role, pseudonym, active)."""
+    from sqlalchemy import select
+
+    from app.db.models import User
+
+    with _database().read() as session:
+        for user in session.execute(select(User).order_by(User.id)).scalars():
+            typer.echo(f"{user.username}\t{user.role}\t{user.pseudonym}\t"
+                       f"{'active' if user.is_active else 'inactive'}")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chains of interventions and audit events; exit 1 on any mismatch."""
+    from app.services.audit import verify_chains
+
+    with _database().read() as session:
+        reports = verify_chains(session)
+    failed = False
+    for report in reports:
+        verdict = "OK" if report.ok else "TAMPERED"
+        typer.echo(f"{report.table}: {report.rows} rows, {verdict}")
+        for problem in report.problems:
+            typer.echo(f"  {problem}")
+        failed = failed or not report.ok
+    raise typer.Exit(1 if failed else 0)
+
+
+def _ensure_secret_key() -> None:
+    """Use QTLENS_SECRET_KEY, else a key persisted under var/ so restarts keep sessions valid."""
+    if os.environ.get("QTLENS_SECRET_KEY"):
+        return
+    from app.settings import PROJECT_ROOT
+
+    key_file = PROJECT_ROOT / "var" / "secret_key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(32))
+        key_file.chmod(0o600)
+    os.environ["QTLENS_SECRET_KEY"] = key_file.read_text().strip()
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the web application (run `qtlens db upgrade` first)."""
+    import uvicorn
+
+    _ensure_secret_key()
+    bundle = _settings().model_bundle
+    if not Path(bundle).exists():
+        typer.echo(f"error: model bundle {bundle} not found (QTLENS_MODEL_BUNDLE)", err=True)
+        raise typer.Exit(2)
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info",
+                proxy_headers=False)
+
+
+def build_main_cli() -> typer.Typer:
+    """The full ``qtlens`` command."""
+    cli = build_cli()
+    cli.command("serve")(serve)
+    cli.add_typer(db_cli, name="db")
+    cli.add_typer(users_cli, name="users")
+    cli.add_typer(audit_cli, name="audit")
+    return cli
+
+
+def main() -> None:
+    """Console-script entry point."""
+    build_main_cli()()

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2.0 ORM models, engine/session factory and repositories."""

@@ -1,0 +1,235 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` wires routers, error handlers, security headers and the lifespan that
+loads the model bundle once (CUDA when available, else CPU) and opens the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.routes import router as api_router
+from app.api.routes.health import router as health_router
+from app.context import AppContext, WorkerPool, configure_torch_threads
+from app.db.session import Database
+from app.pages import router as pages_router
+from app.ratelimit import RateLimiter
+from app.settings import PROJECT_ROOT, Settings
+from models.ecg.errors import EcgInputError
+
+LOGGER = logging.getLogger("qtlens")
+STATIC_DIR = PROJECT_ROOT / "frontend" / "static"
+API_PREFIX = "/api/v1"
+
+#: Scripts only from this origin (no inline script, no eval). Plotly injects <style> rules at run
+#: time, so styles allow 'unsafe-inline' (plotly/plotly.js#7543); scripts stay strict.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding the security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    header for header in SECURITY_HEADERS if header[0] not in present
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware refusing request bodies above ``max_bytes`` with 413.
+
+    Checks ``Content-Length`` before reading anything and counts streamed bytes for chunked
+    bodies, so an oversized upload never reaches memory or disk.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_bytes
+            except ValueError:
+                too_large = True
+            if too_large:
+                await self._refuse(send)
+                return
+        received = 0
+        refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    refused = True
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = (
+            b'{"error":"too_large","message":"the upload is larger than '
+            + str(self.max_bytes // (1024 * 1024)).encode()
+            + b' MB","field":null}'
+        )
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside the receive channel to abort an oversized body."""
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIX) and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _error_body(kind: str, message: str, field: str | None = None) -> dict[str, str | None]:
+    return {"error": kind, "message": message, "field": field}
+
+
+_HTTP_ERROR_KINDS = {
+    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_format",
+    422: "invalid_request", 429: "rate_limited", 503: "unavailable",
+}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EcgInputError)
+    async def ecg_input_error(_request: Request, error: EcgInputError) -> JSONResponse:
+        return JSONResponse(error.to_dict(), status_code=error.status_code)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if error.status_code == 401 and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        kind = _HTTP_ERROR_KINDS.get(error.status_code, "error")
+        return JSONResponse(
+            _error_body(kind, str(error.detail)),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = f"{location}: {first.get('msg', 'invalid value')}" if location else str(
+            first.get("msg", "invalid request"))
+        return JSONResponse(
+            _error_body("invalid_request", message, location or None), status_code=422
+        )
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Open the database, load the model bundle and size the worker pool."""
+    from models.bundle import load_bundle
+
+    configure_torch_threads(settings.inference_workers)
+    bundle = load_bundle(settings.model_bundle, device=settings.device)
+    LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
+    return AppContext(
+        settings=settings,
+        db=Database(settings.database_url),
+        model=bundle,
+        pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
+        login_limiter=RateLimiter(settings.login_rate_per_minute),
+        upload_limiter=RateLimiter(settings.upload_rate_per_minute),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The QTLens ASGI application for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = build_context(settings)
+        app.state.context = context
+        try:
+            yield
+        finally:
+            context.pool.shutdown()
+            context.db.dispose()
+
+    app = FastAPI(
+        title="QTLens API",
+        version="1",
+        summary="Long-QT and drug-induced TdP risk from the 12-lead ECG, through expert concepts.",
+        description="Research use only — not a medical device. All routes below `/api/v1` "
+        "answer JSON; errors are `{error, message, field}`.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    _install_error_handlers(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+    # Probes also answer at the root, where load balancers and orchestrators look for them.
+    app.include_router(health_router, include_in_schema=False)
+    app.include_router(pages_router)
+
+    plotly_js = Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    async def plotly_bundle() -> FileResponse:
+        """plotly.js served from the installed plotly package: local, no CDN."""
+        return FileResponse(plotly_js, media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Multipart framing adds a little to the files themselves.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,230 @@
+"""Streaming exports of interventions and predictions as CSV, JSONL or Parquet.
+
+Rows are read from the database in batches and written out as they come, so an export of any
+size runs in bounded memory. Ids are pseudonymous (record ``public_id``, user ``pseudonym``);
+free-text comments are not exported because a clinician may have typed an identifier into one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Select, select
+from sqlalchemy.orm import aliased
+
+from app.db.models import Intervention, Prediction, Record, User
+from app.db.session import Database
+from app.services.predictions import measured_concepts
+from models.concepts import REGISTRY
+from models.tasks import TASKS
+
+ExportFormat = Literal["csv", "jsonl", "parquet"]
+MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+}
+BATCH_ROWS = 500
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which rows to export: a creation-time window (UTC) and/or one model."""
+
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    model: str | None = None  # model name or checksum
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: its name, Arrow type and how to read it from a result row."""
+
+    name: str
+    arrow_type: pa.DataType
+    read: Callable[[Any], Any]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _risk(field: str, task: str) -> Callable[[Any], Any]:
+    return lambda row: (getattr(row.Intervention, field) or {}).get(task)
+
+
+INTERVENTION_COLUMNS: tuple[Column, ...] = (
+    Column("intervention_id", pa.int64(), lambda r: r.Intervention.id),
+    Column("created_at", pa.string(), lambda r: _iso(r.Intervention.created_at)),
+    Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
+    Column("model_name", pa.string(), lambda r: r.Prediction.model_name),
+    Column("model_checksum", pa.string(), lambda r: r.Prediction.model_checksum),
+    Column("user", pa.string(), lambda r: r.User.pseudonym),
+    Column("user_role", pa.string(), lambda r: r.User.role),
+    Column("action", pa.string(), lambda r: r.Intervention.action),
+    Column("concept", pa.string(), lambda r: r.Intervention.concept),
+    Column("unit", pa.string(), lambda r: r.Intervention.unit),
+    Column("model_value", pa.float64(), lambda r: r.Intervention.model_value),
+    Column("previous_value", pa.float64(), lambda r: r.Intervention.previous_value),
+    Column("new_value", pa.float64(), lambda r: r.Intervention.new_value),
+    *(
+        Column(f"{when}_{task.name}", pa.float64(), _risk(f"risks_{when}", task.name))
+        for task in TASKS
+        for when in ("before", "after")
+    ),
+    Column("source", pa.string(), lambda r: r.Intervention.source),
+    Column("hash", pa.string(), lambda r: r.Intervention.hash),
+)
+
+
+def _model_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: (row.Prediction.model_output.get("concepts", {}).get(name) or {}).get("value")
+
+
+def _measured_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get("value")
+
+
+PREDICTION_COLUMNS: tuple[Column, ...] = (
+    Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
+    Column("created_at", pa.string(), lambda r: _iso(r.Prediction.created_at)),
+    Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    Column("source_format", pa.string(), lambda r: r.Record.source_format),
+    Column("age_years", pa.int64(), lambda r: r.Record.age_years),
+    Column("sex", pa.string(), lambda r: r.Record.sex),
+    Column("model_name", pa.string(), lambda r: r.Prediction.model_name),
+    Column("model_checksum", pa.string(), lambda r: r.Prediction.model_checksum),
+    Column("device", pa.string(), lambda r: r.Prediction.device),
+    Column("latency_ms", pa.float64(), lambda r: r.Prediction.latency_ms),
+    Column("user", pa.string(), lambda r: r.User.pseudonym),
+    *(Column(task.name, pa.float64(), lambda r, t=task.name: r.Prediction.risks.get(t))
+      for task in TASKS),
+    *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
+    *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
+)
+
+
+def _filtered(query: Select, created_at: Any, checksum: Any, name: Any,
+              export_filter: ExportFilter) -> Select:
+    if export_filter.created_from is not None:
+        query = query.where(created_at >= export_filter.created_from)
+    if export_filter.created_to is not None:
+        query = query.where(created_at < export_filter.created_to)
+    if export_filter.model:
+        query = query.where((checksum == export_filter.model) | (name == export_filter.model))
+    return query
+
+
+def intervention_query(export_filter: ExportFilter) -> Select:
+    """Interventions with their prediction, record and (pseudonymous) user, oldest first."""
+    query = (
+        select(Intervention, Prediction, Record, User)
+        .join(Prediction, Intervention.prediction_id == Prediction.id)
+        .join(Record, Prediction.record_id == Record.id)
+        .join(User, Intervention.user_id == User.id)
+        .order_by(Intervention.id)
+    )
+    return _filtered(query, Intervention.created_at, Prediction.model_checksum,
+                     Prediction.model_name, export_filter)
+
+
+def prediction_query(export_filter: ExportFilter) -> Select:
+    """Predictions with their record and the user who ran them, oldest first."""
+    creator = aliased(User, name="User")
+    query = (
+        select(Prediction, Record, creator)
+        .join(Record, Prediction.record_id == Record.id)
+        .join(creator, Prediction.created_by == creator.id)
+        .order_by(Prediction.id)
+    )
+    return _filtered(query, Prediction.created_at, Prediction.model_checksum,
+                     Prediction.model_name, export_filter)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _rows(db: Database, query: Select, columns: Iterable[Column]) -> Iterator[list[list[Any]]]:
+    """Batches of exported rows (lists of values in column order)."""
+    columns = tuple(columns)
+    with db.read() as session:
+        result = session.execute(query.execution_options(yield_per=BATCH_ROWS))
+        for partition in result.partitions(BATCH_ROWS):
+            yield [[_clean(col.read(row)) for col in columns] for row in partition]
+            session.expunge_all()
+
+
+class _ChunkSink:
+    """A write-only file for pyarrow that hands out what was written since the last call."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._position = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        """Nothing buffered beyond the chunk list."""
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+def stream(db: Database, kind: Literal["interventions", "predictions"],
+           export_format: ExportFormat, export_filter: ExportFilter) -> Iterator[bytes]:
+    """The export as a byte stream in ``export_format``."""
+    columns = INTERVENTION_COLUMNS if kind == "interventions" else PREDICTION_COLUMNS
+    query = intervention_query(export_filter) if kind == "interventions" else prediction_query(
+        export_filter)
+    names = [c.name for c in columns]
+    batches = _rows(db, query, columns)
+    if export_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(names)
+        for batch in batches:
+            writer.writerows(batch)
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+    elif export_format == "jsonl":
+        for batch in batches:
+            yield "".join(
+                json.dumps(dict(zip(names, row)), ensure_ascii=False) + "\n" for row in batch
+            ).encode("utf-8")
+    else:
+        schema = pa.schema([(c.name, c.arrow_type) for c in columns])
+        sink = _ChunkSink()
+        with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema) as writer:
+            for batch in batches:
+                writer.write_table(pa.Table.from_pylist(
+                    [dict(zip(names, row)) for row in batch], schema=schema))
+                yield sink.take()
+        yield sink.take()
+

@@ -1,0 +1,146 @@
+"""Storing and reading de-identified ECG records.
+
+The de-identified signal is stored in the database itself (compressed ``.npz`` bytes), not as a
+file beside it: the upload and its row commit in one transaction, so nothing is ever half-stored,
+and several stateless API workers share one store (PostgreSQL) without a shared disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import secrets
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Prediction, Record, User
+from app.services.audit import record_event, utc_now
+from models.ecg.io import IngestResult, UploadedFile
+from models.ecg.record import Ecg
+
+
+class RecordNotFound(LookupError):
+    """No record has this pseudonymous id (or it was deleted)."""
+
+
+def new_public_id() -> str:
+    """A pseudonymous record id such as ``ECG-7K3M9Q2P`` (40 random bits)."""
+    return "ECG-" + base64.b32encode(secrets.token_bytes(5)).decode("ascii")
+
+
+def encode_signal(signal_mv: np.ndarray) -> bytes:
+    """Compressed ``.npz`` bytes of a float32 [leads, samples] signal in mV."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, signal_mv=np.asarray(signal_mv, dtype=np.float32))
+    return buffer.getvalue()
+
+
+def decode_signal(blob: bytes) -> np.ndarray:
+    """The float32 [leads, samples] signal in mV stored by :func:`encode_signal`."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        return archive["signal_mv"]
+
+
+def content_digest(files: Sequence[UploadedFile]) -> str:
+    """SHA-256 over the uploaded files' bytes, in a name-independent order."""
+    digest = hashlib.sha256()
+    for data in sorted(f.data for f in files):
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def store_record(
+    session: Session,
+    user: User,
+    result: IngestResult,
+    files: Sequence[UploadedFile],
+    keep_original_bytes: bool,
+) -> Record:
+    """Insert a de-identified record (and its audit event) in the caller's transaction."""
+    ecg = result.ecg
+    record = Record(
+        public_id=new_public_id(),
+        uploaded_by=user.id,
+        uploaded_at=utc_now(),
+        source_format=result.format,
+        fs_hz=float(ecg.fs_hz),
+        n_samples=ecg.n_samples,
+        lead_names=list(ecg.lead_names),
+        duration_s=float(ecg.duration_s),
+        age_years=ecg.age_years,
+        sex=ecg.sex,
+        content_sha256=content_digest(files),
+        removed_fields=list(result.removed_fields),
+        signal_npy=encode_signal(ecg.signal_mv),
+        original_bytes=_pack_originals(files) if keep_original_bytes else None,
+        status="new",
+    )
+    session.add(record)
+    session.flush()
+    record_event(
+        session, "upload", user.id, record=record.public_id, format=result.format,
+        removed_fields=list(result.removed_fields),
+    )
+    return record
+
+
+def _pack_originals(files: Sequence[UploadedFile]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, **{f"file_{i}": np.frombuffer(f.data, dtype=np.uint8) for i, f in enumerate(files)}
+    )
+    return buffer.getvalue()
+
+
+def get_record(session: Session, public_id: str) -> Record:
+    """The live record with this pseudonymous id; :class:`RecordNotFound` otherwise."""
+    record = session.execute(
+        select(Record).where(Record.public_id == public_id, Record.status != "deleted")
+    ).scalar_one_or_none()
+    if record is None:
+        raise RecordNotFound(public_id)
+    return record
+
+
+def record_ecg(record: Record) -> Ecg:
+    """The stored record as an :class:`Ecg`."""
+    if record.signal_npy is None:
+        raise RecordNotFound(record.public_id)
+    return Ecg(
+        signal_mv=decode_signal(record.signal_npy),
+        fs_hz=record.fs_hz,
+        lead_names=tuple(record.lead_names),
+        age_years=record.age_years,
+        sex=record.sex,  # type: ignore[arg-type]
+        source_format=record.source_format,
+    )
+
+
+def latest_prediction(session: Session, record: Record) -> Prediction | None:
+    """The newest prediction of ``record``, if any."""
+    return session.execute(
+        select(Prediction)
+        .where(Prediction.record_id == record.id)
+        .order_by(Prediction.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def delete_record(session: Session, record: Record, admin: User) -> None:
+    """Purge the signal of ``record`` and mark it deleted; the audit trail stays intact."""
+    record.signal_npy = None
+    record.original_bytes = None
+    record.status = "deleted"
+    record_event(session, "record_deleted", admin.id, record=record.public_id)
+
+
+def mark_reviewed(session: Session, record: Record, user: User) -> None:
+    """Mark ``record`` reviewed by ``user`` (audited)."""
+    record.status = "reviewed"
+    record.reviewed_by = user.id
+    record.reviewed_at = utc_now()
+    record_event(session, "record_reviewed", user.id, record=record.public_id)

@@ -1,0 +1,117 @@
+"""Users and login sessions. Functions take a session and never commit (the caller's scope does)."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.db.models import ApiToken, LoginSession, User
+from app.security import (
+    Role,
+    hash_password,
+    new_token,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+from app.services.audit import record_event, utc_now
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users, so timing does not reveal usernames."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; the message says why."""
+
+
+def create_user(session: Session, username: str, password: str, role: Role,
+                created_by: int | None = None) -> User:
+    """Create a user with an argon2id-hashed password and a random pseudonym for exports."""
+    problem = password_problem(password)
+    if problem:
+        raise UserError(problem)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise UserError(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        pseudonym=f"U-{secrets.token_hex(4).upper()}",
+        password_hash=hash_password(password),
+        role=role.value,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    record_event(session, "user_created", created_by, target_user=user.pseudonym, role=role.value)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, else ``None`` (failed attempts are audited)."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        record_event(session, "login_failed", None, reason="unknown user")
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        record_event(session, "login_failed", user.id, reason="wrong password or inactive")
+        return None
+    record_event(session, "login", user.id)
+    return user
+
+
+def open_session(session: Session, user: User, lifetime_hours: float) -> str:
+    """Create a login session for ``user``; returns the cookie token (stored only hashed)."""
+    token = new_token()
+    now = utc_now()
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
+    session.add(
+        LoginSession(
+            token_sha256=token_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=lifetime_hours),
+        )
+    )
+    return token
+
+
+def close_session(session: Session, token: str, user_id: int | None) -> None:
+    """End the login session behind ``token`` (logout)."""
+    session.execute(delete(LoginSession).where(LoginSession.token_sha256 == token_digest(token)))
+    record_event(session, "logout", user_id)
+
+
+API_TOKEN_PREFIX = "qtl_"
+
+
+def create_api_token(session: Session, user: User, name: str,
+                     expires_days: int | None) -> tuple[ApiToken, str]:
+    """A personal API token for ``user``: ``(row, token)``; the token is shown only once."""
+    token = API_TOKEN_PREFIX + new_token()
+    now = utc_now()
+    row = ApiToken(
+        user_id=user.id, name=name, token_sha256=token_digest(token), created_at=now,
+        expires_at=now + timedelta(days=expires_days) if expires_days else None,
+    )
+    session.add(row)
+    session.flush()
+    record_event(session, "api_token_created", user.id, token_id=row.id, name=name)
+    return row, token
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken | None:
+    """Revoke one of ``user``'s tokens; ``None`` when it is not theirs or does not exist."""
+    row = session.execute(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    ).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utc_now()
+        record_event(session, "api_token_revoked", user.id, token_id=row.id)
+    return row

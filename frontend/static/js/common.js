@@ -1,0 +1,67 @@
+/* QTLens shared browser helpers: JSON API calls with CSRF, formatting. No framework. */
+"use strict";
+
+window.QTLens = (function () {
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+
+  /** Error carrying the API's {error, message, field} body. */
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `request failed (${status})`);
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  /** Call the JSON API; rejects with ApiError holding the server's plain-language message. */
+  async function api(method, url, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") options.headers["X-CSRF-Token"] = csrfToken;
+    if (body instanceof FormData) {
+      options.body = body;
+    } else if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, options);
+    if (response.status === 204) return null;
+    let payload = null;
+    try { payload = await response.json(); } catch (err) { payload = null; }
+    if (response.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname)); }
+    if (!response.ok) throw new ApiError(response.status, payload);
+    return payload;
+  }
+
+  /** Format a number with a fixed number of decimals, or an en dash when missing. */
+  function fmt(value, decimals) {
+    if (value === null || value === undefined || Number.isNaN(value)) return "–";
+    return Number(value).toFixed(decimals || 0);
+  }
+
+  function percent(probability) {
+    return fmt(100 * probability, 0) + " %";
+  }
+
+  /** Create an element with attributes and children (text or nodes). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function showStatus(node, message, isError) {
+    node.textContent = message;
+    node.classList.toggle("error", Boolean(isError));
+  }
+
+  return { api, ApiError, fmt, percent, el, showStatus, csrfToken };
+})();

@@ -1,0 +1,184 @@
+/* ECG on paper with Plotly: 25 mm/s, 10 mm/mV, 1 mm / 5 mm grid, calibration pulse,
+ * cart layouts (3×4 + lead II rhythm strip, 12×1, one lead), fiducial markers and a caliper box.
+ *
+ * Coordinates are physical: x in seconds, y in mV, each row shifted down by a fixed number of
+ * mV. The y axis is anchored to x with scaleratio 0.4 (1 mV = 10 mm is 0.4 × the length of
+ * 1 s = 25 mm), so the grid stays true to scale whatever the zoom.
+ */
+"use strict";
+
+window.QTLensEcg = (function () {
+  const MM_PER_S = 25;
+  const MM_PER_MV = 10;
+  const ROW_SPACING_MV = 3.0;
+  const PULSE_START_S = -0.45;
+  const CALIPER_SHAPE_NAME = "caliper";
+  const GRID_MAJOR = "#f19c9c";
+  const GRID_MINOR = "#fbdcdc";
+  const TRACE_COLOUR = "#111";
+  const FIDUCIAL_STYLE = {
+    qrs_onset_s: { colour: "#1f6feb", label: "QRS on" },
+    t_peak_s: { colour: "#8957e5", label: "T peak" },
+    t_end_s: { colour: "#d1242f", label: "T end" },
+  };
+
+  const CART_COLUMNS = [["I", "II", "III"], ["aVR", "aVL", "aVF"], ["V1", "V2", "V3"], ["V4", "V5", "V6"]];
+
+  /** Which lead goes where: [{lead, row, t0, t1}] for a layout. */
+  function panels(layout, leadNames, duration, singleLead) {
+    const present = new Set(leadNames);
+    if (layout === "single") {
+      return [{ lead: singleLead || leadNames[0], row: 0, t0: 0, t1: duration }];
+    }
+    if (layout === "12x1" || !CART_COLUMNS.flat().some((l) => present.has(l))) {
+      return leadNames.map((lead, row) => ({ lead, row, t0: 0, t1: duration }));
+    }
+    const columnWidth = duration / 4;
+    const out = [];
+    CART_COLUMNS.forEach((column, c) => column.forEach((lead, row) => {
+      if (present.has(lead)) out.push({ lead, row, t0: c * columnWidth, t1: (c + 1) * columnWidth });
+    }));
+    const rhythm = present.has("II") ? "II" : leadNames[0];
+    out.push({ lead: rhythm, row: 3, t0: 0, t1: duration, rhythm: true });
+    return out;
+  }
+
+  function rowOffset(row) {
+    return -row * ROW_SPACING_MV;
+  }
+
+  /** Traces, annotations and shapes for the chosen layout. */
+  function build(signal, layout, singleLead, fiducials) {
+    const fs = signal.fs_hz;
+    const duration = signal.duration_s;
+    const laid = panels(layout, signal.lead_names, duration, singleLead);
+    const traces = [];
+    const annotations = [];
+    const shapes = [];
+    const rows = Math.max(...laid.map((p) => p.row)) + 1;
+    for (let row = 0; row < rows; row += 1) {
+      const y0 = rowOffset(row);
+      shapes.push({
+        type: "path", layer: "above", line: { color: TRACE_COLOUR, width: 1.2 },
+        path: `M ${PULSE_START_S} ${y0} L ${PULSE_START_S + 0.05} ${y0} L ${PULSE_START_S + 0.05} ${y0 + 1} ` +
+          `L ${PULSE_START_S + 0.25} ${y0 + 1} L ${PULSE_START_S + 0.25} ${y0} L ${PULSE_START_S + 0.3} ${y0}`,
+      });
+    }
+    for (const panel of laid) {
+      const leadIndex = signal.lead_names.indexOf(panel.lead);
+      if (leadIndex < 0) continue;
+      const first = Math.floor(panel.t0 * fs);
+      const last = Math.min(signal.signal_mv[leadIndex].length, Math.ceil(panel.t1 * fs));
+      const x = [];
+      const y = [];
+      const offset = rowOffset(panel.row);
+      for (let i = first; i < last; i += 1) {
+        x.push(signal.start_s + i / fs);
+        y.push(signal.signal_mv[leadIndex][i] + offset);
+      }
+      traces.push({
+        type: "scatter", mode: "lines", x, y, name: panel.lead, hoverinfo: "x+name",
+        line: { color: TRACE_COLOUR, width: 1 }, showlegend: false,
+        meta: { lead: panel.lead, offset },
+      });
+      annotations.push({
+        x: signal.start_s + panel.t0 + 0.05, y: offset + 1.2, text: panel.lead, showarrow: false,
+        xanchor: "left", font: { size: 13, color: "#222" },
+      });
+      if (panel.rhythm || layout !== "3x4") addFiducials(shapes, fiducials, panel, offset, signal.start_s);
+    }
+    return { traces, annotations, shapes, rows, duration };
+  }
+
+  function addFiducials(shapes, fiducials, panel, offset, startS) {
+    if (!fiducials || !Array.isArray(fiducials.beats)) return;
+    for (const beat of fiducials.beats) {
+      for (const [key, style] of Object.entries(FIDUCIAL_STYLE)) {
+        const t = beat[key];
+        if (t === null || t === undefined || t < startS + panel.t0 || t > startS + panel.t1) continue;
+        shapes.push({
+          type: "line", x0: t, x1: t, y0: offset - 1.2, y1: offset + 1.2, layer: "above",
+          line: { color: style.colour, width: 1, dash: "dot" }, name: `fiducial-${key}`,
+        });
+      }
+    }
+  }
+
+  function axes(rows, duration, startS) {
+    const top = 1.8;
+    const bottom = rowOffset(rows - 1) - 1.5;
+    return {
+      xaxis: {
+        range: [startS + PULSE_START_S - 0.05, startS + duration], dtick: 0.2, tick0: 0,
+        gridcolor: GRID_MAJOR, gridwidth: 1, zeroline: false, showticklabels: true,
+        minor: { dtick: 0.04, gridcolor: GRID_MINOR, gridwidth: 0.5, showgrid: true },
+        ticksuffix: " s", ticklabelstep: 5, tickfont: { size: 10 }, fixedrange: false,
+      },
+      yaxis: {
+        range: [bottom, top], dtick: 0.5, tick0: 0, gridcolor: GRID_MAJOR, gridwidth: 1,
+        zeroline: false, showticklabels: false,
+        minor: { dtick: 0.1, gridcolor: GRID_MINOR, gridwidth: 0.5, showgrid: true },
+        scaleanchor: "x", scaleratio: MM_PER_MV / MM_PER_S, fixedrange: false,
+      },
+    };
+  }
+
+  /** Draw (or redraw) the ECG; returns a promise resolved when Plotly has rendered. */
+  function draw(container, signal, options) {
+    const { layout = "3x4", singleLead = null, fiducials = null, caliper = null } = options || {};
+    const built = build(signal, layout, singleLead, fiducials);
+    const shapes = built.shapes.slice();
+    if (caliper) shapes.push(caliperShape(caliper));
+    const plotAxes = axes(built.rows, built.duration, signal.start_s);
+    // Height that lets the fixed 10 mm/mV : 25 mm/s aspect fill the container's width.
+    const xSpan = plotAxes.xaxis.range[1] - plotAxes.xaxis.range[0];
+    const ySpan = plotAxes.yaxis.range[1] - plotAxes.yaxis.range[0];
+    const width = Math.max(400, container.clientWidth || 900);
+    const plotLayout = {
+      ...plotAxes,
+      margin: { l: 10, r: 10, t: 10, b: 30 },
+      paper_bgcolor: "#fff", plot_bgcolor: "#fff", dragmode: "zoom",
+      annotations: built.annotations, shapes, showlegend: false,
+      height: Math.round((width - 20) * (ySpan * MM_PER_MV) / (xSpan * MM_PER_S)) + 40,
+    };
+    const config = {
+      responsive: true, displaylogo: false, scrollZoom: false,
+      edits: { shapePosition: true }, modeBarButtonsToRemove: ["lasso2d", "select2d"],
+    };
+    return Plotly.react(container, built.traces, plotLayout, config);
+  }
+
+  function caliperShape(box) {
+    return {
+      type: "rect", name: CALIPER_SHAPE_NAME, editable: true, layer: "above",
+      x0: box.x0, x1: box.x1, y0: box.y0, y1: box.y1,
+      line: { color: "#0969da", width: 2 }, fillcolor: "rgba(9,105,218,0.08)",
+    };
+  }
+
+  /** A caliper box spanning ~400 ms × 1 mV on the first row, placed in the visible window. */
+  function defaultCaliper(signal) {
+    const start = signal.start_s + 1.0;
+    return { x0: start, x1: start + 0.4, y0: 0, y1: 1 };
+  }
+
+  /** The caliper box after the user dragged it: reads Plotly's relayout event data. */
+  function caliperFromRelayout(container, event) {
+    const shapes = container.layout.shapes || [];
+    const index = shapes.findIndex((s) => s.name === CALIPER_SHAPE_NAME);
+    if (index < 0) return null;
+    const shape = { ...shapes[index] };
+    for (const key of ["x0", "x1", "y0", "y1"]) {
+      const updated = event[`shapes[${index}].${key}`];
+      if (updated !== undefined) shape[key] = updated;
+    }
+    return { x0: shape.x0, x1: shape.x1, y0: shape.y0, y1: shape.y1 };
+  }
+
+  /** Width in ms and height in mV of a caliper box. */
+  function caliperReading(box) {
+    return { ms: Math.abs(box.x1 - box.x0) * 1000, mv: Math.abs(box.y1 - box.y0) };
+  }
+
+  return { draw, defaultCaliper, caliperFromRelayout, caliperReading };
+})();

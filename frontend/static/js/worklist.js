@@ -1,0 +1,85 @@
+/* Worklist: upload (drag-and-drop or picker) and the list of records. */
+"use strict";
+
+(function () {
+  const { api, el, fmt, percent, showStatus } = window.QTLens;
+  const dropzone = document.getElementById("dropzone");
+  const fileInput = document.getElementById("file-input");
+  const statusNode = document.getElementById("upload-status");
+  const body = document.getElementById("worklist-body");
+  const statusFilter = document.getElementById("status-filter");
+  const sortOrder = document.getElementById("sort-order");
+  const maxBytes = Number(dropzone.dataset.maxMb) * 1024 * 1024;
+
+  function riskCell(record, task) {
+    const p = record.risks[task];
+    if (p === undefined) return el("td", {}, "–");
+    const band = record.risk_bands[task];
+    return el("td", {}, el("span", { class: `band band-${band}` }, `${percent(p)} ${band}`));
+  }
+
+  async function loadRecords() {
+    const params = new URLSearchParams({ sort: sortOrder.value });
+    if (statusFilter.value) params.set("status", statusFilter.value);
+    try {
+      const records = await api("GET", "/api/v1/records?" + params);
+      body.replaceChildren();
+      if (records.length === 0) {
+        body.append(el("tr", {}, el("td", { colspan: 8, class: "hint" }, "No records yet: upload an ECG above.")));
+      }
+      for (const r of records) {
+        body.append(el("tr", { dataset: { recordId: r.id } },
+          el("td", {}, el("a", { href: `/records/${r.id}` }, r.id)),
+          el("td", {}, r.age_years ?? "–"),
+          el("td", {}, r.sex ?? "–"),
+          el("td", {}, new Date(r.uploaded_at).toLocaleString()),
+          el("td", {}, el("span", { class: `status-${r.status}` }, r.status)),
+          el("td", {}, fmt(r.qtc_ms, 0)),
+          riskCell(r, "lqts_risk"),
+          riskCell(r, "tdp_risk")));
+      }
+    } catch (error) {
+      showStatus(statusNode, error.message, true);
+    }
+  }
+
+  async function upload(files) {
+    if (!files.length) return;
+    const total = Array.from(files).reduce((sum, f) => sum + f.size, 0);
+    if (total > maxBytes) {
+      showStatus(statusNode, `The files are larger than ${dropzone.dataset.maxMb} MB.`, true);
+      return;
+    }
+    const form = new FormData();
+    for (const file of files) form.append("files", file, file.name);
+    showStatus(statusNode, `Uploading ${files.length} file(s)…`, false);
+    dropzone.classList.add("busy");
+    try {
+      const record = await api("POST", "/api/v1/records", form);
+      showStatus(statusNode, `Stored as ${record.id}. Analysing…`, false);
+      await api("POST", `/api/v1/records/${record.id}/predictions`);
+      window.location.assign(`/records/${record.id}`);
+    } catch (error) {
+      showStatus(statusNode, `Not stored: ${error.message}`, true);
+      loadRecords();
+    } finally {
+      dropzone.classList.remove("busy");
+      fileInput.value = "";
+    }
+  }
+
+  fileInput.addEventListener("change", () => upload(fileInput.files));
+  dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
+  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropzone.classList.remove("over");
+    upload(event.dataTransfer.files);
+  });
+  dropzone.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); fileInput.click(); }
+  });
+  statusFilter.addEventListener("change", loadRecords);
+  sortOrder.addEventListener("change", loadRecords);
+  loadRecords();
+})();

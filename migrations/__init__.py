@@ -1,0 +1,1 @@
+"""Alembic migrations (SQLite and PostgreSQL). Run with ``qtlens db upgrade``."""

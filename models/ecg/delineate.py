@@ -1,0 +1,544 @@
+"""Wave boundaries on median beats: P, QRS and T onsets, peaks and offsets per lead and globally.
+
+NeuroKit2 finds the beats (:mod:`models.ecg.beats`); the boundaries are QTLens' own, measured on
+the median beat of each lead, where averaging has already removed most of the noise. Defaults
+were calibrated on the LUDB and QTDB development records (see ``qtlens validate-delineation``).
+
+* **Global QRS onset/offset** on the *spatial velocity* ``SV(t) = √Σ_leads (dx/dt)²`` of the
+  usable leads (12 ms smoothing). The QRS core is where SV exceeds 20 % of its range (20th
+  percentile → maximum); the onset is the *knee* where SV takes off in the 60 ms before the
+  core — the point of its cumulative sum farthest below the chord, a threshold-free rule — and
+  the offset the knee where it dies out in the 100 ms after. Multi-lead boundaries are the
+  standard of the CSE study (Willems JL et al., Circulation 72:1087, 1985).
+* **Per-lead QRS onset/offset**: the same knee rule on the lead's own ``|dx/dt|`` (core at 10 %
+  of its maximum), kept inside the global QRS.
+* **Isoelectric level** per lead: median of the 16 ms of PR segment ending 4 ms before the
+  global QRS onset; amplitudes are measured from it.
+* **T peak**: on the lead smoothed over 40 ms, the largest deviation from the straight line
+  joining the ends of the search window (J + 40 ms → R + ``min(0.7 RR, 0.75 s)``), so that an
+  elevated or depressed ST segment is not taken for the T wave. An earlier hump at least 40 %
+  as tall and separated by a dip below its half height is the T wave and the taller one a U wave.
+  A later lobe of opposite sign (relative to the isoelectric level) at least 30 % as large
+  ends a biphasic T.
+* **T end** (``t_end_method="tangent"``, default): the tangent at the steepest point of the
+  terminal limb meets the baseline (Postema PG, Wilde AAM. The measurement of the QT interval.
+  Curr Cardiol Rev 10:287, 2014). The baseline is by default the level at which that limb
+  levels off — the TP segment that follows the T wave (``t_end_baseline="tp"``); ``"pr"`` uses
+  the PR-segment isoelectric level. The limb runs from the peak until the wave has come half-way
+  down and stops falling. ``"trapezium"``: the point maximising the trapezium area between the
+  steepest point and a point 250 ms later (Vázquez-Seisdedos CR et al., BioMed Eng OnLine 10:15,
+  2011).
+* **T onset**: the tangent at the steepest point of the initial T limb meets the isoelectric level.
+* **P wave**: the largest deviation (20 ms smoothing) from the chord across its search window
+  (300 ms, at most 0.45 RR, before the QRS onset up to 10 ms before it) that is a true local
+  extremum, kept when ≥ 0.03 mV and ≥ 4 × the median-beat noise; onset and offset are the knees
+  of its absolute deviation within 120 ms of the peak.
+* **Global T end** (for QT): the latest T end among leads whose T is at least 0.1 mV (all
+  leads with a T when none is), after dropping a T end more than 40 ms later than every other
+  lead's (a lone late outlier; with two leads the earlier is kept).
+* **Global T peak** (for J-Tpeak, Tpeak-Tend): the T peak of the vector magnitude of the Kors
+  XYZ leads (Kors JA et al., Eur Heart J 11:1083, 1990) when I, II and V1-V6 are usable, else of
+  the root-mean-square of the usable leads.
+* **Per beat**: every beat in the median beat gets the median's fiducials placed on its own R;
+  its T peak and T end also move by the lag (± 40 ms) that best matches its T wave to the median
+  T wave, so beat-to-beat repolarisation changes (QTc variability) are tracked.
+
+All median-beat times are in seconds relative to the beat's R fiducial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import scipy.signal
+
+from models.ecg.beats import Beats
+
+TEndMethod = Literal["tangent", "trapezium"]
+TEndBaseline = Literal["tp", "pr"]
+
+#: Kors regression matrix: rows X, Y, Z; columns I, II, V1…V6 (Kors JA et al. 1990).
+KORS_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+KORS_MATRIX = np.array(
+    [
+        [0.38, -0.07, -0.13, 0.05, -0.01, 0.14, 0.06, 0.54],
+        [-0.07, 0.93, 0.06, -0.02, -0.05, 0.06, -0.17, 0.13],
+        [0.11, -0.23, -0.43, -0.06, -0.14, -0.20, -0.11, 0.31],
+    ]
+)
+
+
+@dataclass(frozen=True)
+class DelineationConfig:
+    """Delineator settings (defaults calibrated on the LUDB/QTDB development records).
+
+    Attributes:
+        t_end_method: ``"tangent"`` (default) or ``"trapezium"``.
+        t_end_baseline: level the tangent meets: ``"tp"`` (where the T limb levels off) or
+            ``"pr"`` (PR-segment isoelectric level).
+        qrs_smooth_s, t_smooth_s, p_smooth_s: moving-average widths (s).
+        qrs_core_fraction: SV level (fraction of its range) that marks the QRS core.
+        qrs_onset_search_s, qrs_offset_search_s: how far before/after the core the knee is sought.
+        lead_qrs_core_fraction: per-lead |slope| level marking the lead's QRS core.
+        lead_qrs_margin_s: the per-lead knee search starts this far outside the global QRS.
+        min_t_amplitude_mv: smaller T waves are not delineated in a lead.
+        qt_lead_min_t_amplitude_mv: leads with smaller T do not vote for the global T end.
+        min_p_amplitude_mv: smaller P waves count as absent.
+        p_reach_s: P onset/offset are sought this far from the P peak.
+        biphasic_fraction: a later opposite lobe this large (relative) ends a biphasic T.
+        u_wave_fraction: an earlier distinct hump this large (relative) is the T before a U.
+        limb_fraction: the terminal T limb must fall below this fraction of the peak to end.
+        global_t_end_outlier_s: a latest T end this much after all others is dropped (s).
+        beat_t_shift_s: largest per-beat T-wave lag against the median T wave (s).
+    """
+
+    t_end_method: TEndMethod = "tangent"
+    t_end_baseline: TEndBaseline = "tp"
+    qrs_smooth_s: float = 0.012
+    t_smooth_s: float = 0.040
+    p_smooth_s: float = 0.020
+    qrs_core_fraction: float = 0.2
+    qrs_onset_search_s: float = 0.06
+    qrs_offset_search_s: float = 0.10
+    lead_qrs_core_fraction: float = 0.1
+    lead_qrs_margin_s: float = 0.02
+    min_t_amplitude_mv: float = 0.03
+    qt_lead_min_t_amplitude_mv: float = 0.1
+    min_p_amplitude_mv: float = 0.03
+    p_reach_s: float = 0.12
+    biphasic_fraction: float = 0.3
+    u_wave_fraction: float = 0.4
+    limb_fraction: float = 0.5
+    global_t_end_outlier_s: float = 0.040
+    beat_t_shift_s: float = 0.040
+
+
+@dataclass(frozen=True)
+class WaveFiducials:
+    """Fiducials of one median beat (seconds relative to R; ``None`` = not found).
+
+    ``t_amplitude_mv``/``p_amplitude_mv`` are signed (negative for an inverted wave) and
+    measured from ``isoelectric_mv``.
+    """
+
+    p_onset_s: float | None = None
+    p_peak_s: float | None = None
+    p_offset_s: float | None = None
+    qrs_onset_s: float | None = None
+    qrs_offset_s: float | None = None
+    t_onset_s: float | None = None
+    t_peak_s: float | None = None
+    t_end_s: float | None = None
+    isoelectric_mv: float = 0.0
+    t_amplitude_mv: float | None = None
+    p_amplitude_mv: float | None = None
+
+
+@dataclass(frozen=True)
+class Delineation:
+    """Fiducials of the median beats of a record.
+
+    Attributes:
+        leads: per usable lead name, the median-beat fiducials.
+        global_fiducials: QRS onset/offset across leads, global T peak and T end, earliest P
+            onset / latest P offset across leads.
+        t_end_lead: the lead whose T end is the global T end (``None`` when no T end).
+        t_shift_s: per detected beat, its T-wave lag against the median T wave (s; ``nan`` for
+            beats outside the median beat).
+        global_curve_mv: the curve the global T peak was found on (Kors VM or RMS).
+    """
+
+    leads: dict[str, WaveFiducials]
+    global_fiducials: WaveFiducials
+    t_end_lead: str | None
+    t_shift_s: np.ndarray = field(repr=False)
+    global_curve_mv: np.ndarray = field(repr=False)
+
+
+def moving_average(values: np.ndarray, width_samples: float) -> np.ndarray:
+    """Centred moving average with edge padding (``width_samples`` rounded to an odd count)."""
+    width = max(1, int(round(width_samples)) | 1)
+    signal = np.asarray(values, dtype=np.float64)
+    if width == 1:
+        return signal
+    padded = np.pad(signal, width // 2, mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def delineate_beats(
+    beats: Beats,
+    lead_names: tuple[str, ...],
+    usable: np.ndarray,
+    config: DelineationConfig | None = None,
+) -> Delineation:
+    """Delineate the median beat of every usable lead, then the global and per-beat fiducials.
+
+    Args:
+        beats: median beats from :func:`models.ecg.beats.build_beats`.
+        lead_names: canonical name of each row of ``beats.median_mv``.
+        usable: per lead, whether it passed the lead checks and the SQI.
+        config: delineator settings.
+    """
+    config = config or DelineationConfig()
+    fs = beats.fs_hz
+    r_index = beats.pre_samples
+    medians = beats.median_mv
+    rr_s = beats.rr_ms / 1000.0 if np.isfinite(beats.rr_ms) else 1.0
+    usable_rows = np.flatnonzero(usable)
+    no_shift = np.full(beats.n_beats, np.nan)
+    if usable_rows.size == 0:
+        return Delineation({}, WaveFiducials(), None, no_shift, np.zeros(medians.shape[-1]))
+
+    slopes = np.vstack(
+        [np.gradient(moving_average(medians[row], config.qrs_smooth_s * fs)) * fs for row in usable_rows]
+    )
+    spatial_velocity = np.sqrt(np.sum(slopes**2, axis=0))
+    global_on, global_off = _qrs_bounds(spatial_velocity, r_index, fs, config)
+
+    isoelectric = {row: _isoelectric_level(medians[row], global_on, fs) for row in usable_rows}
+    p_waves = {row: _p_wave(medians[row] - isoelectric[row], fs, rr_s, global_on, config) for row in usable_rows}
+    # The T wave cannot last into the next beat's P wave.
+    p_onsets = [wave[0] for wave in p_waves.values() if wave[0] is not None]
+    t_limit = r_index + rr_s * fs + (min(p_onsets) - r_index) if len(p_onsets) >= max(1, len(usable_rows) // 3) else None
+
+    leads: dict[str, WaveFiducials] = {}
+    for row, slope in zip(usable_rows, slopes):
+        on, off = _lead_qrs_bounds(np.abs(slope), global_on, global_off, fs, config)
+        t_wave = _t_wave(medians[row] - isoelectric[row], r_index, fs, rr_s, global_off, t_limit, config)
+        leads[lead_names[row]] = _lead_fiducials(
+            r_index, fs, isoelectric[row], (on, off), p_waves[row], t_wave
+        )
+
+    global_curve = _global_curve(medians, lead_names, usable)
+    global_fiducials, t_end_lead = _global_fiducials(
+        leads, global_curve, r_index, fs, rr_s, global_on, global_off, config
+    )
+    shifts = _t_shifts(beats, lead_names, leads, global_fiducials, config)
+    return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve)
+
+
+def _seconds(index: float | None, r_index: int, fs: float) -> float | None:
+    return None if index is None else float((index - r_index) / fs)
+
+
+def _take_off(segment: np.ndarray) -> int:
+    """Index where a non-negative curve takes off: the point of its cumulative sum farthest
+    below the chord joining its first and last points (the knee; threshold-free)."""
+    cumulative = np.cumsum(segment)
+    if cumulative.size < 3:
+        return 0
+    x = np.arange(cumulative.size)
+    chord = cumulative[0] + (cumulative[-1] - cumulative[0]) * x / x[-1]
+    return int(np.argmax(chord - cumulative))
+
+
+def _qrs_bounds(velocity: np.ndarray, r_index: int, fs: float, config: DelineationConfig) -> tuple[float, float]:
+    """Global QRS onset and offset (sample indices) on the spatial velocity."""
+    lo = max(0, r_index - int(0.15 * fs))
+    hi = min(velocity.size - 1, r_index + int(0.18 * fs))
+    floor = float(np.percentile(velocity, 20))
+    search = velocity[lo : hi + 1]
+    core = np.flatnonzero(search >= floor + config.qrs_core_fraction * (search.max() - floor))
+    first, last = lo + int(core[0]), lo + int(core[-1])
+    before = max(0, first - int(config.qrs_onset_search_s * fs))
+    after = min(velocity.size - 1, last + int(config.qrs_offset_search_s * fs))
+    onset = before + _take_off(velocity[before : first + 1])
+    offset = after - _take_off(velocity[last : after + 1][::-1])
+    return float(onset), float(offset)
+
+
+def _lead_qrs_bounds(
+    slope_magnitude: np.ndarray, global_on: float, global_off: float, fs: float, config: DelineationConfig
+) -> tuple[float, float]:
+    """One lead's QRS onset and offset (sample indices), kept inside the global QRS."""
+    lo, hi = int(global_on), int(global_off)
+    segment = slope_magnitude[lo : hi + 1]
+    if segment.size < 3 or segment.max() <= 0:
+        return global_on, global_off
+    core = np.flatnonzero(segment >= config.lead_qrs_core_fraction * segment.max())
+    first, last = lo + int(core[0]), lo + int(core[-1])
+    margin = int(config.lead_qrs_margin_s * fs)
+    before, after = max(0, lo - margin), min(slope_magnitude.size - 1, hi + margin)
+    onset = before + _take_off(slope_magnitude[before : first + 1])
+    offset = after - _take_off(slope_magnitude[last : after + 1][::-1])
+    return float(max(onset, global_on)), float(min(offset, global_off))
+
+
+def _isoelectric_level(median: np.ndarray, qrs_onset: float, fs: float) -> float:
+    """Median of the 16 ms of PR segment ending 4 ms before the QRS onset (mV)."""
+    end = int(qrs_onset - 0.004 * fs)
+    start = max(0, end - int(0.016 * fs))
+    return float(np.median(median[start : max(end, start + 1)]))
+
+
+def _lead_fiducials(
+    r_index: int,
+    fs: float,
+    isoelectric: float,
+    qrs: tuple[float, float],
+    p_wave: tuple[float | None, float | None, float | None, float | None],
+    t_wave: tuple[float | None, float | None, float | None, float | None],
+) -> WaveFiducials:
+    """One lead's fiducials in seconds relative to R from sample indices."""
+    return WaveFiducials(
+        p_onset_s=_seconds(p_wave[0], r_index, fs),
+        p_peak_s=_seconds(p_wave[1], r_index, fs),
+        p_offset_s=_seconds(p_wave[2], r_index, fs),
+        qrs_onset_s=_seconds(qrs[0], r_index, fs),
+        qrs_offset_s=_seconds(qrs[1], r_index, fs),
+        t_onset_s=_seconds(t_wave[0], r_index, fs),
+        t_peak_s=_seconds(t_wave[1], r_index, fs),
+        t_end_s=_seconds(t_wave[2], r_index, fs),
+        isoelectric_mv=isoelectric,
+        t_amplitude_mv=t_wave[3],
+        p_amplitude_mv=p_wave[3],
+    )
+
+
+def _t_window(
+    r_index: int, fs: float, rr_s: float, qrs_off: float, t_limit: float | None, size: int
+) -> tuple[int, int]:
+    """First and last sample of the T-wave search window (ending before the next P wave)."""
+    start = int(max(qrs_off + 0.04 * fs, r_index + 0.08 * fs))
+    end = int(min(r_index + min(0.7 * rr_s, 0.75) * fs, size - 1))
+    if t_limit is not None:
+        end = min(end, int(t_limit))
+    return start, end
+
+
+def _earlier_distinct_wave(values: np.ndarray, peak: int, fraction: float) -> int:
+    """The T wave when the tallest hump of the window is a U wave (or the next P wave): an earlier
+    hump of the same sign, at least ``fraction`` as tall and separated from it by a dip below its
+    own half height (a separate wave, not a notch); otherwise ``peak``."""
+    oriented = np.sign(values[peak]) * values
+    candidates, _ = scipy.signal.find_peaks(oriented[:peak])
+    for candidate in candidates:
+        tall = oriented[candidate] >= fraction * oriented[peak]
+        if tall and oriented[candidate:peak].min() < 0.5 * oriented[candidate]:
+            return int(candidate)
+    return peak
+
+
+def _t_wave(
+    deviation: np.ndarray,
+    r_index: int,
+    fs: float,
+    rr_s: float,
+    qrs_off: float,
+    t_limit: float | None,
+    config: DelineationConfig,
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """T onset, peak, end (sample indices) and signed amplitude (mV) of one median beat; a T wave
+    too small to delineate keeps only its amplitude."""
+    start, end = _t_window(r_index, fs, rr_s, qrs_off, t_limit, deviation.size)
+    if end - start < int(0.05 * fs):
+        return None, None, None, None
+    smooth = moving_average(deviation, config.t_smooth_s * fs)
+    window = smooth[start : end + 1]
+    detrended = window - np.linspace(window[0], window[-1], window.size)
+    highest, lowest = int(np.argmax(detrended)), int(np.argmin(detrended))
+    peak = highest if detrended[highest] >= -detrended[lowest] else lowest
+    peak = _earlier_distinct_wave(detrended, peak, config.u_wave_fraction)
+    if abs(detrended[peak]) < config.min_t_amplitude_mv:
+        return None, None, None, float(window[peak])  # a flat T: amplitude only
+    sign = float(np.sign(detrended[peak]))
+    # The opposite extreme of the window ends a biphasic T when it comes after the peak and
+    # crosses the isoelectric level.
+    opposite = lowest if sign > 0 else highest
+    terminal = peak
+    if (
+        opposite > peak
+        and np.sign(window[opposite]) == -sign
+        and abs(window[opposite]) >= max(config.biphasic_fraction * abs(window[peak]), config.min_t_amplitude_mv)
+    ):
+        terminal = opposite
+    terminal_sign = sign if terminal == peak else -sign
+    slope = np.gradient(smooth)  # mV per sample
+    t_end = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config)
+    t_onset = _t_onset(smooth, slope, start, start + peak, sign)
+    return t_onset, float(start + peak), t_end, float(window[peak])
+
+
+def _limb_end(smooth: np.ndarray, slope: np.ndarray, peak: int, end: int, sign: float, fraction: float) -> int:
+    """Where the limb falling from the peak at ``peak`` (sign ``sign``) levels off: once the wave
+    has fallen below ``fraction`` of the peak, the first point where it falls at less than 5 % of
+    the steepest rate so far (or rises again); ``end`` when it never does. Wiggles on a flat top
+    do not end the limb."""
+    level = fraction * sign * smooth[peak]
+    steepest = 0.0
+    index = peak + 1
+    while index < end:
+        falling = -sign * slope[index]
+        steepest = max(steepest, falling)
+        if sign * smooth[index] <= level and falling <= 0.05 * steepest:
+            break
+        index += 1
+    return index
+
+
+def _steepest(slope: np.ndarray, start: int, end: int, direction: float) -> int | None:
+    """Index of the steepest slope in ``direction`` (±1) within ``[start, end]``."""
+    if end <= start:
+        return None
+    segment = direction * slope[start : end + 1]
+    index = int(np.argmax(segment))
+    return start + index if segment[index] > 0 else None
+
+
+def _t_end(
+    smooth: np.ndarray, slope: np.ndarray, peak: int, sign: float, end: int, fs: float, config: DelineationConfig
+) -> float | None:
+    """T end (sample index) after the terminal peak by the configured method."""
+    limb_end = _limb_end(smooth, slope, peak, end, sign, config.limb_fraction)
+    steepest = _steepest(slope, peak, limb_end, -sign)
+    if steepest is None or limb_end >= end:
+        # No steepest point, or the wave never levels off before the next P wave (T-P fusion
+        # at fast rates): its end cannot be seen.
+        return None
+    if config.t_end_method == "trapezium":
+        reference = min(end, steepest + int(0.25 * fs))
+        candidates = np.arange(steepest, reference + 1)
+        area = sign * (smooth[steepest] - smooth[candidates]) * (2 * reference - candidates - steepest)
+        return float(candidates[int(np.argmax(area))])
+    level = smooth[limb_end] if config.t_end_baseline == "tp" else 0.0
+    crossing = steepest + (level - smooth[steepest]) / slope[steepest]
+    return float(crossing) if steepest < crossing <= end + 0.1 * fs else None
+
+
+def _t_onset(smooth: np.ndarray, slope: np.ndarray, start: int, peak: int, sign: float) -> float | None:
+    """Where the tangent at the steepest point of the initial T limb meets the isoelectric level."""
+    steepest = _steepest(slope, start, peak, sign)
+    if steepest is None:
+        return None
+    crossing = steepest - smooth[steepest] / slope[steepest]
+    return float(min(max(crossing, start), steepest))
+
+
+def _p_wave(
+    deviation: np.ndarray, fs: float, rr_s: float, qrs_on: float, config: DelineationConfig
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """P onset, peak, offset (sample indices) and signed amplitude (mV) of one median beat."""
+    start = int(max(0, qrs_on - min(0.30, 0.45 * rr_s) * fs))
+    end = int(qrs_on - 0.01 * fs)
+    if end - start < int(0.06 * fs):
+        return None, None, None, None
+    smooth = moving_average(deviation, config.p_smooth_s * fs)
+    window = smooth[start : end + 1]
+    detrended = window - np.linspace(window[0], window[-1], window.size)
+    magnitude = np.abs(detrended)
+    peak = int(np.argmax(magnitude))
+    noise = float(np.std(deviation[start : end + 1] - window))
+    edge = int(0.01 * fs)
+    large = magnitude[peak] >= max(config.min_p_amplitude_mv, 4.0 * noise)
+    if not large or not edge <= peak < window.size - edge:
+        return None, None, None, None
+    reach = int(config.p_reach_s * fs)
+    before, after = max(0, peak - reach), min(window.size - 1, peak + reach)
+    onset = start + before + _take_off(magnitude[before : peak + 1])
+    offset = start + after - _take_off(magnitude[peak : after + 1][::-1])
+    return float(onset), float(start + peak), float(offset), float(window[peak])
+
+
+def _global_curve(medians: np.ndarray, lead_names: tuple[str, ...], usable: np.ndarray) -> np.ndarray:
+    """Kors vector magnitude when its eight leads are usable, else RMS of the usable leads."""
+    index = {name: i for i, name in enumerate(lead_names)}
+    centred = medians - np.median(medians, axis=-1, keepdims=True)
+    if all(name in index and usable[index[name]] for name in KORS_LEADS):
+        xyz = KORS_MATRIX @ centred[[index[name] for name in KORS_LEADS]]
+        return np.sqrt(np.sum(xyz**2, axis=0))
+    return np.sqrt(np.mean(centred[usable] ** 2, axis=0))
+
+
+def _global_fiducials(
+    leads: dict[str, WaveFiducials],
+    curve: np.ndarray,
+    r_index: int,
+    fs: float,
+    rr_s: float,
+    global_on: float,
+    global_off: float,
+    config: DelineationConfig,
+) -> tuple[WaveFiducials, str | None]:
+    """Global QRS bounds, T peak (on ``curve``), T end (latest reliable lead) and P bounds."""
+    t_end, t_end_lead = _global_t_end(leads, config)
+    start, end = _t_window(r_index, fs, rr_s, global_off, None, curve.size)
+    if t_end is not None:
+        end = min(end, int(r_index + t_end * fs))
+    t_peak = None
+    if end - start > int(0.02 * fs):
+        smooth = moving_average(curve, config.t_smooth_s * fs)
+        t_peak = _seconds(start + int(np.argmax(smooth[start : end + 1])), r_index, fs)
+    with_p = [f for f in leads.values() if f.p_onset_s is not None]
+    has_p = len(with_p) >= max(1, len(leads) // 3)
+    t_onsets = [f.t_onset_s for f in leads.values() if f.t_onset_s is not None]
+    fiducials = WaveFiducials(
+        p_onset_s=min(f.p_onset_s for f in with_p) if has_p else None,  # type: ignore[type-var]
+        p_peak_s=float(np.median([f.p_peak_s for f in with_p])) if has_p else None,
+        p_offset_s=max(f.p_offset_s for f in with_p) if has_p else None,  # type: ignore[type-var]
+        qrs_onset_s=_seconds(global_on, r_index, fs),
+        qrs_offset_s=_seconds(global_off, r_index, fs),
+        t_onset_s=float(np.median(t_onsets)) if t_onsets else None,
+        t_peak_s=t_peak,
+        t_end_s=t_end,
+    )
+    return fiducials, t_end_lead
+
+
+def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[float | None, str | None]:
+    """The latest T end among leads with a clear T, dropping a lone late outlier."""
+    with_t = {name: f.t_end_s for name, f in leads.items() if f.t_end_s is not None}
+    strong = {
+        name: t_end
+        for name, t_end in with_t.items()
+        if abs(leads[name].t_amplitude_mv or 0.0) >= config.qt_lead_min_t_amplitude_mv
+    }
+    ordered = sorted((strong or with_t).items(), key=lambda item: item[1], reverse=True)
+    if not ordered:
+        return None, None
+    if len(ordered) >= 2 and ordered[0][1] - ordered[1][1] > config.global_t_end_outlier_s:
+        ordered = ordered[1:]
+    name, t_end = ordered[0]
+    return t_end, name
+
+
+def _t_shifts(
+    beats: Beats,
+    lead_names: tuple[str, ...],
+    leads: dict[str, WaveFiducials],
+    global_fiducials: WaveFiducials,
+    config: DelineationConfig,
+) -> np.ndarray:
+    """Per beat, the lag (s) that best matches its T wave to the median T wave.
+
+    The T wave is taken from 150 ms before to 50 ms after the global T end, in every lead whose
+    T is at least ``min_t_amplitude_mv``, both smoothed like the delineator's T wave.
+    """
+    fs = beats.fs_hz
+    shifts = np.full(beats.n_beats, np.nan)
+    shifts[beats.windowed] = 0.0
+    if global_fiducials.t_end_s is None or beats.windows_mv.shape[0] == 0:
+        return shifts
+    rows = [
+        lead_names.index(name)
+        for name, f in leads.items()
+        if f.t_amplitude_mv is not None and abs(f.t_amplitude_mv) >= config.min_t_amplitude_mv
+    ]
+    max_lag = int(config.beat_t_shift_s * fs)
+    lo = int(beats.pre_samples + (global_fiducials.t_end_s - 0.15) * fs)
+    hi = int(beats.pre_samples + (global_fiducials.t_end_s + 0.05) * fs)
+    if not rows or lo - max_lag < 0 or hi + max_lag >= beats.median_mv.shape[-1]:
+        return shifts
+    width = config.t_smooth_s * fs / 2
+    template = np.vstack([moving_average(beats.median_mv[row], width)[lo:hi] for row in rows])
+    template -= template.mean(axis=-1, keepdims=True)
+    lags = np.arange(-max_lag, max_lag + 1)
+    for index, window in zip(np.flatnonzero(beats.windowed), beats.windows_mv):
+        smooth = np.vstack([moving_average(window[row], width) for row in rows])
+        scores = [
+            float(np.sum((smooth[:, lo + lag : hi + lag] - smooth[:, lo + lag : hi + lag].mean(axis=-1, keepdims=True)) * template))
+            for lag in lags
+        ]
+        shifts[index] = lags[int(np.argmax(scores))] / fs
+    return shifts

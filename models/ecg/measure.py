@@ -1,0 +1,457 @@
+"""Measured concepts of an ECG: the signal pipeline's ground truth and the clinician's reference.
+
+:func:`measure` runs preprocessing (:mod:`models.ecg.preprocess`), beat detection and median
+beats (:mod:`models.ecg.beats`, NeuroKit2 once on one representative lead), delineation
+(:mod:`models.ecg.delineate`) and then every measured concept's function from the registry
+(:data:`models.concepts.REGISTRY` → ``Concept.measure``); derived concepts come from
+:func:`models.concepts.rederive`. Every concept gets a value in its registry unit or a reason
+why it is unavailable — never an exception for a bad signal.
+
+Record-level reasons (every concept unavailable): no usable lead (all missing, flat or
+saturated), signal quality too low in every lead (pure noise), record shorter than 1 s, fewer
+than three complete beats. Rate-corrected concepts (``Concept.rate_corrected``) are unavailable
+when the RR intervals are highly irregular — the median absolute difference between successive
+RR intervals above 15 % of the median RR over at least four intervals (atrial fibrillation,
+frequent ectopy): no single RR then stands for the rate the QT adapted to.
+
+Example:
+    >>> from models.ecg.measure import measure
+    >>> result = measure(ecg)  # doctest: +SKIP
+    >>> result.value("qtc_fridericia"), result.concepts["t_amplitude_v5"].reason  # doctest: +SKIP
+    (431.2, None)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, get_concept, rederive
+from models.ecg.beats import BeatConfig, Beats, build_beats, detect_r_peaks, reference_lead
+from models.ecg.concept_measures import MeasureContext, Unavailable
+from models.ecg.delineate import Delineation, DelineationConfig, WaveFiducials, delineate_beats
+from models.ecg.preprocess import (
+    DEFAULT_MIN_SQI,
+    LeadCheck,
+    LeadStatus,
+    PreprocessConfig,
+    check_leads,
+    fill_gaps,
+    filter_ecg,
+    resample,
+)
+from models.ecg.record import Ecg
+
+#: Fiducial fields of :class:`WaveFiducials` that are times (s relative to R).
+FIDUCIAL_FIELDS: tuple[str, ...] = (
+    "p_onset_s",
+    "p_peak_s",
+    "p_offset_s",
+    "qrs_onset_s",
+    "qrs_offset_s",
+    "t_onset_s",
+    "t_peak_s",
+    "t_end_s",
+)
+_T_FIELDS = ("t_peak_s", "t_end_s")
+_MIN_DURATION_S = 1.0
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """Settings of the whole measurement pipeline.
+
+    Attributes:
+        analysis_fs_hz: every record is resampled to this rate before analysis (Hz).
+        preprocess: filter and lead-check settings.
+        beats: beat selection settings.
+        delineation: delineator settings (T-end method …).
+        min_sqi: leads with a lower template-matching SQI are not measured on.
+        min_beats: fewest complete beats a record must have.
+        max_rr_irregularity: median |ΔRR| / median RR above which RR-based corrections are off.
+        min_rr_intervals: fewest RR intervals needed to judge regularity.
+    """
+
+    analysis_fs_hz: float = 500.0
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    beats: BeatConfig = field(default_factory=BeatConfig)
+    delineation: DelineationConfig = field(default_factory=DelineationConfig)
+    min_sqi: float = DEFAULT_MIN_SQI
+    min_beats: int = 3
+    max_rr_irregularity: float = 0.15
+    min_rr_intervals: int = 4
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The intermediate results of the pipeline (what validation and plots build on).
+
+    Attributes:
+        fs_hz: analysis sampling rate (Hz).
+        filtered_mv: the filtered ``[leads, samples]`` signal at ``fs_hz``.
+        lead_names: lead of each row.
+        lead_checks: per lead, the verdict after lead checks and SQI.
+        lead_sqi: per lead, the template-matching SQI (``nan`` when not computed).
+        beats: beats and median beats (``None`` when the record could not be analysed).
+        delineation: fiducials (``None`` when the record could not be analysed).
+        record_reason: why nothing can be measured (``None`` when it can).
+        rhythm_reason: why RR-based corrections are off (``None`` for a regular rhythm).
+    """
+
+    fs_hz: float
+    filtered_mv: np.ndarray = field(repr=False)
+    lead_names: tuple[str, ...]
+    lead_checks: tuple[LeadCheck, ...]
+    lead_sqi: dict[str, float]
+    beats: Beats | None
+    delineation: Delineation | None
+    record_reason: str | None
+    rhythm_reason: str | None
+
+    def context(self) -> MeasureContext:
+        """The view the concept functions read."""
+        return MeasureContext(
+            fs_hz=self.fs_hz,
+            lead_names=self.lead_names,
+            lead_reasons={c.lead: c.reason for c in self.lead_checks if not c.usable},
+            beats=self.beats,
+            delineation=self.delineation,
+            record_reason=self.record_reason,
+        )
+
+
+@dataclass(frozen=True)
+class ConceptValue:
+    """One concept's measurement: a value in ``unit`` or the reason it is unavailable."""
+
+    name: str
+    value: float | None
+    unit: str
+    reason: str | None
+    flag: Flag
+
+    @property
+    def available(self) -> bool:
+        """True when measured."""
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class MedianBeatTrace:
+    """A lead's median beat for plotting: samples (mV) at ``fs_hz`` starting ``start_s`` from R."""
+
+    lead: str
+    fs_hz: float
+    start_s: float
+    samples_mv: np.ndarray = field(repr=False)
+    fiducials: WaveFiducials
+
+
+@dataclass(frozen=True)
+class BeatMarks:
+    """Fiducials of one beat on the full record (s from the first sample; ``None`` = not placed).
+
+    Only beats that went into the median beat get QRS onset, T peak and T end; ``t_shift_s`` is
+    the beat's T-wave lag against the median T wave.
+    """
+
+    r_peak_s: float
+    in_median: bool
+    qrs_onset_s: float | None = None
+    t_peak_s: float | None = None
+    t_end_s: float | None = None
+    t_shift_s: float | None = None
+
+
+@dataclass(frozen=True)
+class LeadQuality:
+    """A lead's status (ok / missing / flat / saturated / noisy), SQI and reason."""
+
+    status: str
+    sqi: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Every registry concept measured on one ECG, with the fiducials behind them."""
+
+    concepts: dict[str, ConceptValue]
+    median_beats: dict[str, MedianBeatTrace]
+    global_fiducials: WaveFiducials | None
+    t_end_lead: str | None
+    beats: tuple[BeatMarks, ...]
+    lead_quality: dict[str, LeadQuality]
+    record_reason: str | None
+    rhythm_reason: str | None
+
+    def value(self, name: str) -> float | None:
+        """The value of one concept (``None`` when unavailable)."""
+        return self.concepts[name].value
+
+    def values(self) -> dict[str, float | None]:
+        """All values by concept name, registry order."""
+        return {name: entry.value for name, entry in self.concepts.items()}
+
+    def lead_beat_fiducials(self, lead: str | None = None) -> list[dict[str, float | None]]:
+        """Per beat in the median beat, the fiducials of ``lead`` (``None`` = global) placed on
+        the beat's R (s from the first sample); T peak and T end follow the beat's T lag."""
+        source = self.global_fiducials if lead is None else (
+            self.median_beats[lead].fiducials if lead in self.median_beats else None
+        )
+        rows: list[dict[str, float | None]] = []
+        if source is None:
+            return rows
+        for beat in self.beats:
+            if not beat.in_median:
+                continue
+            row: dict[str, float | None] = {"r_peak_s": beat.r_peak_s}
+            for name in FIDUCIAL_FIELDS:
+                offset = getattr(source, name)
+                shift = (beat.t_shift_s or 0.0) if name in _T_FIELDS else 0.0
+                row[name] = None if offset is None else beat.r_peak_s + offset + shift
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-serialisable view (non-finite numbers become ``null``)."""
+        return {
+            "concepts": [
+                {
+                    "name": entry.name,
+                    "value": _finite(entry.value),
+                    "unit": entry.unit,
+                    "available": entry.available,
+                    "reason": entry.reason,
+                    "flag": entry.flag.level.value,
+                    "flag_note": entry.flag.note,
+                }
+                for entry in self.concepts.values()
+            ],
+            "median_beats": {
+                lead: {
+                    "fs_hz": trace.fs_hz,
+                    "start_s": trace.start_s,
+                    "samples_mv": [round(float(v), 5) for v in trace.samples_mv],
+                    "fiducials": _fiducials_dict(trace.fiducials),
+                }
+                for lead, trace in self.median_beats.items()
+            },
+            "global_fiducials": None if self.global_fiducials is None else _fiducials_dict(self.global_fiducials),
+            "t_end_lead": self.t_end_lead,
+            "beats": [
+                {
+                    "r_peak_s": _finite(beat.r_peak_s),
+                    "in_median": beat.in_median,
+                    "qrs_onset_s": _finite(beat.qrs_onset_s),
+                    "t_peak_s": _finite(beat.t_peak_s),
+                    "t_end_s": _finite(beat.t_end_s),
+                }
+                for beat in self.beats
+            ],
+            "lead_quality": {
+                lead: {"status": quality.status, "sqi": _finite(quality.sqi), "reason": quality.reason}
+                for lead, quality in self.lead_quality.items()
+            },
+            "record_reason": self.record_reason,
+            "rhythm_reason": self.rhythm_reason,
+        }
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), 6)
+
+
+def _fiducials_dict(fiducials: WaveFiducials) -> dict[str, float | None]:
+    names = (*FIDUCIAL_FIELDS, "isoelectric_mv", "t_amplitude_mv", "p_amplitude_mv")
+    return {name: _finite(getattr(fiducials, name)) for name in names}
+
+
+def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
+    """Preprocess, find the beats and delineate one ECG (no concept values yet).
+
+    Args:
+        ecg: the record (any rate, any leads).
+        config: pipeline settings.
+
+    Returns:
+        The :class:`Analysis`; ``record_reason`` says why it stopped early, if it did.
+    """
+    config = config or MeasureConfig()
+    fs = config.analysis_fs_hz
+    names = ecg.lead_names
+    checks = list(check_leads(ecg.signal_mv, ecg.fs_hz, names, config.preprocess))
+    sqi = {name: float("nan") for name in names}
+
+    def stopped(reason: str, filtered: np.ndarray, beats: Beats | None = None) -> Analysis:
+        return Analysis(fs, filtered, names, tuple(checks), sqi, beats, None, reason, None)
+
+    if ecg.duration_s < _MIN_DURATION_S:
+        return stopped(
+            f"record is only {ecg.duration_s:.2f} s long (at least {config.min_beats} beats needed)",
+            np.zeros((len(names), 0)),
+        )
+    filtered = filter_ecg(resample(fill_gaps(ecg.signal_mv), ecg.fs_hz, fs), fs, config.preprocess)
+    usable = np.array([check.usable for check in checks])
+    if not usable.any():
+        return stopped("no usable lead: " + "; ".join(check.reason for check in checks), filtered)
+
+    reference = reference_lead(filtered, usable)
+    r_samples = detect_r_peaks(filtered[reference], fs)
+    beats = build_beats(filtered, fs, usable, r_samples, reference, config.beats)
+    complete = int(beats.windowed.sum())
+    if complete < config.min_beats:
+        return stopped(
+            f"only {complete} complete beat(s) in {ecg.duration_s:.1f} s "
+            f"(at least {config.min_beats} needed)",
+            filtered,
+        )
+    for index, name in enumerate(names):
+        if checks[index].usable:
+            sqi[name] = beats.lead_sqi(index)
+            if sqi[name] < config.min_sqi:
+                checks[index] = LeadCheck(
+                    name, LeadStatus.NOISY, f"lead {name} is too noisy (SQI {sqi[name]:.2f} < {config.min_sqi})"
+                )
+    usable = np.array([check.usable for check in checks])
+    if not usable[reference]:
+        return stopped(
+            f"signal quality too low to find the beats (SQI < {config.min_sqi} in the clearest lead)",
+            filtered,
+            beats,
+        )
+    delineation = delineate_beats(beats, names, usable, config.delineation)
+    return Analysis(
+        fs, filtered, names, tuple(checks), sqi, beats, delineation, None, _rhythm_reason(beats, config)
+    )
+
+
+def _rhythm_reason(beats: Beats, config: MeasureConfig) -> str | None:
+    """Why RR-based rate corrections are off, or ``None`` for a regular enough rhythm."""
+    rr_ms = np.diff(beats.r_samples) * 1000.0 / beats.fs_hz
+    if rr_ms.size < config.min_rr_intervals:
+        return None
+    irregularity = float(np.median(np.abs(np.diff(rr_ms))) / np.median(rr_ms))
+    if irregularity <= config.max_rr_irregularity:
+        return None
+    return (
+        f"RR intervals are highly irregular (successive RR differences {irregularity:.0%} of the "
+        "median RR, as in atrial fibrillation): no single RR corrects QT for heart rate"
+    )
+
+
+def measure(ecg: Ecg, config: MeasureConfig | None = None) -> Measurements:
+    """Measure every registry concept on an ECG.
+
+    Args:
+        ecg: the record (any rate; 12 leads or fewer).
+        config: pipeline settings (defaults: 500 Hz analysis, tangent T end).
+
+    Returns:
+        :class:`Measurements`: per concept a value (registry units) or an unavailable reason,
+        the median beats with their fiducials, per-beat fiducials on the record, lead quality.
+    """
+    analysis = analyse(ecg, config)
+    context = analysis.context()
+    measured: dict[str, float | None] = {}
+    reasons: dict[str, str] = {}
+    for concept in REGISTRY:
+        if concept.measure is None:
+            continue
+        result = concept.measure(context)
+        if isinstance(result, Unavailable):
+            reasons[concept.name] = result.reason
+        elif not concept.is_plausible(result):
+            low, high = concept.plausible_low, concept.plausible_high
+            reasons[concept.name] = (
+                f"measured {result:.3g} {concept.unit} is outside the physiological range "
+                f"{low:g}–{high:g}: the delineation failed"
+            )
+        else:
+            measured[concept.name] = float(result)
+    values = rederive({**{name: None for name in reasons}, **measured}, ecg.sex)
+    for concept in derivation_order():
+        missing = [name for name in concept.derived_from if values.get(name) is None]
+        if missing:
+            reasons[concept.name] = f"needs {missing[0]}: {reasons.get(missing[0], 'unavailable')}"
+    if analysis.rhythm_reason is not None:
+        for concept in REGISTRY:
+            if concept.rate_corrected and concept.name not in reasons:
+                reasons[concept.name] = analysis.rhythm_reason
+    concepts = {}
+    for concept in REGISTRY:
+        value = None if concept.name in reasons else values.get(concept.name)
+        concepts[concept.name] = ConceptValue(
+            name=concept.name,
+            value=value,
+            unit=concept.unit,
+            reason=reasons.get(concept.name),
+            flag=concept.flag(value, ecg.sex) if value is not None else Flag(FlagLevel.NORMAL),
+        )
+    return Measurements(
+        concepts=concepts,
+        median_beats=_median_traces(analysis),
+        global_fiducials=None if analysis.delineation is None else analysis.delineation.global_fiducials,
+        t_end_lead=None if analysis.delineation is None else analysis.delineation.t_end_lead,
+        beats=_beat_marks(analysis),
+        lead_quality={
+            check.lead: LeadQuality(
+                check.status.value,
+                None if math.isnan(analysis.lead_sqi[check.lead]) else analysis.lead_sqi[check.lead],
+                check.reason,
+            )
+            for check in analysis.lead_checks
+        },
+        record_reason=analysis.record_reason,
+        rhythm_reason=analysis.rhythm_reason,
+    )
+
+
+def _median_traces(analysis: Analysis) -> dict[str, MedianBeatTrace]:
+    if analysis.beats is None or analysis.delineation is None:
+        return {}
+    return {
+        name: MedianBeatTrace(
+            lead=name,
+            fs_hz=analysis.fs_hz,
+            start_s=analysis.beats.start_s,
+            samples_mv=analysis.beats.median_mv[analysis.lead_names.index(name)].astype(np.float32),
+            fiducials=fiducials,
+        )
+        for name, fiducials in analysis.delineation.leads.items()
+    }
+
+
+def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
+    beats, delineation = analysis.beats, analysis.delineation
+    if beats is None:
+        return ()
+    marks = []
+    for index, r_sample in enumerate(beats.r_samples):
+        r_s = float(r_sample / beats.fs_hz)
+        in_median = bool(beats.used[index]) and delineation is not None
+        if not in_median or delineation is None:
+            marks.append(BeatMarks(r_peak_s=r_s, in_median=False))
+            continue
+        fiducials = delineation.global_fiducials
+        shift = float(delineation.t_shift_s[index]) if np.isfinite(delineation.t_shift_s[index]) else 0.0
+        marks.append(
+            BeatMarks(
+                r_peak_s=r_s,
+                in_median=True,
+                qrs_onset_s=None if fiducials.qrs_onset_s is None else r_s + fiducials.qrs_onset_s,
+                t_peak_s=None if fiducials.t_peak_s is None else r_s + fiducials.t_peak_s + shift,
+                t_end_s=None if fiducials.t_end_s is None else r_s + fiducials.t_end_s + shift,
+                t_shift_s=shift,
+            )
+        )
+    return tuple(marks)
+
+
+def concept_label(name: str) -> str:
+    """The registry label of a concept (for printing)."""
+    return get_concept(name).label

@@ -1,0 +1,123 @@
+"""A real QTLens server process on loopback, and a Debian chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("QTLENS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+PASSWORD = "e2e-password-123"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server: its base URL, environment and the users created for the test."""
+
+    base_url: str
+    env: dict[str, str]
+    database_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def qtlens(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run the ``qtlens`` command (as ``python -m app``) and return its output."""
+    done = subprocess.run([sys.executable, "-m", "app", *args], env=env, input=stdin,
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"qtlens {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"server did not answer {url} within {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Migrate a fresh SQLite file, create one user per role, serve on a free port."""
+    folder = tmp_path_factory.mktemp("server")
+    database_url = f"sqlite:///{folder / 'qtlens.sqlite3'}"
+    env = {**os.environ, "QTLENS_DATABASE_URL": database_url,
+           "QTLENS_SECRET_KEY": "e2e-secret-key", "PYTHONPATH": str(REPO_ROOT)}
+    qtlens(env, "db", "upgrade")
+    for role in ("clinician", "researcher", "admin"):
+        qtlens(env, "users", "add", f"{role}1", "--role", role, "--password-stdin",
+               stdin=PASSWORD + "\n")
+    port = _free_port()
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base_url}/health", process)
+        yield Server(base_url=base_url, env=env, database_url=database_url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(folder / "server.log", ARTIFACTS / "e2e-server.log")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian chromium (skipped with a reason when it is not installed)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: `make test` installs Debian chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                              headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page_problems() -> list[str]:
+    """Console errors and page errors collected during a test (must stay empty)."""
+    return []
+
+
+def watch(page: object, problems: list[str]) -> object:
+    """Record console errors (CSP violations included) and uncaught page errors."""
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    return page
