@@ -9,7 +9,6 @@ import pytest
 from models.ecg.io import DATASET_LIMITS, IngestResult, UploadedFile, read_paths, read_upload
 from tests.io import builders
 from tests.io.identifying_values import identifying_values, is_numeric
-from tests.io.sample_data import data_dir, data_path
 
 
 def _text_fields(result: IngestResult) -> str:
@@ -37,9 +36,10 @@ def assert_free_of(result: IngestResult, values: tuple[str, ...]) -> None:
 
 
 @pytest.mark.data
-def test_the_fixture_covers_every_xml_sample_and_the_wfdb_headers_with_comments() -> None:
-    data_path("formats")
-    values = identifying_values(data_dir())
+def test_the_fixture_covers_every_xml_sample_and_the_wfdb_headers_with_comments(
+    data_dir: Path,
+) -> None:
+    values = identifying_values(data_dir)
     assert {key for key in values if key.startswith("formats/")} == {
         "formats/muse/synthetic_muse.xml",
         "formats/muse/guangxi_teaching_sinus_rhythm.xml",
@@ -54,10 +54,9 @@ def test_the_fixture_covers_every_xml_sample_and_the_wfdb_headers_with_comments(
 
 
 @pytest.mark.data
-def test_no_identifying_value_of_any_sample_reaches_the_result() -> None:
-    root = data_path()
-    for relative, values in identifying_values(root).items():
-        result = read_paths([root / relative], DATASET_LIMITS)
+def test_no_identifying_value_of_any_sample_reaches_the_result(data_dir: Path) -> None:
+    for relative, values in identifying_values(data_dir).items():
+        result = read_paths([data_dir / relative], DATASET_LIMITS)
         assert_free_of(result, values)
 
 
@@ -104,8 +103,10 @@ def test_no_identifying_value_of_any_sample_reaches_the_result() -> None:
         ("ludb/data/1.hea", {"comments", "record_name"}),
     ],
 )
-def test_the_names_of_the_removed_fields_are_reported(relative: str, expected: set[str]) -> None:
-    result = read_paths([data_path(*relative.split("/"))], DATASET_LIMITS)
+def test_the_names_of_the_removed_fields_are_reported(
+    relative: str, expected: set[str], data_dir: Path
+) -> None:
+    result = read_paths([data_dir.joinpath(*relative.split("/"))], DATASET_LIMITS)
     assert expected <= set(result.removed_fields)
 
 
@@ -125,8 +126,10 @@ def test_the_names_of_the_removed_fields_are_reported(relative: str, expected: s
         ("challenge2021/E07500.hea", None, None),
     ],
 )
-def test_age_and_sex_are_kept(relative: str, age: int | None, sex: str | None) -> None:
-    ecg = read_paths([data_path(*relative.split("/"))]).ecg
+def test_age_and_sex_are_kept(
+    relative: str, age: int | None, sex: str | None, data_dir: Path
+) -> None:
+    ecg = read_paths([data_dir.joinpath(*relative.split("/"))]).ecg
     if relative.startswith("challenge2021"):
         assert ecg.age_years is not None and ecg.sex in ("female", "male")
     else:

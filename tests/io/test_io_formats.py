@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sierraecg
 
 from models.ecg.io import read_paths
 from models.ecg.record import STANDARD_LEADS
-from tests.io.sample_data import data_path
 
 pytestmark = pytest.mark.data
 
@@ -24,9 +25,9 @@ pytestmark = pytest.mark.data
     ],
 )
 def test_xml_samples_read_as_12_leads_at_500_hz_in_millivolts(
-    relative: str, fmt: str, n_samples: int
+    relative: str, fmt: str, n_samples: int, data_dir: Path
 ) -> None:
-    result = read_paths([data_path("formats", *relative.split("/"))])
+    result = read_paths([data_dir.joinpath("formats", *relative.split("/"))])
     ecg = result.ecg
     assert result.format == fmt == ecg.source_format
     assert ecg.lead_names == STANDARD_LEADS
@@ -37,8 +38,8 @@ def test_xml_samples_read_as_12_leads_at_500_hz_in_millivolts(
 
 
 @pytest.mark.parametrize("name", ["synthetic_muse.xml", "guangxi_teaching_sinus_rhythm.xml"])
-def test_muse_limb_leads_are_derived_by_einthoven_and_goldberger(name: str) -> None:
-    ecg = read_paths([data_path("formats", "muse", name)]).ecg
+def test_muse_limb_leads_are_derived_by_einthoven_and_goldberger(name: str, data_dir: Path) -> None:
+    ecg = read_paths([data_dir.joinpath("formats", "muse", name)]).ecg
     lead_i, lead_ii = ecg.lead("I"), ecg.lead("II")
     np.testing.assert_allclose(ecg.lead("III"), lead_ii - lead_i, atol=1e-6)
     np.testing.assert_allclose(ecg.lead("aVR"), -(lead_i + lead_ii) / 2, atol=1e-6)
@@ -47,8 +48,8 @@ def test_muse_limb_leads_are_derived_by_einthoven_and_goldberger(name: str) -> N
 
 
 @pytest.mark.parametrize("name", ["129DYPRG.XML", "3191723_ZZDEMOPTONLY_1-04_orig.xml"])
-def test_sierra_samples_equal_what_sierraecg_decodes(name: str) -> None:
-    path = data_path("formats", "sierra", name)
+def test_sierra_samples_equal_what_sierraecg_decodes(name: str, data_dir: Path) -> None:
+    path = data_dir.joinpath("formats", "sierra", name)
     ecg = read_paths([path]).ecg
     reference = sierraecg.read_file(str(path))
     expected_mv = np.stack([lead.samples for lead in reference.leads]).astype(
@@ -58,8 +59,8 @@ def test_sierra_samples_equal_what_sierraecg_decodes(name: str) -> None:
     np.testing.assert_array_equal(ecg.signal_mv, expected_mv)
 
 
-def test_the_minimal_aecg_reads_its_13_samples_with_a_warning() -> None:
-    result = read_paths([data_path("formats", "aecg", "minimum_aecg.xml")])
+def test_the_minimal_aecg_reads_its_13_samples_with_a_warning(data_dir: Path) -> None:
+    result = read_paths([data_dir.joinpath("formats", "aecg", "minimum_aecg.xml")])
     assert result.ecg.lead_names == ("II",)
     assert result.ecg.n_samples == 13
     # digits -2 -2 -2 -2 -3 … at 2.5 µV per digit
