@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.data.commands",
     "models.commands.train",
     "models.commands.evaluate",
+    "models.ecg.io.cli",
 )
 
 
