@@ -49,23 +49,17 @@ def test_calipers_override_revert_and_suggestion(server: Server, browser, data_d
         if layout == "median":
             page.screenshot(path=str(ARTIFACTS / "e2e-median-beats.png"), full_page=True)
 
-    # Calipers: drag the right edge of the caliper box by 50 px, read ms, use it as QT.
+    # Calipers: widen the default 400 ms box by ten 4-ms keyboard steps, use it as QT.
     page.click("[data-testid=caliper-toggle]")
     page.wait_for_selector("[data-testid=caliper-panel]:not([hidden])")
     width_before = float(page.text_content("[data-testid=caliper-ms]"))
     assert 390 <= width_before <= 410  # the default box spans 400 ms
-    box = page.locator("#ecg-plot .shapelayer path[data-index]").last.bounding_box()
-    if box is None:
-        box = page.locator("#ecg-plot .layer-above .shapelayer path").last.bounding_box()
-    assert box is not None
-    edge_x, middle_y = box["x"] + box["width"] - 1, box["y"] + box["height"] / 2
-    page.mouse.move(edge_x, middle_y)
-    page.mouse.down()
-    page.mouse.move(edge_x + 50, middle_y, steps=5)
-    page.mouse.up()
+    page.focus("[data-testid=caliper-end-later]")
+    for _ in range(10):
+        page.keyboard.press("Enter")
     page.wait_for_function(
-        "w => Math.abs(Number(document.querySelector('[data-testid=caliper-ms]').textContent) - w) > 20",
-        arg=width_before)
+        "w => Number(document.querySelector('[data-testid=caliper-ms]').textContent) === w",
+        arg=round(width_before + 40))
     caliper_ms = float(page.text_content("[data-testid=caliper-ms]"))
     page.select_option("[data-testid=caliper-target]", "qt")
     page.click("[data-testid=caliper-apply]")
