@@ -62,6 +62,25 @@ class LoginSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class ApiToken(Base):
+    """A personal API token for scripts and notebooks (``Authorization: Bearer …``).
+
+    Only the token's SHA-256 is stored; the token itself is shown once, at creation.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
 class Record(Base):
     """A de-identified ECG. ``public_id`` is the pseudonymous id shown and exported."""
 

@@ -19,7 +19,8 @@
   const suggestionNode = document.getElementById("suggestion");
   const commentInput = document.getElementById("edit-comment");
 
-  const state = { signal: null, prediction: null, caliper: null };
+  const state = { signal: null, prediction: null, caliper: null, caliperAnchor: null, followed: null };
+  const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
 
   function redraw() {
     if (!state.signal) return Promise.resolve();
@@ -60,9 +61,22 @@
     suggestionNode.hidden = !s;
     conceptBody.querySelectorAll("tr.suggested").forEach((row) => row.classList.remove("suggested"));
     if (!s) return;
-    suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason);
     const row = conceptBody.querySelector(`tr[data-concept="${s.concept}"]`);
+    const follow = canEdit && row
+      ? el("button", { type: "button", dataset: { testid: "follow-suggestion" } }, `Check ${s.label}`)
+      : null;
+    suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason, " ", follow || "");
     if (row) row.classList.add("suggested");
+    if (follow) {
+      follow.addEventListener("click", () => {
+        const input = row.querySelector("input");
+        state.followed = s.concept;
+        row.scrollIntoView({ block: "center" });
+        input.focus();
+        const target = document.getElementById("caliper-target");
+        if (target && [...target.options].some((o) => o.value === s.concept)) target.value = s.concept;
+      });
+    }
   }
 
   function valueCell(concept) {
@@ -82,7 +96,7 @@
     const apply = el("button", { type: "button", dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
       if (input.value === "") return;
-      override(concept.name, Number(input.value), "typed");
+      override(concept.name, Number(input.value), state.followed === concept.name ? "suggestion" : "typed");
     };
     apply.addEventListener("click", submit);
     input.addEventListener("keydown", (event) => { if (event.key === "Enter") submit(); });
@@ -156,9 +170,22 @@
     document.getElementById("caliper-mv").textContent = fmt(reading.mv, 2);
   }
 
+  /** Move one edge of the caliper by a number of keyboard steps. */
+  function nudgeCaliper(edge, steps) {
+    state.caliper = { ...state.caliper, [edge]: state.caliper[edge] + steps * NUDGE_S };
+    updateCaliperReadout();
+    redraw();
+  }
+
+  document.querySelectorAll("[data-nudge]").forEach((button) => {
+    const [edge, steps] = button.dataset.nudge.split(":");
+    button.addEventListener("click", () => nudgeCaliper(edge, Number(steps)));
+  });
+
   caliperToggle.addEventListener("click", () => {
     const on = state.caliper === null;
     state.caliper = on ? window.QTLensEcg.defaultCaliper(state.signal) : null;
+    state.caliperAnchor = null;
     caliperToggle.setAttribute("aria-pressed", String(on));
     caliperPanel.hidden = !on;
     if (on) updateCaliperReadout();
@@ -204,6 +231,20 @@
         if (!state.caliper) return;
         const box = window.QTLensEcg.caliperFromRelayout(plotNode, event);
         if (box) { state.caliper = box; updateCaliperReadout(); }
+      });
+      // Click two points of a trace (e.g. QRS onset, then T end) to place the caliper.
+      plotNode.on("plotly_click", (event) => {
+        if (!state.caliper || !event.points.length) return;
+        const point = event.points[0];
+        if (state.caliperAnchor === null) {
+          state.caliperAnchor = { x: point.x, y: point.y };
+          state.caliper = { x0: point.x, x1: point.x, y0: point.y, y1: point.y };
+        } else {
+          state.caliper = { x0: state.caliperAnchor.x, x1: point.x, y0: state.caliperAnchor.y, y1: point.y };
+          state.caliperAnchor = null;
+        }
+        updateCaliperReadout();
+        redraw();
       });
       let predictionId = record.latest_prediction_id;
       if (predictionId === null) {
