@@ -48,6 +48,17 @@
     }));
   }
 
+  /** A y axis for counts: whole-number ticks, one per unit while the counts are small. */
+  function countAxis(counts) {
+    const axis = { automargin: true, rangemode: "tozero", tickformat: "d" };
+    if (Math.max(0, ...counts) <= 8) axis.dtick = 1;
+    return axis;
+  }
+
+  function actionCounts(rows) {
+    return rows.flatMap((r) => [r.overrides, r.reverts]);
+  }
+
   function plural(count, noun) {
     return `${count} ${noun}${count === 1 ? "" : "s"}`;
   }
@@ -112,21 +123,22 @@
     const taskText = (values) => body.tasks.map((t) =>
       `${t.label}: mean |Δ| ${values[t.name] === null ? "–" : fmt(100 * values[t.name], 1) + " pp"}`).join("<br>");
     return Promise.all([
-      draw("chart-overrides", actionBars(labels, concepts)),
+      draw("chart-overrides", actionBars(labels, concepts), { yaxis: countAxis(actionCounts(concepts)) }),
       drawDifference(concepts),
       draw("chart-risk", perTaskBars(body.tasks, concepts, (c, t) =>
         c.mean_risk_change[t.name] === null ? null : 100 * c.mean_risk_change[t.name], " pp"),
         { yaxis: { automargin: true, title: { text: "percentage points", font: { size: 11 } }, zeroline: true } }),
       draw("chart-flips", perTaskBars(body.tasks, concepts, (c, t) => c.band_flips[t.name], " flips"),
-        { yaxis: { automargin: true, rangemode: "tozero", dtick: 1 } }),
+        { yaxis: countAxis(concepts.flatMap((c) => Object.values(c.band_flips))) }),
       draw("chart-users", actionBars(body.by_user.map((u) => u.user), body.by_user,
-        body.by_user.map((u) => taskText(u.mean_abs_risk_change)))),
-      draw("chart-models", actionBars(body.by_model.map(modelLabel), body.by_model)),
+        body.by_user.map((u) => taskText(u.mean_abs_risk_change))), { yaxis: countAxis(actionCounts(body.by_user)) }),
+      draw("chart-models", actionBars(body.by_model.map(modelLabel), body.by_model),
+        { yaxis: countAxis(actionCounts(body.by_model)) }),
       draw("chart-time", ["overrides", "reverts"].map((action) => ({
         type: "scatter", mode: "lines+markers", name: action, x: body.over_time.map((d) => d.day),
         y: body.over_time.map((d) => d[action]), line: { color: ACTION_COLOURS[action] },
       })), { height: 260, margin: { l: 60, r: 10, t: 10, b: 50 },
-        xaxis: dayAxis(body.over_time.map((d) => d.day)), yaxis: { rangemode: "tozero", automargin: true } }),
+        xaxis: dayAxis(body.over_time.map((d) => d.day)), yaxis: countAxis(actionCounts(body.over_time)) }),
     ]);
   }
 
