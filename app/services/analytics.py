@@ -178,12 +178,11 @@ def _risk(column: Any, task: Task) -> ColumnElement[float]:
 def band_rank(task: Task, probability: ColumnElement[float]) -> ColumnElement[int | None]:
     """SQL for the rank of :meth:`Task.band` of ``probability`` (0 low … 2 high; NULL stays
     NULL), built from the task's own thresholds."""
-    ordered = [RiskBand.HIGH, RiskBand.INTERMEDIATE]
-    lower_bounds = {RiskBand.HIGH: task.high_from, RiskBand.INTERMEDIATE: task.intermediate_from}
-    rank = {band: index for index, band in enumerate(RiskBand)}
+    rank = list(RiskBand).index
     return case((probability.is_(None), None),
-                *((probability >= lower_bounds[band], rank[band]) for band in ordered),
-                else_=rank[RiskBand.LOW])
+                (probability >= task.high_from, rank(RiskBand.HIGH)),
+                (probability >= task.intermediate_from, rank(RiskBand.INTERMEDIATE)),
+                else_=rank(RiskBand.LOW))
 
 
 def _is(action: str) -> ColumnElement[bool]:
@@ -293,14 +292,10 @@ def _days(first: date, last: date) -> Iterator[date]:
         yield first + timedelta(days=offset)
 
 
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
 def _over_time(session: Session, scope: InterventionScope) -> list[DayStats]:
-    day = utc_day(Intervention.created_at)
-    rows = session.execute(_grouped(scope, (day,), _count(OVERRIDE), _count(REVERT))).all()
-    counts = {_as_date(d): (overrides, reverts) for d, overrides, reverts in rows}
+    rows = session.execute(_grouped(scope, (utc_day(Intervention.created_at),),
+                                    _count(OVERRIDE), _count(REVERT))).all()
+    counts = {day: (overrides, reverts) for day, overrides, reverts in rows}
     if not counts:
         return []
     return [DayStats(day=d, overrides=counts.get(d, (0, 0))[0], reverts=counts.get(d, (0, 0))[1])
