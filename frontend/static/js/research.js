@@ -15,10 +15,10 @@
   const PLOT_CONFIG = { displayModeBar: false, responsive: true };
   const UNIT_TITLES = { "": "findings: share of overrides disagreeing", "a.u.": "arbitrary units" };
 
-  /** Concept metadata (unit, digits) from the registry, rendered into the concept filter. */
-  const conceptMeta = Object.fromEntries(Array.from(
-    document.querySelectorAll("#filter-concept option[value]:not([value=''])"),
-    (option) => [option.value, { unit: option.dataset.unit, decimals: Number(option.dataset.decimals) }]));
+  /** Digits each concept is shown with, from the registry (rendered into the concept filter). */
+  const conceptDecimals = Object.fromEntries(Array.from(
+    document.querySelectorAll("#filter-concept option[data-decimals]"),
+    (option) => [option.value, Number(option.dataset.decimals)]));
 
   function layout(extra) {
     return Object.assign({
@@ -40,11 +40,11 @@
     }));
   }
 
-  function perTaskBars(tasks, concepts, value, unitText) {
+  function perTaskBars(tasks, concepts, value, valueText) {
     return tasks.map((task, i) => ({
       type: "bar", name: task.label, x: concepts.map((c) => c.label),
       y: concepts.map((c) => value(c, task)), marker: { color: TASK_COLOURS[i % TASK_COLOURS.length] },
-      hovertemplate: `%{x}<br>${task.label}: %{y}${unitText}<extra></extra>`,
+      hovertemplate: `%{x}<br>${task.label}: ${valueText}<extra></extra>`,
     }));
   }
 
@@ -83,7 +83,7 @@
   }
 
   function digits(concept) {
-    return (conceptMeta[concept] ? conceptMeta[concept].decimals : 2) + 1;
+    return (concept in conceptDecimals ? conceptDecimals[concept] : 2) + 1;
   }
 
   /** One bar panel per unit: ms, mV, a.u. and findings never share an axis. */
@@ -126,9 +126,9 @@
       draw("chart-overrides", actionBars(labels, concepts), { yaxis: countAxis(actionCounts(concepts)) }),
       drawDifference(concepts),
       draw("chart-risk", perTaskBars(body.tasks, concepts, (c, t) =>
-        c.mean_risk_change[t.name] === null ? null : 100 * c.mean_risk_change[t.name], " pp"),
+        c.mean_risk_change[t.name] === null ? null : 100 * c.mean_risk_change[t.name], "%{y:+.1f} pp"),
         { yaxis: { automargin: true, title: { text: "percentage points", font: { size: 11 } }, zeroline: true } }),
-      draw("chart-flips", perTaskBars(body.tasks, concepts, (c, t) => c.band_flips[t.name], " flips"),
+      draw("chart-flips", perTaskBars(body.tasks, concepts, (c, t) => c.band_flips[t.name], "%{y} flips"),
         { yaxis: countAxis(concepts.flatMap((c) => Object.values(c.band_flips))) }),
       draw("chart-users", actionBars(body.by_user.map((u) => u.user), body.by_user,
         body.by_user.map((u) => taskText(u.mean_abs_risk_change))), { yaxis: countAxis(actionCounts(body.by_user)) }),
