@@ -8,7 +8,7 @@ guards every state-changing route.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -36,7 +36,7 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -48,7 +48,7 @@ def bearer_token(request: Request) -> str | None:
 def optional_user(request: Request, context: ContextDep) -> User | None:
     """The caller: by personal API token when the request carries one (never falling back to
     the cookie then), else by login session; ``None`` for anonymous, expired or revoked."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     api_token = bearer_token(request)
     session_token = request.cookies.get(SESSION_COOKIE)
     if api_token is None and not session_token:

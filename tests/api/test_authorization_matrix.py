@@ -47,6 +47,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/predictions/{prediction_id}/suggestion"): LOGGED_IN,
     ("GET", "/api/v1/exports/interventions"): RESEARCH,
     ("GET", "/api/v1/exports/predictions"): RESEARCH,
+    ("GET", "/api/v1/analytics/interventions"): RESEARCH,
     ("GET", "/api/v1/admin/users"): {ADMIN},
     ("POST", "/api/v1/admin/users"): {ADMIN},
     ("PATCH", "/api/v1/admin/users/{username}"): {ADMIN},

@@ -167,3 +167,13 @@ def test_csrf_and_roles(client_as, app_client: TestClient) -> None:
     researcher = client_as("researcher")
     assert researcher.post("/api/v1/records", files=[("files", ("a.hea", b"x", "text/plain"))]).status_code == 403
     assert clinician.get("/api/v1/exports/interventions").status_code == 403
+
+
+def test_blank_export_filters_mean_no_bound(client_as) -> None:
+    researcher = client_as("researcher")
+    for kind in ("interventions", "predictions"):
+        response = researcher.get(f"/api/v1/exports/{kind}",
+                                  params={"format": "jsonl", "from": "", "to": "", "model": ""})
+        assert response.status_code == 200, response.text
+    too_long = researcher.get("/api/v1/exports/interventions", params={"model": "x" * 200})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "query.model"

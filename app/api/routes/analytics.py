@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field, StringConstraints
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
 
 from app.api.deps import ContextDep, ResearcherUser
-from app.api.routes.exports import _BLANK_IS_NONE, FromQuery, ToQuery
-from app.api.routes.exports import _filter as export_window
+from app.api.filters import ConceptQuery, FromQuery, ModelQuery, ToQuery, UserQuery, time_window
 from app.services import analytics
 from models.concepts import is_concept
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
-
-# The length limit sits on the string alone: a blank field has become None before it applies.
-ModelQuery = Annotated[Annotated[str, StringConstraints(max_length=128)] | None, _BLANK_IS_NONE,
-                       Query(description="Model name or checksum.")]
-UserQuery = Annotated[Annotated[str, StringConstraints(max_length=32)] | None, _BLANK_IS_NONE,
-                      Query(alias="user", description="Clinician pseudonym.")]
-ConceptQuery = Annotated[Annotated[str, StringConstraints(max_length=64)] | None, _BLANK_IS_NONE,
-                         Query(description="Concept name from the registry.")]
-
 
 class FiltersOut(BaseModel):
     """The filters the aggregates were computed with (``null`` = no bound / all)."""
@@ -55,7 +44,7 @@ def intervention_analytics(researcher: ResearcherUser, context: ContextDep,
                             f"'from' ({day_from}) is after 'to' ({day_to})")
     if concept is not None and not is_concept(concept):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown concept {concept!r}")
-    scope = analytics.InterventionScope(window=export_window(day_from, day_to, model),
+    scope = analytics.InterventionScope(window=time_window(day_from, day_to, model),
                                         user=clinician, concept=concept)
     with context.db.read() as session:
         summary = analytics.summarise(session, scope)
