@@ -12,7 +12,14 @@ import importlib
 import typer
 
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("models.ecg.commands",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "models.data.synthetic_command",
+    "models.data.commands",
+    "models.commands.train",
+    "models.commands.evaluate",
+    "models.ecg.io.cli",
+    "models.ecg.commands",
+)
 
 
 def build_cli() -> typer.Typer:
@@ -25,6 +32,11 @@ def build_cli() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+
+    @cli.callback()
+    def research_commands() -> None:
+        """Keeps ``qtlens`` a command group even while only one command is registered."""
+
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(cli)
     return cli

@@ -113,7 +113,11 @@ class Concept:
         plausible_low, plausible_high: physiological bounds; a value outside is rejected as an
             input error (never clipped silently).
         derived_from: names of the concepts this one is computed from (empty = measured).
-        derive: the formula for a derived concept: ``derive(values, sex) -> value``.
+        sex_specific: ``derive`` reads ``sex`` (so batched code evaluates it per sex).
+        derive: the formula for a derived concept: ``derive(values, sex) -> value``. It must be
+            elementwise arithmetic (``+ - * / **``, comparisons) with no ``math.*`` call or
+            ``float()``, so the same formula serves floats here, numpy arrays and the batched
+            torch tensors inside the concept models (``models/nets/bottleneck.py``).
         measure: for a measured concept, the function computing it from an analysed record
             (:mod:`models.ecg.concept_measures`): value in ``unit`` or ``Unavailable(reason)``.
         rate_corrected: corrects for heart rate with the RR interval, so it is unavailable when
@@ -134,6 +138,7 @@ class Concept:
     plausible_low: float = -math.inf
     plausible_high: float = math.inf
     derived_from: tuple[str, ...] = ()
+    sex_specific: bool = False
     derive: Derivation | None = field(default=None, compare=False, repr=False)
     measure: MeasureFunction | None = field(default=None, compare=False, repr=False)
     rate_corrected: bool = False
@@ -326,7 +331,7 @@ REGISTRY: tuple[Concept, ...] = (
         "qtc_bazett",
         "QTc (Bazett)",
         "Bazett's formula QT / √RR(s)",
-        lambda v, sex: v["qt"] / math.sqrt(_rr_s(v)),
+        lambda v, sex: v["qt"] / _rr_s(v) ** 0.5,
         "Bazett HC. Heart 7:353 (1920)",
     ),
     _qtc(
@@ -590,7 +595,8 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Derived: qtc_fridericia > sex-specific threshold.",
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
-        derive=lambda v, sex: float(v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)),
+        sex_specific=True,
+        derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
 )

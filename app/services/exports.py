@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
+from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.tasks import TASKS
 
@@ -86,12 +87,12 @@ INTERVENTION_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _concept_field(name: str, key: str, source: str) -> Callable[[Any], Any]:
-    def read(row: Any) -> Any:
-        container = getattr(row.Prediction, source) or {}
-        return (container.get("concepts", {}).get(name) or {}).get(key)
+def _model_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: (row.Prediction.model_output.get("concepts", {}).get(name) or {}).get("value")
 
-    return read
+
+def _measured_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get("value")
 
 
 PREDICTION_COLUMNS: tuple[Column, ...] = (
@@ -108,10 +109,8 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("user", pa.string(), lambda r: r.User.pseudonym),
     *(Column(task.name, pa.float64(), lambda r, t=task.name: r.Prediction.risks.get(t))
       for task in TASKS),
-    *(Column(f"model_{c.name}", pa.float64(), _concept_field(c.name, "value", "model_output"))
-      for c in REGISTRY),
-    *(Column(f"measured_{c.name}", pa.float64(), _concept_field(c.name, "value", "measurements"))
-      for c in REGISTRY),
+    *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
+    *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
 )
 
 

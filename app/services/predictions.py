@@ -85,6 +85,11 @@ def store_prediction(session: Session, bundle: LoadedBundle, record: Record, use
     return prediction
 
 
+def measured_concepts(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stored measurements' concept entries (``value``, ``reason``…) by concept name."""
+    return {entry["name"]: entry for entry in measurements.get("concepts", [])}
+
+
 def get_prediction(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
     """The prediction and its live record; :class:`PredictionNotFound` otherwise."""
     row = session.execute(
@@ -154,7 +159,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
     override_values = {c: o.value for c, o in in_force.items()}
     editable = prediction.model_checksum == bundle.checksum and bool(model_prediction.concepts)
     result = _apply(bundle, model_prediction, record, override_values) if editable else None
-    measured = prediction.measurements.get("concepts", {})
+    measured = measured_concepts(prediction.measurements)
     concepts = []
     for concept in REGISTRY:
         estimate = model_prediction.concepts.get(concept.name)
@@ -174,7 +179,8 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
             overridden_by=override.username if override else None,
-            normal_range=concept.normal_range_text(), flag=flag.level.value, flag_note=flag.note,
+            normal_range=concept.normal_range_text(), decimals=concept.decimals,
+            flag=flag.level.value, flag_note=flag.note,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
     risks = [
@@ -197,7 +203,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
         model_name=prediction.model_name, model_checksum=prediction.model_checksum,
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
         risks=risks, suggestion=suggestion,
-        fiducials=prediction.measurements.get("fiducials", {}),
+        fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
     )
 
 

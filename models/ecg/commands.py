@@ -120,7 +120,7 @@ def register(cli: typer.Typer) -> None:
         workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
     ) -> None:
         """Score QTLens and NeuroKit2 delineation against cardiologists' marks (JSON + HTML)."""
-        from models.data.wfdb_annotated import DatasetLayoutError
+        from models.data.base import DatasetRootError
         from models.ecg.validate import NEUROKIT_METHODS, run_validation, write_report
 
         chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
@@ -130,7 +130,7 @@ def register(cli: typer.Typer) -> None:
         root = data_dir / dataset.value if (data_dir / dataset.value).is_dir() else data_dir
         try:
             report = run_validation(dataset.value, root, methods=chosen, workers=workers)
-        except DatasetLayoutError as error:
+        except DatasetRootError as error:
             raise typer.BadParameter(str(error), param_hint="--data-dir") from None
         json_path, html_path = write_report(report, out)
         _print_scores(report)

@@ -47,9 +47,9 @@ from typing import Literal
 
 import numpy as np
 
-from models.data.ludb import Ludb
-from models.data.qtdb import Qtdb
-from models.data.wfdb_annotated import ALL_LEADS, AnnotatedRecord, AnnotatedWave
+from models.data.base import DatasetRecord, RecordDataset
+from models.data.registry import open_dataset
+from models.data.wfdb_annotated import ALL_LEADS, AnnotatedWave
 from models.ecg.measure import (
     MeasureConfig,
     Measurements,
@@ -310,7 +310,7 @@ def _span(reference: Sequence[dict[str, float]]) -> tuple[float, float]:
 
 
 def evaluate_segment(
-    record: AnnotatedRecord,
+    record: DatasetRecord,
     segment_s: Segment,
     methods: Sequence[str],
     config: MeasureConfig | None = None,
@@ -326,7 +326,7 @@ def evaluate_segment(
     offset = first / ecg.fs_hz
     inside = {
         lead: [beat for beat in reference_beats(waves) if segment_s.owns(beat["R"])]
-        for lead, waves in record.waves.items()
+        for lead, waves in (record.fiducials or {}).items()
     }
     r_samples = analysis.beats.r_samples if analysis.beats is not None else np.zeros(0, dtype=np.int64)
     r_peak_s = r_samples / analysis.fs_hz + offset
@@ -375,14 +375,14 @@ class Segment:
         return self.marks_from_s <= qrs_peak_s <= self.marks_to_s
 
 
-def segments(record: AnnotatedRecord, window_s: float = QTDB_WINDOW_S) -> list[Segment]:
+def segments(record: DatasetRecord, window_s: float = QTDB_WINDOW_S) -> list[Segment]:
     """The whole record when it is at most ``window_s`` long (LUDB); else consecutive windows
     starting 1.5 s before the first marked beat not yet scored, each scoring the marked beats up
     to 1 s before its end (QTDB: marked beats are spread over 15 min)."""
     duration = record.ecg.duration_s
     if duration <= window_s + 1e-9:
         return [Segment(0.0, duration, -math.inf, math.inf)]
-    peaks = sorted(w.peak_s for waves in record.waves.values() for w in waves if w.wave == "QRS")
+    peaks = sorted(w.peak_s for waves in (record.fiducials or {}).values() for w in waves if w.wave == "QRS")
     windows: list[Segment] = []
     for peak in peaks:
         if windows and peak <= windows[-1].marks_to_s:
@@ -395,17 +395,17 @@ def segments(record: AnnotatedRecord, window_s: float = QTDB_WINDOW_S) -> list[S
 
 def evaluate_record(dataset: DatasetName, root: str, record_id: str, methods: tuple[str, ...]) -> list[ScopeResult]:
     """Every scope result of one record (picklable: runs in a worker process)."""
-    record = open_dataset(dataset, Path(root)).load(record_id)
+    record = _reader(dataset, Path(root)).load(record_id)
     return [result for segment in segments(record) for result in evaluate_segment(record, segment, methods)]
 
 
-def open_dataset(dataset: DatasetName, root: Path) -> Ludb | Qtdb:
-    """The reader of ``dataset`` for the folder ``root`` (checked)."""
-    if dataset == "ludb":
-        return Ludb(root)
-    if dataset == "qtdb":
-        return Qtdb(root)
-    raise ValueError(f"unknown dataset {dataset!r}; choose ludb or qtdb")
+def _reader(dataset: DatasetName, root: Path) -> RecordDataset:
+    """The loader of a fiducial-annotated dataset for the folder ``root`` (checked)."""
+    if dataset not in ("ludb", "qtdb"):
+        raise ValueError(f"unknown dataset {dataset!r}; choose ludb or qtdb")
+    reader = open_dataset(dataset, root)
+    assert isinstance(reader, RecordDataset)
+    return reader
 
 
 def bland_altman(pairs: Iterable[tuple[float, float]]) -> dict[str, float | int | None]:
@@ -445,7 +445,7 @@ def run_validation(
     unknown = sorted(set(methods) - set(NEUROKIT_METHODS))
     if unknown:
         raise ValueError(f"unknown NeuroKit2 method(s) {unknown}; choose from {NEUROKIT_METHODS}")
-    reader = open_dataset(dataset, root)
+    reader = _reader(dataset, root)
     ids = list(record_ids) if record_ids is not None else list(reader.record_ids())
     tasks = [(dataset, str(reader.root), record_id, tuple(methods)) for record_id in ids]
     bar = tqdm(total=len(tasks), desc=f"validate {dataset}", unit="record", disable=not progress)

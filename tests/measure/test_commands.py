@@ -42,7 +42,7 @@ def test_measure_refuses_a_file_that_is_not_an_ecg(tmp_path: Path) -> None:
 def test_validate_delineation_names_what_the_data_folder_lacks(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_cli(), ["validate-delineation", "--dataset", "qtdb", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
-    assert "RECORDS" in result.output
+    assert "RECORDS" in result.output and "qtdb" in result.output
 
 
 def test_validate_delineation_refuses_an_unknown_method(tmp_path: Path) -> None:

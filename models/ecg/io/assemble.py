@@ -29,6 +29,9 @@ from models.ecg.record import STANDARD_LEADS, Ecg, Sex, canonical_lead_name
 #: (e.g. QTDB's "record 14172, signal 0") is free text that may carry identifiers, and is replaced.
 _LEAD_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]{0,23}")
 
+#: Records shorter than this (s) hold too few beats to measure intervals; they read with a warning.
+SHORT_RECORD_S = 2.0
+
 #: Peak amplitude (mV) above which the units or gains are almost certainly wrong.
 IMPLAUSIBLE_AMPLITUDE_MV = 50.0
 
@@ -134,6 +137,9 @@ def assemble(
             f"the signal reaches {peak_mv:,.0f} mV; an ECG rarely exceeds 10 mV, so the file's "
             "units or gains may be wrong"
         )
+    duration_s = signal.shape[1] / float(fs_hz)
+    if duration_s < SHORT_RECORD_S:
+        notes.append(f"the record is only {duration_s:.2f} s long, too short to measure intervals")
     ecg = Ecg(
         signal_mv=signal,
         fs_hz=float(fs_hz),

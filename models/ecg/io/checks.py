@@ -18,15 +18,20 @@ from models.ecg.limits import IngestLimits
 
 def check_upload_size(files: Sequence[UploadedFile], limits: IngestLimits) -> None:
     """Refuse an upload with no files, too many files or too many bytes in total."""
-    if not files:
+    check_file_count(len(files), limits)
+    check_byte_count(sum(len(file.data) for file in files), limits)
+
+
+def check_file_count(n_files: int, limits: IngestLimits) -> None:
+    """Refuse an upload of no files or of more than ``limits.max_files``."""
+    if n_files == 0:
         raise MalformedEcg("no file was uploaded", field="files")
-    if len(files) > limits.max_files:
+    if n_files > limits.max_files:
         raise InputTooLarge(
-            f"{len(files)} files were uploaded; at most {limits.max_files} are accepted "
+            f"{n_files} files were uploaded; at most {limits.max_files} are accepted "
             "(a WFDB record is one header plus its data files)",
             field="files",
         )
-    check_byte_count(sum(len(file.data) for file in files), limits)
 
 
 def check_byte_count(total_bytes: int, limits: IngestLimits) -> None:
@@ -80,10 +85,55 @@ def check_sample_count(n_samples: int, fs_hz: float, limits: IngestLimits, field
         )
 
 
-def check_signal_shape(
-    n_channels: int, n_samples: int, fs_hz: float, limits: IngestLimits, field: str
-) -> None:
-    """All three declared-size checks, in the order channels → rate → samples."""
-    check_channel_count(n_channels, limits, field)
-    check_sampling_rate(fs_hz, limits, field)
+def samples_for_duration(duration_s: float, fs_hz: float, limits: IngestLimits, field: str) -> int:
+    """The sample count of a record declared by its duration (s), after checking that duration."""
+    if duration_s > limits.max_duration_s:
+        raise InputTooLarge(
+            f"the file declares {duration_s:,.0f} s of signal; records up to "
+            f"{limits.max_duration_s:g} s are accepted",
+            field=field,
+        )
+    n_samples = round(duration_s * fs_hz)
     check_sample_count(n_samples, fs_hz, limits, field)
+    return n_samples
+
+
+def single_file(files: Sequence[UploadedFile], format_label: str) -> UploadedFile:
+    """The one file of a single-file format (EDF, DICOM, the XML formats); more are refused."""
+    if len(files) != 1:
+        raise MalformedEcg(
+            f"a {format_label} ECG is a single file; the upload holds {len(files)} files",
+            field="files",
+        )
+    return files[0]
+
+
+def parse_int(text: str, what: str, field: str, default: int | None = None) -> int:
+    """A whole number read from a header field; ``default`` when the field is empty.
+
+    Raises:
+        MalformedEcg: the field is not a whole number (or is empty without a default).
+    """
+    if text.strip() == "" and default is not None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise MalformedEcg(f"the {what} {text[:20]!r} is not a whole number", field) from None
+
+
+def parse_real(text: str, what: str, field: str, default: float | None = None) -> float:
+    """A finite number read from a header field; ``default`` when the field is empty.
+
+    Raises:
+        MalformedEcg: the field is not a finite number (or is empty without a default).
+    """
+    if text.strip() == "" and default is not None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise MalformedEcg(f"the {what} {text[:20]!r} is not a number", field) from None
+    if not math.isfinite(value):
+        raise MalformedEcg(f"the {what} {text[:20]!r} is not a finite number", field)
+    return value

@@ -34,7 +34,9 @@ Fiducials (exact, on the noise-free waves)
 Every beat whose QRS lies inside the record gets (:data:`FIDUCIALS`, seconds from the first
 sample in ``GroundTruth.beat_fiducials_s``; ``× fs`` = fractional sample positions):
 
-* **P onset** = ``q − PR``: the start of the P pulses' support.
+* **P onset** = ``q − PR``: the start of the P pulses' support. (A Hann pulse of width ``w`` and
+  peak ``A`` rises as ``A·(π t / w)²`` from its onset, so a threshold-based delineator sees
+  onsets a few ms late and offsets a few ms early, as on real ECGs.)
 * **QRS onset** = ``q`` and **QRS offset** = ``q + QRS``: the support edges of the QRS pulses,
   which are the global (earliest / latest over all leads) onset and offset — every lead with a
   non-zero Q (S) projection starts (ends) there.
@@ -49,7 +51,9 @@ sample in ``GroundTruth.beat_fiducials_s``; ``× fs`` = fractional sample positi
 * Per beat ``i``: ``QT_i = QTc·(RR_{i−1}/1000)^(1/3) + jitter_i`` (jitter ~ N(0, qt_jitter), clipped
   at ±3 SD, with ``RR_{i−1}`` the preceding RR), then shifted by a common constant so that the
   median QT over the *QT beats* (beats with both neighbours' QRS inside the record) equals the
-  median-beat QT. The whole T (and U) of beat ``i`` is moved by ``QT_i − QT``.
+  median-beat QT, and floored at ``QRS + T upstroke + Tpeak-Tend`` so that no T starts before its
+  J point (a floor below the median leaves the median unchanged). The whole T (and U) of beat
+  ``i`` is moved by ``QT_i − QT``.
 
 The **median beat** (``median_fiducials_ms``, ms from its QRS onset) is the noise-free template:
 P onset ``−PR``, QRS onset 0, QRS offset ``QRS``, T onset, T peak ``QT − Tpeak-Tend``, T end ``QT``.
@@ -83,12 +87,14 @@ Concepts (``GroundTruth.concepts``: every :data:`models.concepts.REGISTRY` entry
 * ``t_alternans`` — the |even − odd| T amplitude difference in the lead with the largest T is
   ≥ 0.05 mV (beats alternate ``1 ± a/2`` times the median-beat T).
 
-Labels: :class:`CausalRiskModel` (module :mod:`.causal`) — logistic in standardised concepts,
-Bayes-optimal probability known, interventions exact. The default population
-(:func:`sample_params`, module :mod:`.population`) gives, for ``label_model="full"``, a
-``lqts_risk`` prevalence of about 38 % and ``tdp_risk`` about 37 %, with Bayes AUROC (the true
-probability as the score) about 0.95 and 0.93 (4,000 records); ``"qtc_only"`` gives about 39 %
-and 34 % with Bayes AUROC about 0.95 and 0.93. The tests pin these ranges.
+Labels: :class:`CausalRiskModel` (module :mod:`.causal`, coefficients there) — logistic in
+standardised concepts, Bayes-optimal probability known, interventions exact. On the default
+population (:func:`sample_params`, module :mod:`.population`; 20,000 records) ``label_model="full"``
+gives a ``lqts_risk`` prevalence of 39 % and ``tdp_risk`` 39 %, Bayes AUROC (the true probability
+as the score) 0.95 and 0.92, and the two probabilities correlate at 0.85; ``"qtc_only"`` gives
+39 % and 35 % with Bayes AUROC 0.95 and 0.92. Binary concepts: notched T 9 %, inverted T 4 %,
+late-onset T 15 %, broad-based T 33 %, U wave 10 %, alternans 6 %, QTc prolonged 38 %.
+``tests/synth/test_causal.py`` pins these ranges.
 """
 
 from models.ecg.synth.causal import CausalRiskModel, LogisticTerm, RiskEquation
@@ -102,15 +108,17 @@ from models.ecg.synth.generator import (
 )
 from models.ecg.synth.noise import NoiseConfig
 from models.ecg.synth.params import SynthParams
-from models.ecg.synth.population import PHENOTYPE_SHARES, sample_params
+from models.ecg.synth.population import PHENOTYPE_SHARES, PHENOTYPES, Phenotype, sample_params
 
 __all__ = [
     "FIDUCIALS",
+    "PHENOTYPES",
     "PHENOTYPE_SHARES",
     "CausalRiskModel",
     "GroundTruth",
     "LogisticTerm",
     "NoiseConfig",
+    "Phenotype",
     "RiskEquation",
     "ShortcutConfig",
     "ShortcutTruth",

@@ -19,6 +19,29 @@ through Tpeak-Tend with J-Tpeak_c unchanged and carries little risk (Johannesen 
 Pharmacol Ther 96:549, 2014); alternans, notching, labile QTc, U waves, female sex (Makkar RR et
 al., JAMA 270:2590, 1993) and age add to it.
 
+Coefficients (weight per ``scale`` unit above ``centre``; binary and ``female`` per 1):
+
+=====================  ============  =====================  =====================
+term                   centre/scale  lqts_risk              tdp_risk
+=====================  ============  =====================  =====================
+intercept                            −1.9                   −2.2
+qtc_fridericia (ms)    440 / 30      +1.8                   +0.3
+jtpeak_c (ms)          240 / 30                             +1.5
+tpeak_tend (ms)        95 / 20       +0.5                   +0.3
+t_amplitude_ii (mV)    0.3 / 0.15    −0.4                   −0.4
+qtc_variability (ms)   8 / 5                                +0.4
+t_notched                            +1.0                   +0.6
+t_broad_based                        +0.6
+t_late_onset                         +0.6
+t_alternans                          +1.2                   +1.5
+u_wave                                                      +0.5
+female                               +0.4                   +0.6
+age_years              50 / 15       −0.3                   +0.5
+=====================  ============  =====================  =====================
+
+``qtc_only``: ``lqts_risk`` logit = −1.35 + 2.5·(QTc − 440)/30, ``tdp_risk`` logit =
+−1.6 + 2.0·(QTc − 440)/30.
+
 ``qtc_only`` makes both labels depend on QTc (Fridericia) alone — the control data set on which an
 explanation method must attribute everything to QTc.
 """
@@ -57,7 +80,9 @@ class LogisticTerm:
 
     def __post_init__(self) -> None:
         if not (is_concept(self.name) or self.name in SIDE_INPUTS):
-            raise ValueError(f"{self.name!r} is neither a registry concept nor one of {SIDE_INPUTS}")
+            raise ValueError(
+                f"{self.name!r} is neither a registry concept nor one of {SIDE_INPUTS}"
+            )
         if self.scale <= 0:
             raise ValueError(f"scale of {self.name!r} must be > 0, got {self.scale}")
 
@@ -75,16 +100,22 @@ class RiskEquation:
         """The term weights, in term order."""
         return np.array([t.weight for t in self.terms])
 
-    def standardised(self, values: Mapping[str, float], sex: Sex | None,
-                     age_years: float | None) -> np.ndarray:
+    def standardised(
+        self, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+    ) -> np.ndarray:
         """The standardised term inputs ``(value − centre) / scale`` of one record."""
         row = []
         for term in self.terms:
             row.append((_input_value(term.name, values, sex, age_years) - term.centre) / term.scale)
         return np.array(row)
 
-    def design_matrix(self, concepts: np.ndarray, concept_order: Sequence[str],
-                      female: np.ndarray, age_years: np.ndarray) -> np.ndarray:
+    def design_matrix(
+        self,
+        concepts: np.ndarray,
+        concept_order: Sequence[str],
+        female: np.ndarray,
+        age_years: np.ndarray,
+    ) -> np.ndarray:
         """Standardised inputs ``[n, n_terms]`` of many records (``concepts [n, n_concepts]``)."""
         columns = []
         for term in self.terms:
@@ -93,19 +124,23 @@ class RiskEquation:
             elif term.name == "age_years":
                 raw = np.asarray(age_years, dtype=np.float64)
             else:
-                raw = np.asarray(concepts, dtype=np.float64)[:, list(concept_order).index(term.name)]
+                raw = np.asarray(concepts, dtype=np.float64)[
+                    :, list(concept_order).index(term.name)
+                ]
             columns.append((raw - term.centre) / term.scale)
         return np.stack(columns, axis=1)
 
-    def probability(self, values: Mapping[str, float], sex: Sex | None,
-                    age_years: float | None) -> float:
+    def probability(
+        self, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+    ) -> float:
         """``p`` for one record."""
         logit = self.intercept + float(self.standardised(values, sex, age_years) @ self.weights)
         return float(1.0 / (1.0 + np.exp(-logit)))
 
 
-def _input_value(name: str, values: Mapping[str, float], sex: Sex | None,
-                 age_years: float | None) -> float:
+def _input_value(
+    name: str, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+) -> float:
     if name == "female":
         if sex is None:
             raise ValueError("the causal model needs the sex of the record")
@@ -144,8 +179,8 @@ def _full_equations() -> tuple[RiskEquation, ...]:
         "tdp_risk",
         intercept=-2.2,
         terms=(
-            LogisticTerm(qtc[0], 0.6, qtc[1], qtc[2]),
-            LogisticTerm("jtpeak_c", 1.2, 240.0, 30.0),
+            LogisticTerm(qtc[0], 0.3, qtc[1], qtc[2]),
+            LogisticTerm("jtpeak_c", 1.5, 240.0, 30.0),
             LogisticTerm(tpte[0], 0.3, tpte[1], tpte[2]),
             LogisticTerm(t_amp[0], -0.4, t_amp[1], t_amp[2]),
             LogisticTerm("qtc_variability", 0.4, 8.0, 5.0),
@@ -153,7 +188,7 @@ def _full_equations() -> tuple[RiskEquation, ...]:
             LogisticTerm("t_alternans", 1.5),
             LogisticTerm("u_wave", 0.5),
             LogisticTerm("female", 0.6),
-            LogisticTerm(age[0], 0.3, age[1], age[2]),
+            LogisticTerm(age[0], 0.5, age[1], age[2]),
         ),
     )
     return lqts, tdp
@@ -161,7 +196,7 @@ def _full_equations() -> tuple[RiskEquation, ...]:
 
 def _qtc_only_equations() -> tuple[RiskEquation, ...]:
     return (
-        RiskEquation("lqts_risk", -1.2, (LogisticTerm("qtc_fridericia", 2.5, 440.0, 30.0),)),
+        RiskEquation("lqts_risk", -1.35, (LogisticTerm("qtc_fridericia", 2.5, 440.0, 30.0),)),
         RiskEquation("tdp_risk", -1.6, (LogisticTerm("qtc_fridericia", 2.0, 440.0, 30.0),)),
     )
 
@@ -207,13 +242,20 @@ class CausalRiskModel:
                 return equation
         raise KeyError(f"unknown task {task!r}; known: {', '.join(task_names())}")
 
-    def probabilities(self, values: Mapping[str, float], sex: Sex | None,
-                      age_years: float | None) -> dict[str, float]:
+    def probabilities(
+        self, values: Mapping[str, float], sex: Sex | None, age_years: float | None
+    ) -> dict[str, float]:
         """The Bayes-optimal probability of every task for one record."""
         return {e.task: e.probability(values, sex, age_years) for e in self.equations}
 
-    def intervene(self, values: Mapping[str, float], sex: Sex | None, age_years: float | None,
-                  concept: str, new_value: float) -> dict[str, tuple[float, float]]:
+    def intervene(
+        self,
+        values: Mapping[str, float],
+        sex: Sex | None,
+        age_years: float | None,
+        concept: str,
+        new_value: float,
+    ) -> dict[str, tuple[float, float]]:
         """The exact effect of setting ``concept`` to ``new_value``: ``{task: (before, after)}``.
 
         Concepts derived from ``concept`` (e.g. every QTc after a QT change) are re-derived with

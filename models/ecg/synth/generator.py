@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from models.concepts import REGISTRY, Sex, concept_names, rederive
+from models.concepts import REGISTRY, concept_names, rederive
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.ecg.synth.causal import CausalRiskModel
 from models.ecg.synth.leads import (
@@ -155,22 +156,23 @@ def _rotation(angles_deg: Sequence[float]) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def _t_direction(nominal: np.ndarray, amplitude_ii_mv: float, amplitude_v5_mv: float) -> np.ndarray:
+def _t_direction(
+    lead_matrix: np.ndarray, nominal: np.ndarray, amplitude_ii_mv: float, amplitude_v5_mv: float
+) -> np.ndarray:
     """The T direction closest to ``nominal`` whose II and V5 projections are the set amplitudes.
 
     Minimum-norm correction ``d = d0 + Aᵀ(AAᵀ)⁻¹(a − A d0)`` with ``A`` the II and V5 rows of
-    the 12-lead projection, so the amplitudes are met exactly (to float rounding).
+    ``lead_matrix`` (``[12, 3]``), so the amplitudes are met exactly (to float rounding).
     """
-    rows = twelve_lead_projection(np.eye(3)).T  # [12, 3]: lead amplitudes of unit X, Y, Z
-    a_matrix = rows[[STANDARD_LEADS.index("II"), STANDARD_LEADS.index("V5")]]
+    a_matrix = lead_matrix[[STANDARD_LEADS.index("II"), STANDARD_LEADS.index("V5")]]
     target = np.array([amplitude_ii_mv, amplitude_v5_mv])
     correction = a_matrix.T @ np.linalg.solve(a_matrix @ a_matrix.T, target - a_matrix @ nominal)
     return nominal + correction
 
 
-def _unit_peak_direction(direction: np.ndarray) -> np.ndarray:
-    """``direction`` scaled so that its largest lead amplitude is 1 mV."""
-    return direction / np.abs(twelve_lead_projection(direction)).max()
+def _unit_peak_direction(lead_matrix: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """``direction`` scaled so that its largest lead amplitude (``lead_matrix @ d``) is 1 mV."""
+    return direction / np.abs(lead_matrix @ direction).max()
 
 
 def _beat_onsets_s(params: SynthParams, rng: np.random.Generator, duration_s: float) -> np.ndarray:
@@ -188,7 +190,7 @@ def _beat_onsets_s(params: SynthParams, rng: np.random.Generator, duration_s: fl
     resp_phase = rng.uniform(0.0, 2.0 * np.pi)
     first_s = -rng.uniform(1.0, 2.0) * rr0_s
     stop_s = duration_s + params.pr_ms / 1000.0 + rr0_s
-    max_beats = int(math.ceil((stop_s - first_s) / (rr0_s * (1.0 - bound)))) + 1
+    max_beats = math.ceil((stop_s - first_s) / (rr0_s * (1.0 - bound))) + 1
     epsilon = rng.standard_normal(max_beats)
     onsets = [first_s]
     for k in range(max_beats):
@@ -198,6 +200,29 @@ def _beat_onsets_s(params: SynthParams, rng: np.random.Generator, duration_s: fl
         deviation = min(max(deviation + sigma * epsilon[k], -bound), bound)
         onsets.append(onsets[-1] + rr0_s * (1.0 + deviation))
     return np.asarray(onsets)
+
+
+def _centred_floored(
+    raw_s: np.ndarray, chosen: np.ndarray, target_s: float, floor_s: float
+) -> np.ndarray:
+    """``max(raw + c, floor)`` with the shift ``c`` making its median over ``chosen`` the target.
+
+    Without the floor ``c = target − median(raw[chosen])``. A floor can lift a middle value (the
+    median of an even count averages two), so then ``c`` is found by bisection on the monotone
+    median (to 1e-13 s). Requires ``floor_s ≤ target_s``.
+    """
+
+    def median_after(shift: float) -> float:
+        return statistics.median(np.maximum(raw_s[chosen] + shift, floor_s).tolist())
+
+    shift = target_s - statistics.median(raw_s[chosen].tolist())
+    if median_after(shift) > target_s:
+        low, high = shift - 1.0, shift  # median_after(low) ≤ target ≤ median_after(high)
+        while high - low > 1e-13:
+            middle = (low + high) / 2.0
+            low, high = (middle, high) if median_after(middle) < target_s else (low, middle)
+        shift = high
+    return np.maximum(raw_s + shift, floor_s)
 
 
 def plan_record(
@@ -232,16 +257,17 @@ def plan_record(
             f"{duration_s:g} s at {params.heart_rate_bpm:g} bpm holds {inside.size} complete "
             "QRS complexes; at least 5 are needed (lengthen the record)"
         )
-    rr_ms = float(np.median(np.diff(onsets[inside]))) * 1000.0
+    rr_ms = statistics.median(np.diff(onsets[inside]).tolist()) * 1000.0
     qt_s = params.qtc_ms / 1000.0 * (rr_ms / 1000.0) ** (1.0 / 3.0)
 
     # Per-beat QT: Fridericia-adapted to the preceding RR plus jitter, centred so that the median
-    # over the QT beats is the median-beat QT exactly.
+    # over the QT beats is the median-beat QT exactly, and floored so that no beat's T starts
+    # before its J point (a monotone floor below the median leaves the median unchanged).
     preceding_rr_s = np.diff(onsets, prepend=onsets[0] - 60.0 / params.heart_rate_bpm)
     jitter_s = np.clip(rng.standard_normal(onsets.size), -3.0, 3.0) * params.qt_jitter_ms / 1000.0
-    beat_qt_s = params.qtc_ms / 1000.0 * preceding_rr_s ** (1.0 / 3.0) + jitter_s
+    raw_qt_s = params.qtc_ms / 1000.0 * preceding_rr_s ** (1.0 / 3.0) + jitter_s
     qt_beats = inside[1:-1]
-    beat_qt_s += qt_s - np.median(beat_qt_s[qt_beats])
+    beat_qt_s = _centred_floored(raw_qt_s, qt_beats, qt_s, qrs_s + upstroke_s + tpte_s)
     beat_qtc_ms = beat_qt_s[qt_beats] / preceding_rr_s[qt_beats] ** (1.0 / 3.0) * 1000.0
 
     t_shape = TWaveShape(
@@ -261,45 +287,51 @@ def plan_record(
         raise ValueError(f"notch_depth {params.notch_depth} is too shallow to notch this T wave")
 
     # Wave directions.
+    lead_matrix = twelve_lead_projection(np.eye(3)).T  # [12, 3]: leads of unit X, Y, Z
     rotation = _rotation(params.axis_rotation_deg)
     p_dirs = [params.p_amplitude_scale * rotation @ np.array(d) for d in _P_DIRECTIONS]
     qrs_dirs = [params.qrs_amplitude_scale * rotation @ np.array(d) for d in _QRS_DIRECTIONS]
     t_dir = _t_direction(
-        rotation @ np.array(_T_NOMINAL_DIRECTION), params.t_amplitude_ii_mv, params.t_amplitude_v5_mv
+        lead_matrix,
+        rotation @ np.array(_T_NOMINAL_DIRECTION),
+        params.t_amplitude_ii_mv,
+        params.t_amplitude_v5_mv,
     )
-    u_dir = params.u_wave_mv * _unit_peak_direction(rotation @ np.array(_U_DIRECTION))
-    t_amplitudes = twelve_lead_projection(t_dir)
+    u_dir = params.u_wave_mv * _unit_peak_direction(lead_matrix, rotation @ np.array(_U_DIRECTION))
+    t_amplitudes = lead_matrix @ t_dir
     largest_t_mv = float(np.abs(t_amplitudes).max())
     alternans_fraction = params.alternans_mv / largest_t_mv if largest_t_mv > 0 else 0.0
     if alternans_fraction > 1.5:
         raise ValueError(
-            f"alternans_mv {params.alternans_mv} exceeds 1.5 × the largest T wave ({largest_t_mv:.2f} mV)"
+            f"alternans_mv {params.alternans_mv} exceeds 1.5 × the largest T wave "
+            f"({largest_t_mv:.2f} mV)"
         )
     alternans_sign = 1.0 if rng.random() < 0.5 else -1.0
 
     components = ComponentBuffer.empty()
     p_duration_s = params.p_duration_ms / 1000.0
-    u_width_s = params.u_width_ms / 1000.0
-    margin_s = T_TO_P_MARGIN_MS / 1000.0
-    for k, onset in enumerate(onsets):
-        p_onset = onset - pr_s
-        for (lo, hi), direction in zip(_P_COMPONENT_SPANS, p_dirs):
-            components.add_hann(0, p_onset + lo * p_duration_s, (hi - lo) * p_duration_s, 1.0, direction)
-        for (lo, hi), direction in zip(_QRS_COMPONENT_SPANS, qrs_dirs):
-            components.add_hann(0, onset + lo * qrs_s, (hi - lo) * qrs_s, 1.0, direction)
-        beat_t = t_shape.shifted(onset + beat_qt_s[k] - qt_s)
-        parity = 1.0 if (k - inside[0]) % 2 == 0 else -1.0
-        components.add_t_wave(0, beat_t, 1.0 + alternans_sign * parity * alternans_fraction / 2.0, t_dir)
-        repolarisation_end = beat_t.end_s
-        if params.u_wave_mv > 0.0:
-            components.add_hann(0, beat_t.end_s, u_width_s, 1.0, u_dir)
-            repolarisation_end += u_width_s
-        if k + 1 < onsets.size and repolarisation_end + margin_s > onsets[k + 1] - pr_s:
-            raise ValueError(
-                f"beat {k}: the T{'/U' if params.u_wave_mv > 0 else ''} wave ends "
-                f"{(onsets[k + 1] - pr_s - repolarisation_end) * 1000:.1f} ms before the next "
-                f"P wave (≥ {T_TO_P_MARGIN_MS:g} ms needed): lower the heart rate or shorten QT"
-            )
+    for (lo, hi), direction in zip(_P_COMPONENT_SPANS, p_dirs):
+        components.add_hann(
+            0, onsets - pr_s + lo * p_duration_s, (hi - lo) * p_duration_s, 1.0, direction
+        )
+    for (lo, hi), direction in zip(_QRS_COMPONENT_SPANS, qrs_dirs):
+        components.add_hann(0, onsets + lo * qrs_s, (hi - lo) * qrs_s, 1.0, direction)
+    parity = np.where((np.arange(onsets.size) - inside[0]) % 2 == 0, 1.0, -1.0)
+    t_shift_s = onsets + beat_qt_s - qt_s
+    components.add_t_waves(
+        0, t_shape, t_shift_s, 1.0 + alternans_sign * parity * alternans_fraction / 2.0, t_dir
+    )
+    repolarisation_end_s = onsets + beat_qt_s
+    if params.u_wave_mv > 0.0:
+        components.add_hann(0, repolarisation_end_s, params.u_width_ms / 1000.0, 1.0, u_dir)
+        repolarisation_end_s = repolarisation_end_s + params.u_width_ms / 1000.0
+    gap_ms = (onsets[1:] - pr_s - repolarisation_end_s[:-1]) * 1000.0
+    if gap_ms.min() < T_TO_P_MARGIN_MS:
+        raise ValueError(
+            f"the T{'/U' if params.u_wave_mv > 0 else ''} wave ends {gap_ms.min():.1f} ms before "
+            f"the next P wave (≥ {T_TO_P_MARGIN_MS:g} ms needed): lower the heart rate or "
+            "shorten QT"
+        )
 
     fiducials = np.stack(
         [
@@ -313,7 +345,14 @@ def plan_record(
         axis=1,
     )
     median_ms = np.array(
-        [-params.pr_ms, 0.0, params.qrs_ms, t_shape.onset_s * 1000, t_shape.peak_s * 1000, qt_s * 1000]
+        [
+            -params.pr_ms,
+            0.0,
+            params.qrs_ms,
+            t_shape.onset_s * 1000,
+            t_shape.peak_s * 1000,
+            qt_s * 1000,
+        ]
     )
 
     measured: dict[str, float | None] = {
@@ -331,10 +370,13 @@ def plan_record(
         "t_notched": float(
             params.notch_depth > 0.0 and np.count_nonzero(np.abs(t_amplitudes) >= VISIBLE_MV) >= 3
         ),
-        "t_inverted": float(min(t_amplitudes[STANDARD_LEADS.index("II")],
-                                t_amplitudes[STANDARD_LEADS.index("V5")]) < -VISIBLE_MV),
+        "t_inverted": float(
+            min(t_amplitudes[STANDARD_LEADS.index("II")], t_amplitudes[STANDARD_LEADS.index("V5")])
+            < -VISIBLE_MV
+        ),
         "t_late_onset": float(
-            st_ms >= LATE_ONSET_ST_MS and params.t_upstroke_ms + params.tpeak_tend_ms < BROAD_BASED_T_MS
+            st_ms >= LATE_ONSET_ST_MS
+            and params.t_upstroke_ms + params.tpeak_tend_ms < BROAD_BASED_T_MS
         ),
         "t_broad_based": float(params.t_upstroke_ms + params.tpeak_tend_ms >= BROAD_BASED_T_MS),
         "u_wave": float(params.u_wave_mv >= VISIBLE_MV),
@@ -347,7 +389,11 @@ def plan_record(
     draws = rng.random(len(probabilities))
     labels = {task: int(u < probabilities[task]) for task, u in zip(probabilities, draws)}
 
-    shortcut_truth = _plan_shortcut(shortcut, labels, rng, onsets, components, fs_hz, n_samples)
+    shortcut_truth = _plan_shortcut(
+        shortcut, labels, rng, onsets, components, lead_matrix, fs_hz, n_samples
+    )
+    qt_mask = np.ones(inside.size, dtype=bool)  # every beat of the record but the first and last
+    qt_mask[[0, -1]] = False
     truth = GroundTruth(
         params=params,
         concepts=concepts,
@@ -355,13 +401,13 @@ def plan_record(
         labels=labels,
         fs_hz=fs_hz,
         beat_fiducials_s=fiducials[inside],
-        qt_beats=np.isin(inside, qt_beats),
+        qt_beats=qt_mask,
         beat_qtc_ms=beat_qtc_ms,
         median_fiducials_ms=median_ms,
         t_wave_amplitudes_mv=t_amplitudes,
         shortcut=shortcut_truth,
     )
-    return RecordPlan(components, draw_noise(rng, noise, n_samples), truth)
+    return RecordPlan(components, draw_noise(rng, noise, n_samples, fs_hz), truth)
 
 
 def _plan_shortcut(
@@ -370,6 +416,7 @@ def _plan_shortcut(
     rng: np.random.Generator,
     onsets_s: np.ndarray,
     components: ComponentBuffer,
+    lead_matrix: np.ndarray,
     fs_hz: float,
     n_samples: int,
 ) -> ShortcutTruth:
@@ -379,21 +426,26 @@ def _plan_shortcut(
         return ShortcutTruth(False, no_spans, ())
     chance = config.agreement if labels[config.task] == 1 else 1.0 - config.agreement
     present = bool(rng.random() < chance)
-    direction = config.amplitude_mv * _unit_peak_direction(np.array(_SHORTCUT_DIRECTION))
-    lead_peaks = np.abs(twelve_lead_projection(direction))
+    direction = config.amplitude_mv * _unit_peak_direction(
+        lead_matrix, np.array(_SHORTCUT_DIRECTION)
+    )
+    lead_peaks = np.abs(lead_matrix @ direction)
     leads = tuple(l for l, v in zip(STANDARD_LEADS, lead_peaks) if v >= 0.1 * config.amplitude_mv)
     if not present:
         return ShortcutTruth(False, no_spans, leads)
     width = max(1, round(config.width_ms * fs_hz / 1000.0))
     starts = np.round((onsets_s - config.lead_in_ms / 1000.0) * fs_hz).astype(np.int64)
     starts = starts[(starts >= 0) & (starts + width <= n_samples)]
-    for start in starts:
-        components.add_box(0, int(start), width, 1.0, direction, fs_hz)
+    components.add_boxes(0, starts, width, 1.0, direction, fs_hz)
     return ShortcutTruth(True, np.stack([starts, starts + width], axis=1), leads)
 
 
 def render_plans(
-    plans: Sequence[RecordPlan], *, fs_hz: float, n_samples: int, noise: NoiseConfig,
+    plans: Sequence[RecordPlan],
+    *,
+    fs_hz: float,
+    n_samples: int,
+    noise: NoiseConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render a batch: ``(signals, clean)``, both ``float32 [len(plans), 12, n_samples]`` (mV).
 
@@ -420,7 +472,7 @@ def n_samples_for(fs_hz: float, duration_s: float) -> int:
         raise ValueError(f"fs_hz must lie in [50, 10000] Hz, got {fs_hz}")
     if not (math.isfinite(duration_s) and 2.0 <= duration_s <= 600.0):
         raise ValueError(f"duration_s must lie in [2, 600] s, got {duration_s}")
-    return int(round(fs_hz * duration_s))
+    return round(fs_hz * duration_s)
 
 
 def generate(
@@ -429,7 +481,7 @@ def generate(
     *,
     fs_hz: float = 500.0,
     duration_s: float = 10.0,
-    noise: NoiseConfig = NoiseConfig(),
+    noise: NoiseConfig | None = None,
     risk_model: CausalRiskModel | None = None,
     shortcut: ShortcutConfig | None = None,
 ) -> SyntheticEcg:
@@ -440,7 +492,7 @@ def generate(
         rng: the source of every random number (RR variation, QT jitter, labels, noise).
         fs_hz: sampling rate in Hz.
         duration_s: record length in s.
-        noise: noise levels (:meth:`NoiseConfig.clean` for none).
+        noise: noise levels (default :class:`NoiseConfig()`; :meth:`NoiseConfig.clean` for none).
         risk_model: the causal label model (default :meth:`CausalRiskModel.full`).
         shortcut: the shortcut artefact, or ``None`` for none.
 
@@ -455,9 +507,15 @@ def generate(
         ((12, 5000), 480.0)
     """
     n_samples = n_samples_for(fs_hz, duration_s)
+    noise = NoiseConfig() if noise is None else noise
     plan = plan_record(
-        params, rng, fs_hz=fs_hz, n_samples=n_samples, noise=noise,
-        risk_model=risk_model or CausalRiskModel.full(), shortcut=shortcut,
+        params,
+        rng,
+        fs_hz=fs_hz,
+        n_samples=n_samples,
+        noise=noise,
+        risk_model=risk_model or CausalRiskModel.full(),
+        shortcut=shortcut,
     )
     signals, clean = render_plans([plan], fs_hz=fs_hz, n_samples=n_samples, noise=noise)
     ecg = Ecg(

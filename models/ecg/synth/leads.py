@@ -47,7 +47,7 @@ def project_to_independent_leads(vector_xyz: np.ndarray) -> np.ndarray:
 
 
 def _assemble(independent: np.ndarray, dtype: type) -> np.ndarray:
-    """Stack ``[..., 8, samples]`` into ``[..., 12, samples]`` of ``dtype`` (identities in ``dtype``)."""
+    """Stack ``[..., 8, samples]`` into ``[..., 12, samples]``, deriving in ``dtype`` arithmetic."""
     leads = np.asarray(independent).astype(dtype, copy=False)
     lead_i = leads[..., 0, :]
     lead_ii = leads[..., 1, :]

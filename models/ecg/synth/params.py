@@ -66,30 +66,43 @@ class SynthParams:
     phenotype: str = "custom"
 
     def __post_init__(self) -> None:
-        checks = (
-            (20.0 <= self.heart_rate_bpm <= 200.0, "heart_rate_bpm must lie in [20, 200]"),
-            (0.0 <= self.rr_variability <= 0.1, "rr_variability must lie in [0, 0.1]"),
-            (0.0 <= self.respiratory_arrhythmia <= 0.1, "respiratory_arrhythmia must lie in [0, 0.1]"),
-            (40.0 <= self.p_duration_ms <= 160.0, "p_duration_ms must lie in [40, 160]"),
-            (self.pr_ms >= self.p_duration_ms + 20.0, "pr_ms must exceed p_duration_ms by ≥ 20 ms"),
-            (40.0 <= self.qrs_ms <= 250.0, "qrs_ms must lie in [40, 250]"),
-            (200.0 <= self.qtc_ms <= 800.0, "qtc_ms must lie in [200, 800]"),
-            (20.0 <= self.tpeak_tend_ms <= 350.0, "tpeak_tend_ms must lie in [20, 350]"),
-            (40.0 <= self.t_upstroke_ms <= 400.0, "t_upstroke_ms must lie in [40, 400]"),
-            (1.5 <= self.t_exponent <= 6.0, "t_exponent must lie in [1.5, 6]"),
-            (abs(self.t_amplitude_ii_mv) <= 3.0, "|t_amplitude_ii_mv| must be ≤ 3"),
-            (abs(self.t_amplitude_v5_mv) <= 3.0, "|t_amplitude_v5_mv| must be ≤ 3"),
-            (0.0 <= self.notch_depth <= 0.8, "notch_depth must lie in [0, 0.8]"),
-            (0.0 <= self.u_wave_mv <= 1.0, "u_wave_mv must lie in [0, 1]"),
-            (60.0 <= self.u_width_ms <= 300.0, "u_width_ms must lie in [60, 300]"),
-            (self.alternans_mv >= 0.0, "alternans_mv must be ≥ 0"),
-            (0.0 <= self.qt_jitter_ms <= 50.0, "qt_jitter_ms must lie in [0, 50]"),
-            (0.1 <= self.qrs_amplitude_scale <= 5.0, "qrs_amplitude_scale must lie in [0.1, 5]"),
-            (0.0 <= self.p_amplitude_scale <= 5.0, "p_amplitude_scale must lie in [0, 5]"),
-            (len(self.axis_rotation_deg) == 3, "axis_rotation_deg needs three angles"),
-            (0 <= self.age_years <= 120, "age_years must lie in [0, 120]"),
-            (self.sex in ("female", "male"), "sex must be 'female' or 'male'"),
-        )
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"{message} ({self!r})")
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got {value!r}")
+        if self.pr_ms < self.p_duration_ms + 20.0:
+            raise ValueError(
+                f"pr_ms ({self.pr_ms:g}) must exceed p_duration_ms ({self.p_duration_ms:g}) by "
+                "≥ 20 ms (the PR segment)"
+            )
+        if len(self.axis_rotation_deg) != 3:
+            raise ValueError(
+                f"axis_rotation_deg needs three angles, got {self.axis_rotation_deg!r}"
+            )
+        if self.sex not in ("female", "male"):
+            raise ValueError(f"sex must be 'female' or 'male', got {self.sex!r}")
+
+
+#: Accepted range of every numeric parameter: (field, low, high).
+_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("heart_rate_bpm", 20.0, 200.0),
+    ("rr_variability", 0.0, 0.1),
+    ("respiratory_arrhythmia", 0.0, 0.1),
+    ("pr_ms", 60.0, 400.0),
+    ("p_duration_ms", 40.0, 160.0),
+    ("qrs_ms", 40.0, 250.0),
+    ("qtc_ms", 200.0, 800.0),
+    ("tpeak_tend_ms", 20.0, 350.0),
+    ("t_upstroke_ms", 40.0, 400.0),
+    ("t_exponent", 1.5, 6.0),
+    ("t_amplitude_ii_mv", -3.0, 3.0),
+    ("t_amplitude_v5_mv", -3.0, 3.0),
+    ("notch_depth", 0.0, 0.8),
+    ("u_wave_mv", 0.0, 1.0),
+    ("u_width_ms", 60.0, 300.0),
+    ("alternans_mv", 0.0, 3.0),
+    ("qt_jitter_ms", 0.0, 50.0),
+    ("qrs_amplitude_scale", 0.1, 5.0),
+    ("p_amplitude_scale", 0.0, 5.0),
+    ("age_years", 0, 120),
+)

@@ -145,7 +145,7 @@ class TWaveShape:
 
     def onset_to_end_grid(self) -> np.ndarray:
         """The shape on a :data:`T_INDEX_GRID_HZ` grid from T onset to T end (both included)."""
-        n_points = int(math.floor((self.end_s - self.onset_s) * T_INDEX_GRID_HZ + 1e-9)) + 1
+        n_points = math.floor((self.end_s - self.onset_s) * T_INDEX_GRID_HZ + 1e-9) + 1
         return self.evaluate(self.onset_s + np.arange(n_points) / T_INDEX_GRID_HZ)
 
     def local_maxima(self) -> int:
@@ -163,78 +163,163 @@ class TWaveShape:
         return t_flatness(self.onset_to_end_grid(), T_INDEX_GRID_HZ)
 
 
+_FIELDS = ("kind", "record", "a", "b", "c", "p", "amplitude", "support_lo_s", "support_hi_s")
+
+
 @dataclass
 class ComponentBuffer:
-    """Struct-of-arrays list of wave components to render (appended per record, then frozen).
+    """Wave components to render, appended in vectorised groups (one group per wave and record).
 
     Each component: ``kind`` (Hann, T lobe or box), the record it belongs to, its parameters
-    (``a``, ``b``, ``c``, ``p`` — see :func:`render_heart_vectors`), an amplitude factor, a 3-D
-    direction (mV) and a support interval in seconds outside which it is zero.
+    ``a``, ``b``, ``c``, ``p`` (see :func:`render_heart_vectors`), an amplitude factor, a 3-D
+    direction (mV) and a support interval in seconds outside which it is zero. Every ``add_*``
+    method broadcasts its arguments, so one call adds the same wave to every beat.
     """
 
-    kind: list[int]
-    record: list[int]
-    a: list[float]
-    b: list[float]
-    c: list[float]
-    p: list[float]
-    amplitude: list[float]
-    direction: list[np.ndarray]
-    support_lo_s: list[float]
-    support_hi_s: list[float]
+    groups: list[dict[str, np.ndarray]]
 
     @classmethod
     def empty(cls) -> ComponentBuffer:
         """A buffer with no components."""
-        return cls([], [], [], [], [], [], [], [], [], [])
+        return cls([])
 
     def add_hann(
-        self, record: int, start_s: float, width_s: float, amplitude: float, direction: np.ndarray
+        self,
+        record: int,
+        start_s: np.ndarray | float,
+        width_s: np.ndarray | float,
+        amplitude: np.ndarray | float,
+        direction: np.ndarray,
     ) -> None:
-        """Add a Hann pulse on ``[start_s, start_s + width_s]``."""
-        self._add(KIND_HANN, record, start_s, width_s, 0.0, 0.0, amplitude, direction,
-                  start_s, start_s + width_s)
+        """Add Hann pulses on ``[start_s, start_s + width_s]`` (arrays broadcast over beats)."""
+        start = np.asarray(start_s, dtype=np.float64)
+        self._add(
+            KIND_HANN,
+            record,
+            start,
+            width_s,
+            0.0,
+            0.0,
+            amplitude,
+            direction,
+            start,
+            start + width_s,
+        )
 
-    def add_t_wave(
-        self, record: int, shape: TWaveShape, amplitude: float, direction: np.ndarray
+    def add_t_waves(
+        self,
+        record: int,
+        shape: TWaveShape,
+        shift_s: np.ndarray,
+        amplitude: np.ndarray,
+        direction: np.ndarray,
     ) -> None:
-        """Add a T wave (its lobe and, when notched, its notch), scaled by ``amplitude``."""
+        """Add ``shape`` moved by each ``shift_s`` (its lobe and, when notched, its notch)."""
+        shift = np.asarray(shift_s, dtype=np.float64)
         lo, hi = shape.support_s()
-        self._add(KIND_LOBE, record, shape.peak_s, shape.ascending_scale_s,
-                  shape.descending_scale_s, shape.exponent, amplitude, direction, lo, hi)
+        self._add(
+            KIND_LOBE,
+            record,
+            shape.peak_s + shift,
+            shape.ascending_scale_s,
+            shape.descending_scale_s,
+            shape.exponent,
+            amplitude,
+            direction,
+            lo + shift,
+            hi + shift,
+        )
         if shape.notch_depth > 0.0:
-            self.add_hann(record, shape.notch_start_s, shape.notch_width_s,
-                          -shape.notch_depth * amplitude, direction)
+            self.add_hann(
+                record,
+                shape.notch_start_s + shift,
+                shape.notch_width_s,
+                -shape.notch_depth * np.asarray(amplitude),
+                direction,
+            )
 
-    def add_box(
-        self, record: int, first_sample: int, n_samples: int, amplitude: float,
-        direction: np.ndarray, fs_hz: float,
+    def add_boxes(
+        self,
+        record: int,
+        first_sample: np.ndarray,
+        n_samples: int,
+        amplitude: float,
+        direction: np.ndarray,
+        fs_hz: float,
     ) -> None:
-        """Add a constant over samples ``first_sample … first_sample + n_samples − 1``."""
-        self._add(KIND_BOX, record, float(first_sample), float(n_samples), 0.0, 0.0, amplitude,
-                  direction, first_sample / fs_hz, (first_sample + n_samples - 1) / fs_hz)
+        """Add constants over samples ``first … first + n_samples − 1`` for each ``first``."""
+        first = np.asarray(first_sample, dtype=np.float64)
+        self._add(
+            KIND_BOX,
+            record,
+            first,
+            float(n_samples),
+            0.0,
+            0.0,
+            amplitude,
+            direction,
+            first / fs_hz,
+            (first + n_samples - 1) / fs_hz,
+        )
 
     def _add(
-        self, kind: int, record: int, a: float, b: float, c: float, p: float, amplitude: float,
-        direction: np.ndarray, lo_s: float, hi_s: float,
+        self,
+        kind: int,
+        record: int,
+        a: object,
+        b: object,
+        c: object,
+        p: object,
+        amplitude: object,
+        direction: np.ndarray,
+        lo_s: object,
+        hi_s: object,
     ) -> None:
-        self.kind.append(kind)
-        self.record.append(record)
-        self.a.append(a)
-        self.b.append(b)
-        self.c.append(c)
-        self.p.append(p)
-        self.amplitude.append(amplitude)
-        self.direction.append(np.asarray(direction, dtype=np.float64))
-        self.support_lo_s.append(lo_s)
-        self.support_hi_s.append(hi_s)
+        a_arr = np.atleast_1d(np.asarray(a, dtype=np.float64))
+        count = a_arr.size
+        direction_rows = np.empty((count, 3))
+        direction_rows[:] = direction
+        group = {
+            "kind": np.full(count, kind, dtype=np.int64),
+            "record": np.full(count, record, dtype=np.int64),
+            "a": a_arr,
+            "direction": direction_rows,
+        }
+        for name, value in (
+            ("b", b),
+            ("c", c),
+            ("p", p),
+            ("amplitude", amplitude),
+            ("support_lo_s", lo_s),
+            ("support_hi_s", hi_s),
+        ):
+            column = np.empty(count)
+            column[:] = value
+            group[name] = column
+        self.groups.append(group)
 
     def extend(self, other: ComponentBuffer, record: int) -> None:
         """Append ``other``'s components, re-assigned to record index ``record``."""
-        for name in ("kind", "a", "b", "c", "p", "amplitude", "direction",
-                     "support_lo_s", "support_hi_s"):
-            getattr(self, name).extend(getattr(other, name))
-        self.record.extend([record] * len(other.kind))
+        for group in other.groups:
+            self.groups.append({**group, "record": np.full_like(group["record"], record)})
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every field concatenated over all groups."""
+        if not self.groups:
+            empty = {name: np.zeros(0) for name in _FIELDS}
+            return {
+                **empty,
+                "kind": np.zeros(0, np.int64),
+                "record": np.zeros(0, np.int64),
+                "direction": np.zeros((0, 3)),
+            }
+        return {
+            name: np.concatenate([g[name] for g in self.groups]) for name in (*_FIELDS, "direction")
+        }
+
+
+#: Components evaluated together in one window array (bounds the padding waste and memory).
+_RENDER_CHUNK = 256
 
 
 def render_heart_vectors(
@@ -242,47 +327,46 @@ def render_heart_vectors(
 ) -> np.ndarray:
     """Sum every component into heart vectors ``float64 [n_records, 3, n_samples]`` (mV).
 
-    Components are evaluated on their own support only (a window of samples each), grouped by
-    kind, and scatter-added with ``np.bincount``; sample ``i`` is at ``t = i / fs_hz`` seconds.
-    Parameters: Hann ``a`` = start (s), ``b`` = width (s); T lobe ``a`` = peak (s), ``b`` = ``s_a``,
-    ``c`` = ``s_d`` (s), ``p`` = exponent; box ``a`` = first sample, ``b`` = sample count.
+    Components are evaluated on their own support only: grouped by kind, sorted by support
+    length and cut into chunks, so each chunk is one ``[components, window]`` array with little
+    padding; all values are then scatter-added with a single ``np.bincount``. Sample ``i`` is at
+    ``t = i / fs_hz`` seconds. Parameters: Hann ``a`` = start (s), ``b`` = width (s); T lobe
+    ``a`` = peak (s), ``b`` = ``s_a``, ``c`` = ``s_d`` (s), ``p`` = exponent; box ``a`` = first
+    sample, ``b`` = sample count.
     """
-    out = np.zeros(n_records * 3 * n_samples, dtype=np.float64)
-    kind = np.asarray(components.kind, dtype=np.int64)
-    if kind.size == 0:
-        return out.reshape(n_records, 3, n_samples)
-    record = np.asarray(components.record, dtype=np.int64)
-    a = np.asarray(components.a)
-    b = np.asarray(components.b)
-    c = np.asarray(components.c)
-    p = np.asarray(components.p)
-    amplitude = np.asarray(components.amplitude)
-    direction = np.stack(components.direction)
-    first = np.clip(np.ceil(np.asarray(components.support_lo_s) * fs_hz - 1e-9), 0, n_samples)
-    last = np.clip(np.floor(np.asarray(components.support_hi_s) * fs_hz + 1e-9), -1, n_samples - 1)
-    first = first.astype(np.int64)
-    last = last.astype(np.int64)
+    fields = components.arrays()
+    kind, record, direction = fields["kind"], fields["record"], fields["direction"]
+    a, b, c, p, amplitude = (fields[k] for k in ("a", "b", "c", "p", "amplitude"))
+    first = np.clip(np.ceil(fields["support_lo_s"] * fs_hz - 1e-9), 0, n_samples).astype(np.int64)
+    last = np.clip(np.floor(fields["support_hi_s"] * fs_hz + 1e-9), -1, n_samples - 1)
+    span = last.astype(np.int64) - first + 1
+    indices: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     for this_kind in (KIND_HANN, KIND_LOBE, KIND_BOX):
-        chosen = np.flatnonzero((kind == this_kind) & (last >= first))
+        chosen = np.flatnonzero((kind == this_kind) & (span > 0))
         if chosen.size == 0:
             continue
-        width = int((last[chosen] - first[chosen]).max()) + 1
-        index = first[chosen, None] + np.arange(width)[None, :]
-        valid = index <= last[chosen, None]
-        t_s = index / fs_hz
-        if this_kind == KIND_HANN:
-            values = hann_pulse(t_s, a[chosen, None], b[chosen, None])
-        elif this_kind == KIND_LOBE:
-            values = t_lobe(t_s, a[chosen, None], b[chosen, None], c[chosen, None],
-                            p[chosen, None])
-        else:
-            values = np.ones_like(t_s)
-        values = np.where(valid, values * amplitude[chosen, None], 0.0).ravel()
-        sample = np.where(valid, index, 0).ravel()
-        for axis in range(3):
-            weights = values * np.repeat(direction[chosen, axis], width)
-            flat = (record[chosen, None] * 3 + axis) * n_samples
-            out += np.bincount(
-                (np.repeat(flat[:, 0], width) + sample), weights=weights, minlength=out.size
-            )
-    return out.reshape(n_records, 3, n_samples)
+        chosen = chosen[np.argsort(span[chosen], kind="stable")]
+        for chunk in np.array_split(chosen, -(-chosen.size // _RENDER_CHUNK)):
+            width = int(span[chunk].max())
+            offsets = np.arange(width)
+            sample = first[chunk, None] + offsets
+            valid = offsets < span[chunk, None]
+            t_s = sample / fs_hz
+            if this_kind == KIND_HANN:
+                values = hann_pulse(t_s, a[chunk, None], b[chunk, None])
+            elif this_kind == KIND_LOBE:
+                values = t_lobe(t_s, a[chunk, None], b[chunk, None], c[chunk, None], p[chunk, None])
+            else:
+                values = np.ones_like(t_s)
+            values = (values * amplitude[chunk, None])[valid]
+            sample = sample[valid]
+            component = np.broadcast_to(chunk[:, None], valid.shape)[valid]
+            for axis in range(3):
+                indices.append((record[component] * 3 + axis) * n_samples + sample)
+                weights.append(values * direction[component, axis])
+    size = n_records * 3 * n_samples
+    if not indices:
+        return np.zeros((n_records, 3, n_samples))
+    summed = np.bincount(np.concatenate(indices), weights=np.concatenate(weights), minlength=size)
+    return summed.reshape(n_records, 3, n_samples)

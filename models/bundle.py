@@ -1,0 +1,367 @@
+"""Model bundles: one directory holding everything needed to run a trained QTLens model.
+
+Layout::
+
+    weights.safetensors   model parameters and buffers (incl. concept mean/SD, age mean/SD)
+    card.json             model card: variant, config, concepts (unit, mean, SD), tasks, training
+                          data, split, seed, metrics, intended use, limitations, code version
+    preprocessing.json    the input rule (:mod:`models.nets.inputs`): rate, length, lead order,
+                          per-lead scale, crop/pad and standardisation rules
+    SHA256SUMS            ``sha256sum`` lines for the three files above
+
+The bundle's identity is the SHA-256 of ``SHA256SUMS`` (:attr:`LoadedBundle.checksum`);
+predictions carry it, so every number is traceable to the exact weights. :func:`load_bundle`
+verifies every file before reading it: an edited or corrupted bundle fails with
+:class:`BundleIntegrityError` naming the file (``sha256sum -c SHA256SUMS`` checks the same from a
+shell).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.metadata
+import json
+import math
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from models.concepts import concept_names
+from models.ecg.record import STANDARD_LEADS, Ecg
+from models.nets.batching import InputBatch, resolve_device, run_batched
+from models.nets.bottleneck import sex_code
+from models.nets.inputs import InputSpec, ecg_to_input
+from models.nets.model import ConceptModel, HeadExplanation, ModelConfig, RiskModel
+from models.nets.prediction import ConceptEstimate, HeadState, ModelPrediction, TaskRisk
+from models.nets.registry import create_model
+from models.tasks import TASKS, task_names
+
+WEIGHTS_FILE = "weights.safetensors"
+CARD_FILE = "card.json"
+PREPROCESSING_FILE = "preprocessing.json"
+CHECKSUM_FILE = "SHA256SUMS"
+BUNDLE_FILES: tuple[str, ...] = (WEIGHTS_FILE, CARD_FILE, PREPROCESSING_FILE)
+
+INTENDED_USE = (
+    "Research use only — not a medical device. QTLens estimates Long-QT and drug-induced "
+    "Torsade-de-Pointes risk from a 12-lead ECG and explains it through expert concepts, for "
+    "research on interpretable ECG models and on clinician interventions. It must not be used "
+    "to diagnose, treat or triage patients."
+)
+
+#: Records per forward pass in :meth:`LoadedBundle.predict`.
+PREDICT_BATCH_SIZE = 32
+
+
+class BundleError(ValueError):
+    """A directory that is not a usable QTLens model bundle."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file whose SHA-256 differs from ``SHA256SUMS``: edited or corrupted."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _git(*args: str) -> str:
+    """Output of a git command run in the source tree."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
+    )
+    return result.stdout.strip()
+
+
+def code_version() -> str:
+    """``qtlens <version> (<git commit>[+dirty])`` of the code that is running."""
+    try:
+        version = importlib.metadata.version("qtlens")
+    except importlib.metadata.PackageNotFoundError:
+        version = "source"
+    try:
+        commit = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return f"qtlens {version}"
+    return f"qtlens {version} ({commit}{'+dirty' if dirty else ''})"
+
+
+def save_bundle(out_dir: Path, model: RiskModel, card: dict[str, Any], spec: InputSpec) -> str:
+    """Write a bundle to ``out_dir`` (created if needed); returns its checksum.
+
+    Args:
+        out_dir: bundle directory.
+        model: the trained model (moved to CPU for saving).
+        card: the model card (JSON-ready).
+        spec: the input rule the model was trained with.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out_dir / WEIGHTS_FILE), metadata={"format": "qtlens-bundle-1"})
+    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / PREPROCESSING_FILE).write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
+    lines = [f"{sha256_file(out_dir / name)}  {name}" for name in BUNDLE_FILES]
+    (out_dir / CHECKSUM_FILE).write_text("\n".join(lines) + "\n")
+    return sha256_file(out_dir / CHECKSUM_FILE)
+
+
+def verify_bundle(path: Path) -> str:
+    """Check every bundle file against ``SHA256SUMS``; returns the bundle checksum.
+
+    Raises:
+        BundleError: a file is missing or ``SHA256SUMS`` is malformed.
+        BundleIntegrityError: a file's SHA-256 differs from the recorded one.
+    """
+    if not path.is_dir():
+        raise BundleError(f"model bundle {path} does not exist or is not a directory")
+    missing = [n for n in (*BUNDLE_FILES, CHECKSUM_FILE) if not (path / n).is_file()]
+    if missing:
+        raise BundleError(
+            f"{path} is not a complete QTLens model bundle: missing {', '.join(missing)}"
+        )
+    recorded: dict[str, str] = {}
+    for line in (path / CHECKSUM_FILE).read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name:
+            raise BundleError(f"{path / CHECKSUM_FILE} is malformed (line {line!r})")
+        recorded[name] = digest
+    for name in BUNDLE_FILES:
+        if name not in recorded:
+            raise BundleError(f"{path / CHECKSUM_FILE} lists no checksum for {name}")
+        actual = sha256_file(path / name)
+        if actual != recorded[name]:
+            raise BundleIntegrityError(
+                f"model bundle {path}: {name} fails its SHA-256 check (recorded "
+                f"{recorded[name][:16]}…, found {actual[:16]}…) — the bundle was edited or "
+                "corrupted; restore the original files or retrain it"
+            )
+    return sha256_file(path / CHECKSUM_FILE)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{path} must hold a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class LoadedBundle:
+    """A verified bundle with its model on a device, ready to predict (load once, reuse).
+
+    Attributes:
+        path: bundle directory.
+        card: the model card.
+        checksum: SHA-256 of ``SHA256SUMS`` — the model version every prediction records.
+        device: where the model runs.
+        model: the network (eval mode) on ``device``.
+        spec: the input rule.
+        head_model: the same network on the CPU for interventions (the model itself when
+            ``device`` is the CPU); a tiny linear head, so a GPU round trip would only add latency.
+    """
+
+    path: Path
+    card: dict[str, Any]
+    checksum: str
+    device: torch.device
+    model: RiskModel
+    spec: InputSpec
+    head_model: RiskModel
+
+    @property
+    def variant(self) -> str:
+        """The model variant (``joint``, ``cem``, ``blackbox``…)."""
+        return str(self.card["variant"])
+
+    @property
+    def version(self) -> str:
+        """Short model version for display: ``<variant>@<first 12 hex of the checksum>``."""
+        return f"{self.variant}@{self.checksum[:12]}"
+
+    @property
+    def has_concepts(self) -> bool:
+        """Whether the model predicts concepts (and accepts interventions)."""
+        return self.model.has_concepts
+
+    def concept_model(self) -> ConceptModel:
+        """The CPU concept model for interventions.
+
+        Raises:
+            ValueError: the bundle is a black box (no concepts to intervene on).
+        """
+        if not isinstance(self.head_model, ConceptModel):
+            raise ValueError(
+                f"bundle {self.version} is a {self.variant} model without concepts; "
+                "interventions need a concept bottleneck bundle"
+            )
+        return self.head_model
+
+    def predict(self, ecgs: Sequence[Ecg]) -> list[ModelPrediction]:
+        """Concepts, risks and contributions for each ECG (the bundle's input rule applied).
+
+        Raises:
+            MalformedEcg: an ECG without any standard lead or with non-finite samples.
+        """
+        if not ecgs:
+            return []
+        prepared = [ecg_to_input(ecg, self.spec) for ecg in ecgs]
+        inputs = InputBatch(
+            signal=np.stack([p[0] for p in prepared]),
+            lead_mask=np.stack([p[1] for p in prepared]),
+            sex=np.array([sex_code(e.sex) for e in ecgs], dtype=np.int64),
+            age_years=np.array(
+                [np.nan if e.age_years is None else e.age_years for e in ecgs], dtype=np.float32
+            ),
+        )
+        output = run_batched(self.model, inputs, self.device, PREDICT_BATCH_SIZE)
+        predictions = []
+        for i, ecg in enumerate(ecgs):
+            leads = tuple(lead for lead, on in zip(STANDARD_LEADS, inputs.lead_mask[i]) if on)
+            common = {
+                "variant": self.variant,
+                "bundle_sha256": self.checksum,
+                "age_years": ecg.age_years,
+                "sex": ecg.sex,
+                "leads_used": leads,
+            }
+            if not isinstance(self.head_model, ConceptModel):
+                risks = {
+                    t.name: task_risk(t.name, float(output.task_logits[i, j]))
+                    for j, t in enumerate(TASKS)
+                }
+                predictions.append(
+                    ModelPrediction(**common, concepts={}, tasks=risks, head_state=None)
+                )
+                continue
+            predictions.append(self._concept_prediction(output, i, inputs, common))
+        return predictions
+
+    def _concept_prediction(
+        self, output: Any, i: int, inputs: InputBatch, common: dict[str, Any]
+    ) -> ModelPrediction:
+        model = self.concept_model()
+        space = model.space
+        row = slice(i, i + 1)
+        values = output.concept_values[row]
+        sex = torch.as_tensor(inputs.sex[row])
+        age = torch.as_tensor(inputs.age_years[row])
+        with torch.inference_mode():
+            measured_sd = (0.5 * output.concept_logvar[row]).exp() * space.sd
+            sd, probability = space.spread(values, measured_sd, sex)
+            explanation = model.explain(
+                values, sex, age, output.embedding_positive[row], output.embedding_negative[row]
+            )
+        concepts = {}
+        for k, name in enumerate(space.names):
+            binary, derived = bool(space.is_binary[k]), bool(space.is_derived[k])
+            p = float(probability[0, k]) if binary else None
+            # A measured finding is called present at p ≥ 0.5; a derived one follows its rule.
+            value = float(p >= 0.5) if (p is not None and not derived) else float(values[0, k])
+            concepts[name] = ConceptEstimate(
+                value=value, uncertainty=float(sd[0, k]), probability=p, derived=derived
+            )
+        cem = model.architecture == "cem"
+        state = HeadState(
+            head_values=[float(v) for v in values[0]],
+            standardised=[float(a) for a in explanation.activations[0]],
+            embedding_positive=output.embedding_positive[i].tolist() if cem else None,
+            embedding_negative=output.embedding_negative[i].tolist() if cem else None,
+        )
+        return ModelPrediction(
+            **common,
+            concepts=concepts,
+            tasks=risks_from_explanation(explanation, 0),
+            head_state=state,
+        )
+
+
+def task_risk(task: str, logit: float, **decomposition: Any) -> TaskRisk:
+    """A :class:`TaskRisk` for ``logit`` (probability and band filled in)."""
+    probability = 1.0 / (1.0 + math.exp(-logit))
+    band = next(t for t in TASKS if t.name == task).band(probability)
+    return TaskRisk(probability=probability, band=band, logit=logit, **decomposition)
+
+
+def risks_from_explanation(explanation: HeadExplanation, row: int) -> dict[str, TaskRisk]:
+    """Per-task risks with contributions for record ``row`` of a head explanation."""
+    names = concept_names()
+    risks = {}
+    for j, task in enumerate(task_names()):
+        risks[task] = task_risk(
+            task,
+            float(explanation.logits[row, j]),
+            intercept=float(explanation.intercept[row, j]),
+            contributions={n: float(v) for n, v in zip(names, explanation.concept[row, j])},
+            weights={n: float(v) for n, v in zip(names, explanation.weight[row, j])},
+            age_contribution=float(explanation.age[row, j]),
+            sex_contribution=float(explanation.sex[row, j]),
+        )
+    return risks
+
+
+def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
+    """Verify and load a bundle (call once at start-up and reuse the result).
+
+    Args:
+        path: bundle directory.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
+
+    Raises:
+        BundleError: missing or malformed files, or a bundle built for another concept or task
+            registry.
+        BundleIntegrityError: a file fails its SHA-256 check.
+    """
+    path = Path(path)
+    checksum = verify_bundle(path)
+    card = _read_json(path / CARD_FILE)
+    bundle_concepts = tuple(c["name"] for c in card.get("concepts", []))
+    if bundle_concepts and bundle_concepts != concept_names():
+        raise BundleError(
+            f"bundle {path} was trained on another concept registry ({len(bundle_concepts)} "
+            f"concepts); retrain it with this version of QTLens"
+        )
+    if tuple(t["name"] for t in card.get("tasks", [])) != task_names():
+        raise BundleError(f"bundle {path} was trained for other tasks; retrain it")
+    try:
+        config = ModelConfig.from_dict(card["config"])
+        spec = InputSpec.from_dict(_read_json(path / PREPROCESSING_FILE))
+    except (KeyError, TypeError, ValueError) as error:
+        raise BundleError(
+            f"bundle {path} has an invalid card or preprocessing file: {error}"
+        ) from None
+    model = create_model(config)
+    try:
+        model.load_state_dict(load_file(str(path / WEIGHTS_FILE), device="cpu"), strict=True)
+    except RuntimeError as error:
+        raise BundleError(
+            f"weights in {path} do not fit the {config.variant} model: {error}"
+        ) from None
+    model.eval()
+    resolved = resolve_device(device)
+    head_model = model if resolved.type == "cpu" else copy.deepcopy(model)
+    return LoadedBundle(
+        path=path,
+        card=card,
+        checksum=checksum,
+        device=resolved,
+        model=model.to(resolved),
+        spec=spec,
+        head_model=head_model,
+    )

@@ -1,0 +1,281 @@
+"""Philips Sierra ECG XML (``restingecgdata``, document versions 1.03 and 1.04).
+
+The waveforms are base64 text, usually XLI-compressed (LZW + second-difference coding). The
+decompression is :mod:`sierraecg`'s (``LzwDecoder``, ``xli_decode_deltas``). Its
+``read_file`` is not called, because it decompresses without bound — a few kilobytes of LZW
+codes can expand to gigabytes — and checks nothing against the declared duration. Instead the
+document is parsed here with :mod:`defusedxml` (no entity expansion, no external references;
+``sierraecg`` itself also parses with ``defusedxml.minidom``), the declared channels, rate and
+duration are checked against the limits, and each lead is decompressed with a cap at the
+declared sample count.
+
+Sierra stores leads III, aVR, aVL and aVF as residuals of their Einthoven/Goldberger estimate;
+:func:`_reconstruct_limb_leads` undoes this exactly as ``sierraecg.read_file`` does (tested
+against it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from xml.etree.ElementTree import Element
+
+import numpy as np
+from sierraecg.lzw import LzwDecoder
+from sierraecg.xli import xli_decode_deltas
+
+from models.ecg.errors import MalformedEcg, UnsupportedFormat
+from models.ecg.io.assemble import assemble
+from models.ecg.io.checks import (
+    check_channel_count,
+    check_sampling_rate,
+    parse_int,
+    parse_real,
+    samples_for_duration,
+    single_file,
+)
+from models.ecg.io.deid import IdentifyingField, parse_date, resolve_age
+from models.ecg.io.upload import IngestResult, UploadedFile
+from models.ecg.io.xmldoc import child_text, find_identifying, has_root, local_name, parse_tree
+from models.ecg.limits import IngestLimits
+from models.ecg.record import normalise_sex
+
+FORMAT = "philips-sierra"
+
+#: Document types and versions ``sierraecg`` 0.4 decodes.
+SUPPORTED_VERSIONS = frozenset({"1.03", "1.04", "1.04.01", "1.04.02"})
+SUPPORTED_TYPES = frozenset({"SierraECG", "PhilipsECG"})
+
+_LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+_STANDARD_12_LABELS = (*_LIMB_LEADS, "V1", "V2", "V3", "V4", "V5", "V6")
+_XLI_CHUNK_HEADER_BYTES = 8
+_LZW_CODE_BITS = 10
+
+#: Elements (lower-case local names, optionally ``parent/child`` or ``element@attribute``) of a
+#: Sierra document that hold identifying information.
+IDENTIFYING_ELEMENTS: dict[str, IdentifyingField] = {
+    "patientid": IdentifyingField.PATIENT_ID,
+    "uniquepatientid": IdentifyingField.PATIENT_ID,
+    "mrn": IdentifyingField.PATIENT_ID,
+    "generalpatientdata/name": IdentifyingField.PATIENT_NAME,
+    "dateofbirth": IdentifyingField.BIRTH_DATE,
+    "machine@machineid": IdentifyingField.DEVICE_SERIAL,
+    "operatorid": IdentifyingField.OPERATOR_NAME,
+    "operator": IdentifyingField.OPERATOR_NAME,
+    "editor": IdentifyingField.OPERATOR_NAME,
+    "mdsignatureline": IdentifyingField.OPERATOR_NAME,
+    "departmentid": IdentifyingField.INSTITUTION,
+    "departmentname": IdentifyingField.INSTITUTION,
+    "institutionid": IdentifyingField.INSTITUTION,
+    "institutionname": IdentifyingField.INSTITUTION,
+    "institutionlocationid": IdentifyingField.INSTITUTION,
+    "facilityid": IdentifyingField.INSTITUTION,
+    "facilityname": IdentifyingField.INSTITUTION,
+    "dataacquisition@date": IdentifyingField.ACQUISITION_DATE,
+    "reportinfo@date": IdentifyingField.ACQUISITION_DATE,
+    "measurements@date": IdentifyingField.ACQUISITION_DATE,
+    "internalmeasurements@date": IdentifyingField.ACQUISITION_DATE,
+    "documentname": IdentifyingField.RECORD_NAME,
+    "filename": IdentifyingField.RECORD_NAME,
+    "ordernumber": IdentifyingField.ORDER_NUMBER,
+    "uniqueorderid": IdentifyingField.ORDER_NUMBER,
+    "userdefine": IdentifyingField.COMMENTS,
+    "comments": IdentifyingField.COMMENTS,
+    "reasonfororder": IdentifyingField.COMMENTS,
+    "orderremarks": IdentifyingField.COMMENTS,
+    "interpretation": IdentifyingField.COMMENTS,
+}
+
+
+def sniff(files: Sequence[UploadedFile]) -> bool:
+    """Whether a file is XML with a ``restingecgdata`` root element."""
+    return has_root(files, "restingecgdata")
+
+
+def _find(element: Element | None, *path: str) -> Element | None:
+    """The first element at ``path`` (local names, any namespace) below ``element``."""
+    node = element
+    for name in path:
+        if node is None:
+            return None
+        node = next((child for child in node if local_name(child.tag) == name), None)
+    return node
+
+
+def _required(element: Element | None, *path: str) -> Element:
+    node = _find(element, *path)
+    if node is None:
+        raise MalformedEcg(f"the Sierra document has no {'/'.join(path)} element", field=path[-1])
+    return node
+
+
+def _check_version(root: Element) -> None:
+    document_type = child_text(root, "documentinfo", "documenttype")
+    version = child_text(root, "documentinfo", "documentversion")
+    if document_type not in SUPPORTED_TYPES or version not in SUPPORTED_VERSIONS:
+        raise UnsupportedFormat(
+            f"Philips {document_type[:20] or 'XML'} version {version[:10] or '?'} is not "
+            "supported (Sierra ECG XML 1.03 and 1.04 are)",
+            field="documentversion",
+        )
+
+
+def _lead_labels(characteristics: Element, waveforms: Element, limits: IngestLimits) -> list[str]:
+    """Lead labels as ``sierraecg`` derives them, after checking the declared count."""
+    declared = waveforms.get("numberofleads") or child_text(
+        characteristics, "numberchannelsallocated"
+    )
+    n_leads = parse_int(declared, "number of leads", "numberofleads")
+    check_channel_count(n_leads, limits, field="numberofleads")
+    labels = (waveforms.get("leadlabels") or "").split()
+    if labels:
+        if len(labels) < n_leads:
+            raise MalformedEcg(
+                f"{n_leads} leads are declared but {len(labels)} are labelled", field="leadlabels"
+            )
+        return labels[:n_leads]
+    if child_text(characteristics, "acquisitiontype") in ("STD-12", "10-WIRE") and n_leads <= 12:
+        return list(_STANDARD_12_LABELS[:n_leads])
+    return [f"channel {index}" for index in range(1, n_leads + 1)]
+
+
+def _decompress_xli(data: bytes, n_leads: int, n_samples: int) -> np.ndarray:
+    """XLI chunks → ``[n_leads, n_samples]`` int32, refusing anything beyond the declared size."""
+    leads: list[np.ndarray] = []
+    max_bytes = 2 * n_samples
+    offset = 0
+    # Chunks beyond the labelled leads (Sierra pads to 16 channels) are ignored, as sierraecg does.
+    while offset < len(data) and len(leads) < n_leads:
+        field = f"lead {len(leads) + 1}"
+        header = data[offset : offset + _XLI_CHUNK_HEADER_BYTES]
+        size = int.from_bytes(header[0:4], byteorder="little", signed=True)
+        start = int.from_bytes(header[6:8], byteorder="little", signed=True)
+        offset += _XLI_CHUNK_HEADER_BYTES
+        if len(header) < _XLI_CHUNK_HEADER_BYTES or size < 0 or offset + size > len(data):
+            raise MalformedEcg("the compressed waveform is truncated", field)
+        decoder = LzwDecoder(data[offset : offset + size], bits=_LZW_CODE_BITS)
+        offset += size
+        buffer: list[int] = []
+        try:
+            while (byte := decoder.read()) != -1:
+                buffer.append(byte & 0xFF)
+                if len(buffer) > max_bytes:
+                    raise MalformedEcg(
+                        f"the lead decompresses to more than the declared {n_samples} samples",
+                        field,
+                    )
+        except IndexError:
+            raise MalformedEcg("the compressed waveform is corrupt", field) from None
+        if len(buffer) != max_bytes or n_samples < 2:
+            raise MalformedEcg(
+                f"the lead decompresses to {len(buffer) // 2} samples, not the declared {n_samples}",
+                field,
+            )
+        leads.append(xli_decode_deltas(buffer, start).astype(np.int32))
+    if len(leads) != n_leads:
+        raise MalformedEcg(
+            f"the waveform holds {len(leads)} of the {n_leads} declared leads", "parsedwaveforms"
+        )
+    return np.stack(leads)
+
+
+def _reconstruct_limb_leads(samples: np.ndarray) -> None:
+    """Undo Sierra's residual coding of III, aVR, aVL, aVF in place (rows 0–5, int32).
+
+    Same arithmetic as ``sierraecg.read_file`` (floor division), vectorised.
+    """
+    lead_i, lead_ii = samples[0], samples[1]
+    samples[2] = lead_ii - lead_i - samples[2]
+    lead_iii = samples[2]
+    samples[3] = -samples[3] - (lead_i + lead_ii) // 2
+    samples[4] = (lead_i - lead_iii) // 2 - samples[4]
+    samples[5] = (lead_ii + lead_iii) // 2 - samples[5]
+
+
+def _resolution_uv(characteristics: Element, waveforms: Element) -> float:
+    """Microvolts per stored unit (1.04: ``resolution``; 1.03: ``signalresolution``)."""
+    text = (
+        waveforms.get("resolution")
+        or child_text(characteristics, "resolution")
+        or child_text(characteristics, "signalresolution")
+    )
+    resolution = parse_real(text, "signal resolution", "resolution")
+    if resolution <= 0:
+        raise MalformedEcg("the signal resolution must be positive", field="resolution")
+    return resolution
+
+
+def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
+    """Read a Philips Sierra ECG XML file into a de-identified :class:`IngestResult` (mV).
+
+    Raises:
+        UnsupportedFormat: another Philips document type or version.
+        InputTooLarge, MalformedEcg: declared sizes beyond the limits, or a waveform that is
+        not valid base64 or does not decompress to the declared leads and samples.
+    """
+    file = single_file(files, "Philips Sierra XML")
+    root = parse_tree(file)
+    _check_version(root)
+    characteristics = _required(root, "dataacquisition", "signalcharacteristics")
+    waveforms = _required(root, "waveforms", "parsedwaveforms")
+    labels = _lead_labels(characteristics, waveforms, limits)
+    fs_hz = parse_real(child_text(characteristics, "samplingrate"), "sampling rate", "samplingrate")
+    check_sampling_rate(fs_hz, limits, field="samplingrate")
+    duration_ms = parse_real(
+        waveforms.get("durationperchannel") or "", "duration per channel", "durationperchannel"
+    )
+    n_samples = samples_for_duration(duration_ms / 1000, fs_hz, limits, field="durationperchannel")
+
+    if (waveforms.get("dataencoding") or "") != "Base64":
+        raise UnsupportedFormat(
+            "only Base64-encoded Sierra waveforms are supported", "dataencoding"
+        )
+    try:
+        data = base64.b64decode("".join((waveforms.text or "").split()), validate=True)
+    except binascii.Error:
+        raise MalformedEcg(
+            "the waveform data is not valid base64", field="parsedwaveforms"
+        ) from None
+    compression = waveforms.get("compressmethod") or waveforms.get("compression") or "Uncompressed"
+    if compression == "XLI":
+        samples = _decompress_xli(data, len(labels), n_samples)
+    elif compression == "Uncompressed":
+        if len(data) != 2 * len(labels) * n_samples:
+            needed = 2 * len(labels) * n_samples
+            raise MalformedEcg(
+                f"the waveform holds {len(data)} bytes; {len(labels)} leads of {n_samples} "
+                f"samples need {needed}",
+                field="parsedwaveforms",
+            )
+        samples = np.frombuffer(data, dtype="<i2").reshape(len(labels), n_samples).astype(np.int32)
+    else:
+        raise UnsupportedFormat(
+            f"Sierra waveform compression {compression[:20]!r} is not supported", "compression"
+        )
+    notes: list[str] = []
+    if tuple(labels[:6]) == _LIMB_LEADS:
+        _reconstruct_limb_leads(samples)
+    else:
+        notes.append("the first six leads are not I, II, III, aVR, aVL, aVF; stored as found")
+
+    signal_mv = samples.astype(np.float32) * np.float32(
+        _resolution_uv(characteristics, waveforms) / 1000
+    )
+    patient = _find(root, "patient", "generalpatientdata")
+    acquisition = _find(root, "dataacquisition")
+    age = resolve_age(
+        child_text(patient, "age", "years") or None,
+        parse_date(child_text(patient, "age", "dateofbirth"), ["%Y-%m-%d"]),
+        parse_date(acquisition.get("date") if acquisition is not None else None, ["%Y-%m-%d"]),
+    )
+    return assemble(
+        signal_mv,
+        labels,
+        fs_hz,
+        source_format=FORMAT,
+        age_years=age,
+        sex=normalise_sex(child_text(patient, "sex") or None),
+        removed=find_identifying(root, IDENTIFYING_ELEMENTS),
+        warnings=notes,
+    )

@@ -1,0 +1,243 @@
+"""The concept bottleneck: coordinates, derivations and the heads that predict concepts.
+
+Bottleneck order is the order of :data:`models.concepts.REGISTRY` (``K`` concepts). Every tensor
+called ``values`` is ``[B, K]`` in registry units (ms, mV, bpm, a.u.), binary concepts as a
+probability in [0, 1]; ``activations`` are what the task head reads: continuous concepts
+standardised with the training mean and SD, binary concepts unchanged.
+
+**Derived concepts are re-derived, never predicted.** ``heart_rate``, the four QTc formulas,
+``jtpeak_c`` and ``qtc_prolonged`` are computed inside the network from the predicted ``rr``,
+``qt``, ``jtpeak`` (and sex) with the registry's own formulas (:meth:`ConceptSpace.derive`), so the
+model can never show a QTc that disagrees with its QT and RR, and an intervention on QT moves
+every QTc exactly as :func:`models.concepts.rederive` does. A derived concept a clinician types
+in directly is *kept* (not recomputed) and its own dependants follow it.
+
+**Uncertainty** of a measured continuous concept is a predicted log-variance trained with a
+Gaussian negative log-likelihood on the detached mean (Kendall & Gal, NeurIPS 2017,
+heteroscedastic regression), so the Huber loss alone shapes the mean. A derived concept's
+spread is propagated through its formula by Monte Carlo (:meth:`ConceptSpace.spread`); a binary
+concept's uncertainty is the Bernoulli SD ``sqrt(p (1 − p))``.
+
+**Concept embeddings.** Both heads return positive and negative embeddings ``[B, K, m]``; the
+task head reads ``c⁻ + a · (c⁺ − c⁻)`` per concept. The Concept Embedding Model (Espinosa Zarlenga
+et al., NeurIPS 2022) predicts them from the ECG; the plain bottleneck is the special case
+``c⁺ = 1, c⁻ = 0, m = 1`` (the task head reads ``a`` itself). For a binary concept ``a = p`` gives
+CEM's mixture ``p c⁺ + (1 − p) c⁻``; for a continuous one ``a`` is the standardised value, so
+``c⁻`` is the embedding at the training mean and ``c⁺ − c⁻`` the change per SD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from models.concepts import REGISTRY, Sex, derivation_order
+
+#: Integer codes for sex in model inputs.
+SEX_UNKNOWN, SEX_FEMALE, SEX_MALE = 0, 1, 2
+
+
+def sex_code(sex: Sex | None) -> int:
+    """The model's integer code for ``sex`` (0 unknown, 1 female, 2 male)."""
+    return {None: SEX_UNKNOWN, "female": SEX_FEMALE, "male": SEX_MALE}[sex]
+
+
+class ConceptSpace(nn.Module):
+    """Registry-ordered concept coordinates: standardisation and in-network derivations.
+
+    Buffers ``mean``/``sd`` hold the training-set mean and SD of every continuous concept in
+    registry units (binary concepts: 0 and 1, i.e. unchanged); they are saved with the weights
+    and written to the bundle card.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        n = len(REGISTRY)
+        self.names: tuple[str, ...] = tuple(c.name for c in REGISTRY)
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("sd", torch.ones(n))
+        self.register_buffer("is_binary", torch.tensor([c.is_binary for c in REGISTRY]))
+        self.register_buffer("is_derived", torch.tensor([c.is_derived for c in REGISTRY]))
+        low = [c.plausible_low if not c.is_binary else 0.0 for c in REGISTRY]
+        high = [c.plausible_high if not c.is_binary else 1.0 for c in REGISTRY]
+        self.register_buffer("plausible_low", torch.tensor(low, dtype=torch.float32))
+        self.register_buffer("plausible_high", torch.tensor(high, dtype=torch.float32))
+        index = {c.name: i for i, c in enumerate(REGISTRY)}
+        self._derived = tuple((index[c.name], c) for c in derivation_order())
+
+    @property
+    def n_concepts(self) -> int:
+        """``K``, the number of concepts in the bottleneck."""
+        return len(self.names)
+
+    @property
+    def is_measured(self) -> torch.Tensor:
+        """``[K]`` bool: concepts predicted from the ECG (not derived)."""
+        return ~self.is_derived
+
+    def set_statistics(self, mean: Sequence[float], sd: Sequence[float]) -> None:
+        """Store training-set mean and SD (registry units) of the continuous concepts."""
+        mean_t = torch.as_tensor(mean, dtype=torch.float32)
+        sd_t = torch.as_tensor(sd, dtype=torch.float32)
+        if mean_t.shape != self.mean.shape or sd_t.shape != self.sd.shape:
+            raise ValueError(f"expected {self.n_concepts} means and SDs, got {tuple(mean_t.shape)}")
+        if not bool(torch.all(sd_t > 0)):
+            raise ValueError("every concept SD must be positive")
+        self.mean.copy_(torch.where(self.is_binary, torch.zeros_like(mean_t), mean_t))
+        self.sd.copy_(torch.where(self.is_binary, torch.ones_like(sd_t), sd_t))
+
+    def standardise(self, values: torch.Tensor) -> torch.Tensor:
+        """Registry units → activations (continuous: (v − mean) / SD; binary unchanged)."""
+        return (values - self.mean) / self.sd
+
+    def values_from_raw(self, raw: torch.Tensor) -> torch.Tensor:
+        """Head outputs (standardised means, binary logits) → values in registry units.
+
+        Continuous values are clipped to the registry's plausible range, so a derivation never
+        sees an impossible input (a negative RR).
+        """
+        continuous = (raw * self.sd + self.mean).clamp(self.plausible_low, self.plausible_high)
+        return torch.where(self.is_binary, torch.sigmoid(raw), continuous)
+
+    def derive(
+        self, values: torch.Tensor, sex: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Recompute every derived concept from its inputs with the registry's formulas.
+
+        Args:
+            values: ``[B, K]`` registry units; derived columns are overwritten unless kept.
+            sex: ``[B]`` sex codes (sex-specific formulas such as ``qtc_prolonged``).
+            keep: ``[B, K]`` bool, derived entries to leave as given (clinician overrides).
+
+        Returns:
+            ``[B, K]`` values whose derived columns follow from the rest.
+        """
+        columns = dict(zip(self.names, values.unbind(1), strict=True))
+        for i, concept in self._derived:
+            assert concept.derive is not None
+            if concept.sex_specific:
+                unknown, female, male = (
+                    concept.derive(columns, s) for s in (None, "female", "male")
+                )
+                derived = torch.where(
+                    sex == SEX_FEMALE, female, torch.where(sex == SEX_MALE, male, unknown)
+                )
+            else:
+                derived = concept.derive(columns, None)
+            if keep is not None:
+                derived = torch.where(keep[:, i], values[:, i], derived)
+            columns[concept.name] = derived
+        return torch.stack([columns[name] for name in self.names], dim=1)
+
+    def spread(
+        self,
+        values: torch.Tensor,
+        measured_sd: torch.Tensor,
+        sex: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        n_draws: int = 256,
+        seed: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uncertainty of every concept, derived ones propagated through their formulas.
+
+        Measured continuous concepts are drawn from ``N(value, measured_sd²)`` (clipped to the
+        registry's plausible range), binary ones from ``Bernoulli(p)``; derived concepts are
+        computed on each draw. Deterministic for a given ``seed``.
+
+        Args:
+            values: ``[B, K]`` predicted values (registry units, binary = probability).
+            measured_sd: ``[B, K]`` SD of the measured continuous concepts (other columns ignored).
+            sex: ``[B]`` sex codes.
+            keep: ``[B, K]`` derived concepts given directly (not re-derived; no spread).
+            n_draws: Monte Carlo draws per record.
+            seed: seed of the draws.
+
+        Returns:
+            ``(sd [B, K], probability [B, K])``: SD in registry units (binary: Bernoulli SD);
+            probability of binary concepts (continuous: NaN).
+        """
+        generator = torch.Generator(device=values.device).manual_seed(seed)
+        b, k = values.shape
+        noise = torch.randn((n_draws, b, k), generator=generator, device=values.device)
+        uniform = torch.rand((n_draws, b, k), generator=generator, device=values.device)
+        continuous_draw = (values + noise * measured_sd).clamp(
+            self.plausible_low, self.plausible_high
+        )
+        binary_draw = (uniform < values).to(values.dtype)
+        draws = torch.where(self.is_binary, binary_draw, continuous_draw).reshape(n_draws * b, k)
+        keep_draws = None if keep is None else keep.repeat(n_draws, 1)
+        derived = self.derive(draws, sex.repeat(n_draws), keep_draws).reshape(n_draws, b, k)
+        derived_sd = derived.std(dim=0)
+        probability = torch.where(self.is_derived, derived.mean(dim=0), values)
+        sd = torch.where(
+            self.is_binary,
+            (probability * (1 - probability)).sqrt(),
+            torch.where(self.is_derived, derived_sd, measured_sd),
+        )
+        return sd, torch.where(
+            self.is_binary, probability, torch.full_like(probability, float("nan"))
+        )
+
+
+class ConceptHead(nn.Module):
+    """Plain concept bottleneck head: one linear map from the ECG embedding to the concepts.
+
+    ``forward(embedding [B, E]) -> (raw [B, K], logvar [B, K], c⁺ [B, K, 1], c⁻ [B, K, 1])`` where
+    ``raw`` holds standardised means of measured continuous concepts and logits of measured
+    binary ones (derived columns 0), ``logvar`` the log-variance of the standardised continuous
+    ones (0 elsewhere); the embeddings are the constants 1 and 0.
+    """
+
+    embedding_dim = 1
+
+    def __init__(self, embedding_dim: int, space: ConceptSpace) -> None:
+        super().__init__()
+        measured = space.is_measured
+        measured_continuous = measured & ~space.is_binary
+        self.register_buffer("measured_index", torch.nonzero(measured).squeeze(1))
+        self.register_buffer("variance_index", torch.nonzero(measured_continuous).squeeze(1))
+        self.value = nn.Linear(embedding_dim, int(measured.sum()))
+        self.logvar = nn.Linear(embedding_dim, int(measured_continuous.sum()))
+        self.n_concepts = space.n_concepts
+
+    def forward(
+        self, embedding: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        b = embedding.shape[0]
+        zeros = embedding.new_zeros(b, self.n_concepts)
+        raw = zeros.index_copy(1, self.measured_index, self.value(embedding))  # [B, K]
+        logvar = zeros.index_copy(1, self.variance_index, self.logvar(embedding))  # [B, K]
+        positive = embedding.new_ones(b, self.n_concepts, 1)
+        return raw, logvar, positive, torch.zeros_like(positive)
+
+
+class ConceptEmbeddingHead(nn.Module):
+    """Concept Embedding Model head (Espinosa Zarlenga et al., NeurIPS 2022).
+
+    Each concept ``i`` has a generator ``φᵢ`` making a positive and a negative embedding
+    (``m`` numbers each, LeakyReLU) from the ECG embedding; one scoring layer shared by all
+    concepts reads ``[c⁺ᵢ, c⁻ᵢ]`` and returns the concept's standardised value or logit and its
+    log-variance. Same outputs as :class:`ConceptHead`, with ``m = embedding_dim``.
+    """
+
+    def __init__(self, embedding_dim: int, space: ConceptSpace, concept_dim: int) -> None:
+        super().__init__()
+        self.embedding_dim = concept_dim
+        self.n_concepts = space.n_concepts
+        self.generators = nn.Linear(embedding_dim, self.n_concepts * 2 * concept_dim)
+        self.act = nn.LeakyReLU()
+        self.score = nn.Linear(2 * concept_dim, 2)
+        self.register_buffer("measured", space.is_measured.clone())
+        self.register_buffer("has_variance", space.is_measured & ~space.is_binary)
+
+    def forward(
+        self, embedding: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, m = embedding.shape[0], self.embedding_dim
+        pairs = self.act(self.generators(embedding)).view(b, self.n_concepts, 2 * m)  # [B, K, 2m]
+        score = self.score(pairs)  # [B, K, 2]
+        raw = torch.where(self.measured, score[..., 0], torch.zeros_like(score[..., 0]))
+        logvar = torch.where(self.has_variance, score[..., 1], torch.zeros_like(score[..., 1]))
+        return raw, logvar, pairs[..., :m], pairs[..., m:]

@@ -1,0 +1,134 @@
+"""The bottleneck: in-network derivations, standardisation, uncertainty, contributions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from models.concepts import REGISTRY, concept_names, rederive
+from models.nets.bottleneck import SEX_FEMALE, SEX_MALE, SEX_UNKNOWN, ConceptSpace
+from models.nets.model import ConceptModel
+from models.nets.registry import create_model
+from tests.nets.conftest import TINY
+
+NAMES = concept_names()
+
+
+def _values(rng: np.random.Generator, n: int) -> torch.Tensor:
+    """Plausible random concept values in registry units (binary 0/1)."""
+    rows = []
+    for _ in range(n):
+        row = []
+        for concept in REGISTRY:
+            if concept.is_binary:
+                row.append(float(rng.integers(0, 2)))
+            else:
+                low, high = max(concept.plausible_low, 0.0), min(concept.plausible_high, 1500.0)
+                row.append(float(rng.uniform(low + 0.2 * (high - low), high - 0.2 * (high - low))))
+        rows.append(row)
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "sex_code, sex", [(SEX_UNKNOWN, None), (SEX_FEMALE, "female"), (SEX_MALE, "male")]
+)
+def test_derive_in_the_network_equals_the_registry(sex_code: int, sex: str | None) -> None:
+    space = ConceptSpace().double()
+    values = _values(np.random.default_rng(0), 16)
+    values[:, NAMES.index("qt")] = torch.linspace(
+        380, 520, 16, dtype=torch.float64
+    )  # straddle 450/460
+    derived = space.derive(values, torch.full((16,), sex_code))
+    for i in range(16):
+        expected = rederive(dict(zip(NAMES, values[i].tolist())), sex)
+        for k, name in enumerate(NAMES):
+            assert math.isclose(derived[i, k].item(), expected[name], rel_tol=1e-9), name
+
+
+def test_qt_override_moves_every_qtc_and_kept_qtc_stays() -> None:
+    space = ConceptSpace()
+    values = _values(np.random.default_rng(1), 1).float()
+    sex = torch.tensor([SEX_MALE])
+    base = space.derive(values, sex)
+    longer = base.clone()
+    longer[0, NAMES.index("qt")] += 60.0
+    moved = space.derive(longer, sex)
+    for name in ("qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges"):
+        assert moved[0, NAMES.index(name)] > base[0, NAMES.index(name)] + 30.0
+    assert moved[0, NAMES.index("heart_rate")] == base[0, NAMES.index("heart_rate")]
+    typed = base.clone()
+    typed[0, NAMES.index("qtc_fridericia")] = 505.0
+    keep = torch.zeros_like(typed, dtype=torch.bool)
+    keep[0, NAMES.index("qtc_fridericia")] = True
+    kept = space.derive(typed, sex, keep)
+    assert kept[0, NAMES.index("qtc_fridericia")] == 505.0
+    assert kept[0, NAMES.index("qtc_prolonged")] == 1.0  # follows the kept QTc
+    assert kept[0, NAMES.index("qtc_bazett")] == base[0, NAMES.index("qtc_bazett")]
+
+
+def test_values_from_raw_clip_to_the_plausible_range_and_standardise_inverts() -> None:
+    space = ConceptSpace()
+    space.set_statistics([500.0] * len(NAMES), [100.0] * len(NAMES))
+    raw = torch.zeros(1, len(NAMES))
+    raw[0, NAMES.index("rr")] = -50.0  # 500 − 5000 ms: impossible
+    values = space.values_from_raw(raw)
+    assert values[0, NAMES.index("rr")] == 200.0  # plausible_low of rr
+    assert values[0, NAMES.index("t_notched")] == 0.5  # sigmoid(0)
+    assert torch.allclose(space.standardise(values)[0, NAMES.index("qt")], torch.tensor(0.0))
+    with pytest.raises(ValueError, match="positive"):
+        space.set_statistics([0.0] * len(NAMES), [0.0] * len(NAMES))
+
+
+def test_spread_propagates_uncertainty_through_the_formulas() -> None:
+    space = ConceptSpace()
+    values = _values(np.random.default_rng(2), 1).float()
+    values[0, NAMES.index("qt")] = 455.0
+    values[0, NAMES.index("rr")] = 1000.0  # RR = 1 s: every QTc equals QT
+    values[0, NAMES.index("t_notched")] = 0.3
+    measured_sd = torch.zeros_like(values)
+    measured_sd[0, NAMES.index("qt")] = 10.0
+    sd, probability = space.spread(values, measured_sd, torch.tensor([SEX_MALE]), n_draws=4000)
+    again, _ = space.spread(values, measured_sd, torch.tensor([SEX_MALE]), n_draws=4000)
+    assert torch.equal(sd, again)  # seeded: deterministic
+    assert sd[0, NAMES.index("qtc_fridericia")] == pytest.approx(10.0, rel=0.05)
+    assert sd[0, NAMES.index("heart_rate")] == pytest.approx(0.0, abs=1e-4)  # RR had no spread
+    assert sd[0, NAMES.index("qt")] == 10.0
+    # P(QTc > 450 | QTc ~ N(455, 10²)) = Φ(0.5) ≈ 0.69
+    assert probability[0, NAMES.index("qtc_prolonged")] == pytest.approx(0.69, abs=0.03)
+    assert probability[0, NAMES.index("t_notched")] == pytest.approx(0.3)
+    assert sd[0, NAMES.index("t_notched")] == pytest.approx(math.sqrt(0.21))
+    assert math.isnan(probability[0, NAMES.index("qt")])
+
+
+def test_explanation_decomposes_the_logits_exactly() -> None:
+    for variant in ("joint", "cem"):
+        torch.manual_seed(0)
+        model = create_model(replace(TINY, variant=variant))
+        assert isinstance(model, ConceptModel)
+        model.space.set_statistics([400.0] * len(NAMES), [50.0] * len(NAMES))
+        model.eval()
+        signal = torch.randn(3, 12, TINY.n_samples)
+        sex, age = torch.tensor([0, 1, 2]), torch.tensor([30.0, float("nan"), 80.0])
+        with torch.inference_mode():
+            output = model(signal, torch.ones(3, 12), sex, age)
+            explanation = model.explain(
+                output.concept_values,
+                sex,
+                age,
+                output.embedding_positive,
+                output.embedding_negative,
+            )
+        torch.testing.assert_close(explanation.logits, output.task_logits)
+        total = (
+            explanation.intercept + explanation.concept.sum(-1) + explanation.age + explanation.sex
+        )
+        torch.testing.assert_close(total, output.task_logits)
+        assert torch.all(explanation.sex[0] == 0.0)  # sex unknown: no push
+        assert torch.all(explanation.age[1] == 0.0)  # age unknown: no push
+        torch.testing.assert_close(
+            explanation.concept, explanation.weight * explanation.activations.unsqueeze(1)
+        )
