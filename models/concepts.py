@@ -321,6 +321,10 @@ REGISTRY: tuple[Concept, ...] = (
         "all others is dropped). Unavailable when QRS ≥ 120 ms.",
         normal_low=350,
         normal_high=440,
+        thresholds=(
+            Threshold(500, FlagLevel.CRITICAL,
+                      note="QT > 500 ms: high risk of Torsade de Pointes at any rate"),
+        ),
         plausible_low=150,
         plausible_high=800,
         references=(
