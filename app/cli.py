@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,7 +18,7 @@ users_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The tamper-evident logs.", no_args_is_help=True)
 
 
-def _settings():  # noqa: ANN202 - imported lazily so `qtlens --help` stays fast
+def _settings():
     from app.settings import Settings
 
     try:
@@ -27,14 +28,16 @@ def _settings():  # noqa: ANN202 - imported lazily so `qtlens --help` stays fast
         raise typer.Exit(2) from None
 
 
-def _database():  # noqa: ANN202
+def _database():
     from app.db.session import Database
 
     return Database(_settings().database_url)
 
 
 @db_cli.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision")) -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Alembic revision")] = "head",
+) -> None:
     """Create or migrate the database schema (SQLite file or QTLENS_DATABASE_URL)."""
     from app.db.migrate import upgrade
 
@@ -55,10 +58,9 @@ def _read_password(password_stdin: bool) -> str:
 @users_cli.command("add")
 def users_add(
     username: str,
-    role: Role = typer.Option(..., "--role", help="clinician, researcher or admin"),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input."
-    ),
+    role: Annotated[Role, typer.Option("--role", help="clinician, researcher or admin")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input.")] = False,
 ) -> None:
     """Create a user (password prompted, or from --password-stdin / QTLENS_NEW_USER_PASSWORD)."""
     from app.services.users import UserError, create_user
@@ -139,9 +141,9 @@ def _ensure_secret_key() -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the web application (run `qtlens db upgrade` first)."""
     import uvicorn

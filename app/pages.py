@@ -138,3 +138,9 @@ def research_page(request: Request, context: ContextDep, user: ResearcherUser) -
 def admin_page(request: Request, context: ContextDep, user: AdminUser) -> HTMLResponse:
     """Users, roles and the model card."""
     return render(request, context, "admin.html", user, model=context.model)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, context: ContextDep, user: AnyUser) -> HTMLResponse:
+    """Personal API tokens."""
+    return render(request, context, "account.html", user)

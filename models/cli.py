@@ -14,8 +14,11 @@ import typer
 #: Modules that add commands to the CLI, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "models.data.synthetic_command",
+    "models.data.commands",
     "models.commands.train",
     "models.commands.evaluate",
+    "models.ecg.io.cli",
+    "models.ecg.commands",
 )
 
 

@@ -8,14 +8,14 @@ guards every state-changing route.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import select
 
 from app.context import AppContext
-from app.db.models import LoginSession, User
+from app.db.models import ApiToken, LoginSession, User
 from app.security import (
     ANON_COOKIE,
     CSRF_FORM_FIELD,
@@ -36,24 +36,39 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, if the request carries one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def optional_user(request: Request, context: ContextDep) -> User | None:
-    """The logged-in user, or ``None`` for an anonymous or expired session."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    """The caller: by personal API token when the request carries one (never falling back to
+    the cookie then), else by login session; ``None`` for anonymous, expired or revoked."""
+    now = datetime.now(UTC)
+    api_token = bearer_token(request)
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if api_token is None and not session_token:
         return None
     with context.db.read() as session:
-        login = session.execute(
-            select(LoginSession).where(LoginSession.token_sha256 == token_digest(token))
-        ).scalar_one_or_none()
-        if login is None or _aware(login.expires_at) <= datetime.now(timezone.utc):
-            return None
-        user = login.user
-    if not user.is_active:
+        if api_token is not None:
+            row = session.execute(
+                select(ApiToken).where(ApiToken.token_sha256 == token_digest(api_token))
+            ).scalar_one_or_none()
+            valid = row is not None and row.revoked_at is None and (
+                row.expires_at is None or _aware(row.expires_at) > now)
+        else:
+            row = session.execute(
+                select(LoginSession).where(LoginSession.token_sha256 == token_digest(
+                    session_token))  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+            valid = row is not None and _aware(row.expires_at) > now
+        user = row.user if valid else None  # type: ignore[union-attr]
+    if user is None or not user.is_active:
         return None
-    request.state.user = user
     return user
 
 
@@ -97,7 +112,8 @@ def csrf_binding(request: Request) -> str | None:
 
 async def check_csrf(request: Request, context: ContextDep) -> None:
     """Refuse a state-changing request whose CSRF token is missing or wrong (403)."""
-    if request.method in {"GET", "HEAD", "OPTIONS"}:
+    if request.method in {"GET", "HEAD", "OPTIONS"} or bearer_token(request) is not None:
+        # Bearer-token requests carry no ambient credential a third-party page could reuse.
         return
     presented = request.headers.get(CSRF_HEADER)
     if presented is None and request.headers.get("content-type", "").startswith(

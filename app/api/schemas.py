@@ -95,6 +95,7 @@ class ConceptOut(BaseModel):
     overridden: bool
     overridden_by: str | None = None
     normal_range: str
+    decimals: int = Field(description="Digits to show.")
     flag: str
     flag_note: str = ""
 

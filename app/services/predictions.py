@@ -179,7 +179,8 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
             overridden_by=override.username if override else None,
-            normal_range=concept.normal_range_text(), flag=flag.level.value, flag_note=flag.note,
+            normal_range=concept.normal_range_text(), decimals=concept.decimals,
+            flag=flag.level.value, flag_note=flag.note,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
     risks = [

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.db.models import LoginSession, User
+from app.db.models import ApiToken, LoginSession, User
 from app.security import (
     Role,
     hash_password,
@@ -86,3 +86,32 @@ def close_session(session: Session, token: str, user_id: int | None) -> None:
     """End the login session behind ``token`` (logout)."""
     session.execute(delete(LoginSession).where(LoginSession.token_sha256 == token_digest(token)))
     record_event(session, "logout", user_id)
+
+
+API_TOKEN_PREFIX = "qtl_"
+
+
+def create_api_token(session: Session, user: User, name: str,
+                     expires_days: int | None) -> tuple[ApiToken, str]:
+    """A personal API token for ``user``: ``(row, token)``; the token is shown only once."""
+    token = API_TOKEN_PREFIX + new_token()
+    now = utc_now()
+    row = ApiToken(
+        user_id=user.id, name=name, token_sha256=token_digest(token), created_at=now,
+        expires_at=now + timedelta(days=expires_days) if expires_days else None,
+    )
+    session.add(row)
+    session.flush()
+    record_event(session, "api_token_created", user.id, token_id=row.id, name=name)
+    return row, token
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken | None:
+    """Revoke one of ``user``'s tokens; ``None`` when it is not theirs or does not exist."""
+    row = session.execute(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    ).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utc_now()
+        record_event(session, "api_token_revoked", user.id, token_id=row.id)
+    return row

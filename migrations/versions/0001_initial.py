@@ -1,4 +1,4 @@
-"""Initial schema: users, sessions, records, predictions, interventions, audit events.
+"""Initial schema: users, sessions, API tokens, records, predictions, interventions, audit events.
 
 ``interventions`` and ``audit_events`` are append-only: triggers refuse UPDATE and DELETE (and
 TRUNCATE on PostgreSQL) so that not even the application can rewrite history.
@@ -47,6 +47,18 @@ def upgrade() -> None:
         _timestamp("expires_at"),
     )
     op.create_index("ix_sessions_user_id", "sessions", ["user_id"])
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        _timestamp("created_at"),
+        _timestamp("expires_at", nullable=True),
+        _timestamp("revoked_at", nullable=True),
+    )
+    op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"])
     op.create_table(
         "records",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -160,7 +172,8 @@ def _create_append_only_triggers() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for table in ("audit_events", "interventions", "predictions", "records", "sessions", "users"):
+    for table in ("audit_events", "interventions", "predictions", "records", "api_tokens",
+                  "sessions", "users"):
         op.drop_table(table)
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS qtlens_refuse_change()")

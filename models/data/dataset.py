@@ -2,8 +2,9 @@
 
 A loader only has to return a :class:`ConceptDataset` — signals, concept targets, task labels,
 demographics and a split — for a :class:`DataRequest`. ``synthetic`` is built here from
-:func:`models.data.synthetic.make_dataset`; every other source ``NAME`` in
-:data:`DATA_SOURCES` is served by ``models.data.NAME.load_concept_dataset(request)``.
+:func:`models.data.synthetic.make_dataset`; every other source in :data:`DATA_SOURCES` is a
+public dataset of :mod:`models.data.registry`, served from the caches of ``qtlens data
+build-cache`` by :func:`models.data.public.load_concept_dataset`.
 
 Conventions (checked by :meth:`ConceptDataset.__post_init__`):
     * signals in mV, float32 ``[n, 12, L]`` in :data:`~models.ecg.record.STANDARD_LEADS` order at
@@ -18,7 +19,6 @@ Conventions (checked by :meth:`ConceptDataset.__post_init__`):
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +158,9 @@ def load_dataset(request: DataRequest) -> ConceptDataset:
     if request.source == "synthetic":
         dataset = _synthetic(request)
     else:
-        dataset = _loader(request.source)(request)
+        from models.data.public import load_concept_dataset
+
+        dataset = load_concept_dataset(request)
     expected_samples = round(request.fs_hz * request.duration_s)
     if dataset.fs_hz != request.fs_hz or dataset.n_samples != expected_samples:
         raise ValueError(
@@ -166,21 +168,6 @@ def load_dataset(request: DataRequest) -> ConceptDataset:
             f"the model needs {expected_samples} at {request.fs_hz} Hz"
         )
     return dataset
-
-
-def _loader(source: str) -> Any:
-    """``models.data.<source>.load_concept_dataset``, or a clear error when it is not there."""
-    module_name = f"models.data.{source}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        raise ValueError(f"no loader for {source!r}: {module_name} is not installed") from None
-    loader = getattr(module, "load_concept_dataset", None)
-    if loader is None:
-        raise ValueError(f"{module_name} does not provide load_concept_dataset(request)")
-    return loader
 
 
 def _synthetic(request: DataRequest) -> ConceptDataset:

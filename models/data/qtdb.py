@@ -11,63 +11,25 @@ Every record of the folder belongs to the ``dev`` split.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Mapping
 
 from models.data.wfdb_annotated import (
     ALL_LEADS,
-    AnnotatedRecord,
-    Split,
-    check_layout,
-    ecg_from_wfdb,
+    AnnotatedWave,
+    AnnotatedWfdbDataset,
     read_annotation,
-    read_record_ids,
 )
 
 #: The annotation file used as the reference: cardiologist 1, second pass.
 REFERENCE_ANNOTATOR = "q1c"
 
 
-class Qtdb:
-    """Reader of a QTDB folder; the folder is checked when the reader is made.
-
-    Raises:
-        DatasetLayoutError: when ``RECORDS`` or any listed record's header, signal or
-            ``.q1c`` file is missing (all of them are listed).
-    """
+class Qtdb(AnnotatedWfdbDataset):
+    """Reader of a QTDB folder; the folder is checked when the reader is made."""
 
     name = "qtdb"
+    annotation_extensions = (REFERENCE_ANNOTATOR,)
 
-    def __init__(self, root: Path | str) -> None:
-        root = check_layout(Path(root), "QTDB", ["RECORDS"])
-        self._ids = read_record_ids(root / "RECORDS")
-        required = [
-            f"{record_id}.{extension}"
-            for record_id in self._ids
-            for extension in ("hea", "dat", REFERENCE_ANNOTATOR)
-        ]
-        self.root = check_layout(root, "QTDB", required)
-
-    def record_ids(self, split: Split = "dev") -> tuple[str, ...]:
-        """Record names (``"sel100"`` …) of ``split``, in ``RECORDS`` order."""
-        return tuple(record_id for record_id in self._ids if self.split_of(record_id) == split)
-
-    def split_of(self, record_id: str) -> Split:
-        """The split of a record: every record of this folder is ``dev``."""
-        return "dev"
-
-    def load(self, record_id: str) -> AnnotatedRecord:
-        """The record as an :class:`Ecg` with cardiologist 1's marks (key ``ALL_LEADS``)."""
-        if record_id not in self._ids:
-            raise KeyError(f"QTDB has no record {record_id!r}")
-        record_path = self.root / record_id
-        return AnnotatedRecord(
-            record_id=record_id,
-            ecg=ecg_from_wfdb(record_path),
-            waves={ALL_LEADS: read_annotation(record_path, REFERENCE_ANNOTATOR)},
-            split=self.split_of(record_id),
-        )
-
-    def __iter__(self) -> Iterator[AnnotatedRecord]:
-        """Every ``dev`` record, loaded one at a time."""
-        return (self.load(record_id) for record_id in self.record_ids())
+    def fiducials(self, record_id: str) -> Mapping[str, tuple[AnnotatedWave, ...]]:
+        """Cardiologist 1's marks, made on both leads together (key ``ALL_LEADS``)."""
+        return {ALL_LEADS: read_annotation(self.record_base(record_id), REFERENCE_ANNOTATOR)}

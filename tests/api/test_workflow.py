@@ -130,7 +130,7 @@ def test_bad_uploads_get_a_4xx_naming_the_problem_and_store_nothing(
     lonely = clinician.post("/api/v1/records", files=[("files", ("3.hea", header, "text/plain"))])
     assert lonely.status_code == 422 and "3.dat" in lonely.json()["message"]
 
-    lying = header.replace(b" 5000 ", b" 9000 ", 1)
+    lying = header.replace(b"500 5000\n", b"500 9000\n", 1)
     assert lying != header
     liar = clinician.post("/api/v1/records", files=[("files", ("3.hea", lying, "text/plain")),
                                                     ("files", ("3.dat", data, "application/octet-stream"))])
@@ -167,3 +167,13 @@ def test_csrf_and_roles(client_as, app_client: TestClient) -> None:
     researcher = client_as("researcher")
     assert researcher.post("/api/v1/records", files=[("files", ("a.hea", b"x", "text/plain"))]).status_code == 403
     assert clinician.get("/api/v1/exports/interventions").status_code == 403
+
+
+def test_blank_export_filters_mean_no_bound(client_as) -> None:
+    researcher = client_as("researcher")
+    for kind in ("interventions", "predictions"):
+        response = researcher.get(f"/api/v1/exports/{kind}",
+                                  params={"format": "jsonl", "from": "", "to": "", "model": ""})
+        assert response.status_code == 200, response.text
+    too_long = researcher.get("/api/v1/exports/interventions", params={"model": "x" * 200})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "query.model"

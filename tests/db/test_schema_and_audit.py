@@ -65,9 +65,8 @@ def test_append_only_tables_refuse_update_and_delete(migrated_url: str) -> None:
         audit.append(session, _intervention(user_id, prediction_id, 480.0))
     for table in APPEND_ONLY:
         for statement in (f"UPDATE {table} SET prev_hash = 'x'", f"DELETE FROM {table}"):
-            with pytest.raises(DBAPIError, match="append-only"):
-                with db.write() as session:
-                    session.execute(sa.text(statement))
+            with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+                session.execute(sa.text(statement))
     with db.read() as session:
         assert session.execute(sa.select(sa.func.count(Intervention.id))).scalar_one() == 1
     db.dispose()

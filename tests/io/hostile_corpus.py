@@ -249,6 +249,25 @@ def _wfdb_cases() -> list[HostileCase]:
         lambda v: _wfdb(v.header, v.data),
         IngestLimits(max_upload_bytes=100_000),
     )
+    # wfdb's own line expressions backtrack exponentially on lines like these (10 s of CPU for
+    # the first, found by the property test); the field-by-field parser answers at once.
+    add(
+        "backtracking-record-line",
+        422,
+        lambda v: _wfdb(
+            "rec 1981930842063 70761 7.84329e+146\n~ 310x0+99999999 1.57135e+16(x)/uV 1518857997 e 0 "
+            "92266935 9.52965e-226 II\n../x.dat 32x1+24 1e+07/mmHg 45650 ECG1\n",
+            v.data,
+        ),
+    )
+    add(
+        "backtracking-signal-line",
+        422,
+        lambda v: _wfdb(
+            "rec 1 500 5000\nrec.dat 16 " + "1" * 60 + "." + "2" * 60 + "e" + " 0" * 40 + "\n",
+            v.data,
+        ),
+    )
     add("record-line-only", 422, lambda v: _wfdb("rec 12 500 5000\n", v.data))
     add(
         "signal-line-garbage",

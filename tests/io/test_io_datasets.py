@@ -9,7 +9,6 @@ import pytest
 
 from models.ecg.io import DATASET_LIMITS, read_paths
 from models.ecg.record import STANDARD_LEADS
-from tests.io.sample_data import data_path
 
 pytestmark = pytest.mark.data
 
@@ -20,8 +19,8 @@ def _headers(folder: Path, pattern: str) -> list[Path]:
     return headers
 
 
-def test_every_ludb_record_reads_as_12_lead_500_hz_with_demographics() -> None:
-    folder = data_path("ludb", "data")
+def test_every_ludb_record_reads_as_12_lead_500_hz_with_demographics(data_dir: Path) -> None:
+    folder = data_dir.joinpath("ludb", "data")
     for header in _headers(folder, "*.hea"):
         result = read_paths([header])
         ecg = result.ecg
@@ -34,8 +33,8 @@ def test_every_ludb_record_reads_as_12_lead_500_hz_with_demographics() -> None:
         assert "comments" in result.removed_fields and "record_name" in result.removed_fields
 
 
-def test_ludb_record_1_lead_ii_is_in_millivolts_and_matches_the_header() -> None:
-    result = read_paths([data_path("ludb", "data", "1.hea")])
+def test_ludb_record_1_lead_ii_is_in_millivolts_and_matches_the_header(data_dir: Path) -> None:
+    result = read_paths([data_dir.joinpath("ludb", "data", "1.hea")])
     lead_ii = result.ecg.lead("II")
     # LUDB 1: 51-year-old woman; lead II gain 1206/mV, baseline 2 — an ECG of about 1 mV.
     assert (result.ecg.age_years, result.ecg.sex) == (51, "female")
@@ -51,9 +50,9 @@ def test_ludb_record_1_lead_ii_is_in_millivolts_and_matches_the_header() -> None
     ],
 )
 def test_every_ptbxl_record_reads_at_both_rates(
-    folder: str, suffix: str, fs_hz: float, n_samples: int
+    folder: str, suffix: str, fs_hz: float, n_samples: int, data_dir: Path
 ) -> None:
-    headers = _headers(data_path("ptbxl", folder), f"*/*{suffix}.hea")
+    headers = _headers(data_dir.joinpath("ptbxl", folder), f"*/*{suffix}.hea")
     assert len(headers) == 352
     for header in headers:
         ecg = read_paths([header]).ecg
@@ -63,8 +62,8 @@ def test_every_ptbxl_record_reads_at_both_rates(
         assert float(np.max(np.abs(ecg.signal_mv))) < 40.0
 
 
-def test_every_qtdb_record_reads_as_two_leads_of_15_minutes() -> None:
-    headers = _headers(data_path("qtdb"), "*.hea")
+def test_every_qtdb_record_reads_as_two_leads_of_15_minutes(data_dir: Path) -> None:
+    headers = _headers(data_dir.joinpath("qtdb"), "*.hea")
     assert len(headers) == 30
     for header in headers:
         result = read_paths([header], DATASET_LIMITS)
@@ -73,21 +72,21 @@ def test_every_qtdb_record_reads_as_two_leads_of_15_minutes() -> None:
         assert ecg.fs_hz == 250.0
         assert 224_000 <= ecg.n_samples <= 225_000
         assert float(np.max(np.abs(ecg.signal_mv))) < 20.0
-    sel100 = read_paths([data_path("qtdb", "sel100.hea")], DATASET_LIMITS).ecg
+    sel100 = read_paths([data_dir.joinpath("qtdb", "sel100.hea")], DATASET_LIMITS).ecg
     assert sel100.lead_names == ("II", "V5")  # MLII is lead II
     assert (sel100.age_years, sel100.sex) == (69, "male")
 
 
-def test_qtdb_is_refused_under_the_upload_duration_limit() -> None:
+def test_qtdb_is_refused_under_the_upload_duration_limit(data_dir: Path) -> None:
     from models.ecg.errors import InputTooLarge
 
     with pytest.raises(InputTooLarge) as caught:
-        read_paths([data_path("qtdb", "sel100.hea")])
+        read_paths([data_dir.joinpath("qtdb", "sel100.hea")])
     assert caught.value.status_code == 413
 
 
-def test_every_challenge_2021_record_reads_from_its_mat_file() -> None:
-    headers = _headers(data_path("challenge2021"), "*.hea")
+def test_every_challenge_2021_record_reads_from_its_mat_file(data_dir: Path) -> None:
+    headers = _headers(data_dir.joinpath("challenge2021"), "*.hea")
     assert len(headers) == 19
     for header in headers:
         result = read_paths([header])
@@ -95,18 +94,18 @@ def test_every_challenge_2021_record_reads_from_its_mat_file() -> None:
         assert result.ecg.lead_names == STANDARD_LEADS
         assert result.ecg.signal_mv.shape == (12, 5000)
         assert float(np.max(np.abs(result.ecg.signal_mv))) < 40.0
-    e07504 = read_paths([data_path("challenge2021", "E07504.hea")]).ecg
+    e07504 = read_paths([data_dir.joinpath("challenge2021", "E07504.hea")]).ecg
     assert (e07504.age_years, e07504.sex) == (69, "male")
 
 
-def test_mit_bih_100_and_ptb_s0010_read() -> None:
-    mit = read_paths([data_path("wfdb_samples", "100.hea")], DATASET_LIMITS).ecg
+def test_mit_bih_100_and_ptb_s0010_read(data_dir: Path) -> None:
+    mit = read_paths([data_dir.joinpath("wfdb_samples", "100.hea")], DATASET_LIMITS).ecg
     assert mit.lead_names == ("II", "V5")
     assert mit.signal_mv.shape == (2, 650_000) and mit.fs_hz == 360.0
     assert (mit.age_years, mit.sex) == (69, "male")
     assert 0.5 < float(np.ptp(mit.lead("II")[:3600])) < 5.0
 
-    ptb = read_paths([data_path("wfdb_samples", "s0010_re.hea")])
+    ptb = read_paths([data_dir.joinpath("wfdb_samples", "s0010_re.hea")])
     assert ptb.ecg.lead_names == STANDARD_LEADS  # Frank vx/vy/vz dropped
     assert ptb.ecg.signal_mv.shape == (12, 38_400) and ptb.ecg.fs_hz == 1000.0
     assert (ptb.ecg.age_years, ptb.ecg.sex) == (81, "female")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from models.ecg.errors import InputTooLarge, MalformedEcg, UnsupportedFormat
-from models.ecg.io import UploadedFile, read_upload
+from models.ecg.io import UploadedFile, read_paths, read_upload
+from models.ecg.limits import IngestLimits
 from models.ecg.record import STANDARD_LEADS
 
 LEADS = " ".join(STANDARD_LEADS)
@@ -74,3 +77,17 @@ def test_unrecognised_bytes_are_an_unsupported_format() -> None:
     with pytest.raises(UnsupportedFormat) as caught:
         read_upload([UploadedFile("rec.hea", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))])
     assert caught.value.status_code == 415
+
+
+def test_read_paths_checks_sizes_before_reading_and_finds_data_files_beside_the_header(
+    tmp_path: Path,
+) -> None:
+    for file in _record():
+        (tmp_path / file.name).write_bytes(file.data)
+    assert read_paths([tmp_path / "rec.hea"]).ecg.n_leads == 12
+    with pytest.raises(InputTooLarge):
+        read_paths([tmp_path / "rec.hea"], IngestLimits(max_upload_bytes=50_000))
+    with pytest.raises(InputTooLarge):
+        read_paths([tmp_path / "rec.hea"] * 5)
+    with pytest.raises(MalformedEcg, match="no such file"):
+        read_paths([tmp_path / "absent.hea"])

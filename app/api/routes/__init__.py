@@ -2,8 +2,18 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import admin, auth, concepts, exports, health, predictions, records
+from app.api.routes import (
+    admin,
+    analytics,
+    auth,
+    concepts,
+    exports,
+    health,
+    predictions,
+    records,
+    tokens,
+)
 
 router = APIRouter()
-for module in (health, auth, concepts, records, predictions, exports, admin):
+for module in (health, auth, tokens, concepts, records, predictions, exports, analytics, admin):
     router.include_router(module.router)

@@ -140,13 +140,13 @@ def get_signal(
             ecg = record_service.record_ecg(record)
         except record_service.RecordNotFound:
             raise _not_found(public_id) from None
-    first = int(round(start_s * ecg.fs_hz))
+    first = round(start_s * ecg.fs_hz)
     if first >= ecg.n_samples:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"start_s={start_s} is beyond the end of the record ({ecg.duration_s:.1f} s)",
         )
-    last = min(ecg.n_samples, first + int(round(duration_s * ecg.fs_hz)))
+    last = min(ecg.n_samples, first + round(duration_s * ecg.fs_hz))
     window = ecg.signal_mv[:, first:last].round(3)
     return SignalOut(
         fs_hz=ecg.fs_hz,

@@ -47,8 +47,57 @@ window.QTLensEcg = (function () {
     return -row * ROW_SPACING_MV;
   }
 
+  /** A 1 mV, 200 ms calibration pulse at the start of each row. */
+  function calibrationPulses(rows, startS) {
+    const x = startS + PULSE_START_S;
+    return Array.from({ length: rows }, (_, row) => {
+      const y0 = rowOffset(row);
+      return {
+        type: "path", layer: "above", line: { color: TRACE_COLOUR, width: 1.2 },
+        path: `M ${x} ${y0} L ${x + 0.05} ${y0} L ${x + 0.05} ${y0 + 1} ` +
+          `L ${x + 0.25} ${y0 + 1} L ${x + 0.25} ${y0} L ${x + 0.3} ${y0}`,
+      };
+    });
+  }
+
+  const MEDIAN_CELL_S = 1.3;
+  const MEDIAN_FIDUCIALS = { ...FIDUCIAL_STYLE, qrs_offset_s: { colour: "#1f6feb", label: "QRS off" },
+    p_onset_s: { colour: "#1a7f37", label: "P on" } };
+
+  /** Median beats of every lead in a 3×4 grid, each with the global fiducials marked. */
+  function buildMedian(fiducials) {
+    const beats = (fiducials && fiducials.median_beats) || {};
+    const marks = (fiducials && fiducials.global_fiducials) || {};
+    const traces = [];
+    const annotations = [];
+    const shapes = calibrationPulses(3, 0);
+    const leads = CART_COLUMNS.flat().filter((lead) => beats[lead]);
+    leads.forEach((lead, index) => {
+      const column = Math.floor(index / 3);
+      const row = index % 3;
+      const beat = beats[lead];
+      const origin = column * MEDIAN_CELL_S - beat.start_s;  // x of the R peak in this cell
+      const offset = rowOffset(row);
+      traces.push({
+        type: "scatter", mode: "lines", hoverinfo: "name", name: `${lead} median`, showlegend: false,
+        x: beat.samples_mv.map((_, i) => origin + beat.start_s + i / beat.fs_hz),
+        y: beat.samples_mv.map((v) => v + offset), line: { color: TRACE_COLOUR, width: 1.2 },
+      });
+      annotations.push({ x: column * MEDIAN_CELL_S + 0.03, y: offset + 1.2, text: lead, showarrow: false,
+        xanchor: "left", font: { size: 13, color: "#222" } });
+      for (const [key, style] of Object.entries(MEDIAN_FIDUCIALS)) {
+        const t = marks[key];
+        if (t === null || t === undefined) continue;
+        shapes.push({ type: "line", x0: origin + t, x1: origin + t, y0: offset - 1.2, y1: offset + 1.2,
+          layer: "above", line: { color: style.colour, width: 1, dash: "dot" }, name: `fiducial-${key}` });
+      }
+    });
+    return { traces, annotations, shapes, rows: 3, duration: 4 * MEDIAN_CELL_S };
+  }
+
   /** Traces, annotations and shapes for the chosen layout. */
   function build(signal, layout, singleLead, fiducials) {
+    if (layout === "median") return buildMedian(fiducials);
     const fs = signal.fs_hz;
     const duration = signal.duration_s;
     const laid = panels(layout, signal.lead_names, duration, singleLead);
@@ -56,14 +105,7 @@ window.QTLensEcg = (function () {
     const annotations = [];
     const shapes = [];
     const rows = Math.max(...laid.map((p) => p.row)) + 1;
-    for (let row = 0; row < rows; row += 1) {
-      const y0 = rowOffset(row);
-      shapes.push({
-        type: "path", layer: "above", line: { color: TRACE_COLOUR, width: 1.2 },
-        path: `M ${PULSE_START_S} ${y0} L ${PULSE_START_S + 0.05} ${y0} L ${PULSE_START_S + 0.05} ${y0 + 1} ` +
-          `L ${PULSE_START_S + 0.25} ${y0 + 1} L ${PULSE_START_S + 0.25} ${y0} L ${PULSE_START_S + 0.3} ${y0}`,
-      });
-    }
+    shapes.push(...calibrationPulses(rows, signal.start_s));
     for (const panel of laid) {
       const leadIndex = signal.lead_names.indexOf(panel.lead);
       if (leadIndex < 0) continue;
@@ -112,7 +154,7 @@ window.QTLensEcg = (function () {
         range: [startS + PULSE_START_S - 0.05, startS + duration], dtick: 0.2, tick0: 0,
         gridcolor: GRID_MAJOR, gridwidth: 1, zeroline: false, showticklabels: true,
         minor: { dtick: 0.04, gridcolor: GRID_MINOR, gridwidth: 0.5, showgrid: true },
-        ticksuffix: " s", tickfont: { size: 9 }, fixedrange: false,
+        ticksuffix: " s", ticklabelstep: 5, tickfont: { size: 10 }, fixedrange: false,
       },
       yaxis: {
         range: [bottom, top], dtick: 0.5, tick0: 0, gridcolor: GRID_MAJOR, gridwidth: 1,
@@ -129,16 +171,21 @@ window.QTLensEcg = (function () {
     const built = build(signal, layout, singleLead, fiducials);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
+    const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s);
+    // Height that lets the fixed 10 mm/mV : 25 mm/s aspect fill the container's width.
+    const xSpan = plotAxes.xaxis.range[1] - plotAxes.xaxis.range[0];
+    const ySpan = plotAxes.yaxis.range[1] - plotAxes.yaxis.range[0];
+    const width = Math.max(400, container.clientWidth || 900);
     const plotLayout = {
-      ...axes(built.rows, built.duration, signal.start_s),
+      ...plotAxes,
       margin: { l: 10, r: 10, t: 10, b: 30 },
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", dragmode: "zoom",
       annotations: built.annotations, shapes, showlegend: false,
-      height: Math.max(260, 70 * built.rows + 120),
+      height: Math.round((width - 20) * (ySpan * MM_PER_MV) / (xSpan * MM_PER_S)) + 40,
     };
     const config = {
       responsive: true, displaylogo: false, scrollZoom: false,
-      edits: { shapePosition: true }, modeBarButtonsToRemove: ["lasso2d", "select2d"],
+      modeBarButtonsToRemove: ["lasso2d", "select2d"],
     };
     return Plotly.react(container, built.traces, plotLayout, config);
   }

@@ -19,7 +19,8 @@
   const suggestionNode = document.getElementById("suggestion");
   const commentInput = document.getElementById("edit-comment");
 
-  const state = { signal: null, prediction: null, caliper: null };
+  const state = { signal: null, prediction: null, caliper: null, caliperAnchor: null, followed: null };
+  const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
 
   function redraw() {
     if (!state.signal) return Promise.resolve();
@@ -60,17 +61,30 @@
     suggestionNode.hidden = !s;
     conceptBody.querySelectorAll("tr.suggested").forEach((row) => row.classList.remove("suggested"));
     if (!s) return;
-    suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason);
     const row = conceptBody.querySelector(`tr[data-concept="${s.concept}"]`);
+    const follow = canEdit && row
+      ? el("button", { type: "button", dataset: { testid: "follow-suggestion" } }, `Check ${s.label}`)
+      : null;
+    suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason, " ", follow || "");
     if (row) row.classList.add("suggested");
+    if (follow) {
+      follow.addEventListener("click", () => {
+        const input = row.querySelector("input");
+        state.followed = s.concept;
+        row.scrollIntoView({ block: "center" });
+        input.focus();
+        const target = document.getElementById("caliper-target");
+        if (target && [...target.options].some((o) => o.value === s.concept)) target.value = s.concept;
+      });
+    }
   }
 
   function valueCell(concept) {
     if (concept.kind === "binary") {
       return concept.probability === null ? "–" : `${fmt(100 * concept.probability, 0)} %`;
     }
-    const unc = concept.uncertainty !== null ? ` ± ${fmt(concept.uncertainty, concept.unit === "mV" ? 2 : 0)}` : "";
-    return `${fmt(concept.model_value, concept.unit === "mV" || concept.unit === "a.u." ? 2 : 0)}${unc}`;
+    const unc = concept.uncertainty !== null ? ` ± ${fmt(concept.uncertainty, concept.decimals)}` : "";
+    return `${fmt(concept.model_value, concept.decimals)}${unc}`;
   }
 
   function editCell(concept) {
@@ -82,7 +96,7 @@
     const apply = el("button", { type: "button", dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
       if (input.value === "") return;
-      override(concept.name, Number(input.value), "typed");
+      override(concept.name, Number(input.value), state.followed === concept.name ? "suggestion" : "typed");
     };
     apply.addEventListener("click", submit);
     input.addEventListener("keydown", (event) => { if (event.key === "Enter") submit(); });
@@ -90,7 +104,7 @@
     if (concept.overridden) {
       const revert = el("button", { type: "button", class: "link-button", dataset: { testid: `revert-${concept.name}` } }, "Revert");
       revert.addEventListener("click", () => revertConcept(concept.name));
-      cell.append(revert, el("span", { class: "hint" }, ` by ${concept.overridden_by}`));
+      cell.append(revert);
     }
     return cell;
   }
@@ -100,11 +114,12 @@
     for (const c of prediction.concepts) {
       const unit = c.unit ? ` ${c.unit}` : "";
       const measured = c.measured_value !== null
-        ? `${fmt(c.measured_value, c.unit === "mV" || c.unit === "a.u." ? 2 : 0)}${unit}`
+        ? `${fmt(c.measured_value, c.decimals)}${unit}`
         : el("span", { class: "hint", title: c.measured_reason || "" }, "n/a");
       const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
         el("th", { scope: "row", title: c.flag_note || "" }, c.label,
-          c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null),
+          c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
+          c.overridden ? el("div", { class: "hint" }, `set by ${c.overridden_by}`) : null),
         el("td", { dataset: { testid: `model-${c.name}` } }, `${valueCell(c)}${c.kind === "binary" ? "" : unit}`),
         el("td", {}, measured),
         el("td", { class: "hint" }, c.normal_range));
@@ -131,8 +146,9 @@
       if (commentInput) commentInput.value = "";
       render(result.prediction);
       redraw();
-      const task = Object.keys(result.risks_after)[0];
-      showStatus(editStatus, `Saved. ${task}: ${percent(result.risks_before[task])} → ${percent(result.risks_after[task])}`, false);
+      const changes = result.prediction.risks.map((risk) =>
+        `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`);
+      showStatus(editStatus, `Saved. ${changes.join("; ")}`, false);
     } catch (error) {
       showStatus(editStatus, error.message, true);
     }
@@ -154,9 +170,22 @@
     document.getElementById("caliper-mv").textContent = fmt(reading.mv, 2);
   }
 
+  /** Move one edge of the caliper by a number of keyboard steps. */
+  function nudgeCaliper(edge, steps) {
+    state.caliper = { ...state.caliper, [edge]: state.caliper[edge] + steps * NUDGE_S };
+    updateCaliperReadout();
+    redraw();
+  }
+
+  document.querySelectorAll("[data-nudge]").forEach((button) => {
+    const [edge, steps] = button.dataset.nudge.split(":");
+    button.addEventListener("click", () => nudgeCaliper(edge, Number(steps)));
+  });
+
   caliperToggle.addEventListener("click", () => {
     const on = state.caliper === null;
     state.caliper = on ? window.QTLensEcg.defaultCaliper(state.signal) : null;
+    state.caliperAnchor = null;
     caliperToggle.setAttribute("aria-pressed", String(on));
     caliperPanel.hidden = !on;
     if (on) updateCaliperReadout();
@@ -202,6 +231,20 @@
         if (!state.caliper) return;
         const box = window.QTLensEcg.caliperFromRelayout(plotNode, event);
         if (box) { state.caliper = box; updateCaliperReadout(); }
+      });
+      // Click two points of a trace (e.g. QRS onset, then T end) to place the caliper.
+      plotNode.on("plotly_click", (event) => {
+        if (!state.caliper || !event.points.length) return;
+        const point = event.points[0];
+        if (state.caliperAnchor === null) {
+          state.caliperAnchor = { x: point.x, y: point.y };
+          state.caliper = { x0: point.x, x1: point.x, y0: point.y, y1: point.y };
+        } else {
+          state.caliper = { x0: state.caliperAnchor.x, x1: point.x, y0: state.caliperAnchor.y, y1: point.y };
+          state.caliperAnchor = null;
+        }
+        updateCaliperReadout();
+        redraw();
       });
       let predictionId = record.latest_prediction_id;
       if (predictionId === null) {

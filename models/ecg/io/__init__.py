@@ -15,7 +15,7 @@ from typing import Protocol
 
 from models.ecg.errors import EcgInputError, InputTooLarge, MalformedEcg, UnsupportedFormat
 from models.ecg.io import aecg, dicom, edf, muse, sierra, wfdb_record
-from models.ecg.io.checks import check_byte_count, check_upload_size
+from models.ecg.io.checks import check_byte_count, check_file_count, check_upload_size
 from models.ecg.io.upload import IngestResult, UploadedFile
 from models.ecg.limits import IngestLimits
 
@@ -102,10 +102,12 @@ def _load(paths: Sequence[Path], limits: IngestLimits, bytes_before: int = 0) ->
         sizes.append(path.stat().st_size)
     check_byte_count(bytes_before + sum(sizes), limits)
     files = []
+    total = bytes_before
     for path in paths:
         with path.open("rb") as handle:
             data = handle.read(limits.max_upload_bytes + 1)  # the file may have grown since stat
-        check_byte_count(bytes_before + len(data), limits)
+        total += len(data)
+        check_byte_count(total, limits)
         files.append(UploadedFile(name=path.name, data=data))
     return files
 
@@ -120,8 +122,7 @@ def read_paths(paths: Sequence[Path], limits: IngestLimits = UPLOAD_LIMITS) -> I
         EcgInputError: as :func:`read_upload`; :class:`MalformedEcg` also for a missing path.
     """
     paths = [Path(path) for path in paths]
-    if len(paths) > limits.max_files:
-        check_upload_size([UploadedFile(path.name, b"") for path in paths], limits)
+    check_file_count(len(paths), limits)
     files = _load(paths, limits)
     if wfdb_record.sniff(files):
         header_file = wfdb_record.find_header(files)

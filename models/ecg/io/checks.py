@@ -18,15 +18,20 @@ from models.ecg.limits import IngestLimits
 
 def check_upload_size(files: Sequence[UploadedFile], limits: IngestLimits) -> None:
     """Refuse an upload with no files, too many files or too many bytes in total."""
-    if not files:
+    check_file_count(len(files), limits)
+    check_byte_count(sum(len(file.data) for file in files), limits)
+
+
+def check_file_count(n_files: int, limits: IngestLimits) -> None:
+    """Refuse an upload of no files or of more than ``limits.max_files``."""
+    if n_files == 0:
         raise MalformedEcg("no file was uploaded", field="files")
-    if len(files) > limits.max_files:
+    if n_files > limits.max_files:
         raise InputTooLarge(
-            f"{len(files)} files were uploaded; at most {limits.max_files} are accepted "
+            f"{n_files} files were uploaded; at most {limits.max_files} are accepted "
             "(a WFDB record is one header plus its data files)",
             field="files",
         )
-    check_byte_count(sum(len(file.data) for file in files), limits)
 
 
 def check_byte_count(total_bytes: int, limits: IngestLimits) -> None:
@@ -91,15 +96,6 @@ def samples_for_duration(duration_s: float, fs_hz: float, limits: IngestLimits, 
     n_samples = round(duration_s * fs_hz)
     check_sample_count(n_samples, fs_hz, limits, field)
     return n_samples
-
-
-def check_signal_shape(
-    n_channels: int, n_samples: int, fs_hz: float, limits: IngestLimits, field: str
-) -> None:
-    """All three declared-size checks, in the order channels → rate → samples."""
-    check_channel_count(n_channels, limits, field)
-    check_sampling_rate(fs_hz, limits, field)
-    check_sample_count(n_samples, fs_hz, limits, field)
 
 
 def single_file(files: Sequence[UploadedFile], format_label: str) -> UploadedFile:

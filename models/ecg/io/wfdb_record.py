@@ -1,10 +1,10 @@
 """WFDB records: a ``.hea`` header plus one or more data files (``.dat``, Challenge ``.mat``, …).
 
-The header is parsed with the WFDB grammar that the ``wfdb`` package itself uses
-(:data:`wfdb.io.header.rx_record` and :data:`wfdb.io.header.rx_signal`, matched against whole
-lines), every field is type-checked, and the declared shape is checked against the
-:class:`IngestLimits` and against the byte size of each data file *before* any sample is
-decoded. Only then are the samples decoded, by :func:`wfdb.rdrecord`.
+The header is parsed field by field (the positional grammar of the WFDB Applications Guide,
+header(5), one whitespace-separated token per field — see :func:`_fields` for why not
+``wfdb``'s own line expressions), every field is type-checked, and the declared shape is checked
+against the :class:`IngestLimits` and against the byte size of each data file *before* any
+sample is decoded. Only then are the samples decoded, by :func:`wfdb.rdrecord`.
 
 Why a temporary directory: ``wfdb`` reads records only from paths, and its byte decoders
 (formats 212, 310, 311, 24, …) are private functions of ``wfdb.io._signal`` whose signatures
@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import wfdb
-from wfdb.io.header import rx_record, rx_signal
 
 from models.ecg.errors import MalformedEcg, UnsupportedFormat
 from models.ecg.io.assemble import assemble
@@ -136,52 +135,77 @@ def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], list[str]]:
     return lines, comments
 
 
-def _check_tokens(line: str, fields: list[str], rest: str, field: str) -> None:
-    """Refuse a line that wfdb's permissive grammar splits differently from its whitespace.
+#: Longest header line accepted, and longest field token: WFDB lines are short, and the caps
+#: keep parsing linear whatever a hostile header holds.
+MAX_LINE_CHARS = 1024
+MAX_FIELD_CHARS = 64
 
-    The WFDB grammar makes every separator optional, so ``"rec 12 -500 5000"`` would parse as a
-    record without a sampling rate and ``"16 1.2.3/mV …"`` as a gain of 1.2 followed by a
-    signal name. Each field must be its own whitespace-separated token.
+_DECIMAL = r"(?:\d+\.?\d*|\.\d+)"
+
+#: Positional fields of the record line: ``name[/segments] signals [fs[/counter[(base)]]
+#: [samples [time [date]]]]`` (WFDB Applications Guide, header(5)).
+_RECORD_FIELDS = (
+    re.compile(r"(?P<record_name>[-\w]+)(?:/(?P<n_seg>\d+))?"),
+    re.compile(r"(?P<n_sig>\d+)"),
+    re.compile(
+        rf"(?P<fs>{_DECIMAL})(?:/(?P<counter_freq>-?{_DECIMAL})(?:\((?P<base_counter>-?{_DECIMAL})\))?)?"
+    ),
+    re.compile(r"(?P<sig_len>\d+)"),
+    re.compile(r"(?P<base_time>\d{1,2}(?::\d{1,2}){0,2}(?:\.\d{1,6})?)"),
+    re.compile(r"(?P<base_date>\d{1,2}/\d{1,2}/\d{1,4})"),
+)
+
+#: Positional fields of a signal line: ``file format[xframe][:skew][+offset]
+#: [gain[(baseline)][/units] [resolution [zero [initial [checksum [block [description]]]]]]]``.
+_SIGNAL_FIELDS = (
+    re.compile(r"(?P<file_name>[-\w]*\.?\w*)"),
+    re.compile(
+        r"(?P<fmt>\d+)(?:x(?P<samps_per_frame>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<byte_offset>\d+))?"
+    ),
+    re.compile(
+        rf"(?P<adc_gain>-?{_DECIMAL}(?:e[+-]?\d+)?)?(?:\((?P<baseline>-?\d+)\))?"
+        r"(?:/(?P<units>[\w^?%/-]+))?"
+    ),
+    re.compile(r"(?P<adc_res>\d+)"),
+    re.compile(r"(?P<adc_zero>-?\d+)"),
+    re.compile(r"(?P<init_value>-?\d+)"),
+    re.compile(r"(?P<checksum>-?\d+)"),
+    re.compile(r"(?P<block_size>\d+)"),
+)
+
+
+def _fields(
+    line: str, patterns: tuple[re.Pattern[str], ...], what: str, field: str
+) -> tuple[dict[str, str], list[str]]:
+    """Match a header line's whitespace-separated tokens against positional field patterns.
+
+    Returns the named fields (``""`` when absent) and the tokens beyond the patterns (a signal
+    line's description). ``wfdb``'s own line expressions make every separator optional: they
+    split ``"rec 12 -500 5000"`` into a record without a sampling rate, and on lines that do
+    not match they backtrack exponentially (seconds of CPU for a 1 kB header). Matching one
+    short token per field keeps the grammar and makes parsing linear.
     """
+    if len(line) > MAX_LINE_CHARS:
+        raise MalformedEcg(f"the {what} is longer than {MAX_LINE_CHARS} characters", field)
     tokens = line.split()
-    expected = [token for token in fields if token]
-    if tokens[: len(expected)] != expected or tokens[len(expected) :] != rest.split():
-        raise MalformedEcg(f"the fields of {field} are not separated as WFDB requires", field)
+    groups = {name: "" for pattern in patterns for name in pattern.groupindex}
+    for position, (token, pattern) in enumerate(zip(tokens, patterns), start=1):
+        match = pattern.fullmatch(token) if len(token) <= MAX_FIELD_CHARS else None
+        if match is None:
+            raise MalformedEcg(f"field {position} of the {what} is not valid", field)
+        groups.update({name: value or "" for name, value in match.groupdict().items()})
+    if len(tokens) < 2:
+        raise MalformedEcg(f"the {what} is incomplete", field)
+    return groups, tokens[len(patterns) :]
 
 
 def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> SignalSpec:
     """Parse the signal line on header line ``number``, describing signal ``index`` (from 1)."""
     field = f"header line {number}"
-    match = rx_signal.fullmatch(line)
-    if match is None:
-        raise MalformedEcg(f"line {number} of the WFDB header is not a signal line", field)
-    groups = match.groupdict()
-    spec = groups["fmt"]
-    spec += f"x{groups['samps_per_frame']}" if groups["samps_per_frame"] else ""
-    spec += f":{groups['skew']}" if groups["skew"] else ""
-    spec += f"+{groups['byte_offset']}" if groups["byte_offset"] else ""
-    gain = groups["adc_gain"]
-    gain += f"({groups['baseline']})" if groups["baseline"] else ""
-    gain += f"/{groups['units']}" if groups["units"] else ""
-    _check_tokens(
-        line,
-        [
-            groups["file_name"],
-            spec,
-            gain,
-            *(
-                groups[key]
-                for key in ("adc_res", "adc_zero", "init_value", "checksum", "block_size")
-            ),
-        ],
-        groups["sig_name"],
-        field,
-    )
+    groups, description = _fields(line, _SIGNAL_FIELDS, f"signal line {number}", field)
     file_name = groups["file_name"]
     if not any(char.isalnum() for char in file_name) or file_name.lower().endswith(".hea"):
-        raise MalformedEcg(
-            f"line {number} of the WFDB header names no usable data file ({file_name!r})", field
-        )
+        raise MalformedEcg(f"line {number} of the WFDB header names no usable data file", field)
     fmt = groups["fmt"]
     if fmt in COMPRESSED_FORMATS:
         raise UnsupportedFormat(
@@ -190,29 +214,17 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
             field,
         )
     if fmt not in BYTES_PER_SAMPLE:
-        raise MalformedEcg(f"{fmt!r} is not a WFDB signal format", field)
+        raise MalformedEcg(f"{fmt[:10]!r} is not a WFDB signal format", field)
     samples_per_frame = parse_int(groups["samps_per_frame"], "samples per frame", field, 1)
     if samples_per_frame < 1:
         raise MalformedEcg("the samples per frame must be at least 1", field)
     adc_gain = parse_real(groups["adc_gain"], "ADC gain", field, 0.0)
-    name = groups["sig_name"].strip()
     if adc_gain == 0:
         adc_gain = DEFAULT_ADC_GAIN
         notes.append(
             f"signal {index} is uncalibrated (no ADC gain); the WFDB default of "
             f"{DEFAULT_ADC_GAIN:g} units per mV was used"
         )
-    # The remaining numeric fields are not used here, but rdrecord converts them: check them so
-    # that a bad one is reported as this line's fault rather than as a library crash.
-    for key, what in (
-        ("baseline", "baseline"),
-        ("adc_res", "ADC resolution"),
-        ("adc_zero", "ADC zero"),
-        ("init_value", "initial value"),
-        ("checksum", "checksum"),
-        ("block_size", "block size"),
-    ):
-        parse_int(groups[key], what, field, 0)
     return SignalSpec(
         file_name=file_name,
         fmt=fmt,
@@ -221,7 +233,7 @@ def _parse_signal_line(line: str, number: int, index: int, notes: list[str]) -> 
         byte_offset=parse_int(groups["byte_offset"], "byte offset", field, 0),
         adc_gain=adc_gain,
         units=groups["units"] or "mV",
-        name=name,
+        name=" ".join(description),
     )
 
 
@@ -237,45 +249,26 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     if not lines:
         raise MalformedEcg("the WFDB header has no record line", field="header line 1")
     number, record_line = lines[0]
-    match = rx_record.fullmatch(record_line)
     field = f"header line {number}"
-    if match is None:
-        raise MalformedEcg("the first line of the WFDB header is not a record line", field)
-    groups = match.groupdict()
-    frequency = groups["fs"]
-    frequency += f"/{groups['counter_freq']}" if groups["counter_freq"] else ""
-    frequency += f"({groups['base_counter']})" if groups["base_counter"] else ""
-    name = groups["record_name"] + (f"/{groups['n_seg']}" if groups["n_seg"] else "")
-    _check_tokens(
-        record_line,
-        [
-            name,
-            groups["n_sig"],
-            frequency,
-            groups["sig_len"],
-            groups["base_time"],
-            groups["base_date"],
-        ],
-        "",
-        field,
-    )
+    groups, extra = _fields(record_line, _RECORD_FIELDS, "record line", field)
+    if extra:
+        raise MalformedEcg("the record line has more fields than WFDB defines", field)
     if groups["n_seg"]:
         raise UnsupportedFormat(
             "multi-segment WFDB records are not supported; upload a single-segment record", field
         )
     notes: list[str] = []
-    n_signals = parse_int(groups["n_sig"], "number of signals", field, 0)
+    n_signals = parse_int(groups["n_sig"], "number of signals", field)
     check_channel_count(n_signals, limits, field)
-    fs_hz = parse_real(groups["fs"], "sampling frequency", field, 0.0)
+    fs_hz = parse_real(groups["fs"], "sampling frequency", field, DEFAULT_FS_HZ)
     if groups["fs"] == "":
-        fs_hz = DEFAULT_FS_HZ
         notes.append(
             f"the header gives no sampling frequency; the WFDB default {fs_hz:g} Hz was used"
         )
     check_sampling_rate(fs_hz, limits, field)
     n_samples = None
     if groups["sig_len"]:
-        n_samples = parse_int(groups["sig_len"], "number of samples", field, 0)
+        n_samples = parse_int(groups["sig_len"], "number of samples", field)
         check_sample_count(n_samples, fs_hz, limits, field)
 
     signal_lines = lines[1:]
@@ -291,16 +284,22 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     if max_frame > 1:
         check_sampling_rate(fs_hz * max_frame, limits, field="samples per frame")
     for index, signal in enumerate(signals, start=1):
-        if signal.skew < 0 or (n_samples is not None and signal.skew > n_samples):
+        if n_samples is not None and signal.skew > n_samples:
             raise MalformedEcg(f"the skew of signal {index} is outside the record", field)
-    neutral_line = _RECORD_BASENAME + record_line[match.end("record_name") :]
+    # The copy decoded by rdrecord: neutral name, no base time or date, one space per separator.
+    frequency = record_line.split()[2] if len(record_line.split()) > 2 else ""
+    neutral_line = " ".join(
+        token
+        for token in (_RECORD_BASENAME, groups["n_sig"], frequency, groups["sig_len"])
+        if token
+    )
     return WfdbHeader(
         fs_hz=fs_hz,
         n_samples=n_samples,
         signals=signals,
         comments=tuple(comments),
         record_line=neutral_line,
-        signal_lines=tuple(text for _, text in signal_lines),
+        signal_lines=tuple(" ".join(text.split()) for _, text in signal_lines),
         has_base_date=bool(groups["base_date"]),
         warnings=tuple(notes),
     )
@@ -330,10 +329,13 @@ def _looks_like_header(file: UploadedFile) -> bool:
     ]
     if not lines:
         return False
-    if rx_record.fullmatch(lines[0]) and len(lines) > 1 and rx_signal.fullmatch(lines[1]):
+    try:
+        _fields(lines[0], _RECORD_FIELDS, "record line", "header")
+        _fields(lines[1] if len(lines) > 1 else "", _SIGNAL_FIELDS, "signal line", "header")
         return True
-    is_named_header = _basename(file.name).lower().endswith(".hea")
-    return is_named_header and _RECORD_LINE_START.match(lines[0]) is not None
+    except MalformedEcg:
+        is_named_header = _basename(file.name).lower().endswith(".hea")
+        return is_named_header and _RECORD_LINE_START.match(lines[0][:MAX_LINE_CHARS]) is not None
 
 
 def sniff(files: Sequence[UploadedFile]) -> bool:
