@@ -45,7 +45,7 @@ test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 train-demo: install
-	$(BIN)/qtlens train --config demo --out models/weights/demo
+	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out models/weights/demo
 
 bench: install
 	$(BIN)/python -m benchmarks
