@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from models.ecg.record import Ecg
+from models.nets.bottleneck import sex_code
+from models.nets.inputs import InputSpec, ecg_to_input
 from models.nets.model import ModelOutput, RiskModel
 
 
@@ -28,6 +32,24 @@ class InputBatch:
 
     def __len__(self) -> int:
         return int(self.signal.shape[0])
+
+    @classmethod
+    def from_ecgs(cls, ecgs: Sequence[Ecg], spec: InputSpec) -> InputBatch:
+        """The model inputs of ``ecgs`` under the input rule ``spec`` (resampled, cropped,
+        standardised; age and sex from each ECG).
+
+        Raises:
+            MalformedEcg: an ECG without any standard lead or with non-finite samples.
+        """
+        prepared = [ecg_to_input(ecg, spec) for ecg in ecgs]
+        return cls(
+            signal=np.stack([p[0] for p in prepared]),
+            lead_mask=np.stack([p[1] for p in prepared]),
+            sex=np.array([sex_code(e.sex) for e in ecgs], dtype=np.int64),
+            age_years=np.array(
+                [np.nan if e.age_years is None else e.age_years for e in ecgs], dtype=np.float32
+            ),
+        )
 
     def select(self, index: np.ndarray | slice) -> InputBatch:
         """The records at ``index``."""

@@ -20,6 +20,7 @@ morphology it is shown.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -112,13 +113,42 @@ def standardise(signals_mv: np.ndarray, lead_mask: np.ndarray, spec: InputSpec) 
     return (centred / scale * lead_mask[..., None]).astype(np.float32)
 
 
+def _central_start(length: int, n_samples: int) -> int:
+    """First sample of the central ``n_samples`` of ``length`` (0 when it is not longer)."""
+    return max(0, (length - n_samples) // 2)
+
+
 def fit_length(signal: np.ndarray, n_samples: int) -> tuple[np.ndarray, int]:
     """Step 3's crop: the central ``n_samples`` of ``signal [leads, L]``, and the kept length."""
     length = signal.shape[-1]
     if length <= n_samples:
         return signal, length
-    start = (length - n_samples) // 2
+    start = _central_start(length, n_samples)
     return signal[:, start : start + n_samples], n_samples
+
+
+def _resampling(fs_hz: float, spec: InputSpec) -> tuple[Fraction, int]:
+    """``(model rate / record rate, source samples kept before resampling)``: only the central
+    stretch the crop will keep is resampled, plus a one-second margin each side for the filter."""
+    ratio = Fraction(spec.fs_hz / fs_hz).limit_denominator(1000)
+    margin = int(np.ceil(fs_hz))
+    return ratio, int(np.ceil(spec.duration_s * fs_hz)) + 2 * margin
+
+
+def input_start_s(n_samples: int, fs_hz: float, spec: InputSpec) -> float:
+    """Where the model input starts in a record of ``n_samples`` at ``fs_hz``, in seconds.
+
+    A record longer than ``spec.duration_s`` is cut to its central window (step 3); this is the
+    time of that window's first sample, so a model-input sample ``i`` lies at
+    ``input_start_s + i / spec.fs_hz`` in the record (0 for records no longer than the window).
+    """
+    ratio, wanted = _resampling(fs_hz, spec)
+    kept = min(n_samples, wanted)
+    resampled = math.ceil(kept * ratio.numerator / ratio.denominator)
+    return (
+        _central_start(n_samples, wanted) / fs_hz
+        + _central_start(resampled, spec.n_samples) / spec.fs_hz
+    )
 
 
 def ecg_to_input(ecg: Ecg, spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -139,11 +169,8 @@ def ecg_to_input(ecg: Ecg, spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
         )
     if not np.isfinite(ecg.signal_mv).all():
         raise MalformedEcg("the signal contains NaN or infinite samples", field="signal")
-    ratio = Fraction(spec.fs_hz / ecg.fs_hz).limit_denominator(1000)
     present = ecg.signal_mv[[r for r in rows if r >= 0]].astype(np.float64)
-    # Resample only the central stretch the crop will keep (plus a margin for the filter).
-    margin = int(np.ceil(ecg.fs_hz))
-    wanted = int(np.ceil(spec.duration_s * ecg.fs_hz)) + 2 * margin
+    ratio, wanted = _resampling(ecg.fs_hz, spec)
     present, _ = fit_length(present, wanted)
     if ratio != 1:
         present = resample_poly(present, ratio.numerator, ratio.denominator, axis=-1)
