@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/predictions/{prediction_id}/interventions"): LOGGED_IN,
     ("DELETE", "/api/v1/predictions/{prediction_id}/interventions/{concept}"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}/suggestion"): LOGGED_IN,
+    ("GET", "/api/v1/predictions/{prediction_id}/explanations"): LOGGED_IN,
     ("GET", "/api/v1/exports/interventions"): RESEARCH,
     ("GET", "/api/v1/exports/predictions"): RESEARCH,
     ("GET", "/api/v1/analytics/interventions"): RESEARCH,

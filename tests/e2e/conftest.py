@@ -121,3 +121,26 @@ def watch(page: object, problems: list[str]) -> object:
             if msg.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     return page
+
+
+def open_uploaded_record(browser: object, server: Server, data_dir: Path, record: str,
+                         problems: list[str], timeout_ms: int = 60_000) -> tuple[object, object]:
+    """Log in as ``clinician1``, upload LUDB ``record`` and wait for its risk on the record page.
+
+    Returns:
+        ``(browser context, page)``; console and page errors go to ``problems``.
+    """
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = watch(context.new_page(), problems)
+    page.set_default_timeout(timeout_ms)
+    page.goto(f"{server.base_url}/login")
+    page.fill("input[name=username]", "clinician1")
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/worklist")
+    folder = data_dir / "ludb" / "data"
+    page.set_input_files("[data-testid=file-input]",
+                         [str(folder / f"{record}.hea"), str(folder / f"{record}.dat")])
+    page.wait_for_url("**/records/ECG-*")
+    page.wait_for_selector("[data-testid=risk-lqts_risk]")
+    return context, page

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db.models import Intervention, Record
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, Server, watch
+from tests.e2e.conftest import ARTIFACTS, Server, open_uploaded_record
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +25,7 @@ def _interventions(server: Server) -> list[Intervention]:
 def test_calipers_override_revert_and_suggestion(server: Server, browser, data_dir: Path,
                                                  page_problems: list[str]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = watch(context.new_page(), page_problems)
-    page.set_default_timeout(60_000)
-    page.goto(f"{server.base_url}/login")
-    page.fill("input[name=username]", "clinician1")
-    page.fill("input[name=password]", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/worklist")
-    folder = data_dir / "ludb" / "data"
-    page.set_input_files("[data-testid=file-input]", [str(folder / "7.hea"), str(folder / "7.dat")])
-    page.wait_for_url("**/records/ECG-*")
-    page.wait_for_selector("[data-testid=risk-lqts_risk]")
+    context, page = open_uploaded_record(browser, server, data_dir, "7", page_problems)
     record_id = page.text_content("[data-testid=record-id]")
     already = len(_interventions(server))
 

@@ -7,6 +7,7 @@ from app.api.routes import (
     analytics,
     auth,
     concepts,
+    explanations,
     exports,
     health,
     predictions,
@@ -15,5 +16,6 @@ from app.api.routes import (
 )
 
 router = APIRouter()
-for module in (health, auth, tokens, concepts, records, predictions, exports, analytics, admin):
+for module in (health, auth, tokens, concepts, records, predictions, explanations, exports,
+               analytics, admin):
     router.include_router(module.router)

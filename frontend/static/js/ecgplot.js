@@ -64,8 +64,30 @@ window.QTLensEcg = (function () {
   const MEDIAN_FIDUCIALS = { ...FIDUCIAL_STYLE, qrs_offset_s: { colour: "#1f6feb", label: "QRS off" },
     p_onset_s: { colour: "#1a7f37", label: "P on" } };
 
+  const BAND_OFFSET_MV = -1.5;  // the explanation band sits this far below each lead's baseline
+  const SIGNED_SCALE = [[0, "#2166ac"], [0.5, "rgba(255,255,255,0)"], [1, "#b2182b"]];
+  const MAGNITUDE_SCALE = [[0, "rgba(255,255,255,0)"], [1, "#b2182b"]];
+
+  /** One lead's attribution ({start_s, fs_hz, values} in [−1, 1]) as coloured squares under
+   * its trace: x = shift + start_s + i / fs_hz, kept where it falls inside [x0, x1]. The colour
+   * follows sign(v)·√|v| so that weaker evidence stays visible beside the strongest. */
+  function heatBand(series, signed, lead, offset, shift, x0, x1) {
+    const x = [];
+    const colour = [];
+    series.values.forEach((v, i) => {
+      const t = shift + series.start_s + i / series.fs_hz;
+      if (t >= x0 && t <= x1) { x.push(t); colour.push(Math.sign(v) * Math.sqrt(Math.abs(v))); }
+    });
+    return {
+      type: "scatter", mode: "markers", x, y: x.map(() => offset + BAND_OFFSET_MV),
+      name: `explanation-${lead}`, hoverinfo: "skip", showlegend: false,
+      marker: { symbol: "square", size: 6, color: colour, cmin: signed ? -1 : 0, cmax: 1,
+        colorscale: signed ? SIGNED_SCALE : MAGNITUDE_SCALE, line: { width: 0 } },
+    };
+  }
+
   /** Median beats of every lead in a 3×4 grid, each with the global fiducials marked. */
-  function buildMedian(fiducials) {
+  function buildMedian(fiducials, explanation) {
     const beats = (fiducials && fiducials.median_beats) || {};
     const marks = (fiducials && fiducials.global_fiducials) || {};
     const traces = [];
@@ -85,6 +107,10 @@ window.QTLensEcg = (function () {
       });
       annotations.push({ x: column * MEDIAN_CELL_S + 0.03, y: offset + 1.2, text: lead, showarrow: false,
         xanchor: "left", font: { size: 13, color: "#222" } });
+      const explained = explanation && explanation.median_beats.find((m) => m.lead === lead);
+      if (explained) {
+        traces.push(heatBand(explained, explanation.signed, lead, offset, origin, -Infinity, Infinity));
+      }
       for (const [key, style] of Object.entries(MEDIAN_FIDUCIALS)) {
         const t = marks[key];
         if (t === null || t === undefined) continue;
@@ -96,8 +122,8 @@ window.QTLensEcg = (function () {
   }
 
   /** Traces, annotations and shapes for the chosen layout. */
-  function build(signal, layout, singleLead, fiducials) {
-    if (layout === "median") return buildMedian(fiducials);
+  function build(signal, layout, singleLead, fiducials, explanation) {
+    if (layout === "median") return buildMedian(fiducials, explanation);
     const fs = signal.fs_hz;
     const duration = signal.duration_s;
     const laid = panels(layout, signal.lead_names, duration, singleLead);
@@ -128,6 +154,12 @@ window.QTLensEcg = (function () {
         xanchor: "left", font: { size: 13, color: "#222" },
       });
       if (panel.rhythm || layout !== "3x4") addFiducials(shapes, fiducials, panel, offset, signal.start_s);
+      const explained = explanation && explanation.leads.find((l) => l.lead === panel.lead);
+      if (explained) {
+        const series = { start_s: explanation.start_s, fs_hz: explanation.fs_hz, values: explained.values };
+        traces.push(heatBand(series, explanation.signed, panel.lead, offset, 0,
+          signal.start_s + panel.t0, signal.start_s + panel.t1));
+      }
     }
     return { traces, annotations, shapes, rows, duration };
   }
@@ -148,7 +180,7 @@ window.QTLensEcg = (function () {
 
   function axes(rows, duration, startS) {
     const top = 1.8;
-    const bottom = rowOffset(rows - 1) - 1.5;
+    const bottom = rowOffset(rows - 1) - 1.8;  // room for the explanation band
     return {
       xaxis: {
         range: [startS + PULSE_START_S - 0.05, startS + duration], dtick: 0.2, tick0: 0,
@@ -167,8 +199,8 @@ window.QTLensEcg = (function () {
 
   /** Draw (or redraw) the ECG; returns a promise resolved when Plotly has rendered. */
   function draw(container, signal, options) {
-    const { layout = "3x4", singleLead = null, fiducials = null, caliper = null } = options || {};
-    const built = build(signal, layout, singleLead, fiducials);
+    const { layout = "3x4", singleLead = null, fiducials = null, caliper = null, explanation = null } = options || {};
+    const built = build(signal, layout, singleLead, fiducials, explanation);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
     const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s);

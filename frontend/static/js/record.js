@@ -19,7 +19,8 @@
   const suggestionNode = document.getElementById("suggestion");
   const commentInput = document.getElementById("edit-comment");
 
-  const state = { signal: null, prediction: null, caliper: null, caliperAnchor: null, followed: null };
+  const state = { signal: null, prediction: null, caliper: null, caliperAnchor: null, followed: null,
+    explanation: null };
   const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
 
   function redraw() {
@@ -29,6 +30,7 @@
       singleLead: leadSelect.value,
       fiducials: state.prediction ? state.prediction.fiducials : null,
       caliper: state.caliper,
+      explanation: state.explanation,
     });
   }
 
@@ -199,6 +201,50 @@
       override(document.getElementById("caliper-target").value, Math.round(reading.ms), "caliper");
     });
   }
+
+  // Explanation overlay: the API's per-lead attribution drawn as a heat band under each lead.
+  const explainToggle = document.getElementById("explain-toggle");
+  const explainControls = document.getElementById("explain-controls");
+  const explainMethod = document.getElementById("explain-method");
+  const explainTarget = document.getElementById("explain-target");
+  const explainStatus = document.getElementById("explain-status");
+
+  function fillSelect(select, options, chosen) {
+    if (select.options.length !== options.length) {
+      select.replaceChildren(...options.map((o) => el("option", { value: o.name }, o.label)));
+    }
+    select.value = chosen;
+  }
+
+  async function loadExplanation() {
+    if (!state.prediction) { showStatus(explainStatus, "No prediction to explain yet.", true); return; }
+    const query = new URLSearchParams({ method: explainMethod.value || "ig", target: explainTarget.value || "lqts_risk" });
+    showStatus(explainStatus, "Computing…", false);
+    try {
+      const result = await api("GET", `/api/v1/predictions/${state.prediction.id}/explanations?${query}`);
+      if (explainToggle.getAttribute("aria-pressed") !== "true") return;  // switched off meanwhile
+      fillSelect(explainMethod, result.methods, result.method);
+      fillSelect(explainTarget, result.targets, result.target);
+      state.explanation = result;
+      const sign = result.signed ? "red raises, blue lowers it" : "darker = more influence";
+      showStatus(explainStatus, `${result.method_label} of ${result.target_label} ` +
+        `(${fmt(result.target_value, 2)} ${result.target_unit}); ${sign}.`, false);
+      await redraw();
+    } catch (error) {
+      showStatus(explainStatus, error.message, true);
+    }
+  }
+
+  explainToggle.addEventListener("click", () => {
+    const on = explainToggle.getAttribute("aria-pressed") !== "true";
+    explainToggle.setAttribute("aria-pressed", String(on));
+    explainControls.hidden = !on;
+    if (on) { loadExplanation(); return; }
+    state.explanation = null;
+    redraw();
+  });
+  explainMethod.addEventListener("change", loadExplanation);
+  explainTarget.addEventListener("change", loadExplanation);
 
   layoutSelect.addEventListener("change", () => {
     leadSelectLabel.hidden = layoutSelect.value !== "single";
