@@ -254,15 +254,17 @@ def _subset(masks: RegionMasks, n: int) -> RegionMasks:
 
 
 def _localisation(model: _Explained, config: CompareConfig) -> dict[str, Any]:
+    """Per method, the wave regions' attribution shares (the shortcut sites have their own
+    section) and, for methods with a baseline, the median relative completeness gap."""
     masks = _subset(model.masks, config.n_explain)
     out = {}
     for method, attribution in model.attributions.items():
-        out[method] = {
-            region: asdict(result) for region, result in localisation(attribution, masks).items()
-        }
+        found = localisation(attribution, masks)
         gaps = attribution.relative_completeness_gap()
-        if gaps is not None:
-            out[method]["completeness_gap_median"] = float(np.median(gaps))
+        out[method] = {
+            "regions": {r: asdict(v) for r, v in found.items() if r != "shortcut"},
+            "completeness_gap_median": None if gaps is None else float(np.median(gaps)),
+        }
     return out
 
 

@@ -194,15 +194,13 @@ def _localisation(report: dict[str, Any]) -> str:
         )
     ]
     for role, methods in report["localisation"].items():
-        regions = sorted(
-            {r for entry in methods.values() for r in entry if r != "completeness_gap_median"}
-        )
+        regions = sorted({r for entry in methods.values() for r in entry["regions"]})
         figure = go.Figure(
             [
                 go.Bar(
                     name=_label(method),
                     x=regions,
-                    y=[entry.get(r, {}).get("enrichment") for r in regions],
+                    y=[entry["regions"].get(r, {}).get("enrichment") for r in regions],
                 )
                 for method, entry in methods.items()
             ]
@@ -217,15 +215,19 @@ def _localisation(report: dict[str, Any]) -> str:
                 values["chance"],
                 values["enrichment"],
                 values["n_records"],
+                entry["completeness_gap_median"],
             )
             for method, entry in methods.items()
-            for region, values in entry.items()
-            if region != "completeness_gap_median"
+            for region, values in entry["regions"].items()
         ]
         parts += [
             _role_heading(role),
             _figure(figure),
-            _table(("method", "region", "share", "chance", "enrichment", "records"), rows),
+            _table(
+                ("method", "region", "share", "chance", "enrichment", "records",
+                 "completeness gap (median)"),
+                rows,
+            ),
         ]
     return _section("Localisation", *parts)
 

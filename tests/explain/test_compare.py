@@ -67,7 +67,8 @@ def test_the_report_states_models_data_and_every_section(shortcut_report, bundle
         assert tasks["lqts_risk"]["auroc"]["value"] > 0.75
         assert set(report["localisation"][role]) == set(method_names())
         ig = report["localisation"][role]["ig"]
-        assert ig["qt"]["share"] > ig["qt"]["chance"] and ig["completeness_gap_median"] < 0.1
+        assert ig["regions"]["qt"]["share"] > ig["regions"]["qt"]["chance"]
+        assert ig["completeness_gap_median"] < 0.1 and "shortcut" not in ig["regions"]
         curves = report["faithfulness"][role]
         assert curves["ig"]["deletion_auc"] < curves["random"]["deletion_auc"]
         assert curves["ig"]["insertion_auc"] > curves["random"]["insertion_auc"]
