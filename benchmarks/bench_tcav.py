@@ -34,8 +34,8 @@ from models.explain.data import synthetic_data
 from models.explain.tcav import (
     DEFAULT_CONCEPT_SETS,
     RANDOM,
+    SeededLinearClassifier,
     TcavConfig,
-    cav_classifier,
     plan_tcav,
     run_tcav,
 )
@@ -54,7 +54,7 @@ def plain_captum(plan, inputs, target_index: int, seed: int) -> tuple[float, dic
             plan.net,
             plan.captum_layers,
             model_id="plain",
-            classifier=cav_classifier(seed),
+            classifier=SeededLinearClassifier(seed),
             save_path=scratch,
         )
         scores = tcav.interpret(
@@ -67,6 +67,7 @@ def plain_captum(plan, inputs, target_index: int, seed: int) -> tuple[float, dic
 
 
 def main() -> None:
+    """Run the three TCAV queries and print their times and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     parser.add_argument("--inputs", type=int, default=50, help="N inputs scored")

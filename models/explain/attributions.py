@@ -109,6 +109,7 @@ class ExplainableModel(nn.Module):
     def forward(
         self, signal: torch.Tensor, lead_mask: torch.Tensor, sex: torch.Tensor, age: torch.Tensor
     ) -> torch.Tensor:
+        """``[B, T (+ K)]``: task logits, then concept values in registry units."""
         output = self.model(signal, lead_mask, sex, age)
         return torch.cat([output.task_logits, output.concept_values.to(output.task_logits)], 1)
 
@@ -206,6 +207,7 @@ class _Call:
 
     @property
     def baseline(self) -> torch.Tensor:
+        """The all-zero input: every lead flat at its median (the isoelectric line)."""
         return torch.zeros_like(self.signal)
 
 

@@ -132,6 +132,7 @@ class _Explained:
 
     @property
     def summary(self) -> dict[str, Any]:
+        """Path, checksum, variant and training data of the bundle, for the report."""
         data = self.bundle.card.get("data", {})
         return {
             "role": self.role,

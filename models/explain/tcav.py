@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from captum.concept import Classifier
 
 from models.concepts import DEFAULT_QTC, concept_names, get_concept, is_concept
 from models.explain.attributions import ExplainableModel, explainable
@@ -248,15 +249,18 @@ class TcavReport:
         return data
 
 
-class _SeededLinearClassifier:
-    """captum ``Classifier``: a seeded linear SVM (SGD, hinge loss — captum's default model)
-    with a stratified held-out third for the CAV accuracy."""
+class SeededLinearClassifier(Classifier):
+    """The classifier behind every QTLens CAV: a seeded linear SVM (SGD, hinge loss — the model
+    of captum's default classifier) with a stratified held-out third for the CAV accuracy; pass
+    it to ``captum.concept.TCAV`` to reproduce QTLens' CAVs."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.model: Any = None
 
     def train_and_eval(self, dataloader: Any, **kwargs: Any) -> dict[str, float]:
+        """Fit on two thirds of the activations (stratified, seeded); ``{"accs": accuracy on
+        the held-out third}``."""
         from sklearn.linear_model import SGDClassifier
         from sklearn.model_selection import train_test_split
 
@@ -276,20 +280,13 @@ class _SeededLinearClassifier:
         return {"accs": float(self.model.score(x_test, y_test))}
 
     def weights(self) -> torch.Tensor:
+        """``[2, F]`` CAVs: row ``i`` points towards class ``classes()[i]``."""
         normal = torch.as_tensor(self.model.coef_[0], dtype=torch.float32)
         return torch.stack([-normal, normal])  # rows follow classes(): classes_[1] is "+"
 
     def classes(self) -> list[int]:
+        """The concept ids, as plain ints (captum stores them with ``torch.save``)."""
         return [int(c) for c in self.model.classes_]
-
-
-def cav_classifier(seed: int) -> Any:
-    """The classifier behind every QTLens CAV: a seeded linear SVM registered as a captum
-    ``Classifier`` (pass it to ``captum.concept.TCAV`` to reproduce QTLens' CAVs)."""
-    from captum.concept._utils.classifier import Classifier
-
-    Classifier.register(_SeededLinearClassifier)
-    return _SeededLinearClassifier(seed)
 
 
 def data_digest(batch: InputBatch) -> str:
@@ -636,7 +633,7 @@ def _compute(
     from captum.concept._core.cav import CAV
     from captum.concept._core.tcav import train_cav
 
-    classifier = cav_classifier(seed)
+    classifier = SeededLinearClassifier(seed)
     tcav = TCAV(
         plan.net,
         plan.captum_layers,
