@@ -18,7 +18,12 @@ from fastapi.testclient import TestClient
 from app.db.migrate import upgrade
 from app.main import create_app
 from tests.api.conftest import login, make_settings, seed_users
+from tests.io import builders
 from tests.io.identifying_values import identifying_values, is_numeric
+
+#: Identifying values written into the EDF and DICOM files the test builds (no public samples).
+GENERATED_VALUES = ("Doe^Jane", "Doe_Jane", "Jane", "MRN-4711-XQ", "SN-88172-ZT", "Tech^Oskar",
+                    "Tech_Oskar", "19610714", "1961-07-14")
 
 #: Uploads (files relative to the data folder) covering every format with identifying fields.
 UPLOADS: tuple[tuple[str, ...], ...] = (
@@ -56,11 +61,18 @@ def test_identifying_values_never_reach_database_logs_or_exports(
     seed_users(database_url)
     uploaded: list[str] = []
     exports: list[str] = []
+    signal_mv = builders.sine_ecg()
+    generated = [
+        builders.edf_file(signal_mv, 500.0),
+        builders.UploadedFile("ecg.dcm", builders.dicom_bytes(builders.dicom_dataset(signal_mv, 500.0))),
+    ]
     with TestClient(create_app(make_settings(database_url))) as client:
         login(client, "clinician1")
-        for files in UPLOADS:
-            body = [("files", (Path(f).name, (data_dir / f).read_bytes(),
-                               "application/octet-stream")) for f in files]
+        bodies = [[(f, Path(f).name, (data_dir / f).read_bytes()) for f in files]
+                  for files in UPLOADS]
+        bodies += [[(None, g.name, g.data)] for g in generated]
+        for files in bodies:
+            body = [("files", (name, data, "application/octet-stream")) for _, name, data in files]
             response = client.post("/api/v1/records", files=body)
             assert response.status_code == 201, (files, response.text)
             record = response.json()
@@ -70,7 +82,7 @@ def test_identifying_values_never_reach_database_logs_or_exports(
             edit = client.post(f"/api/v1/predictions/{prediction.json()['id']}/interventions",
                                json={"concept": "qt", "value": 470})
             assert edit.status_code == 201, edit.text
-            uploaded.extend(files)
+            uploaded.extend(key for key, _, _ in files if key)
         login(client, "researcher1")
         for kind in ("interventions", "predictions"):
             for export_format in ("csv", "jsonl", "parquet"):
@@ -81,6 +93,7 @@ def test_identifying_values_never_reach_database_logs_or_exports(
 
     values = identifying_values(data_dir)
     searched = {v for f in uploaded for v in values.get(f, ()) if not is_numeric(v)}
+    searched |= set(GENERATED_VALUES)
     assert len(searched) > 40  # the check below is not vacuous
     places = {
         "database": _database_text(database_url),
