@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from models.evaluate import diagonal_line
 from models.heads.fit import COMPARISONS, SCORES, VARIANTS, HeadFitResult
 
 _SCORE_LABELS = {
@@ -118,16 +119,7 @@ def _figures(result: HeadFitResult, variant: str) -> list[tuple[str, Any]]:
             fpr, tpr, _ = roc_curve(chosen["group"] == positive, chosen[f"{variant}/{score}"])
             area = report["scores"][score]["auroc"][comparison]["pooled"]["value"]
             traces.append(go.Scatter(x=fpr, y=tpr, name=f"{_SCORE_LABELS[score]} ({area:.3f})"))
-        traces.append(
-            go.Scatter(
-                x=[0, 1],
-                y=[0, 1],
-                mode="lines",
-                line={"dash": "dot", "color": "grey"},
-                name="chance",
-            )
-        )
-        roc = go.Figure(traces)
+        roc = go.Figure([*traces, diagonal_line("chance")])
         roc.update_layout(xaxis_title="1 − specificity", yaxis_title="sensitivity")
         figures.append((f"ROC, {comparison.replace('_', ' ')} (pooled held-out scores)", roc))
     bars = []
@@ -176,15 +168,7 @@ def _figures(result: HeadFitResult, variant: str) -> list[tuple[str, Any]]:
             )
             for score in ("head", "qtcf_logistic")
         ]
-        + [
-            go.Scatter(
-                x=[0, 1],
-                y=[0, 1],
-                mode="lines",
-                line={"dash": "dot", "color": "grey"},
-                name="perfect calibration",
-            )
-        ]
+        + [diagonal_line("perfect calibration")]
     )
     reliability.update_layout(xaxis_title="predicted probability", yaxis_title="observed frequency")
     figures.append(("Reliability (held-out probabilities)", reliability))

@@ -226,3 +226,12 @@ def test_too_few_subjects_are_refused(ecgrdvq_table: pd.DataFrame) -> None:
     two = ecgrdvq_table[ecgrdvq_table["subject"].isin([1001, 1002])]
     with pytest.raises(ValueError, match="at least 3 subjects"):
         fit_tdp_head(two)
+
+
+def test_the_html_report_stands_alone(head_run: Path) -> None:
+    page = (head_run / "report.html").read_text()
+    assert "cdn" not in page.lower().split("<script>")[0]  # nothing fetched from outside
+    assert len(page) > 1_000_000  # plotly.js inlined
+    assert page.count("<th>AUROC leave-pair-out</th>") == 2  # one table per variant
+    assert page.count("<td>tpeak_tend</td><td>ms</td>") == 2  # coefficient tables with units
+    assert "Mean risk per drug" in page and "Reliability" in page
