@@ -46,6 +46,9 @@ test: install-test
 
 train-demo: install
 	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out models/weights/demo
+	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
+	$(BIN)/qtlens compose-bundle --base models/weights/demo \
+	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.commands.train",
     "models.commands.evaluate",
     "models.explain.commands",
+    "models.heads.commands",
     "models.ecg.io.cli",
     "models.ecg.commands",
 )
