@@ -427,7 +427,7 @@ def evaluate(
             output.concept_values[:, qtc].numpy(), inputs.sex, labels
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / EVALUATION_FILE).write_text(json.dumps(_json_ready(report), indent=2) + "\n")
+    (out_dir / EVALUATION_FILE).write_text(json.dumps(json_ready(report), indent=2) + "\n")
     write_html(report, out_dir / REPORT_FILE, true_concepts, output)
     return report
 
@@ -455,12 +455,12 @@ def _concept_sections(
         }
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """NaN → null, tuples → lists, numpy scalars → floats, recursively."""
     if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

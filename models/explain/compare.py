@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from models.bundle import LoadedBundle, code_version, load_bundle
 from models.concepts import concept_names
-from models.evaluate import _json_ready, concept_metrics, intervention_report, task_report
+from models.evaluate import json_ready, concept_metrics, intervention_report, task_report
 from models.explain.attributions import (
     Attribution,
     AttributionOptions,
@@ -442,7 +442,7 @@ def compare(
         "code_version": code_version(),
         "bundles": {m.role: m.summary for m in models},
         "data": dict(data.provenance),
-        "config": _json_ready(json.loads(json.dumps(asdict(config), default=str))),
+        "config": json_ready(json.loads(json.dumps(asdict(config), default=str))),
     }
     flags = dict(data.flags)
     with tqdm(total=_steps(config, models), desc="compare", disable=not progress) as bar:
@@ -482,7 +482,7 @@ def compare(
             if data.has_labels
             else {"skipped": f"{data.source} has no risk labels"}
         )
-    report = _json_ready(report)
+    report = json_ready(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2) + "\n")
     from models.explain.report import write_report
