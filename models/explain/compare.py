@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from models.bundle import LoadedBundle, code_version, load_bundle
 from models.concepts import concept_names
-from models.evaluate import json_ready, concept_metrics, intervention_report, task_report
+from models.evaluate import concept_metrics, intervention_report, json_ready, task_report
 from models.explain.attributions import (
     Attribution,
     AttributionOptions,
