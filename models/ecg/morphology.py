@@ -19,6 +19,8 @@ morphology measures of Andersen et al., Computers in Cardiology 34:341, 2007):
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -48,7 +50,7 @@ def t_half_widths_ms(t_wave_mv: np.ndarray, fs_hz: float) -> tuple[float, float]
     half = wave[peak] / 2.0
 
     def crossing(indices: np.ndarray) -> float:
-        for previous, current in zip(indices[:-1], indices[1:]):
+        for previous, current in itertools.pairwise(indices):
             if wave[current] <= half < wave[previous] or wave[current] < half <= wave[previous]:
                 fraction = (wave[previous] - half) / (wave[previous] - wave[current])
                 return float(previous + fraction * (current - previous))

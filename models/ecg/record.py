@@ -79,7 +79,7 @@ def normalise_sex(raw: str | None) -> Sex | None:
     return None
 
 
-def normalise_age(raw: float | int | str | None) -> int | None:
+def normalise_age(raw: float | str | None) -> int | None:
     """Return the age in whole years, capped at :data:`AGE_CAP_YEARS`, or ``None`` when unknown.
 
     Example:
