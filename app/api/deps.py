@@ -31,8 +31,9 @@ from app.security import (
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def get_context(request: Request) -> AppContext:
-    """The application context built at start-up."""
+async def get_context(request: Request) -> AppContext:
+    """The application context built at start-up (async: a sync dependency would queue for the
+    thread pool, so ``/health`` would wait behind busy database requests)."""
     return request.app.state.context
 
 
