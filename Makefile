@@ -47,7 +47,7 @@ test: install-test
 train-demo: install
 	$(BIN)/qtlens train --config demo --out models/weights/demo
 
-bench: install
+bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 clean:

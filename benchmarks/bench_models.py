@@ -30,7 +30,8 @@ from models.nets.registry import create_model
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "weights" / "demo"
 
 
-def _median_seconds(function: Callable[[], object], repeats: int) -> float:
+def median_seconds(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``function``, in seconds."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -67,8 +68,8 @@ def forward_ratio(
         for _ in range(3):
             run(cbm)(), run(blackbox)()
         for _ in range(repeats):
-            cbm_times.append(_median_seconds(run(cbm), 1))
-            blackbox_times.append(_median_seconds(run(blackbox), 1))
+            cbm_times.append(median_seconds(run(cbm), 1))
+            blackbox_times.append(median_seconds(run(blackbox), 1))
     return statistics.median(cbm_times), statistics.median(blackbox_times)
 
 
@@ -105,12 +106,12 @@ def main() -> None:
     )
     prediction = bundle.predict([ecg])[0]
     qt = prediction.concepts["qt"].value
-    predict_s = _median_seconds(lambda: bundle.predict([ecg]), args.repeats)
+    predict_s = median_seconds(lambda: bundle.predict([ecg]), args.repeats)
     forward_s, _ = forward_ratio(config, device, 1, args.repeats)
-    intervene_s = _median_seconds(
+    intervene_s = median_seconds(
         lambda: intervene(bundle, prediction, {"qt": qt + 40.0}), 10 * args.repeats
     )
-    suggest_s = _median_seconds(
+    suggest_s = median_seconds(
         lambda: suggest(bundle, prediction, {"qt": qt + 40.0}), args.repeats
     )
     print(
