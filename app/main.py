@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -40,6 +41,10 @@ API_PREFIX = "/api/v1"
 #: contention for the interpreter lock and the connection pool (15 on SQLite) on a small host;
 #: the event loop, and with it ``/health``, answers faster with fewer.
 REQUEST_THREADS = 12
+#: How long a thread may hold the interpreter lock while another waits (CPython's default is
+#: 5 ms). The event loop waits for it behind measurement and database threads at every step of
+#: a request; at 1 ms, /health's p99 under 50 clients for 60 s fell from ~95 ms to ~45 ms.
+GIL_SWITCH_INTERVAL_S = 0.001
 
 #: Scripts only from this origin (no inline script, no eval). Plotly injects <style> rules at run
 #: time, so styles allow 'unsafe-inline' (plotly/plotly.js#7543); scripts stay strict.
@@ -224,10 +229,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # cyclic collector's sight, a full collection no longer stalls every request (~200 ms).
         gc.freeze()
         to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        switch_interval_s = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         app.state.context = context
         try:
             yield
         finally:
+            sys.setswitchinterval(switch_interval_s)
             context.pool.shutdown()
             context.db.dispose()
 
