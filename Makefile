@@ -45,7 +45,10 @@ test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 train-demo: install
-	$(BIN)/qtlens train --config demo --out models/weights/demo
+	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out models/weights/demo
+	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
+	$(BIN)/qtlens compose-bundle --base models/weights/demo \
+	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks

@@ -5,33 +5,57 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.security import Role
 from models.cli import build_cli
 
+if TYPE_CHECKING:
+    from app.db.session import Database
+    from app.settings import Settings
+
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The tamper-evident logs.", no_args_is_help=True)
 
 
-def _settings():
+def _settings() -> Settings:
+    """The service settings from the environment; a clear CLI error when they are invalid."""
+    from pydantic import ValidationError
+
     from app.settings import Settings
 
     try:
         return Settings()
-    except Exception as error:  # noqa: BLE001 - pydantic ValidationError: show it as a CLI error
+    except ValidationError as error:
         typer.echo(f"error: invalid configuration: {error}", err=True)
         raise typer.Exit(2) from None
 
 
-def _database():
+def _database() -> Database:
+    """The configured database (imported lazily so `qtlens --help` stays instant)."""
     from app.db.session import Database
 
     return Database(_settings().database_url)
+
+
+@contextmanager
+def _clear_database_errors() -> Iterator[None]:
+    """Turn database and migration failures into one-line CLI errors (exit 2)."""
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (SQLAlchemyError, CommandError) as error:
+        text = str(error).strip()
+        typer.echo(f"error: database: {text.splitlines()[0] if text else repr(error)}", err=True)
+        raise typer.Exit(2) from None
 
 
 @db_cli.command("upgrade")
@@ -42,7 +66,8 @@ def db_upgrade(
     from app.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url, revision)
+    with _clear_database_errors():
+        upgrade(settings.database_url, revision)
     typer.echo(f"database at revision {revision}")
 
 
@@ -67,7 +92,7 @@ def users_add(
 
     password = _read_password(password_stdin)
     try:
-        with _database().write() as session:
+        with _clear_database_errors(), _database().write() as session:
             user = create_user(session, username, password, role)
             pseudonym = user.pseudonym
     except UserError as error:
@@ -84,7 +109,7 @@ def users_bootstrap() -> None:
     from app.db.models import User
     from app.services.users import create_user
 
-    with _database().write() as session:
+    with _clear_database_errors(), _database().write() as session:
         if session.execute(select(func.count(User.id))).scalar_one() > 0:
             return
         password = secrets.token_urlsafe(12)
@@ -103,7 +128,7 @@ def users_list() -> None:
 
     from app.db.models import User
 
-    with _database().read() as session:
+    with _clear_database_errors(), _database().read() as session:
         for user in session.execute(select(User).order_by(User.id)).scalars():
             typer.echo(f"{user.username}\t{user.role}\t{user.pseudonym}\t"
                        f"{'active' if user.is_active else 'inactive'}")
@@ -114,7 +139,7 @@ def audit_verify() -> None:
     """Recompute the hash chains of interventions and audit events; exit 1 on any mismatch."""
     from app.services.audit import verify_chains
 
-    with _database().read() as session:
+    with _clear_database_errors(), _database().read() as session:
         reports = verify_chains(session)
     failed = False
     for report in reports:

@@ -6,7 +6,8 @@ Both networks are built from the bundle's config (same backbone), so the first r
 concept head, the in-network derivations and the linear task head add to a forward pass (goal
 ≤ 1.05). The intervention time is :func:`models.intervene.intervene` on a stored prediction
 (task head only, on the CPU), compared with one full forward pass of one ECG in the same run;
-:func:`models.intervene.suggest` is timed too. Timings are medians of interleaved repeats.
+:func:`models.intervene.suggest` is timed too. Timings are medians of interleaved repeats; the
+ratio is the median of per-pair ratios.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def median_seconds(function: Callable[[], object], repeats: int) -> float:
 
 def forward_ratio(
     config: ModelConfig, device: torch.device, batch: int, repeats: int
-) -> tuple[float, float]:
-    """Median forward seconds of the joint CBM and of the black box (interleaved)."""
+) -> tuple[float, float, float]:
+    """Median forward seconds of the joint CBM and the black box, and the median of their
+    ratio over interleaved pairs (robust to a machine whose load drifts)."""
     torch.manual_seed(0)
     cbm = create_model(replace(config, variant="joint")).to(device).eval()
     blackbox = create_model(replace(config, variant="blackbox")).to(device).eval()
@@ -54,23 +56,24 @@ def forward_ratio(
         torch.full((batch,), 50.0, device=device),
     )
 
-    def run(model: torch.nn.Module) -> Callable[[], object]:
-        def call() -> object:
-            output = model(*inputs)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            return output
+    def timed(model: torch.nn.Module) -> float:
+        start = time.perf_counter()
+        model(*inputs)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
 
-        return call
-
-    cbm_times, blackbox_times = [], []
+    pairs = []
     with torch.inference_mode():
-        for _ in range(3):
-            run(cbm)(), run(blackbox)()
+        for _ in range(10):
+            timed(cbm), timed(blackbox)
         for _ in range(repeats):
-            cbm_times.append(median_seconds(run(cbm), 1))
-            blackbox_times.append(median_seconds(run(blackbox), 1))
-    return statistics.median(cbm_times), statistics.median(blackbox_times)
+            pairs.append((timed(cbm), timed(blackbox)))
+    return (
+        statistics.median(c for c, _ in pairs),
+        statistics.median(b for _, b in pairs),
+        statistics.median(c / b for c, b in pairs),
+    )
 
 
 def main() -> None:
@@ -78,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
     bundle = load_bundle(args.bundle, device=args.device)
     config = bundle.model.config
@@ -91,8 +94,8 @@ def main() -> None:
     print(f"device: {device} ({name}); torch {torch.__version__}; bundle {bundle.version}")
     print(f"{'batch':>5} {'CBM (ms)':>9} {'black box (ms)':>15} {'CBM / black box':>16}")
     for batch in (1, 32):
-        cbm, blackbox = forward_ratio(config, device, batch, args.repeats)
-        print(f"{batch:5d} {cbm * 1e3:9.2f} {blackbox * 1e3:15.2f} {cbm / blackbox:16.3f}")
+        cbm, blackbox, ratio = forward_ratio(config, device, batch, args.repeats)
+        print(f"{batch:5d} {cbm * 1e3:9.2f} {blackbox * 1e3:15.2f} {ratio:16.3f}")
 
     rng = np.random.default_rng(0)
     ecg = Ecg(
@@ -107,7 +110,7 @@ def main() -> None:
     prediction = bundle.predict([ecg])[0]
     qt = prediction.concepts["qt"].value
     predict_s = median_seconds(lambda: bundle.predict([ecg]), args.repeats)
-    forward_s, _ = forward_ratio(config, device, 1, args.repeats)
+    forward_s = forward_ratio(config, device, 1, args.repeats)[0]
     intervene_s = median_seconds(
         lambda: intervene(bundle, prediction, {"qt": qt + 40.0}), 10 * args.repeats
     )

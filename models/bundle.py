@@ -7,7 +7,22 @@ Layout::
                           data, split, seed, metrics, intended use, limitations, code version
     preprocessing.json    the input rule (:mod:`models.nets.inputs`): rate, length, lead order,
                           per-lead scale, crop/pad and standardisation rules
-    SHA256SUMS            ``sha256sum`` lines for the three files above
+    heads/<task>.json     optional: a task head learned elsewhere that replaces the network's
+                          own head for that task (:mod:`models.heads`)
+    SHA256SUMS            ``sha256sum`` lines for every file above
+
+**Task heads.** The card's ``task_heads`` section says, per task, which head is in force and what
+data it was learned from::
+
+    "task_heads": {
+      "lqts_risk": {"kind": "network", "learned_from": "joint network head trained on …"},
+      "tdp_risk": {"kind": "logistic", "file": "heads/tdp_risk.json",
+                   "learned_from": "logistic head learned on ECGRDVQ (6 subjects, …)",
+                   "features": [...], "evaluation": {...}, "limitations": [...],
+                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"}}}
+
+A card without the section (every bundle ``qtlens train`` writes) carries the network's heads
+for every task (:func:`task_heads`). ``qtlens compose-bundle`` writes composed bundles.
 
 The bundle's identity is the SHA-256 of ``SHA256SUMS`` (:attr:`LoadedBundle.checksum`);
 predictions carry it, so every number is traceable to the exact weights. :func:`load_bundle`
@@ -35,12 +50,13 @@ from safetensors.torch import load_file, save_file
 
 from models.concepts import concept_names
 from models.ecg.record import STANDARD_LEADS, Ecg
+from models.heads.logistic import ComposedConceptModel, LogisticTaskHead
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.bottleneck import sex_code
 from models.nets.inputs import InputSpec, ecg_to_input
 from models.nets.model import ConceptModel, HeadExplanation, ModelConfig, RiskModel
 from models.nets.prediction import ConceptEstimate, HeadState, ModelPrediction, TaskRisk
-from models.nets.registry import create_model
+from models.nets.registry import create_model, get_variant
 from models.tasks import TASKS, task_names
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -48,6 +64,10 @@ CARD_FILE = "card.json"
 PREPROCESSING_FILE = "preprocessing.json"
 CHECKSUM_FILE = "SHA256SUMS"
 BUNDLE_FILES: tuple[str, ...] = (WEIGHTS_FILE, CARD_FILE, PREPROCESSING_FILE)
+HEADS_DIR = "heads"
+#: ``kind`` of a card's task-head entry: the network's own linear head, or a logistic head file.
+NETWORK_HEAD = "network"
+LOGISTIC_HEAD = "logistic"
 
 INTENDED_USE = (
     "Research use only — not a medical device. QTLens estimates Long-QT and drug-induced "
@@ -112,15 +132,44 @@ def save_bundle(out_dir: Path, model: RiskModel, card: dict[str, Any], spec: Inp
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out_dir / WEIGHTS_FILE), metadata={"format": "qtlens-bundle-1"})
-    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    write_json(out_dir / CARD_FILE, card)
     (out_dir / PREPROCESSING_FILE).write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
-    lines = [f"{sha256_file(out_dir / name)}  {name}" for name in BUNDLE_FILES]
+    return write_checksums(out_dir, BUNDLE_FILES)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented UTF-8 JSON (the layout of every bundle JSON file)."""
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_checksums(out_dir: Path, names: Sequence[str]) -> str:
+    """Write ``SHA256SUMS`` for ``names`` (paths relative to ``out_dir``); returns the checksum."""
+    lines = [f"{sha256_file(out_dir / name)}  {name}" for name in names]
     (out_dir / CHECKSUM_FILE).write_text("\n".join(lines) + "\n")
     return sha256_file(out_dir / CHECKSUM_FILE)
 
 
+def recorded_checksums(path: Path) -> dict[str, str]:
+    """``SHA256SUMS`` of a bundle as file name → hex digest (names checked to stay inside).
+
+    Raises:
+        BundleError: ``SHA256SUMS`` is missing or malformed, or names a path outside the bundle.
+    """
+    if not (path / CHECKSUM_FILE).is_file():
+        raise BundleError(f"{path} is not a complete QTLens model bundle: missing {CHECKSUM_FILE}")
+    recorded: dict[str, str] = {}
+    for line in (path / CHECKSUM_FILE).read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        parts = Path(name).parts
+        if len(digest) != 64 or not name or Path(name).is_absolute() or ".." in parts:
+            raise BundleError(f"{path / CHECKSUM_FILE} is malformed (line {line!r})")
+        recorded[name] = digest
+    return recorded
+
+
 def verify_bundle(path: Path) -> str:
-    """Check every bundle file against ``SHA256SUMS``; returns the bundle checksum.
+    """Check every file ``SHA256SUMS`` lists (at least the weights, card and preprocessing
+    files) against its recorded SHA-256; returns the bundle checksum.
 
     Raises:
         BundleError: a file is missing or ``SHA256SUMS`` is malformed.
@@ -133,15 +182,14 @@ def verify_bundle(path: Path) -> str:
         raise BundleError(
             f"{path} is not a complete QTLens model bundle: missing {', '.join(missing)}"
         )
-    recorded: dict[str, str] = {}
-    for line in (path / CHECKSUM_FILE).read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        if len(digest) != 64 or not name:
-            raise BundleError(f"{path / CHECKSUM_FILE} is malformed (line {line!r})")
-        recorded[name] = digest
-    for name in BUNDLE_FILES:
+    recorded = recorded_checksums(path)
+    for name in (*BUNDLE_FILES, *(n for n in recorded if n not in BUNDLE_FILES)):
         if name not in recorded:
             raise BundleError(f"{path / CHECKSUM_FILE} lists no checksum for {name}")
+        if not (path / name).is_file():
+            raise BundleError(
+                f"model bundle {path}: {name} is listed in {CHECKSUM_FILE} but missing"
+            )
         actual = sha256_file(path / name)
         if actual != recorded[name]:
             raise BundleIntegrityError(
@@ -152,7 +200,8 @@ def verify_bundle(path: Path) -> str:
     return sha256_file(path / CHECKSUM_FILE)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A bundle JSON file as a dict; :class:`BundleError` when it is not a JSON object."""
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -160,6 +209,68 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BundleError(f"{path} must hold a JSON object")
     return data
+
+
+def network_head_source(card: dict[str, Any]) -> str:
+    """What a network's own task head was learned from, in one line, from its card's data."""
+    data = card.get("data", {})
+    source = str(data.get("source", "unknown data"))
+    trained_on = data.get("split", {}).get("train")
+    records = f"{trained_on} " if trained_on else ""
+    seed = f", seed {data['seed']}" if source == "synthetic" and "seed" in data else ""
+    return f"{card.get('variant', 'network')} network head trained on {records}{source} ECGs{seed}"
+
+
+def task_heads(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The card's ``task_heads`` section, one entry per task in :data:`TASKS` order; a card
+    without it carries the network's own head for every task.
+
+    Raises:
+        BundleError: an entry for an unknown task, of an unknown kind, or a head entry without
+            its file.
+    """
+    given = card.get("task_heads", {})
+    if not isinstance(given, dict) or set(given) - set(task_names()):
+        raise BundleError(f"the card's task_heads must map tasks among {task_names()}")
+    heads = {}
+    network = {"kind": NETWORK_HEAD, "learned_from": network_head_source(card)}
+    for task in task_names():
+        entry = given.get(task) or network
+        if entry.get("kind") not in (NETWORK_HEAD, LOGISTIC_HEAD):
+            raise BundleError(f"task head of {task} has unknown kind {entry.get('kind')!r}")
+        if entry["kind"] == LOGISTIC_HEAD and not isinstance(entry.get("file"), str):
+            raise BundleError(f"task head of {task} names no file")
+        heads[task] = entry
+    return heads
+
+
+def _composed_heads(path: Path, card: dict[str, Any]) -> dict[str, LogisticTaskHead]:
+    """The checksummed head files the card puts in force, by task."""
+    recorded = recorded_checksums(path)
+    heads = {}
+    for task, entry in task_heads(card).items():
+        if entry["kind"] != LOGISTIC_HEAD:
+            continue
+        if entry["file"] not in recorded:
+            raise BundleError(f"bundle {path}: {entry['file']} ({task}) is not in {CHECKSUM_FILE}")
+        try:
+            head = LogisticTaskHead.load(path / entry["file"])
+        except ValueError as error:
+            raise BundleError(f"bundle {path}: {error}") from None
+        if head.task != task:
+            raise BundleError(f"bundle {path}: {entry['file']} predicts {head.task}, not {task}")
+        heads[task] = head
+    return heads
+
+
+def _create(config: ModelConfig, heads: dict[str, LogisticTaskHead]) -> RiskModel:
+    """The bundle's network, composed with its task heads when it carries any."""
+    if not heads:
+        return create_model(config)
+    architecture = get_variant(config.variant).architecture
+    if architecture == "blackbox":
+        raise BundleError("a black box has no concepts for a task head to read")
+    return ComposedConceptModel(config, architecture, heads)
 
 
 @dataclass(frozen=True)
@@ -194,6 +305,11 @@ class LoadedBundle:
     def version(self) -> str:
         """Short model version for display: ``<variant>@<first 12 hex of the checksum>``."""
         return f"{self.variant}@{self.checksum[:12]}"
+
+    @property
+    def task_heads(self) -> dict[str, dict[str, Any]]:
+        """Per task, the head in force and what it was learned from (see :func:`task_heads`)."""
+        return task_heads(self.card)
 
     @property
     def has_concepts(self) -> bool:
@@ -330,7 +446,7 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
     """
     path = Path(path)
     checksum = verify_bundle(path)
-    card = _read_json(path / CARD_FILE)
+    card = read_json(path / CARD_FILE)
     bundle_concepts = tuple(c["name"] for c in card.get("concepts", []))
     if bundle_concepts and bundle_concepts != concept_names():
         raise BundleError(
@@ -341,12 +457,12 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
         raise BundleError(f"bundle {path} was trained for other tasks; retrain it")
     try:
         config = ModelConfig.from_dict(card["config"])
-        spec = InputSpec.from_dict(_read_json(path / PREPROCESSING_FILE))
+        spec = InputSpec.from_dict(read_json(path / PREPROCESSING_FILE))
     except (KeyError, TypeError, ValueError) as error:
         raise BundleError(
             f"bundle {path} has an invalid card or preprocessing file: {error}"
         ) from None
-    model = create_model(config)
+    model = _create(config, _composed_heads(path, card))
     try:
         model.load_state_dict(load_file(str(path / WEIGHTS_FILE), device="cpu"), strict=True)
     except RuntimeError as error:

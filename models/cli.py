@@ -17,7 +17,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.data.commands",
     "models.commands.train",
     "models.commands.evaluate",
+    "models.heads.commands",
     "models.ecg.io.cli",
+    "models.ecg.commands",
 )
 
 

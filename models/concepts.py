@@ -316,10 +316,15 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="Global QRS onset to the end of the T wave: total ventricular "
         "depolarisation and repolarisation time.",
-        how_measured="Global QRS onset → T end by the tangent method on the lead with the "
-        "longest T wave (median beat).",
+        how_measured="Global QRS onset → T end by the tangent method on the median beat, in the "
+        "lead whose T ends last among leads with a T ≥ 0.1 mV (a lone lead ending > 40 ms after "
+        "all others is dropped). Unavailable when QRS ≥ 120 ms.",
         normal_low=350,
         normal_high=440,
+        thresholds=(
+            Threshold(500, FlagLevel.CRITICAL,
+                      note="QT > 500 ms: high risk of Torsade de Pointes at any rate"),
+        ),
         plausible_low=150,
         plausible_high=800,
         references=(
@@ -395,7 +400,8 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="Late repolarisation: T peak to T end, a marker of transmural dispersion "
         "of repolarisation and of arrhythmic risk.",
-        how_measured="T peak → T end (tangent method) on the median beat.",
+        how_measured="T peak of the vector-magnitude median beat → global T end (tangent "
+        "method).",
         normal_low=60,
         normal_high=110,
         thresholds=(

@@ -501,7 +501,7 @@ Bundle SHA-256 {html.escape(report["bundle"]["sha256"])}.</p>
     )
 
 
-def _diagonal(name: str) -> Any:
+def diagonal_line(name: str) -> Any:
     """The dotted identity line of ROC and reliability plots."""
     import plotly.graph_objects as go
 
@@ -526,7 +526,7 @@ def _task_figures(report: dict[str, Any], task: str) -> list[tuple[str, Any]]:
             )
             for n, e in runs
         ]
-        + [_diagonal("chance")]
+        + [diagonal_line("chance")]
     )
     roc.update_layout(xaxis_title="1 − specificity", yaxis_title="sensitivity")
     bins = entry["calibration"]["bins"]
@@ -539,7 +539,7 @@ def _task_figures(report: dict[str, Any], task: str) -> list[tuple[str, Any]]:
                 name="model",
                 text=[f"{b['count']} records" for b in bins],
             ),
-            _diagonal("perfect calibration"),
+            diagonal_line("perfect calibration"),
         ]
     )
     reliability.update_layout(xaxis_title="predicted probability", yaxis_title="observed frequency")

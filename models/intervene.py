@@ -4,7 +4,9 @@ An intervention never reruns the backbone: the stored :class:`~models.nets.predi
 plus the overrides go through the task head alone (Koh et al., ICML 2020, "test-time
 intervention") — a few hundred microseconds on the CPU. Overriding a concept re-derives every
 concept derived from it (QT → all four QTc, ``qtc_prolonged``) unless that derived concept is
-itself overridden, exactly as :func:`models.concepts.rederive` does.
+itself overridden, exactly as :func:`models.concepts.rederive` does. A task head composed into
+the bundle from elsewhere (:mod:`models.heads`, e.g. ``tdp_risk`` learned on ECGRDVQ) takes part
+in the recomputation, the contributions and the suggestion policies like the network's own.
 
 Which concept to check next (:func:`suggest`), after Shin et al., "A Closer Look at the
 Intervention Procedure of Concept Bottleneck Models", ICML 2023:

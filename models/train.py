@@ -173,6 +173,20 @@ class _Progress:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every stage of one training run shares."""
+
+    splits: dict[str, _Split]
+    config: TrainConfig
+    device: torch.device
+    process: _Process
+    checkpoint_path: Path
+    identity: dict[str, Any]
+    progress: bool
+    log: Callable[[str], None]
+
+
 def _join_process_group(device: torch.device) -> _Process:
     """Join the ``torchrun`` process group when ``WORLD_SIZE`` > 1."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -312,7 +326,11 @@ def _validate(
     output = run_batched(model, split.inputs, device, 4 * batch_size, overrides)
     with torch.no_grad():
         loss = _stage_loss(
-            model, stage, output, torch.as_tensor(split.concepts), torch.as_tensor(split.labels)
+            model,
+            stage,
+            ModelOutput(*(t.to(device) for t in output)),
+            torch.as_tensor(split.concepts, device=device),
+            torch.as_tensor(split.labels, device=device),
         )
     probabilities = torch.sigmoid(output.task_logits).numpy()
     scores = {
@@ -323,43 +341,40 @@ def _validate(
 
 
 def _save_checkpoint(
-    path: Path,
+    run: _Run,
     model: RiskModel,
     best: dict[str, torch.Tensor],
     progress: _Progress,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
-    identity: dict[str, Any],
 ) -> None:
     """Atomically write everything needed to resume."""
     payload = {
-        "identity": identity,
+        "identity": run.identity,
         "model": model.state_dict(),
         "best": best,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "progress": asdict(progress),
     }
-    tmp = path.with_suffix(".tmp")
+    tmp = run.checkpoint_path.with_suffix(".tmp")
     torch.save(payload, tmp)
-    os.replace(tmp, path)
+    os.replace(tmp, run.checkpoint_path)
 
 
 def _train_epoch(
     wrapped: torch.nn.Module,
     model: RiskModel,
     stage: Stage,
-    split: _Split,
-    config: TrainConfig,
+    run: _Run,
     rng: np.random.Generator,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
-    device: torch.device,
-    process: _Process,
     bar: Any,
 ) -> float:
     """One pass over the training split; returns the mean training loss of this process."""
     _train_mode(model, stage)
+    split, config, device, process = run.splits["train"], run.config, run.device, run.process
     n = len(split.inputs)
     order = rng.permutation(n)
     measured = model.space.is_measured.cpu().numpy() if isinstance(model, ConceptModel) else None
@@ -430,6 +445,7 @@ def train(
         FileNotFoundError: ``resume`` without a checkpoint.
     """
     started = time.perf_counter()
+    version = bundles.code_version()  # the code that trains, even if the tree changes meanwhile
     variant = get_variant(model_config.variant)
     torch_device = _process_device(device)
     process = _join_process_group(torch_device)
@@ -449,17 +465,28 @@ def train(
             )
         )
         out_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint_path = out_dir / CHECKPOINT_FILE
+        run = _Run(
+            splits,
+            train_config,
+            torch_device,
+            process,
+            out_dir / CHECKPOINT_FILE,
+            identity,
+            progress,
+            log,
+        )
         state = _Progress()
         checkpoint = None
         if resume:
-            if not checkpoint_path.is_file():
-                raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}")
-            checkpoint = torch.load(checkpoint_path, map_location=torch_device, weights_only=False)
+            if not run.checkpoint_path.is_file():
+                raise FileNotFoundError(f"--resume: no checkpoint at {run.checkpoint_path}")
+            checkpoint = torch.load(
+                run.checkpoint_path, map_location=torch_device, weights_only=False
+            )
             if checkpoint["identity"] != identity:
                 raise ValueError(
-                    f"{checkpoint_path} belongs to a run with other settings; resume with the "
-                    "same variant, preset, seed and data, or start a new --out directory"
+                    f"{run.checkpoint_path} belongs to a run with other settings; resume with "
+                    "the same variant, preset, seed and data, or start a new --out directory"
                 )
             state = _Progress(**checkpoint["progress"])
             model.load_state_dict(checkpoint["model"])
@@ -467,22 +494,8 @@ def train(
         for stage_index, stage in enumerate(variant.stages):
             if stage_index < state.stage:
                 continue
-            _run_stage(
-                model,
-                stage,
-                stage_index,
-                len(variant.stages),
-                splits,
-                train_config,
-                torch_device,
-                process,
-                state,
-                checkpoint if stage_index == state.stage else None,
-                checkpoint_path,
-                identity,
-                progress,
-                log,
-            )
+            resumed = checkpoint if stage_index == state.stage else None
+            _run_stage(model, variant.stages, stage_index, run, state, resumed)
             checkpoint = None
             state = _Progress(stage=stage_index + 1, history=state.history)
         model.eval()
@@ -490,21 +503,17 @@ def train(
         seconds = time.perf_counter() - started
         bundle_dir = None
         if process.is_main:
-            card = _card(
-                model_config,
-                train_config,
-                request,
-                data,
-                spec,
-                state.history,
-                metrics,
-                seconds,
-                torch_device,
-                process,
-                command,
-            )
+            facts = {
+                "command": command,
+                "device": str(torch_device),
+                "processes": process.world_size,
+                "seconds": round(seconds, 1),
+                "epochs_run": len(state.history),
+                "history": state.history,
+            }
+            card = _card(model_config, train_config, request, data, facts, metrics, version)
             bundles.save_bundle(out_dir, model, card, spec)
-            checkpoint_path.unlink(missing_ok=True)
+            run.checkpoint_path.unlink(missing_ok=True)
             bundle_dir = out_dir
         return TrainResult(model, bundle_dir, state.history, metrics, seconds)
     finally:
@@ -514,26 +523,19 @@ def train(
 
 def _run_stage(
     model: RiskModel,
-    stage: Stage,
+    stages: tuple[Stage, ...],
     stage_index: int,
-    n_stages: int,
-    splits: dict[str, _Split],
-    config: TrainConfig,
-    device: torch.device,
-    process: _Process,
+    run: _Run,
     state: _Progress,
     checkpoint: dict[str, Any] | None,
-    checkpoint_path: Path,
-    identity: dict[str, Any],
-    progress: bool,
-    log: Callable[[str], None],
 ) -> None:
     """Train one stage with early stopping; leaves the best epoch's weights in ``model``."""
+    stage, config, device, process = stages[stage_index], run.config, run.device, run.process
     parameters = _set_trainable(model, stage)
     optimizer = torch.optim.AdamW(
         parameters, lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    steps_per_epoch = max(1, len(splits["train"].inputs) // config.batch_size)
+    steps_per_epoch = max(1, len(run.splits["train"].inputs) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=config.learning_rate,
@@ -554,9 +556,9 @@ def _run_stage(
             and (stage.task_weight == 0 or stage.concept_weight_for(model.config) == 0)
             and isinstance(model, ConceptModel),
         )
-    label = f"{model.config.variant} · {stage.name}" + (
-        f" ({stage_index + 1}/{n_stages})" if n_stages > 1 else ""
-    )
+    label = f"{model.config.variant} · {stage.name}"
+    if len(stages) > 1:
+        label += f" ({stage_index + 1}/{len(stages)})"
     while state.epoch < config.epochs and state.bad_epochs < config.patience:
         epoch = state.epoch
         seeds = _epoch_seed(config.seed, stage_index, epoch)
@@ -566,23 +568,11 @@ def _run_stage(
         with tqdm(
             total=steps_per_epoch,
             desc=f"{label} epoch {epoch + 1}/{config.epochs}",
-            disable=not (progress and process.is_main),
+            disable=not (run.progress and process.is_main),
             leave=False,
         ) as bar:
-            train_loss = _train_epoch(
-                wrapped,
-                model,
-                stage,
-                splits["train"],
-                config,
-                rng,
-                optimizer,
-                scheduler,
-                device,
-                process,
-                bar,
-            )
-        val_loss, scores = _validate(model, stage, splits["val"], device, config.batch_size)
+            train_loss = _train_epoch(wrapped, model, stage, run, rng, optimizer, scheduler, bar)
+        val_loss, scores = _validate(model, stage, run.splits["val"], device, config.batch_size)
         improved = val_loss < state.best_loss - 1e-4
         if improved:
             state.best_loss = val_loss
@@ -601,8 +591,8 @@ def _run_stage(
         state.history.append(entry)
         state.epoch = epoch + 1
         if process.is_main:
-            log(" ".join(f"{k}={v}" for k, v in entry.items()) + (" *" if improved else ""))
-            _save_checkpoint(checkpoint_path, model, best, state, optimizer, scheduler, identity)
+            run.log(" ".join(f"{k}={v}" for k, v in entry.items()) + (" *" if improved else ""))
+            _save_checkpoint(run, model, best, state, optimizer, scheduler)
     model.load_state_dict(best)
 
 
@@ -633,13 +623,9 @@ def _card(
     train_config: TrainConfig,
     request: DataRequest,
     data: ConceptDataset,
-    spec: InputSpec,
-    history: list[dict[str, Any]],
+    facts: dict[str, Any],
     metrics: dict[str, Any],
-    seconds: float,
-    device: torch.device,
-    process: _Process,
-    command: str | None,
+    version: str,
 ) -> dict[str, Any]:
     """The model card written to ``card.json``."""
     variant = get_variant(model_config.variant)
@@ -651,15 +637,7 @@ def _card(
         "variant_description": variant.description,
         "reference": variant.reference,
         "config": model_config.to_dict(),
-        "training": {
-            **asdict(train_config),
-            "command": command,
-            "device": str(device),
-            "processes": process.world_size,
-            "seconds": round(seconds, 1),
-            "epochs_run": len(history),
-            "history": history,
-        },
+        "training": {**asdict(train_config), **facts},
         "data": {
             **request.to_dict(),
             "provenance": dict(data.provenance),
@@ -691,7 +669,7 @@ def _card(
         "intended_use": bundles.INTENDED_USE,
         "limitations": _limitations(synthetic, variant.architecture != "blackbox"),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code_version": bundles.code_version(),
+        "code_version": version,
         "torch_version": torch.__version__,
     }
 

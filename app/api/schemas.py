@@ -112,6 +112,9 @@ class TaskRiskOut(BaseModel):
     probability: float
     band: Literal["low", "intermediate", "high"]
     contributions: dict[str, float]
+    learned_from: str | None = Field(
+        default=None, description="The data the head behind this risk was learned from (model card)."
+    )
 
 
 class SuggestionOut(BaseModel):

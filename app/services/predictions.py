@@ -195,9 +195,11 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             flag=flag.level.value, flag_note=flag.note,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
+    heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
     risks = [
         TaskRiskOut(task=name, label=get_task(name).label, probability=risk.probability,
-                    band=risk.band.value, contributions=dict(risk.contributions))
+                    band=risk.band.value, contributions=dict(risk.contributions),
+                    learned_from=heads.get(name, {}).get("learned_from"))
         for name, risk in tasks.items()
     ]
     suggestion = None

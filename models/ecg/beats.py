@@ -4,7 +4,9 @@ median beats per lead.
 1. **Reference lead**: the usable lead with the highest kurtosis of its filtered signal — the lead
    whose QRS stands out most from the rest of the beat and from noise (kSQI, Zhao & Zhang,
    Front Physiol 9:727, 2018).
-2. **R peaks**: ``neurokit2.ecg_peaks`` (method ``"neurokit"``) on the reference lead.
+2. **R peaks**: ``neurokit2.ecg_peaks`` (method ``"neurokit"``) on the reference lead; a
+   detection whose peak spatial velocity (all usable leads, ± 60 ms) is below 30 % of the 75th
+   percentile over the detections is a tall T wave or an artefact, not a beat, and is dropped.
 3. **Alignment**: each beat's fiducial is moved (± 16 ms) to the lag that best correlates its
    QRS (± 60 ms) with the median QRS, over all usable leads together, so that the median beat is
    not smeared by detector jitter.
@@ -110,7 +112,7 @@ def detect_r_peaks(lead_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            _, info = nk.ecg_peaks(lead, sampling_rate=int(round(fs_hz)))
+            _, info = nk.ecg_peaks(lead, sampling_rate=round(fs_hz))
         except (ValueError, IndexError):
             return np.zeros(0, dtype=np.int64)
     return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
@@ -128,8 +130,8 @@ def beat_window(rr_s: float) -> tuple[float, float]:
 def align_r_peaks(signal_mv: np.ndarray, usable: np.ndarray, r_samples: np.ndarray, fs_hz: float) -> np.ndarray:
     """Move each R fiducial to the lag (± 16 ms) that best matches the median QRS of all usable
     leads together (the sum over leads of the beat-template cross-products)."""
-    half = int(round(_ALIGN_HALF_WINDOW_S * fs_hz))
-    max_shift = int(round(_ALIGN_MAX_SHIFT_S * fs_hz))
+    half = round(_ALIGN_HALF_WINDOW_S * fs_hz)
+    max_shift = round(_ALIGN_MAX_SHIFT_S * fs_hz)
     leads = signal_mv[np.flatnonzero(usable)]
     n = leads.shape[-1]
     inside = (r_samples - half - max_shift >= 0) & (r_samples + half + max_shift < n)
@@ -168,11 +170,12 @@ def build_beats(
     """
     config = config or BeatConfig()
     n_leads, n_samples = signal_mv.shape
-    r_samples = np.unique(align_r_peaks(signal_mv, usable, np.asarray(r_samples), fs_hz))
+    r_samples = _qrs_like(signal_mv, usable, np.asarray(r_samples, dtype=np.int64), fs_hz)
+    r_samples = np.unique(align_r_peaks(signal_mv, usable, r_samples, fs_hz))
     rr_ms = float(np.median(np.diff(r_samples)) * 1000.0 / fs_hz) if r_samples.size >= 2 else float("nan")
     pre_s, post_s = beat_window(rr_ms / 1000.0)
-    pre = int(round(pre_s * fs_hz))
-    post = int(round(post_s * fs_hz))
+    pre = round(pre_s * fs_hz)
+    post = round(post_s * fs_hz)
     windowed = (r_samples - pre >= 0) & (r_samples + post < n_samples)
     offsets = np.arange(-pre, post + 1)
     windows = signal_mv[:, r_samples[windowed][:, None] + offsets].transpose(1, 0, 2)
@@ -194,12 +197,26 @@ def build_beats(
     )
 
 
+def _qrs_like(signal_mv: np.ndarray, usable: np.ndarray, r_samples: np.ndarray, fs_hz: float) -> np.ndarray:
+    """The detections steep enough to be QRS complexes: the peak spatial velocity of the usable
+    leads within ± 60 ms must reach 30 % of the 75th percentile over all detections (a tall T wave
+    taken for a beat is far less steep than a QRS)."""
+    if r_samples.size < 2 or not usable.any():
+        return r_samples
+    velocity = np.sqrt(np.sum(np.gradient(signal_mv[usable], axis=-1) ** 2, axis=0))
+    half = round(_ALIGN_HALF_WINDOW_S * fs_hz)
+    steepness = np.array(
+        [velocity[max(0, r - half) : r + half + 1].max() if r < velocity.size else 0.0 for r in r_samples]
+    )
+    return r_samples[steepness >= 0.3 * np.percentile(steepness, 75)]
+
+
 def _dominant_beats(
     lead_mv: np.ndarray, r_samples: np.ndarray, fs_hz: float, rr_ms: float, config: BeatConfig
 ) -> np.ndarray:
     """Beats with the dominant QRS shape that are not premature."""
     keep = np.ones(r_samples.size, dtype=bool)
-    half = int(round(_ALIGN_HALF_WINDOW_S * fs_hz))
+    half = round(_ALIGN_HALF_WINDOW_S * fs_hz)
     inside = (r_samples - half >= 0) & (r_samples + half < lead_mv.size)
     if inside.sum() >= 2:
         qrs = lead_mv[r_samples[inside][:, None] + np.arange(-half, half + 1)]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.ecg.morphology import t_asymmetry, t_flatness
+from models.ecg.smoothing import moving_average
 
 if TYPE_CHECKING:
     from models.ecg.beats import Beats
@@ -231,8 +232,8 @@ def _principal_t_wave(context: MeasureContext) -> tuple[np.ndarray, WaveFiducial
     fiducials = context.delineation.leads[lead]
     assert fiducials.t_onset_s is not None and fiducials.t_end_s is not None
     r_index = context.beats.pre_samples
-    start = int(round(r_index + fiducials.t_onset_s * context.fs_hz))
-    stop = int(round(r_index + fiducials.t_end_s * context.fs_hz)) + 1
+    start = round(r_index + fiducials.t_onset_s * context.fs_hz)
+    stop = round(r_index + fiducials.t_end_s * context.fs_hz) + 1
     median = context.beats.median_mv[context.lead_names.index(lead)]
     return median[max(start, 0) : stop] - fiducials.isoelectric_mv, fiducials
 
@@ -292,8 +293,7 @@ def _notched(wave_mv: np.ndarray, fs_hz: float) -> bool:
     import scipy.signal
 
     oriented = wave_mv if abs(wave_mv.max()) >= abs(wave_mv.min()) else -wave_mv
-    width = max(1, int(round(0.016 * fs_hz)) | 1)
-    smooth = np.convolve(np.pad(oriented, width // 2, mode="edge"), np.ones(width) / width, mode="valid")
+    smooth = moving_average(oriented, 0.016 * fs_hz)
     peak = float(smooth.max())
     maxima, _ = scipy.signal.find_peaks(
         smooth, height=0.3 * peak, prominence=max(0.01, 0.03 * peak)
@@ -314,8 +314,8 @@ def measure_t_notched(context: MeasureContext) -> Measured:
             continue
         if abs(fiducials.t_amplitude_mv or 0.0) < NOTCH_MIN_T_MV:
             continue
-        start = int(round(r_index + fiducials.t_onset_s * context.fs_hz))
-        stop = int(round(r_index + fiducials.t_end_s * context.fs_hz)) + 1
+        start = round(r_index + fiducials.t_onset_s * context.fs_hz)
+        stop = round(r_index + fiducials.t_end_s * context.fs_hz) + 1
         wave = context.beats.median_mv[context.lead_names.index(name)][max(start, 0) : stop]
         eligible += 1
         notched += _notched(wave - fiducials.isoelectric_mv, context.fs_hz)
@@ -388,7 +388,6 @@ def measure_u_wave(context: MeasureContext) -> Measured:
     next_wave_s = fiducials.p_onset_s if fiducials.p_onset_s is not None else fiducials.qrs_onset_s
     next_p_s = beats.rr_ms / 1000.0 + (next_wave_s or 0.0)
     stop = min(int(beats.pre_samples + (next_p_s - 0.02) * fs), beats.median_mv.shape[-1])
-    width = int(round(0.04 * fs)) | 1
     searched = False
     for name, lead in context.delineation.leads.items():
         t_end_s = max(fiducials.t_end_s, lead.t_end_s or fiducials.t_end_s)
@@ -397,7 +396,7 @@ def measure_u_wave(context: MeasureContext) -> Measured:
             continue
         searched = True
         segment = beats.median_mv[context.lead_names.index(name)] - lead.isoelectric_mv
-        smooth = np.convolve(np.pad(segment, width // 2, mode="edge"), np.ones(width) / width, mode="valid")
+        smooth = moving_average(segment, 0.04 * fs)
         for oriented in (smooth[start:stop], -smooth[start:stop]):
             if scipy.signal.find_peaks(oriented, height=U_WAVE_MV, prominence=U_WAVE_MV)[0].size:
                 return 1.0
@@ -426,13 +425,12 @@ def measure_t_alternans(context: MeasureContext) -> Measured:
         return Unavailable(f"only {int(chosen.sum())} beats (at least {ALTERNANS_MIN_BEATS} needed)")
     fs = context.fs_hz
     row = context.lead_names.index(name)
-    width = int(round(0.02 * fs)) | 1
     qrs_on = int(beats.pre_samples + (delineation.global_fiducials.qrs_onset_s or 0.0) * fs)
     amplitudes = []
     for window, index in zip(beats.windows_mv[chosen], windowed[chosen]):
-        smooth = np.convolve(np.pad(window[row], width // 2, mode="edge"), np.ones(width) / width, mode="valid")
+        smooth = moving_average(window[row], 0.02 * fs)
         shift = delineation.t_shift_s[index]
-        at = int(round(beats.pre_samples + (lead.t_peak_s + (0.0 if np.isnan(shift) else shift)) * fs))
+        at = round(beats.pre_samples + (lead.t_peak_s + (0.0 if np.isnan(shift) else shift)) * fs)
         isoelectric = float(np.median(window[row][max(qrs_on - int(0.02 * fs), 0) : max(qrs_on - int(0.004 * fs), 1)]))
         amplitudes.append(smooth[min(at, smooth.size - 1)] - isoelectric)
     values = np.asarray(amplitudes)

@@ -5,7 +5,7 @@ the median beat of each lead, where averaging has already removed most of the no
 were calibrated on the LUDB and QTDB development records (see ``qtlens validate-delineation``).
 
 * **Global QRS onset/offset** on the *spatial velocity* ``SV(t) = √Σ_leads (dx/dt)²`` of the
-  usable leads (12 ms smoothing). The QRS core is where SV exceeds 20 % of its range (20th
+  usable leads (4 ms smoothing). The QRS core is where SV exceeds 20 % of its range (20th
   percentile → maximum); the onset is the *knee* where SV takes off in the 60 ms before the
   core — the point of its cumulative sum farthest below the chord, a threshold-free rule — and
   the offset the knee where it dies out in the 100 ms after. Multi-lead boundaries are the
@@ -14,7 +14,7 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   of its maximum), kept inside the global QRS.
 * **Isoelectric level** per lead: median of the 16 ms of PR segment ending 4 ms before the
   global QRS onset; amplitudes are measured from it.
-* **T peak**: on the lead smoothed over 40 ms, the largest deviation from the straight line
+* **T peak**: on the lead smoothed over 40 ms (then placed on 16 ms smoothing), the largest deviation from the straight line
   joining the ends of the search window (J + 40 ms → R + ``min(0.7 RR, 0.75 s)``), so that an
   elevated or depressed ST segment is not taken for the T wave. An earlier hump at least 40 %
   as tall and separated by a dip below its half height is the T wave and the taller one a U wave.
@@ -56,6 +56,7 @@ import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
 from models.ecg.beats import Beats
+from models.ecg.smoothing import moving_average
 
 TEndMethod = Literal["tangent", "trapezium"]
 TEndBaseline = Literal["tp", "pr"]
@@ -80,6 +81,7 @@ class DelineationConfig:
         t_end_baseline: level the tangent meets: ``"tp"`` (where the T limb levels off) or
             ``"pr"`` (PR-segment isoelectric level).
         qrs_smooth_s, t_smooth_s, p_smooth_s: moving-average widths (s).
+        t_peak_smooth_s: lighter smoothing on which the T peak is placed (s).
         qrs_core_fraction: SV level (fraction of its range) that marks the QRS core.
         qrs_onset_search_s, qrs_offset_search_s: how far before/after the core the knee is sought.
         lead_qrs_core_fraction: per-lead |slope| level marking the lead's QRS core.
@@ -97,8 +99,9 @@ class DelineationConfig:
 
     t_end_method: TEndMethod = "tangent"
     t_end_baseline: TEndBaseline = "tp"
-    qrs_smooth_s: float = 0.012
+    qrs_smooth_s: float = 0.004
     t_smooth_s: float = 0.040
+    t_peak_smooth_s: float = 0.016
     p_smooth_s: float = 0.020
     qrs_core_fraction: float = 0.2
     qrs_onset_search_s: float = 0.06
@@ -156,16 +159,6 @@ class Delineation:
     t_end_lead: str | None
     t_shift_s: np.ndarray = field(repr=False)
     global_curve_mv: np.ndarray = field(repr=False)
-
-
-def moving_average(values: np.ndarray, width_samples: float) -> np.ndarray:
-    """Centred moving average with edge padding (``width_samples`` rounded to an odd count)."""
-    width = max(1, int(round(width_samples)) | 1)
-    signal = np.asarray(values, dtype=np.float64)
-    if width == 1:
-        return signal
-    padded = np.pad(signal, width // 2, mode="edge")
-    return np.convolve(padded, np.ones(width) / width, mode="valid")
 
 
 def delineate_beats(
@@ -359,7 +352,19 @@ def _t_wave(
     slope = np.gradient(smooth)  # mV per sample
     t_end = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config)
     t_onset = _t_onset(smooth, slope, start, start + peak, sign)
-    return t_onset, float(start + peak), t_end, float(window[peak])
+    t_peak = _refine_peak(deviation, start + peak, sign, fs, config)
+    light = moving_average(deviation, config.t_peak_smooth_s * fs)
+    return t_onset, float(t_peak), t_end, float(light[t_peak])
+
+
+def _refine_peak(values: np.ndarray, peak: int, sign: float, fs: float, config: DelineationConfig) -> int:
+    """The extreme (sign ``sign``) of ``values`` lightly smoothed (``t_peak_smooth_s``) within
+    30 ms of ``peak``: the 40 ms smoothing that makes the T wave robust to find also pulls its
+    peak toward the slower limb."""
+    light = moving_average(values, config.t_peak_smooth_s * fs)
+    reach = int(0.02 * fs)
+    lo, hi = max(0, peak - reach), min(values.size - 1, peak + reach)
+    return lo + int(np.argmax(sign * light[lo : hi + 1]))
 
 
 def _limb_end(smooth: np.ndarray, slope: np.ndarray, peak: int, end: int, sign: float, fraction: float) -> int:
@@ -470,7 +475,8 @@ def _global_fiducials(
     t_peak = None
     if end - start > int(0.02 * fs):
         smooth = moving_average(curve, config.t_smooth_s * fs)
-        t_peak = _seconds(start + int(np.argmax(smooth[start : end + 1])), r_index, fs)
+        peak = _refine_peak(curve, start + int(np.argmax(smooth[start : end + 1])), 1.0, fs, config)
+        t_peak = _seconds(min(peak, end), r_index, fs)
     with_p = [f for f in leads.values() if f.p_onset_s is not None]
     has_p = len(with_p) >= max(1, len(leads) // 3)
     t_onsets = [f.t_onset_s for f in leads.values() if f.t_onset_s is not None]

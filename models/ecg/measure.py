@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, get_concept, rederive
+from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, rederive
 from models.ecg.beats import BeatConfig, Beats, build_beats, detect_r_peaks, reference_lead
 from models.ecg.concept_measures import MeasureContext, Unavailable
 from models.ecg.delineate import Delineation, DelineationConfig, WaveFiducials, delineate_beats
@@ -196,20 +196,17 @@ class Measurements:
         return {name: entry.value for name, entry in self.concepts.items()}
 
     def lead_beat_fiducials(self, lead: str | None = None) -> list[dict[str, float | None]]:
-        """Per beat in the median beat, the fiducials of ``lead`` (``None`` = global) placed on
-        the beat's R (s from the first sample); T peak and T end follow the beat's T lag."""
+        """Per detected beat, the fiducials of ``lead`` (``None`` = global) placed on the beat's R
+        (s from the first sample; T peak and T end follow the beat's T lag). Beats outside the
+        median beat, and a lead that was not delineated, get ``None`` fiducials."""
         source = self.global_fiducials if lead is None else (
             self.median_beats[lead].fiducials if lead in self.median_beats else None
         )
         rows: list[dict[str, float | None]] = []
-        if source is None:
-            return rows
         for beat in self.beats:
-            if not beat.in_median:
-                continue
             row: dict[str, float | None] = {"r_peak_s": beat.r_peak_s}
             for name in FIDUCIAL_FIELDS:
-                offset = getattr(source, name)
+                offset = None if source is None or not beat.in_median else getattr(source, name)
                 shift = (beat.t_shift_s or 0.0) if name in _T_FIELDS else 0.0
                 row[name] = None if offset is None else beat.r_peak_s + offset + shift
             rows.append(row)
@@ -355,7 +352,11 @@ def measure(ecg: Ecg, config: MeasureConfig | None = None) -> Measurements:
         :class:`Measurements`: per concept a value (registry units) or an unavailable reason,
         the median beats with their fiducials, per-beat fiducials on the record, lead quality.
     """
-    analysis = analyse(ecg, config)
+    return measure_analysis(ecg, analyse(ecg, config))
+
+
+def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
+    """The concept values and fiducials of an already analysed ECG (see :func:`measure`)."""
     context = analysis.context()
     measured: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
@@ -451,7 +452,3 @@ def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
         )
     return tuple(marks)
 
-
-def concept_label(name: str) -> str:
-    """The registry label of a concept (for printing)."""
-    return get_concept(name).label

@@ -12,8 +12,8 @@ zero-phase (``scipy.signal.sosfiltfilt``), so no filter shifts a fiducial in tim
 * **Powerline**: an IIR notch (Q = 30) at 50 or 60 Hz, whichever stands out of the spectrum
   (ratio of the power at the line frequency to its ±5 Hz neighbourhood above 4), only when
   the frequency is below the Nyquist limit.
-* **Lead checks** (on the raw signal): *missing* (more than 10 % NaN, or all zeros), *flat*
-  (1st-99th percentile range after baseline removal below 0.02 mV), *saturated* (more than
+* **Lead checks** (on the raw signal): *missing* (more than 10 % NaN), *flat* (constant, or
+  1st-99th percentile range after baseline removal below 0.02 mV), *saturated* (more than
   2 % of samples in runs of ≥ 10 ms pinned at the lead's extreme value: ADC clipping).
 * **Signal-quality index (SQI)** per lead: the mean Pearson correlation of each beat with the
   lead's median beat, clipped to [0, 1] (template matching; Orphanidou C et al., IEEE J Biomed
@@ -173,7 +173,7 @@ def check_leads(
     """Missing / flat / saturated verdict for every lead of a raw ``[leads, samples]`` signal."""
     config = config or PreprocessConfig()
     checks = []
-    min_run = max(2, int(round(config.saturation_run_s * fs_hz)))
+    min_run = max(2, round(config.saturation_run_s * fs_hz))
     signal = np.asarray(signal_mv, dtype=np.float64)
     # The leads without gaps are detrended together (one filter design, one call).
     complete = np.isfinite(signal).all(axis=-1) if signal.size else np.zeros(len(signal), bool)
@@ -184,10 +184,13 @@ def check_leads(
     for index, (name, row) in enumerate(zip(lead_names, signal)):
         finite = np.isfinite(row)
         nan_fraction = 1.0 - finite.mean() if row.size else 1.0
-        if nan_fraction > config.max_nan_fraction or not np.any(row[finite]):
-            checks.append(LeadCheck(name, LeadStatus.MISSING, f"lead {name} has no signal"))
+        if nan_fraction > config.max_nan_fraction:
+            checks.append(LeadCheck(name, LeadStatus.MISSING, f"lead {name} has no signal (missing samples)"))
             continue
         values = row[finite]
+        if np.ptp(values) == 0:
+            checks.append(LeadCheck(name, LeadStatus.FLAT, f"lead {name} is a flat line at {values[0]:.2f} mV"))
+            continue
         saturated = _clipped_fraction(values, min_run)
         if saturated > config.saturation_fraction:
             checks.append(

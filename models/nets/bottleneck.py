@@ -28,7 +28,7 @@ CEM's mixture ``p c⁺ + (1 − p) c⁻``; for a continuous one ``a`` is the sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -42,6 +42,27 @@ SEX_UNKNOWN, SEX_FEMALE, SEX_MALE = 0, 1, 2
 def sex_code(sex: Sex | None) -> int:
     """The model's integer code for ``sex`` (0 unknown, 1 female, 2 male)."""
     return {None: SEX_UNKNOWN, "female": SEX_FEMALE, "male": SEX_MALE}[sex]
+
+
+class _Columns(Mapping[str, torch.Tensor]):
+    """Concept name → ``[B]`` column of a ``[B, K]`` tensor, read on demand (a registry formula
+    touches two or three columns), with the derived columns computed so far in ``derived``."""
+
+    def __init__(self, values: torch.Tensor, index: Mapping[str, int]) -> None:
+        self.values = values
+        self.index = index
+        self.derived: dict[str, torch.Tensor] = {}
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name in self.derived:
+            return self.derived[name]
+        return self.values[:, self.index[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
 
 class ConceptSpace(nn.Module):
@@ -64,8 +85,10 @@ class ConceptSpace(nn.Module):
         high = [c.plausible_high if not c.is_binary else 1.0 for c in REGISTRY]
         self.register_buffer("plausible_low", torch.tensor(low, dtype=torch.float32))
         self.register_buffer("plausible_high", torch.tensor(high, dtype=torch.float32))
-        index = {c.name: i for i, c in enumerate(REGISTRY)}
-        self._derived = tuple((index[c.name], c) for c in derivation_order())
+        self._index = {c.name: i for i, c in enumerate(REGISTRY)}
+        self._derived = tuple((self._index[c.name], c) for c in derivation_order())
+        index = torch.tensor([i for i, _ in self._derived])
+        self.register_buffer("derived_index", index, persistent=False)
 
     @property
     def n_concepts(self) -> int:
@@ -114,7 +137,7 @@ class ConceptSpace(nn.Module):
         Returns:
             ``[B, K]`` values whose derived columns follow from the rest.
         """
-        columns = dict(zip(self.names, values.unbind(1), strict=True))
+        columns = _Columns(values, self._index)
         for i, concept in self._derived:
             assert concept.derive is not None
             if concept.sex_specific:
@@ -128,8 +151,9 @@ class ConceptSpace(nn.Module):
                 derived = concept.derive(columns, None)
             if keep is not None:
                 derived = torch.where(keep[:, i], values[:, i], derived)
-            columns[concept.name] = derived
-        return torch.stack([columns[name] for name in self.names], dim=1)
+            columns.derived[concept.name] = derived
+        derived_columns = torch.stack([columns.derived[c.name] for _, c in self._derived], dim=1)
+        return values.index_copy(1, self.derived_index, derived_columns.to(values.dtype))
 
     def spread(
         self,

@@ -164,6 +164,7 @@ class Demographics(nn.Module):
         self.enabled = enabled
         self.register_buffer("age_mean", torch.tensor(50.0))
         self.register_buffer("age_sd", torch.tensor(15.0))
+        self.register_buffer("sex_codes", torch.tensor([SEX_FEMALE, SEX_MALE]), persistent=False)
 
     @property
     def width(self) -> int:
@@ -178,11 +179,9 @@ class Demographics(nn.Module):
         self.age_sd.fill_(age_sd)
 
     def forward(self, sex: torch.Tensor, age_years: torch.Tensor) -> torch.Tensor:
-        age_z = ((age_years - self.age_mean) / self.age_sd).nan_to_num(0.0)
-        features = torch.stack(
-            [age_z, (sex == SEX_FEMALE).to(age_z.dtype), (sex == SEX_MALE).to(age_z.dtype)], dim=1
-        )  # [B, 3]
-        return features[:, : self.width]
+        age_z = ((age_years - self.age_mean) / self.age_sd).nan_to_num(0.0)  # [B]
+        sex_onehot = (sex.unsqueeze(1) == self.sex_codes).to(age_z.dtype)  # [B, 2] female, male
+        return torch.cat([age_z.unsqueeze(1), sex_onehot], dim=1)[:, : self.width]  # [B, 3]
 
 
 class _RiskModelBase(nn.Module):
@@ -248,7 +247,10 @@ class ConceptModel(_RiskModelBase):
         negative: torch.Tensor,
     ) -> torch.Tensor:
         """Task logits ``[B, T]`` from activations ``[B, K]`` (head input ``c⁻ + a (c⁺ − c⁻)``)."""
-        features = negative + activations.unsqueeze(-1) * (positive - negative)  # [B, K, m]
+        if self.architecture == "cem":
+            features = negative + activations.unsqueeze(-1) * (positive - negative)  # [B, K, m]
+        else:
+            features = activations  # c⁺ = 1, c⁻ = 0: the head reads the activations themselves
         inputs = torch.cat([features.flatten(1), self.demographics(sex, age_years)], dim=1)
         return self.task_head(inputs)
 

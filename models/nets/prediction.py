@@ -47,7 +47,9 @@ class TaskRisk:
 
     ``logit = intercept + Σ contributions + age_contribution + sex_contribution``;
     ``probability = sigmoid(logit)``. ``weights`` are logit changes per SD (continuous) or for
-    presence (binary). Contributions and weights are empty for the black box.
+    presence (binary) — for a task head composed from elsewhere (:mod:`models.heads`), per SD of
+    that head's training data, and 0 for concepts it does not read. Contributions and weights
+    are empty for the black box.
     """
 
     probability: float

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from models.cli import build_cli
-from models.evaluate import auroc, bootstrap_ci, calibration, clinical_rule_report
+from models.data.dataset import ConceptDataset
+from models.evaluate import auroc, bootstrap_ci, calibration, clinical_rule_report, evaluate
 from models.nets.bottleneck import SEX_FEMALE, SEX_MALE, SEX_UNKNOWN
 
 
@@ -42,6 +44,20 @@ def test_clinical_rule_uses_the_sex_specific_limit() -> None:
     assert (
         report["sensitivity"] == 1.0 and report["specificity"] == 1.0
     )  # 455 positive only for men/unknown
+
+
+def test_evaluate_writes_json_and_html_and_refuses_to_score_training_records(
+    bundle_dirs: dict[str, Path], tiny_data: ConceptDataset, tmp_path: Path
+) -> None:
+    report = evaluate(bundle_dirs["blackbox"], tmp_path / "bb", n_boot=10, dataset=tiny_data)
+    stored = json.loads((tmp_path / "bb" / "evaluation.json").read_text())
+    assert stored["bundle"]["variant"] == "blackbox" and stored["data"]["n_records"] == 4
+    assert "concepts" not in report and "interventions" not in report
+    assert set(stored["clinical_rule"]) == {"measured"}
+    html = (tmp_path / "bb" / "report.html").read_text()
+    assert "Research use only" in html and '<script src="http' not in html  # plotly.js inlined
+    with pytest.raises(ValueError, match="own training records"):
+        evaluate(bundle_dirs["joint"], tmp_path / "j", split="all", dataset=tiny_data)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +121,8 @@ def test_joint_cbm_matches_the_black_box(quick_report: dict) -> None:
 @pytest.mark.slow
 def test_qtc_is_predicted_within_15_ms(quick_report: dict) -> None:
     assert quick_report["concepts"]["qtc_fridericia"]["mae"] <= 15.0
+    # the predicted SDs are roughly calibrated: ±1.96 SD holds most true values
+    assert 0.85 <= quick_report["concepts"]["qt"]["coverage_95"] <= 1.0
 
 
 @pytest.mark.slow

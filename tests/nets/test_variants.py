@@ -122,3 +122,13 @@ def test_missing_leads_change_the_encoding_only_through_the_mask(variant: str) -
     with torch.inference_mode():
         clean_out, noisy_out = model(signal, mask, sex, age), model(noisy, mask, sex, age)
     torch.testing.assert_close(clean_out.task_logits[0], noisy_out.task_logits[0])
+
+
+@pytest.mark.parametrize("variant", ["joint", "cem"])
+def test_concept_heads_stay_float32_under_bfloat16_autocast(variant: str) -> None:
+    """The mixed-precision path (CUDA in training) must not round concept values in ms."""
+    model = _model(variant).eval()
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(*_inputs())
+    assert output.concept_values.dtype == torch.float32
+    assert output.task_logits.dtype == torch.float32

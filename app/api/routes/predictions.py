@@ -6,12 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked, RowId
+from app.api.routes.records import record_or_404
 from app.api.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
 from app.context import AppContext
-from app.db.models import Intervention, User
+from app.db.models import Intervention, Prediction, Record, User
 from app.services import predictions as service
 from app.services import records as record_service
 from models.concepts import get_concept
@@ -22,8 +24,12 @@ from models.nets.prediction import ModelPrediction
 router = APIRouter(tags=["predictions"])
 
 
-def _prediction_not_found(prediction_id: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no prediction {prediction_id}")
+def prediction_or_404(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
+    """The prediction and its live record, or 404."""
+    try:
+        return service.get_prediction(session, prediction_id)
+    except service.PredictionNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no prediction {prediction_id}") from None
 
 
 @router.post("/records/{public_id}/predictions", response_model=PredictionOut, status_code=201,
@@ -40,19 +46,13 @@ async def create_prediction(public_id: str, user: ClinicianUser,
 
 def _stored_ecg(context: AppContext, public_id: str) -> Ecg:
     with context.db.read() as session:
-        try:
-            return record_service.record_ecg(record_service.get_record(session, public_id))
-        except record_service.RecordNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}") from None
+        return record_service.record_ecg(record_or_404(session, public_id))
 
 
 def _store_prediction(context: AppContext, public_id: str, user: User,
                       run: service.PredictionRun) -> PredictionOut:
     with context.db.write() as session:
-        try:
-            record = record_service.get_record(session, public_id)
-        except record_service.RecordNotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}") from None
+        record = record_or_404(session, public_id)
         prediction = service.store_prediction(session, context.model, record, user, run)
         return service.prediction_view(session, context.model, prediction, record)
 
@@ -61,10 +61,7 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
 def get_prediction(prediction_id: RowId, user: AnyUser, context: ContextDep) -> PredictionOut:
     """The prediction in its current state (every override applied)."""
     with context.db.read() as session:
-        try:
-            prediction, record = service.get_prediction(session, prediction_id)
-        except service.PredictionNotFound:
-            raise _prediction_not_found(prediction_id) from None
+        prediction, record = prediction_or_404(session, prediction_id)
         return service.prediction_view(session, context.model, prediction, record)
 
 
@@ -83,13 +80,11 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
                action: Literal["override", "revert"], value: float | None = None,
                source: str = "typed", comment: str | None = None) -> InterventionOut:
     with context.db.write() as session:
+        prediction, record = prediction_or_404(session, prediction_id)
         try:
-            prediction, record = service.get_prediction(session, prediction_id)
             event = service.record_intervention(
                 session, context.model, prediction, record, user, concept, action, value,
                 source, comment)
-        except service.PredictionNotFound:
-            raise _prediction_not_found(prediction_id) from None
         except service.ModelMismatch as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
@@ -120,10 +115,7 @@ def list_interventions(prediction_id: RowId, user: AnyUser,
                        context: ContextDep) -> list[InterventionOut]:
     """The prediction's intervention history, oldest first."""
     with context.db.read() as session:
-        try:
-            service.get_prediction(session, prediction_id)
-        except service.PredictionNotFound:
-            raise _prediction_not_found(prediction_id) from None
+        prediction_or_404(session, prediction_id)
         rows = session.execute(
             select(Intervention, User.username)
             .join(User, Intervention.user_id == User.id)
@@ -141,10 +133,7 @@ def get_suggestions(prediction_id: RowId, user: AnyUser, context: ContextDep,
                     limit: Annotated[int, Query(ge=1, le=50)] = 5) -> list[SuggestionOut]:
     """Concepts worth checking next, best first, under the chosen policy."""
     with context.db.read() as session:
-        try:
-            prediction, record = service.get_prediction(session, prediction_id)
-        except service.PredictionNotFound:
-            raise _prediction_not_found(prediction_id) from None
+        prediction, record = prediction_or_404(session, prediction_id)
         overrides = {c: o.value for c, o in service.current_overrides(session, prediction).items()}
     if prediction.model_checksum != context.model.checksum:
         raise HTTPException(status.HTTP_409_CONFLICT,

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
@@ -49,8 +50,12 @@ def record_out(record: Record, prediction: Prediction | None) -> RecordOut:
     )
 
 
-def _not_found(public_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}")
+def record_or_404(session: Session, public_id: str) -> Record:
+    """The live record with this pseudonymous id, or 404."""
+    try:
+        return record_service.get_record(session, public_id)
+    except record_service.RecordNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}") from None
 
 
 def check_upload_rate(user: User, context: AppContext) -> None:
@@ -122,10 +127,7 @@ def list_records(
 def get_record(public_id: str, user: AnyUser, context: ContextDep) -> RecordOut:
     """One record's metadata and latest prediction id."""
     with context.db.read() as session:
-        try:
-            record = record_service.get_record(session, public_id)
-        except record_service.RecordNotFound:
-            raise _not_found(public_id) from None
+        record = record_or_404(session, public_id)
         return record_out(record, record_service.latest_prediction(session, record))
 
 
@@ -139,11 +141,7 @@ def get_signal(
 ) -> SignalOut:
     """A window of the signal in mV for plotting (rounded to 1 µV)."""
     with context.db.read() as session:
-        try:
-            record = record_service.get_record(session, public_id)
-            ecg = record_service.record_ecg(record)
-        except record_service.RecordNotFound:
-            raise _not_found(public_id) from None
+        ecg = record_service.record_ecg(record_or_404(session, public_id))
     first = round(start_s * ecg.fs_hz)
     if first >= ecg.n_samples:
         raise HTTPException(
@@ -166,10 +164,7 @@ def get_signal(
 def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> RecordOut:
     """Mark the record reviewed by the caller."""
     with context.db.write() as session:
-        try:
-            record = record_service.get_record(session, public_id)
-        except record_service.RecordNotFound:
-            raise _not_found(public_id) from None
+        record = record_or_404(session, public_id)
         record_service.mark_reviewed(session, record, user)
         return record_out(record, record_service.latest_prediction(session, record))
 
@@ -178,8 +173,5 @@ def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
 def delete_record(public_id: str, admin: AdminUser, context: ContextDep) -> None:
     """Purge the record's signal (admin). Predictions and the intervention log are kept."""
     with context.db.write() as session:
-        try:
-            record = record_service.get_record(session, public_id)
-        except record_service.RecordNotFound:
-            raise _not_found(public_id) from None
+        record = record_or_404(session, public_id)
         record_service.delete_record(session, record, admin)

@@ -18,6 +18,7 @@
   const riskPanel = document.getElementById("risk-panel");
   const suggestionNode = document.getElementById("suggestion");
   const commentInput = document.getElementById("edit-comment");
+  const contribTask = document.getElementById("contrib-task");
 
   const state = { signal: null, prediction: null, caliper: null, caliperAnchor: null, followed: null };
   const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
@@ -40,9 +41,15 @@
         el("span", { class: `risk-value band-${risk.band}`, dataset: { testid: `risk-${risk.task}` } },
           percent(risk.probability)),
         el("span", { class: `band band-${risk.band}` }, risk.band)));
+      if (risk.learned_from) {
+        riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-source-${risk.task}` } },
+          `Learned from: ${risk.learned_from}`));
+      }
     }
-    const primary = prediction.risks[0];
-    const entries = Object.entries(primary.contributions).sort((a, b) => Math.abs(a[1]) - Math.abs(b[1]));
+    const primary = prediction.risks.find((r) => r.task === contribTask.value) || prediction.risks[0];
+    const entries = Object.entries(primary.contributions)
+      .filter((e) => e[1] !== 0)
+      .sort((a, b) => Math.abs(a[1]) - Math.abs(b[1]));
     const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
     Plotly.react("contrib-plot", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => labels[e[0]] || e[0]),
@@ -199,6 +206,8 @@
       override(document.getElementById("caliper-target").value, Math.round(reading.ms), "caliper");
     });
   }
+
+  contribTask.addEventListener("change", () => { if (state.prediction) renderRisk(state.prediction); });
 
   layoutSelect.addEventListener("change", () => {
     leadSelectLabel.hidden = layoutSelect.value !== "single";

@@ -82,6 +82,9 @@ def resolve_age(
 # "#<age>: 51" (LUDB), "# Age: 57" (Challenge 2021), "# age: 81" (PTB).
 _AGE_COMMENT = re.compile(r"#\s*<?\s*age\s*>?\s*:\s*(?P<value>\S+)", re.IGNORECASE)
 _SEX_COMMENT = re.compile(r"#\s*<?\s*(?:sex|gender)\s*>?\s*:\s*(?P<value>\S+)", re.IGNORECASE)
+# European ST-T / QTDB "sele" records: both on one line, "#Age: 47  Sex: M".
+_AGE_AND_SEX_COMMENT = re.compile(
+    r"#\s*age\s*:\s*(?P<age>\S+)\s+(?:sex|gender)\s*:\s*(?P<sex>\S+)", re.IGNORECASE)
 # MIT-BIH / QTDB: a comment line starts with age and sex, "# 69 M 1085 1629 x1".
 _MIT_AGE_SEX_COMMENT = re.compile(r"#\s*(?P<age>-?\d{1,3})\s+(?P<sex>[MF])\b")
 
@@ -93,13 +96,15 @@ def demographics_from_comments(
 
     Understands the LUDB (``#<age>: 51``), Challenge 2021 (``# Age: 57``, ``# Sex: Male``), PTB
     (``# age: 81``) and MIT-BIH/QTDB (a line starting ``# 69 M …``; age ``-1`` means unknown)
-    conventions; explicit ``age:``/``sex:`` lines win over the MIT-BIH line. Every other comment
+    conventions, and the European ST-T one-line ``#Age: 47  Sex: M``; explicit ``age:``/``sex:`` lines win over the MIT-BIH line. Every other comment
     is free text that may identify the patient: the caller drops it and reports
     :attr:`IdentifyingField.COMMENTS` when the third value is true.
 
     Example:
         >>> demographics_from_comments(["#<age>: 51", "#<sex>: F", "#Rhythm: Sinus rhythm."])
         (51, 'female', True)
+        >>> demographics_from_comments(["#Age: 47  Sex: M"])
+        (47, 'male', False)
     """
     age_text: str | None = None
     sex_text: str | None = None
@@ -107,7 +112,9 @@ def demographics_from_comments(
     has_free_text = False
     for line in comment_lines:
         text = line.strip()
-        if age_match := _AGE_COMMENT.fullmatch(text):
+        if both_match := _AGE_AND_SEX_COMMENT.fullmatch(text):
+            age_text, sex_text = both_match["age"], both_match["sex"]
+        elif age_match := _AGE_COMMENT.fullmatch(text):
             age_text = age_match["value"]
         elif sex_match := _SEX_COMMENT.fullmatch(text):
             sex_text = sex_match["value"]

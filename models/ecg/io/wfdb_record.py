@@ -430,11 +430,17 @@ def _check_data_sizes(
 
 def _decode(header: WfdbHeader, data_files: dict[str, bytes]) -> np.ndarray:
     """Decode the validated record with :func:`wfdb.rdrecord`; ``[signals, samples]`` physical."""
+    # Data files get neutral names too (their original names can identify the patient and
+    # would otherwise surface in library debug logs); the extension is kept for wfdb.
+    neutral = {name: f"{_RECORD_BASENAME}_{index}{Path(name).suffix}"
+               for index, name in enumerate(data_files)}
+    signal_lines = [" ".join((neutral[line.split(maxsplit=1)[0]], *line.split()[1:]))
+                    for line in header.signal_lines]
     with tempfile.TemporaryDirectory(prefix="qtlens-wfdb-") as directory:
-        header_text = "\n".join((header.record_line, *header.signal_lines)) + "\n"
+        header_text = "\n".join((header.record_line, *signal_lines)) + "\n"
         Path(directory, f"{_RECORD_BASENAME}.hea").write_text(header_text, encoding="ascii")
         for name, data in data_files.items():
-            Path(directory, name).write_bytes(data)
+            Path(directory, neutral[name]).write_bytes(data)
         try:
             record = wfdb.rdrecord(
                 os.path.join(directory, _RECORD_BASENAME),

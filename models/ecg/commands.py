@@ -1,0 +1,137 @@
+"""``qtlens measure`` and ``qtlens validate-delineation``: the measurement pipeline from the shell."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_DATA_SUFFIXES = {".dat", ".mat"}
+
+
+class DatasetChoice(str, Enum):
+    """Datasets with cardiologists' fiducial marks."""
+
+    ludb = "ludb"
+    qtdb = "qtdb"
+
+
+def _records(files: list[Path]) -> list[Path]:
+    """One path per record: a WFDB data file is dropped when its header is also given."""
+    headers = {path.with_suffix("") for path in files if path.suffix.lower() == ".hea"}
+    return [path for path in files if not (path.suffix.lower() in _DATA_SUFFIXES and path.with_suffix("") in headers)]
+
+
+def _format_value(value: float, decimals: int, binary: bool) -> str:
+    if binary:
+        return "yes" if value >= 0.5 else "no"
+    return f"{value:.{decimals}f}"
+
+
+def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
+    from models.concepts import get_concept
+    from models.ecg.measure import Measurements
+    from models.ecg.record import Ecg
+
+    assert isinstance(measurements, Measurements) and isinstance(ecg, Ecg)
+    typer.echo(
+        f"{path.name}: {ecg.n_leads} leads ({', '.join(ecg.lead_names)}), {ecg.fs_hz:g} Hz, "
+        f"{ecg.duration_s:.1f} s"
+    )
+    if measurements.record_reason:
+        typer.echo(f"  not measurable: {measurements.record_reason}")
+    if measurements.rhythm_reason:
+        typer.echo(f"  rhythm: {measurements.rhythm_reason}")
+    for lead, quality in measurements.lead_quality.items():
+        if quality.status != "ok":
+            typer.echo(f"  lead {lead}: {quality.reason}")
+    for name, entry in measurements.concepts.items():
+        concept = get_concept(name)
+        if entry.value is None:
+            typer.echo(f"  {concept.label:<22} unavailable — {entry.reason}")
+            continue
+        value = _format_value(entry.value, concept.decimals, concept.is_binary)
+        flag = entry.flag.level.value + (f" ({entry.flag.note})" if entry.flag.note else "")
+        typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {concept.normal_range_text():<14} {flag}")
+
+
+def _print_scores(report: dict[str, object]) -> None:
+    scores: dict[str, dict[str, dict[str, dict[str, object]]]] = report["scores"]  # type: ignore[assignment]
+    for scope, by_method in scores.items():
+        typer.echo(f"\n{scope}: error mean ± SD ms (sensitivity / PPV)")
+        fiducials = list(next(iter(by_method.values())))
+        typer.echo(f"  {'method':<22}" + "".join(f"{f:>24}" for f in fiducials))
+        for method, values in by_method.items():
+            cells = []
+            for fiducial in fiducials:
+                v = values[fiducial]
+                cells.append(
+                    "—".rjust(24)
+                    if v["sd_ms"] is None
+                    else f"{v['mean_ms']:+6.1f} ± {v['sd_ms']:4.1f} ({v['sensitivity']:.2f}/{v['ppv']:.2f})".rjust(24)
+                )
+            typer.echo(f"  {method:<22}" + "".join(cells))
+    qt: dict[str, dict[str, object]] = report["qt"]  # type: ignore[assignment]
+    typer.echo("\nQT (method − marks), Bland–Altman:")
+    for method, values in qt.items():
+        if values["n"]:
+            typer.echo(
+                f"  {method:<22} {values['mean_diff_ms']:+6.1f} ± {values['sd_diff_ms']:.1f} ms "
+                f"(limits {values['loa_low_ms']:.0f} … {values['loa_high_ms']:.0f}, n {values['n']})"
+            )
+
+
+def register(cli: typer.Typer) -> None:
+    """Add ``measure`` and ``validate-delineation`` to the CLI."""
+
+    @cli.command("measure")
+    def measure_command(
+        files: Annotated[list[Path], typer.Argument(help="ECG files: one per record (a WFDB record by its .hea).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the full measurement as JSON.")] = False,
+    ) -> None:
+        """Measure every concept (value, unit, normal range, flag, or why it is unavailable)."""
+        import json
+
+        from models.ecg.errors import EcgInputError
+        from models.ecg.io import DATASET_LIMITS, read_paths
+        from models.ecg.measure import measure
+
+        for path in _records(files):
+            try:
+                ecg = read_paths([path], DATASET_LIMITS).ecg
+            except EcgInputError as error:
+                raise typer.BadParameter(f"{path}: {error.message}", param_hint="FILES") from None
+            measurements = measure(ecg)
+            if as_json:
+                typer.echo(json.dumps({"file": path.name, **measurements.to_dict()}))
+            else:
+                _print_measurements(path, measurements, ecg)
+
+    @cli.command("validate-delineation")
+    def validate_command(
+        dataset: Annotated[DatasetChoice, typer.Option("--dataset", help="ludb or qtdb.")],
+        data_dir: Annotated[
+            Path, typer.Option("--data-dir", help="Folder holding ludb/ and qtdb/ (or the dataset folder itself).")
+        ],
+        out: Annotated[Path, typer.Option("--out", help="Where the JSON and HTML reports go.")] = Path("reports"),
+        methods: Annotated[str, typer.Option("--methods", help="NeuroKit2 methods to compare.")] = "dwt,prominence,peak,cwt",
+        workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
+    ) -> None:
+        """Score QTLens and NeuroKit2 delineation against cardiologists' marks (JSON + HTML)."""
+        from models.data.base import DatasetRootError
+        from models.ecg.validate import NEUROKIT_METHODS, run_validation, write_report
+
+        chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+        unknown = sorted(set(chosen) - set(NEUROKIT_METHODS))
+        if unknown:
+            raise typer.BadParameter(f"unknown method(s) {unknown}; choose from {', '.join(NEUROKIT_METHODS)}", param_hint="--methods")
+        root = data_dir / dataset.value if (data_dir / dataset.value).is_dir() else data_dir
+        try:
+            report = run_validation(dataset.value, root, methods=chosen, workers=workers)
+        except DatasetRootError as error:
+            raise typer.BadParameter(str(error), param_hint="--data-dir") from None
+        json_path, html_path = write_report(report, out)
+        _print_scores(report)
+        typer.echo(f"\nwrote {json_path} and {html_path}")

@@ -1,0 +1,123 @@
+"""Compose a bundle: a concept network with task heads learned elsewhere.
+
+:func:`compose_bundle` copies a bundle's network files and puts, per task, either a
+:class:`~models.heads.logistic.LogisticTaskHead` (written to ``heads/<task>.json``) or the
+network's own head back in force. The card's ``task_heads`` section records each head, what data
+it was learned from, its evaluation summary, and the network head it replaces (whose metrics are
+the ones in the card's ``metrics``); ``SHA256SUMS`` covers the head files like every other file,
+so the bundle checksum — the model version of every prediction — changes with the heads.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from models.bundle import (
+    BUNDLE_FILES,
+    CARD_FILE,
+    HEADS_DIR,
+    LOGISTIC_HEAD,
+    NETWORK_HEAD,
+    code_version,
+    read_json,
+    task_heads,
+    verify_bundle,
+    write_checksums,
+    write_json,
+)
+from models.heads.logistic import LogisticTaskHead
+from models.nets.registry import get_variant
+from models.tasks import task_names
+
+#: What a ``--head TASK=network`` asks for: the network's own head back in force.
+NETWORK_CHOICE = "network"
+
+
+def _network_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The network head behind a card entry (the entry itself when it is the network's)."""
+    network = entry if entry["kind"] == NETWORK_HEAD else entry["replaces"]
+    return {k: v for k, v in network.items() if k != "note"}
+
+
+def _head_entry(task: str, head: LogisticTaskHead, network: dict[str, Any]) -> dict[str, Any]:
+    """The card entry of a composed head."""
+    return {
+        "kind": LOGISTIC_HEAD,
+        "file": f"{HEADS_DIR}/{task}.json",
+        "learned_from": head.learned_from,
+        "features": [f.name for f in head.features],
+        "evaluation": head.details.get("evaluation", {}),
+        "limitations": head.details.get("limitations", []),
+        "replaces": {
+            **network,
+            "note": f"the card's metrics and evaluation/ report on {task} describe this "
+            "replaced network head",
+        },
+    }
+
+
+def compose_bundle(
+    base: Path,
+    heads: Mapping[str, LogisticTaskHead | str],
+    out: Path,
+    command: str = "",
+) -> str:
+    """Write ``out``: the network of ``base`` with ``heads`` in force; returns its checksum.
+
+    Args:
+        base: a concept bundle (verified before use); may equal ``out`` (composed in place).
+        heads: task → a head, or ``"network"`` to put the network's own head back.
+        out: the composed bundle's directory (created).
+        command: the command line that composed it, recorded in the card.
+
+    Raises:
+        BundleError, BundleIntegrityError: ``base`` is not an intact bundle.
+        ValueError: an unknown task, a head for another task, or a black-box base.
+    """
+    verify_bundle(base)
+    card = read_json(base / CARD_FILE)
+    if get_variant(str(card.get("variant"))).architecture == "blackbox":
+        raise ValueError(f"{base} is a black box: it has no concepts for a task head to read")
+    sections = task_heads(card)
+    for task, head in heads.items():
+        if task not in task_names():
+            raise ValueError(f"unknown task {task!r}; use one of {', '.join(task_names())}")
+        network = _network_entry(sections[task])
+        if head == NETWORK_CHOICE:
+            sections[task] = network
+        elif isinstance(head, LogisticTaskHead):
+            if head.task != task:
+                raise ValueError(f"the head given for {task} predicts {head.task}")
+            sections[task] = _head_entry(task, head, network)
+        else:
+            raise ValueError(f"{task}: give a task head or {NETWORK_CHOICE!r}, got {head!r}")
+    card["task_heads"] = sections
+    card["composition"] = {"command": command, "code_version": code_version()}
+    out.mkdir(parents=True, exist_ok=True)
+    in_place = out.resolve() == base.resolve()
+    if not in_place:
+        for name in BUNDLE_FILES:
+            if name != CARD_FILE:
+                shutil.copy2(base / name, out / name)
+    write_json(out / CARD_FILE, card)
+    kept = {entry["file"] for entry in sections.values() if entry["kind"] == LOGISTIC_HEAD}
+    heads_dir = out / HEADS_DIR
+    if heads_dir.is_dir():
+        for stale in heads_dir.glob("*.json"):
+            if f"{HEADS_DIR}/{stale.name}" not in kept:
+                stale.unlink()
+    for task, entry in sections.items():
+        if entry["kind"] != LOGISTIC_HEAD:
+            continue
+        heads_dir.mkdir(exist_ok=True)
+        head = heads.get(task)
+        if isinstance(head, LogisticTaskHead):
+            head.save(out / entry["file"])
+        elif not in_place:
+            shutil.copy2(base / entry["file"], out / entry["file"])
+    if heads_dir.is_dir() and not any(heads_dir.iterdir()):
+        heads_dir.rmdir()
+    return write_checksums(out, [*BUNDLE_FILES, *sorted(kept)])

@@ -1,0 +1,135 @@
+"""Records that cannot be measured honestly give reasons, never values or exceptions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models.concepts import REGISTRY
+from models.ecg.measure import measure
+from models.ecg.record import STANDARD_LEADS, Ecg
+from models.ecg.synth import SynthParams
+from tests.measure.synthetic_ecg import irregular_rhythm, only_leads, synthetic
+
+FS = 500.0
+
+
+def _all_unavailable(ecg: Ecg) -> set[str]:
+    result = measure(ecg)
+    assert result.record_reason
+    for entry in result.concepts.values():
+        assert entry.value is None and entry.reason, entry.name
+    return {entry.reason for entry in result.concepts.values()}
+
+
+def test_flat_line_is_unavailable_because_every_lead_is_flat() -> None:
+    reasons = _all_unavailable(Ecg(np.full((12, 5000), 0.2, np.float32), FS, STANDARD_LEADS))
+    assert any("no usable lead" in reason and "flat" in reason for reason in reasons)
+
+
+def test_pure_noise_is_unavailable() -> None:
+    noise = np.random.default_rng(3).normal(0.0, 0.3, (12, 5000)).astype(np.float32)
+    reasons = _all_unavailable(Ecg(noise, FS, STANDARD_LEADS))
+    assert any("quality" in reason or "beat" in reason for reason in reasons)
+
+
+def test_two_second_record_has_too_few_beats() -> None:
+    ecg = synthetic().ecg
+    reasons = _all_unavailable(ecg.with_signal(ecg.signal_mv[:, : int(2.0 * ecg.fs_hz)]))
+    assert any("complete beat" in reason for reason in reasons)
+
+
+def test_too_short_record_is_refused_with_a_reason() -> None:
+    reasons = _all_unavailable(synthetic().ecg.with_signal(synthetic().ecg.signal_mv[:, :200]))
+    assert any("0.40 s" in reason for reason in reasons)
+
+
+def test_one_lead_measures_what_one_lead_can_and_explains_the_rest() -> None:
+    result = measure(only_leads(synthetic().ecg, ("II",)))
+    assert result.record_reason is None
+    assert abs(result.value("qt") - synthetic().truth.concepts["qt"]) < 15.0
+    assert result.concepts["t_amplitude_v5"].reason == "lead V5 is not in this record"
+    assert "notching needs 3" in result.concepts["t_notched"].reason
+    assert result.value("t_amplitude_ii") is not None
+
+
+def test_missing_v5_leaves_only_v5_concepts_unavailable() -> None:
+    leads = tuple(name for name in STANDARD_LEADS if name != "V5")
+    result = measure(only_leads(synthetic().ecg, leads))
+    assert result.concepts["t_amplitude_v5"].value is None
+    assert "V5" in result.concepts["t_inverted"].reason
+    assert result.value("qtc_fridericia") is not None
+
+
+def test_noisy_flat_and_saturated_leads_are_set_aside_with_their_reason() -> None:
+    ecg = synthetic().ecg
+    signal = ecg.signal_mv.copy()
+    signal[STANDARD_LEADS.index("V1")] = np.random.default_rng(0).normal(0, 0.5, ecg.n_samples)
+    signal[STANDARD_LEADS.index("V2")] = 0.0
+    signal[STANDARD_LEADS.index("V3")] = np.clip(signal[STANDARD_LEADS.index("V3")] * 10, -0.5, 0.5)
+    result = measure(ecg.with_signal(signal))
+    assert result.lead_quality["V1"].status == "noisy"
+    assert result.lead_quality["V2"].status == "flat"
+    assert result.lead_quality["V3"].status == "saturated"
+    assert abs(result.value("qt") - synthetic().truth.concepts["qt"]) < 10.0
+
+
+def test_wide_qrs_makes_qt_and_its_corrections_unavailable_but_not_jtpeak() -> None:
+    result = measure(synthetic(SynthParams(qrs_ms=150.0)).ecg)
+    assert result.value("qrs") >= 120.0
+    for name in ("qt", "qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges", "qtc_prolonged", "qtc_variability"):
+        assert result.value(name) is None, name
+    assert "≥ 120 ms" in result.concepts["qt"].reason
+    assert "needs qt" in result.concepts["qtc_fridericia"].reason
+    assert result.value("jtpeak") is not None
+
+
+def test_irregular_rhythm_keeps_qt_but_not_the_rr_corrections() -> None:
+    result = measure(irregular_rhythm())
+    assert result.rhythm_reason and "irregular" in result.rhythm_reason
+    assert result.value("qt") is not None and result.value("heart_rate") is not None
+    for concept in REGISTRY:
+        if concept.rate_corrected:
+            assert result.concepts[concept.name].reason == result.rhythm_reason, concept.name
+
+
+def test_every_available_value_is_plausible_and_flagged() -> None:
+    result = measure(synthetic(SynthParams(qtc_ms=520.0), clean=False).ecg)
+    for concept in REGISTRY:
+        value = result.value(concept.name)
+        assert value is not None and concept.is_plausible(value), concept.name
+    assert result.concepts["qtc_fridericia"].flag.level.value == "critical"
+
+
+def test_measurements_serialise_to_json_with_fiducials_for_plotting() -> None:
+    result = measure(synthetic(clean=False).ecg)
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert [c["name"] for c in data["concepts"]] == [c.name for c in REGISTRY]
+    lead_ii = data["median_beats"]["II"]
+    assert lead_ii["fs_hz"] == 500.0 and lead_ii["start_s"] < 0
+    assert len(lead_ii["samples_mv"]) > 400
+    assert lead_ii["fiducials"]["qrs_onset_s"] < 0 < lead_ii["fiducials"]["t_end_s"]
+    placed = [b for b in data["beats"] if b["in_median"]]
+    assert len(placed) >= 8
+    assert all(b["qrs_onset_s"] < b["r_peak_s"] < b["t_peak_s"] < b["t_end_s"] for b in placed)
+    assert set(data["lead_quality"]) == set(STANDARD_LEADS)
+
+
+def test_measurement_is_deterministic() -> None:
+    ecg = synthetic(clean=False).ecg
+    assert measure(ecg).to_dict() == measure(ecg).to_dict()
+
+
+@pytest.mark.parametrize("fs_hz", [250.0, 1000.0])
+def test_other_sampling_rates_give_the_same_intervals(fs_hz: float) -> None:
+    record = synthetic()
+    at_500 = measure(record.ecg)
+    n = int(record.ecg.n_samples * fs_hz / 500.0)
+    t_new = np.arange(n) / fs_hz
+    t_old = np.arange(record.ecg.n_samples) / 500.0
+    signal = np.vstack([np.interp(t_new, t_old, row) for row in record.ecg.signal_mv])
+    other = measure(Ecg(signal.astype(np.float32), fs_hz, record.ecg.lead_names))
+    for name in ("qt", "qrs", "pr", "tpeak_tend"):
+        assert abs(other.value(name) - at_500.value(name)) <= 6.0, name
