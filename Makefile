@@ -50,7 +50,7 @@ train-demo: install
 	$(BIN)/qtlens compose-bundle --base models/weights/demo \
 	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
 
-bench: install
+bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -31,7 +31,8 @@ from models.nets.registry import create_model
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "weights" / "demo"
 
 
-def _median_seconds(function: Callable[[], object], repeats: int) -> float:
+def median_seconds(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``function``, in seconds."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -108,12 +109,12 @@ def main() -> None:
     )
     prediction = bundle.predict([ecg])[0]
     qt = prediction.concepts["qt"].value
-    predict_s = _median_seconds(lambda: bundle.predict([ecg]), args.repeats)
+    predict_s = median_seconds(lambda: bundle.predict([ecg]), args.repeats)
     forward_s = forward_ratio(config, device, 1, args.repeats)[0]
-    intervene_s = _median_seconds(
+    intervene_s = median_seconds(
         lambda: intervene(bundle, prediction, {"qt": qt + 40.0}), 10 * args.repeats
     )
-    suggest_s = _median_seconds(
+    suggest_s = median_seconds(
         lambda: suggest(bundle, prediction, {"qt": qt + 40.0}), args.repeats
     )
     print(

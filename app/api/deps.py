@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy import select
 
 from app.context import AppContext
@@ -26,9 +26,14 @@ from app.security import (
     token_digest,
 )
 
+#: A row id in a URL: a positive integer that an INTEGER column holds on every engine
+#: (PostgreSQL's is 32-bit), so an id out of range is a 422 rather than a driver overflow.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
-def get_context(request: Request) -> AppContext:
-    """The application context built at start-up."""
+
+async def get_context(request: Request) -> AppContext:
+    """The application context built at start-up (async: a sync dependency would queue for the
+    thread pool, so ``/health`` would wait behind busy database requests)."""
     return request.app.state.context
 
 

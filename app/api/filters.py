@@ -15,8 +15,9 @@ BLANK_IS_NONE = BeforeValidator(lambda value: value or None)
 
 
 def _optional_text(max_length: int) -> object:
-    # The length limit sits on the string alone: a blank field has become None before it applies.
-    return Annotated[str, StringConstraints(max_length=max_length)] | None
+    # The limits sit on the string alone: a blank field has become None before they apply. No NUL
+    # character: PostgreSQL cannot compare text with one, and exports fail only mid-stream.
+    return Annotated[str, StringConstraints(max_length=max_length, pattern=r"^[^\x00]*$")] | None
 
 
 FromQuery = Annotated[date | None, BLANK_IS_NONE,

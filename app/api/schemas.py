@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.security import Role
+from app.services.audit import as_utc
+
+#: A moment shown as RFC 3339 with its UTC offset, whatever the database handed back.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class ErrorOut(BaseModel):
@@ -48,7 +52,7 @@ class RecordOut(BaseModel):
     """A de-identified record (no signal; see ``/records/{id}/signal``)."""
 
     id: str = Field(description="Pseudonymous record id.")
-    uploaded_at: datetime
+    uploaded_at: UtcDatetime
     source_format: str
     fs_hz: float
     n_leads: int
@@ -128,7 +132,7 @@ class PredictionOut(BaseModel):
 
     id: int
     record_id: str
-    created_at: datetime
+    created_at: UtcDatetime
     model_name: str
     model_checksum: str
     device: str
@@ -152,7 +156,7 @@ class InterventionOut(BaseModel):
     """One stored intervention event and the prediction state after it."""
 
     id: int
-    created_at: datetime
+    created_at: UtcDatetime
     action: Literal["override", "revert"]
     concept: str
     unit: str

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -31,6 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.models import Intervention, Prediction, Record, User
+from app.services.audit import as_utc
 from app.services.exports import ExportFilter, intervention_query
 from models.concepts import concept_names, get_concept, is_concept
 from models.tasks import TASKS, RiskBand, Task
@@ -304,9 +305,7 @@ def _over_time(session: Session, scope: InterventionScope) -> list[DayStats]:
 
 def _utc(moment: datetime | None) -> datetime | None:
     """``moment`` in UTC (SQLite hands back the stored UTC wall time without a zone)."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if moment is None else as_utc(moment)
 
 
 def _totals(session: Session, scope: InterventionScope) -> Totals:

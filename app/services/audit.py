@@ -41,6 +41,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, timezone-aware (SQLite hands back the stored UTC wall time naive)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _canonical_value(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is not None:

@@ -164,7 +164,11 @@ def _rows(db: Database, query: Select, columns: Iterable[Column]) -> Iterator[li
         result = session.execute(query.execution_options(yield_per=BATCH_ROWS))
         for partition in result.partitions(BATCH_ROWS):
             yield [[_clean(col.read(row)) for col in columns] for row in partition]
-            session.expunge_all()
+            # Forget the batch's objects (bounded memory). Not expunge_all(): it replaces the
+            # identity map the running result still loads into, so batch 2 failed mid-stream.
+            for entity in {entity for row in partition for entity in row}:
+                if entity in session:
+                    session.expunge(entity)
 
 
 class _ChunkSink:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,17 @@ def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
         risks={task: risk.probability for task, risk in output.tasks.items()},
         latency_ms=latency_ms,
     )
+
+
+def warm_up(bundle: LoadedBundle) -> float:
+    """Analyse one synthetic 12-lead ECG at start-up, so that the first clinician's request does
+    not pay for the lazily imported delineation libraries and first-call set-up (about 1 s on a
+    CPU). Returns the wall time in ms."""
+    from models.ecg.synth import SynthParams, generate
+
+    started = time.perf_counter()
+    analyse(bundle, generate(SynthParams(), np.random.default_rng(0)).ecg)
+    return (time.perf_counter() - started) * 1000.0
 
 
 def store_prediction(session: Session, bundle: LoadedBundle, record: Record, user: User,

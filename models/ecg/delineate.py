@@ -53,6 +53,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.signal
+from numpy.lib.stride_tricks import sliding_window_view
 
 from models.ecg.beats import Beats
 from models.ecg.smoothing import moving_average
@@ -542,9 +543,9 @@ def _t_shifts(
     lags = np.arange(-max_lag, max_lag + 1)
     for index, window in zip(np.flatnonzero(beats.windowed), beats.windows_mv):
         smooth = np.vstack([moving_average(window[row], width) for row in rows])
-        scores = [
-            float(np.sum((smooth[:, lo + lag : hi + lag] - smooth[:, lo + lag : hi + lag].mean(axis=-1, keepdims=True)) * template))
-            for lag in lags
-        ]
+        # Every lag at once: candidates[r, k] is lead r's T segment shifted by lags[k].
+        candidates = sliding_window_view(smooth, hi - lo, axis=-1)[:, lo - max_lag : lo + max_lag + 1]
+        centred = candidates - candidates.mean(axis=-1, keepdims=True)
+        scores = np.einsum("rkw,rw->k", centred, template)
         shifts[index] = lags[int(np.argmax(scores))] / fs
     return shifts

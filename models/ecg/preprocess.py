@@ -174,7 +174,14 @@ def check_leads(
     config = config or PreprocessConfig()
     checks = []
     min_run = max(2, round(config.saturation_run_s * fs_hz))
-    for name, row in zip(lead_names, np.asarray(signal_mv, dtype=np.float64)):
+    signal = np.asarray(signal_mv, dtype=np.float64)
+    # The leads without gaps are detrended together (one filter design, one call).
+    complete = np.isfinite(signal).all(axis=-1) if signal.size else np.zeros(len(signal), bool)
+    detrended_complete = (
+        remove_baseline_wander(signal[complete], fs_hz)
+        if signal.shape[-1] > 15 and complete.any() else None
+    )
+    for index, (name, row) in enumerate(zip(lead_names, signal)):
         finite = np.isfinite(row)
         nan_fraction = 1.0 - finite.mean() if row.size else 1.0
         if nan_fraction > config.max_nan_fraction:
@@ -194,7 +201,12 @@ def check_leads(
                 )
             )
             continue
-        detrended = remove_baseline_wander(values, fs_hz) if values.size > 15 else values - values.mean()
+        if complete[index] and detrended_complete is not None:
+            detrended = detrended_complete[int(complete[:index].sum())]
+        elif values.size > 15:
+            detrended = remove_baseline_wander(values, fs_hz)
+        else:
+            detrended = values - values.mean()
         spread = float(np.subtract(*np.percentile(detrended, [99, 1])))
         if spread < config.flat_range_mv:
             checks.append(

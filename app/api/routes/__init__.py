@@ -14,8 +14,11 @@ from app.api.routes import (
     records,
     tokens,
 )
+from app.api.schemas import ErrorOut
 
-router = APIRouter()
+#: Every client error of every route has the one error shape (validation errors included).
+router = APIRouter(responses={"4XX": {"model": ErrorOut,
+                                      "description": "Client error: `{error, message, field}`."}})
 for module in (health, auth, tokens, concepts, records, predictions, explanations, exports,
                analytics, admin):
     router.include_router(module.router)

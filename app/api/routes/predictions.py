@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked
+from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked, RowId
 from app.api.routes.records import record_or_404
 from app.api.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
 from app.context import AppContext
@@ -16,6 +17,7 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.services import predictions as service
 from app.services import records as record_service
 from models.concepts import get_concept
+from models.ecg.record import Ecg
 from models.intervene import suggest
 from models.nets.prediction import ModelPrediction
 
@@ -35,9 +37,20 @@ def prediction_or_404(session: Session, prediction_id: int) -> tuple[Prediction,
 async def create_prediction(public_id: str, user: ClinicianUser,
                             context: ContextDep) -> PredictionOut:
     """Measure the concepts and run the model on the record (in the bounded worker pool)."""
-    with context.db.read() as session:
-        ecg = record_service.record_ecg(record_or_404(session, public_id))
+    # Database work goes to the thread pool too: a write may wait for the SQLite lock, and the
+    # event loop must keep answering (``/health`` among others) meanwhile.
+    ecg = await run_in_threadpool(_stored_ecg, context, public_id)
     run = await context.pool.run(service.analyse, context.model, ecg)
+    return await run_in_threadpool(_store_prediction, context, public_id, user, run)
+
+
+def _stored_ecg(context: AppContext, public_id: str) -> Ecg:
+    with context.db.read() as session:
+        return record_service.record_ecg(record_or_404(session, public_id))
+
+
+def _store_prediction(context: AppContext, public_id: str, user: User,
+                      run: service.PredictionRun) -> PredictionOut:
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         prediction = service.store_prediction(session, context.model, record, user, run)
@@ -45,7 +58,7 @@ async def create_prediction(public_id: str, user: ClinicianUser,
 
 
 @router.get("/predictions/{prediction_id}", response_model=PredictionOut)
-def get_prediction(prediction_id: int, user: AnyUser, context: ContextDep) -> PredictionOut:
+def get_prediction(prediction_id: RowId, user: AnyUser, context: ContextDep) -> PredictionOut:
     """The prediction in its current state (every override applied)."""
     with context.db.read() as session:
         prediction, record = prediction_or_404(session, prediction_id)
@@ -82,7 +95,7 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
 
 @router.post("/predictions/{prediction_id}/interventions", response_model=InterventionOut,
              status_code=201, dependencies=[CsrfChecked])
-def create_intervention(prediction_id: int, body: InterventionIn, user: ClinicianUser,
+def create_intervention(prediction_id: RowId, body: InterventionIn, user: ClinicianUser,
                         context: ContextDep) -> InterventionOut:
     """Override one concept; the risk is recomputed by the task head and the edit is logged."""
     return _intervene(context, prediction_id, user, body.concept, "override", body.value,
@@ -91,14 +104,14 @@ def create_intervention(prediction_id: int, body: InterventionIn, user: Clinicia
 
 @router.delete("/predictions/{prediction_id}/interventions/{concept}",
                response_model=InterventionOut, dependencies=[CsrfChecked])
-def revert_intervention(prediction_id: int, concept: str, user: ClinicianUser,
+def revert_intervention(prediction_id: RowId, concept: str, user: ClinicianUser,
                         context: ContextDep) -> InterventionOut:
     """Revert a concept to the model's value: a new *revert* event, never a row removal."""
     return _intervene(context, prediction_id, user, concept, "revert")
 
 
 @router.get("/predictions/{prediction_id}/interventions", response_model=list[InterventionOut])
-def list_interventions(prediction_id: int, user: AnyUser,
+def list_interventions(prediction_id: RowId, user: AnyUser,
                        context: ContextDep) -> list[InterventionOut]:
     """The prediction's intervention history, oldest first."""
     with context.db.read() as session:
@@ -113,7 +126,7 @@ def list_interventions(prediction_id: int, user: AnyUser,
 
 
 @router.get("/predictions/{prediction_id}/suggestion", response_model=list[SuggestionOut])
-def get_suggestions(prediction_id: int, user: AnyUser, context: ContextDep,
+def get_suggestions(prediction_id: RowId, user: AnyUser, context: ContextDep,
                     policy: Literal["random", "uncertainty", "expected_risk_change"] =
                     "expected_risk_change",
                     task: Literal["lqts_risk", "tdp_risk"] = "lqts_risk",

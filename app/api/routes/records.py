@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
 from app.api.schemas import RecordOut, SignalOut
@@ -14,7 +15,8 @@ from app.context import AppContext
 from app.db.models import Prediction, Record, User
 from app.services import records as record_service
 from models.concepts import DEFAULT_QTC
-from models.ecg.io import UploadedFile, read_upload
+from models.ecg.io import IngestResult, UploadedFile, read_upload
+from models.ecg.io.checks import check_file_count
 from models.tasks import get_task
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -84,13 +86,15 @@ async def upload_record(
     unless the whole file reads."""
     check_upload_rate(user, context)
     limits = context.settings.ingest_limits
-    if len(files) > limits.max_files:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{len(files)} files uploaded; at most {limits.max_files} make one record",
-        )
+    check_file_count(len(files), limits)  # before reading them: 413 like every size limit
     uploaded = [UploadedFile(name=f.filename or "upload", data=await f.read()) for f in files]
     result = await context.pool.run(read_upload, uploaded, limits)
+    # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
+    return await run_in_threadpool(_store_upload, context, user, result, uploaded)
+
+
+def _store_upload(context: AppContext, user: User, result: IngestResult,
+                  uploaded: list[UploadedFile]) -> RecordOut:
     with context.db.write() as session:
         record = record_service.store_record(
             session, user, result, uploaded, context.settings.keep_original_bytes

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from app.api.deps import AnyUser, ContextDep, CsrfChecked
+from app.api.deps import AnyUser, ContextDep, CsrfChecked, RowId
+from app.api.schemas import UtcDatetime
 from app.db.models import ApiToken
 from app.services.users import create_api_token, revoke_api_token
 
@@ -30,9 +30,9 @@ class TokenOut(BaseModel):
 
     id: int
     name: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    expires_at: UtcDatetime | None
+    revoked_at: UtcDatetime | None
 
 
 class NewTokenOut(TokenOut):
@@ -58,7 +58,7 @@ def new_token(body: TokenIn, user: AnyUser, context: ContextDep) -> NewTokenOut:
 
 
 @router.delete("/{token_id}", status_code=204, dependencies=[CsrfChecked])
-def revoke_token(token_id: int, user: AnyUser, context: ContextDep) -> None:
+def revoke_token(token_id: RowId, user: AnyUser, context: ContextDep) -> None:
     """Revoke one of the caller's tokens."""
     with context.db.write() as session:
         if revoke_api_token(session, user, token_id) is None:

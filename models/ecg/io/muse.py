@@ -12,7 +12,6 @@ aVL = I − II/2, aVF = II − I/2.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from xml.etree.ElementTree import Element
 
@@ -129,7 +128,7 @@ def _decode_lead(lead: Element, n_samples: int, index: int) -> np.ndarray:
         )
     try:
         raw = base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII characters in the text
         raise MalformedEcg("the lead's waveform data is not valid base64", field) from None
     if len(raw) != n_samples * sample_size:
         raise MalformedEcg("the lead's waveform data does not decode to its declared size", field)

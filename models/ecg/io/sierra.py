@@ -17,7 +17,6 @@ against it).
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from xml.etree.ElementTree import Element
 
@@ -233,7 +232,7 @@ def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
         )
     try:
         data = base64.b64decode("".join((waveforms.text or "").split()), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII characters in the text
         raise MalformedEcg(
             "the waveform data is not valid base64", field="parsedwaveforms"
         ) from None

@@ -1,0 +1,413 @@
+"""The web service against baselines measured in the same run, on real servers over loopback.
+
+* intervention round trip ÷ a bare FastAPI echo endpoint: the echo app is built here with the
+  service's own middleware, served by the same uvicorn stack, called by the same keep-alive
+  client with the same JSON body, interleaved with the interventions (goal p50 ≤ 1.5);
+* predict (upload + predict over HTTP) ÷ the sum of its parts measured in this process: parse
+  (``read_upload``) + measure (``measure``) + forward (``LoadedBundle.predict``) (goal ≤ 1.3);
+* the first predict after start-up: a fresh process's first analysis without warm-up (before)
+  against the first predict request of a server that warmed up at start (after);
+* prediction throughput with 1 and 2 inference workers;
+* where one analysis spends its time (cProfile), and optionally the parts measured on another
+  git revision (``--baseline REV``) for before/after numbers in the same run;
+* on CUDA: absolute predict and intervene latency and batch throughput.
+
+Run: ``python -m benchmarks.bench_service`` (``python -m benchmarks`` runs it with the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from app.security import Role
+from app.settings import Settings
+from benchmarks.bench_models import median_seconds
+from models.ecg.io import UploadedFile, read_upload
+from models.ecg.measure import measure
+from models.ecg.synth import generate, sample_params
+from tests.e2e.conftest import _free_port, _wait_for
+from tests.io import builders
+from tests.reliability.live_server import LiveServer, api_tokens, running_server
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+Multipart = list[tuple[str, tuple[str, bytes, str]]]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latency percentiles of repeated calls, in ms."""
+
+    p50_ms: float
+    p90_ms: float
+    n: int
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Timing:
+        """Percentiles of wall times given in seconds."""
+        ms = np.array(seconds) * 1000.0
+        return cls(float(np.percentile(ms, 50)), float(np.percentile(ms, 90)), len(seconds))
+
+
+@dataclass
+class Report:
+    """Summary rows (measure, value, goal) and Markdown detail sections, filled as we go."""
+
+    rows: list[tuple[str, str, str]]
+    sections: list[str]
+
+    def row(self, measure_name: str, value: str, goal: str = "") -> None:
+        """Add a summary row (and print it)."""
+        print(f"{measure_name}: {value}" + (f"  (goal {goal})" if goal else ""), flush=True)
+        self.rows.append((measure_name, value, goal))
+
+
+def synthetic_ecg_files(seed: int = 0) -> list[UploadedFile]:
+    """One synthetic 12-lead ECG (500 Hz, 10 s) as WFDB header + data files."""
+    rng = np.random.default_rng(seed)
+    record = generate(sample_params(rng), rng)
+    return builders.wfdb_files(record.ecg.signal_mv, record.ecg.fs_hz)
+
+
+def multipart(files: list[UploadedFile]) -> Multipart:
+    """``files`` as httpx multipart fields named ``files``."""
+    return [("files", (f.name, f.data, "application/octet-stream")) for f in files]
+
+
+def echo_app() -> Any:
+    """A bare FastAPI app with the service's middleware: ``POST /echo`` returns its JSON body."""
+    from fastapi import FastAPI
+
+    from app.main import BodySizeLimit, SecurityHeaders
+
+    app = FastAPI()
+
+    @app.post("/echo")
+    def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodySizeLimit, max_bytes=Settings().max_upload_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+@contextmanager
+def echo_server(folder: Path) -> Iterator[str]:
+    """Serve :func:`echo_app` with uvicorn as ``qtlens serve`` does (one process, info log)."""
+    port = _free_port()
+    with (folder / "echo.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "benchmarks.bench_service:echo_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
+            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=log,
+            stderr=subprocess.STDOUT)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/health", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def bearer(base_url: str, token: str) -> httpx.Client:
+    """A keep-alive client carrying a personal API token."""
+    return httpx.Client(base_url=base_url, timeout=120.0,
+                        headers={"Authorization": f"Bearer {token}"})
+
+
+def upload_and_predict(client: httpx.Client, files: Multipart) -> tuple[float, float, dict]:
+    """Upload and predict one ECG: (upload s, predict s, the prediction)."""
+    started = time.perf_counter()
+    uploaded = client.post("/api/v1/records", files=files)
+    uploaded.raise_for_status()
+    between = time.perf_counter()
+    predicted = client.post(f"/api/v1/records/{uploaded.json()['id']}/predictions")
+    predicted.raise_for_status()
+    return between - started, time.perf_counter() - between, predicted.json()
+
+
+def intervention_vs_echo(server: LiveServer, token: str, echo_url: str, prediction_id: int,
+                         n: int) -> tuple[Timing, Timing]:
+    """Interleaved round trips of an override and of the echo with the same body."""
+    intervention_s, echo_s = [], []
+    with bearer(server.base_url, token) as service, httpx.Client(base_url=echo_url) as echo:
+        for i in range(n + 5):
+            body = {"concept": "qt", "value": 400.0 + i % 80}
+            started = time.perf_counter()
+            echo.post("/echo", json=body).raise_for_status()
+            middle = time.perf_counter()
+            service.post(f"/api/v1/predictions/{prediction_id}/interventions",
+                         json=body).raise_for_status()
+            if i >= 5:  # the first few open connections and fill caches
+                echo_s.append(middle - started)
+                intervention_s.append(time.perf_counter() - middle)
+    return Timing.of(intervention_s), Timing.of(echo_s)
+
+
+def median_s(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``function`` in seconds (after one untimed call)."""
+    function()
+    return median_seconds(function, repeats)
+
+
+def predict_parts_ms(files: list[UploadedFile], bundle_path: Path, repeats: int) -> dict[str, float]:
+    """Median ms of the three parts of predict, in this process, torch threads as the server."""
+    from app.context import configure_torch_threads
+    from models.bundle import load_bundle
+
+    settings = Settings()
+    configure_torch_threads(settings.inference_workers)
+    bundle = load_bundle(bundle_path, device="cpu")
+    ecg = read_upload(files, settings.ingest_limits).ecg
+    return {
+        "parse": median_s(lambda: read_upload(files, settings.ingest_limits), repeats) * 1000,
+        "measure": median_s(lambda: measure(ecg), repeats) * 1000,
+        "forward": median_s(lambda: bundle.predict([ecg]), repeats) * 1000,
+    }
+
+
+#: Run in a fresh interpreter: the first analysis of a process that did not warm up.
+COLD_FIRST_ANALYSIS = """
+import sys, time
+from app.context import configure_torch_threads
+from app.services.predictions import analyse
+from app.settings import Settings
+from models.bundle import load_bundle
+from models.ecg.io import read_paths
+settings = Settings()
+configure_torch_threads(settings.inference_workers)
+bundle = load_bundle(settings.model_bundle, device="cpu")
+ecg = read_paths([sys.argv[1]]).ecg
+started = time.perf_counter()
+analyse(bundle, ecg)
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+def cold_first_analysis_ms(files: list[UploadedFile], folder: Path) -> float:
+    """The first ``analyse`` of a fresh process without warm-up, in ms (the "before")."""
+    for file in files:
+        (folder / file.name).write_bytes(file.data)
+    header = next(f.name for f in files if f.name.endswith(".hea"))
+    done = subprocess.run([sys.executable, "-c", COLD_FIRST_ANALYSIS, str(folder / header)],
+                          cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                          capture_output=True, text=True, check=True, timeout=600)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+#: Run in a checkout of another revision: the parts of predict there, as JSON.
+PARTS_AT_REVISION = """
+import json, statistics, sys, time
+from pathlib import Path
+import torch
+from models.bundle import load_bundle
+from models.ecg.io import UploadedFile, read_upload
+from models.ecg.measure import measure
+torch.set_num_threads(int(sys.argv[3]))
+folder, repeats = Path(sys.argv[1]), int(sys.argv[2])
+files = [UploadedFile(p.name, p.read_bytes()) for p in sorted(folder.iterdir())]
+bundle = load_bundle(sys.argv[4], device="cpu")
+ecg = read_upload(files).ecg
+def median_ms(function):
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter(); function(); times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+print(json.dumps({"parse": median_ms(lambda: read_upload(files)),
+                  "measure": median_ms(lambda: measure(ecg)),
+                  "forward": median_ms(lambda: bundle.predict([ecg]))}))
+"""
+
+
+def parts_at_revision(revision: str, files: list[UploadedFile], bundle_path: Path,
+                      repeats: int, folder: Path) -> dict[str, float]:
+    """The parts of predict measured on a ``git worktree`` of ``revision`` (the "before")."""
+    from app.context import configure_torch_threads
+
+    checkout = folder / "baseline-checkout"
+    subprocess.run(["git", "worktree", "add", "--detach", str(checkout), revision], cwd=REPO_ROOT,
+                   check=True, capture_output=True, timeout=120)
+    ecg_folder = folder / "baseline-ecg"
+    ecg_folder.mkdir()
+    for file in files:
+        (ecg_folder / file.name).write_bytes(file.data)
+    try:
+        threads = configure_torch_threads(Settings().inference_workers)
+        done = subprocess.run(
+            [sys.executable, "-c", PARTS_AT_REVISION, str(ecg_folder), str(repeats), str(threads),
+             str(bundle_path)],
+            cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)}, capture_output=True,
+            text=True, check=True, timeout=600)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=REPO_ROOT,
+                       check=False, capture_output=True, timeout=120)
+
+
+def predict_profile(files: list[UploadedFile], bundle_path: Path, repeats: int) -> str:
+    """The 12 functions of QTLens' own code with the most cumulative time in ``analyse``."""
+    from app.services.predictions import analyse
+    from models.bundle import load_bundle
+
+    bundle = load_bundle(bundle_path, device="cpu")
+    ecg = read_upload(files).ecg
+    analyse(bundle, ecg)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        analyse(bundle, ecg)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    own = [(cumulative / repeats * 1000, f"{Path(file).parent.name}/{Path(file).name}:{name}")
+           for (file, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.items()
+           if str(REPO_ROOT) in file and "benchmarks" not in file and not name.startswith("<")]
+    lines = [f"| {label} | {ms:.1f} |" for ms, label in sorted(own, reverse=True)[:12]]
+    return "| function (cumulative, per analysis) | ms |\n|---|---|\n" + "\n".join(lines)
+
+
+async def predictions_per_second(base_url: str, token: str, record_ids: list[str],
+                                 concurrency: int) -> float:
+    """Predict every record with ``concurrency`` clients at once; predictions per second."""
+    queue = list(record_ids)
+
+    async def client_loop() -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=300.0,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            while queue:
+                record_id = queue.pop()
+                while True:
+                    response = await client.post(f"/api/v1/records/{record_id}/predictions")
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    return len(record_ids) / (time.perf_counter() - started)
+
+
+def throughput(workers: int, files: Multipart, n_records: int, folder: Path) -> float:
+    """Predictions per second of a server with ``workers`` inference workers (4 clients)."""
+    database_url = f"sqlite:///{folder / f'throughput-{workers}.sqlite3'}"
+    with running_server(database_url, folder, inference_workers=str(workers),
+                        upload_rate_per_minute="100000") as server:
+        token = next(iter(api_tokens(database_url, Role.CLINICIAN, 1).values()))
+        with bearer(server.base_url, token) as client:
+            record_ids = []
+            for _ in range(n_records):
+                response = client.post("/api/v1/records", files=files)
+                response.raise_for_status()
+                record_ids.append(response.json()["id"])
+        return asyncio.run(predictions_per_second(server.base_url, token, record_ids, 4))
+
+
+def gpu_rows(report: Report, files: list[UploadedFile], bundle_path: Path) -> None:
+    """Absolute predict / intervene latency and batch throughput on CUDA, or say there is none."""
+    import torch
+
+    if not torch.cuda.is_available():
+        report.row("GPU", "no GPU (CUDA not available): CPU numbers only")
+        return
+    from models.bundle import load_bundle
+    from models.intervene import intervene
+
+    bundle = load_bundle(bundle_path, device="cuda")
+    ecg = read_upload(files).ecg
+    prediction = bundle.predict([ecg])[0]
+    qt = prediction.concepts["qt"].value if prediction.concepts else None
+    name = torch.cuda.get_device_name(bundle.device)
+    report.row(f"predict() on {name}, 1 ECG",
+               f"{median_s(lambda: bundle.predict([ecg]), 30) * 1000:.2f} ms")
+    if qt is not None:
+        report.row(f"intervene() with a model on {name} (task head on the CPU)",
+                   f"{median_s(lambda: intervene(bundle, prediction, {'qt': qt + 40}), 100) * 1e6:.0f} µs")
+    for batch in (32, 256):
+        seconds = median_s(lambda ecgs=[ecg] * batch: (bundle.predict(ecgs),
+                                                      torch.cuda.synchronize()), 5)
+        report.row(f"predict() batch {batch} on {name}", f"{batch / seconds:.0f} ECGs/s")
+
+
+def run(report: Report, repeats: int, baseline: str | None) -> None:
+    """Every service benchmark, into ``report``."""
+    bundle_path = Settings().model_bundle
+    files = synthetic_ecg_files()
+    upload = multipart(files)
+    with tempfile.TemporaryDirectory(prefix="qtlens-bench-") as directory:
+        folder = Path(directory)
+        database_url = f"sqlite:///{folder / 'qtlens.sqlite3'}"
+        cold_ms = cold_first_analysis_ms(files, folder)
+        with running_server(database_url, folder, upload_rate_per_minute="100000") as server:
+            token = next(iter(api_tokens(database_url, Role.CLINICIAN, 1).values()))
+            with bearer(server.base_url, token) as client:
+                first = upload_and_predict(client, upload)[2]
+                http = [upload_and_predict(client, upload) for _ in range(repeats)]
+            with echo_server(folder) as echo_url:
+                intervention, echo = intervention_vs_echo(server, token, echo_url, first["id"],
+                                                          10 * repeats)
+        parts = predict_parts_ms(files, bundle_path, repeats)
+        report.row("first predict after start: analysis ms (before = fresh process, no warm-up)",
+                   f"before {cold_ms:.0f} ms, after {first['latency_ms']:.0f} ms")
+        report.row("intervention round trip ÷ echo round trip (p50)",
+                   f"{intervention.p50_ms / echo.p50_ms:.1f} ({intervention.p50_ms:.1f} ms ÷ "
+                   f"{echo.p50_ms:.2f} ms; p90 {intervention.p90_ms:.1f} ÷ {echo.p90_ms:.2f} ms)",
+                   "≤ 1.5")
+        upload_ms = statistics.median(h[0] for h in http) * 1000
+        predict_ms = statistics.median(h[1] for h in http) * 1000
+        analysis_ms = statistics.median(h[2]["latency_ms"] for h in http)
+        total_ms = upload_ms + predict_ms
+        parts_ms = sum(parts.values())
+        report.row("predict (HTTP upload + predict) ÷ (parse + measure + forward)",
+                   f"{total_ms / parts_ms:.2f} ({upload_ms:.0f} + {predict_ms:.0f} ms ÷ "
+                   f"{parts['parse']:.1f} + {parts['measure']:.1f} + {parts['forward']:.1f} ms)",
+                   "≤ 1.3")
+        report.row("analysis in the worker pool ÷ (measure + forward)",
+                   f"{analysis_ms / (parts['measure'] + parts['forward']):.2f} "
+                   f"({analysis_ms:.1f} ms, from the stored latency)")
+        if baseline:
+            before = parts_at_revision(baseline, files, bundle_path, repeats, folder)
+            report.row(f"parts of predict at {baseline} → now (ms)",
+                       ", ".join(f"{k} {before[k]:.1f} → {parts[k]:.1f}" for k in parts))
+        rates = {w: throughput(w, upload, 6 * repeats // 5 + 4, folder) for w in (1, 2)}
+        report.row("prediction throughput, 1 → 2 inference workers (4 clients)",
+                   f"{rates[1]:.1f} → {rates[2]:.1f} predictions/s (× {rates[2] / rates[1]:.2f})")
+        gpu_rows(report, files, bundle_path)
+        report.sections.append("### Where one analysis spends its time (cProfile)\n\n"
+                               + predict_profile(files, bundle_path, repeats))
+
+
+def main() -> None:
+    """Run the service benchmarks and print the summary rows."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--baseline", help="git revision to measure the parts of predict on too")
+    args = parser.parse_args()
+    report = Report([], [])
+    run(report, args.repeats, args.baseline)
+    print("\n\n".join(report.sections))
+
+
+if __name__ == "__main__":
+    main()
