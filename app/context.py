@@ -20,6 +20,7 @@ from fastapi import HTTPException, status
 
 from app.db.session import Database
 from app.ratelimit import RateLimiter
+from app.services.explanations import ExplanationCache
 from app.settings import Settings
 
 LOGGER = logging.getLogger("qtlens")
@@ -68,6 +69,7 @@ class AppContext:
     pool: WorkerPool
     login_limiter: RateLimiter
     upload_limiter: RateLimiter
+    explanations: ExplanationCache
 
 
 def configure_torch_threads(workers: int) -> int:

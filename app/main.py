@@ -30,6 +30,7 @@ from app.context import AppContext, WorkerPool, configure_torch_threads
 from app.db.session import Database
 from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
+from app.services.explanations import ExplanationCache
 from app.services.predictions import warm_up
 from app.settings import PROJECT_ROOT, Settings
 from models.ecg.errors import EcgInputError
@@ -214,6 +215,7 @@ def build_context(settings: Settings) -> AppContext:
         pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
         login_limiter=RateLimiter(settings.login_rate_per_minute),
         upload_limiter=RateLimiter(settings.upload_rate_per_minute),
+        explanations=ExplanationCache(),
     )
 
 

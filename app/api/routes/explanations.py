@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from app.api.deps import AnyUser, ContextDep
+from app.api.deps import AnyUser, ContextDep, RowId
+from app.api.routes.predictions import prediction_or_404
+from app.context import AppContext
 from app.services import explanations as service
-from app.services import predictions as prediction_service
 from app.services import records as record_service
+from models.ecg.record import Ecg
 
 router = APIRouter(tags=["explanations"])
 
@@ -71,16 +74,15 @@ class ExplanationOut(BaseModel):
     seconds: float = Field(description="Time the attribution took when it was computed.")
 
 
-async def explanation_cache(request: Request) -> service.ExplanationCache:
-    """The app's explanation cache, made on first use (one per app: apps never share entries;
-    no await between the check and the assignment, so the event loop makes it atomic)."""
-    state = request.app.state
-    if not hasattr(state, "explanation_cache"):
-        state.explanation_cache = service.ExplanationCache()
-    return state.explanation_cache
 
 
-CacheDep = Annotated[service.ExplanationCache, Depends(explanation_cache)]
+def _stored_prediction(context: AppContext, prediction_id: int) -> tuple[
+        Ecg, dict[str, Any], str, str]:
+    """The record's signal, the stored measurements and the model identity (in a thread)."""
+    with context.db.read() as session:
+        prediction, record = prediction_or_404(session, prediction_id)
+        return (record_service.record_ecg(record), dict(prediction.measurements),
+                prediction.model_name, prediction.model_checksum)
 
 
 @router.get(
@@ -91,10 +93,9 @@ CacheDep = Annotated[service.ExplanationCache, Depends(explanation_cache)]
                422: {"description": "unknown method or target"}},
 )
 async def get_explanation(
-    prediction_id: int,
+    prediction_id: RowId,
     user: AnyUser,
     context: ContextDep,
-    cache: CacheDep,
     method: Annotated[str, Query(description="ig, saliency, deeplift, input_x_gradient, "
                                              "gradient_shap or grad_cam.")] = "ig",
     target: Annotated[str, Query(description="lqts_risk, tdp_risk or (concept models) a "
@@ -107,19 +108,13 @@ async def get_explanation(
         service.validate_request(bundle, method, target)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    with context.db.read() as session:
-        try:
-            prediction, record = prediction_service.get_prediction(session, prediction_id)
-            ecg = record_service.record_ecg(record)
-        except (prediction_service.PredictionNotFound, record_service.RecordNotFound):
-            raise HTTPException(status.HTTP_404_NOT_FOUND,
-                                f"no prediction {prediction_id}") from None
-        measurements = dict(prediction.measurements)
-        model_name, checksum = prediction.model_name, prediction.model_checksum
+    ecg, measurements, model_name, checksum = await run_in_threadpool(
+        _stored_prediction, context, prediction_id)
     if checksum != bundle.checksum:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"prediction made by {model_name}; run a new prediction")
     key = (prediction_id, checksum, method, target)
+    cache = context.explanations
     explanation = cache.get(key)
     cached = explanation is not None
     if explanation is None:
