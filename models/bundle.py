@@ -49,6 +49,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from models.concepts import concept_names
+from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.heads.logistic import ComposedConceptModel, LogisticTaskHead
 from models.nets.batching import InputBatch, resolve_device, run_batched
@@ -333,7 +334,9 @@ class LoadedBundle:
         """Concepts, risks and contributions for each ECG (the bundle's input rule applied).
 
         Raises:
-            MalformedEcg: an ECG without any standard lead or with non-finite samples.
+            MalformedEcg: an ECG without any standard lead or with non-finite samples, or one so
+                far outside the training data (e.g. amplitudes of hundreds of mV) that the model's
+                concepts or risks overflow — never a silent NaN.
         """
         if not ecgs:
             return []
@@ -367,6 +370,8 @@ class LoadedBundle:
                 )
                 continue
             predictions.append(self._concept_prediction(output, i, inputs, common))
+        for index, prediction in enumerate(predictions):
+            _require_finite(prediction, index)
         return predictions
 
     def _concept_prediction(
@@ -405,6 +410,20 @@ class LoadedBundle:
             concepts=concepts,
             tasks=risks_from_explanation(explanation, 0),
             head_state=state,
+        )
+
+
+def _require_finite(prediction: ModelPrediction, index: int) -> None:
+    """Refuse a prediction whose concepts or risks are not finite numbers."""
+    numbers = [risk.logit for risk in prediction.tasks.values()]
+    for estimate in prediction.concepts.values():
+        numbers += [estimate.value, estimate.uncertainty]
+    if not all(math.isfinite(number) for number in numbers):
+        raise MalformedEcg(
+            f"ECG {index + 1}: the model cannot analyse this signal — it lies so far outside the "
+            "ECGs it was trained on that its concepts are not finite numbers (check the "
+            "amplitude units and the leads)",
+            field="signal",
         )
 
 
