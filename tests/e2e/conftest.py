@@ -95,9 +95,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         shutil.copy(folder / "server.log", ARTIFACTS / "e2e-server.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Headless Debian chromium (skipped with a reason when it is not installed)."""
+    """Headless Debian chromium (skipped with a reason when it is not installed).
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, which would break later tests that call ``asyncio.run``."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: `make test` installs Debian chromium")
     from playwright.sync_api import sync_playwright
