@@ -177,3 +177,28 @@ def test_blank_export_filters_mean_no_bound(client_as) -> None:
         assert response.status_code == 200, response.text
     too_long = researcher.get("/api/v1/exports/interventions", params={"model": "x" * 200})
     assert too_long.status_code == 422 and too_long.json()["field"] == "query.model"
+
+
+def test_original_bytes_are_kept_only_when_configured(app_database: str, data_dir: Path) -> None:
+    import io as io_module
+
+    import numpy as np
+
+    from app.main import create_app
+    from tests.api.conftest import login, make_settings
+
+    files = ludb_files(data_dir, "9")
+    stored = {}
+    for keep in (False, True):
+        with TestClient(create_app(make_settings(app_database, keep_original_bytes=keep))) as client:
+            login(client, "clinician1")
+            stored[keep] = client.post("/api/v1/records", files=files).json()["id"]
+    db = Database(app_database)
+    with db.read() as session:
+        blobs = {keep: session.execute(sa.select(Record.original_bytes).where(
+            Record.public_id == public_id)).scalar_one() for keep, public_id in stored.items()}
+    db.dispose()
+    assert blobs[False] is None
+    with np.load(io_module.BytesIO(blobs[True]), allow_pickle=False) as archive:
+        kept = sorted(archive[name].tobytes() for name in archive.files)
+    assert kept == sorted(content for _, (_, content, _) in files)
