@@ -23,7 +23,6 @@ from app.services.audit import record_event, utc_now
 from models.ecg.io import IngestResult, UploadedFile
 from models.ecg.record import Ecg
 
-
 #: zlib level of stored signals (1 = fastest; signals are written on every upload).
 SIGNAL_COMPRESSION_LEVEL = 1
 
