@@ -201,8 +201,13 @@ def _join_process_group(device: torch.device) -> _Process:
 def _process_device(device: str) -> torch.device:
     """The device of this process (``cuda:LOCAL_RANK`` under torchrun on GPUs)."""
     resolved = resolve_device(device)
-    if resolved.type == "cuda" and resolved.index is None and "LOCAL_RANK" in os.environ:
-        resolved = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if resolved.type == "cuda" and resolved.index is None:
+        # ``set_device`` and DDP's ``device_ids`` need an index: the torchrun rank's GPU, else
+        # the current one.
+        rank_gpu = os.environ.get("LOCAL_RANK")
+        resolved = torch.device(
+            "cuda", int(rank_gpu) if rank_gpu is not None else torch.cuda.current_device()
+        )
     if resolved.type == "cuda":
         torch.cuda.set_device(resolved)
     return resolved
