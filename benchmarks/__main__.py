@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmarks.bench_service import REPO_ROOT, Report
 from benchmarks.bench_service import run as run_service
+from tests.processes import child_env
 
 SCRIPT_TIMEOUT_S = 900
 
@@ -101,7 +102,7 @@ def run_script(name: str, arguments: list[str], needs_data: bool) -> str:
         print(f"running benchmarks/{name} {' '.join(arguments)}", flush=True)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / name), *arguments],
-                              cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                              cwd=REPO_ROOT, env=child_env(),
                               capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S,
                               check=False)
         body = done.stdout.strip() or "(no output)"

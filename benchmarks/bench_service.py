@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import cProfile
 import json
-import os
 import pstats
 import statistics
 import subprocess
@@ -43,8 +42,8 @@ from benchmarks.bench_models import median_seconds
 from models.ecg.io import UploadedFile, read_upload
 from models.ecg.measure import measure
 from models.ecg.synth import generate, sample_params
-from tests.e2e.conftest import _free_port, _wait_for
 from tests.io import builders
+from tests.processes import child_env, free_port, wait_for
 from tests.reliability.live_server import LiveServer, api_tokens, running_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -115,15 +114,15 @@ def echo_app() -> Any:
 @contextmanager
 def echo_server(folder: Path) -> Iterator[str]:
     """Serve :func:`echo_app` with uvicorn as ``qtlens serve`` does (one process, info log)."""
-    port = _free_port()
+    port = free_port()
     with (folder / "echo.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "benchmarks.bench_service:echo_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
-            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=log,
+            cwd=REPO_ROOT, env=child_env(), stdout=log,
             stderr=subprocess.STDOUT)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/health", process)
+        wait_for(f"http://127.0.0.1:{port}/health", process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -211,7 +210,7 @@ def cold_first_analysis_ms(files: list[UploadedFile], folder: Path) -> float:
         (folder / file.name).write_bytes(file.data)
     header = next(f.name for f in files if f.name.endswith(".hea"))
     done = subprocess.run([sys.executable, "-c", COLD_FIRST_ANALYSIS, str(folder / header)],
-                          cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                          cwd=REPO_ROOT, env=child_env(),
                           capture_output=True, text=True, check=True, timeout=600)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -258,7 +257,7 @@ def parts_at_revision(revision: str, files: list[UploadedFile], bundle_path: Pat
         done = subprocess.run(
             [sys.executable, "-c", PARTS_AT_REVISION, str(ecg_folder), str(repeats), str(threads),
              str(bundle_path)],
-            cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)}, capture_output=True,
+            cwd=checkout, env=child_env(checkout), capture_output=True,
             text=True, check=True, timeout=600)
         return json.loads(done.stdout.strip().splitlines()[-1])
     finally:

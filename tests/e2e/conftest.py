@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import REPO_ROOT, child_env, free_port, wait_for
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("QTLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,12 +32,6 @@ class Server:
     database_url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def qtlens(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     """Run the ``qtlens`` command (as ``python -m app``) and return its output."""
     done = subprocess.run([sys.executable, "-m", "app", *args], check=False, env=env, input=stdin,
@@ -49,32 +41,17 @@ def qtlens(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def _wait_for(url: str, process: subprocess.Popen, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"server did not answer {url} within {timeout_s} s")
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Migrate a fresh SQLite file, create one user per role, serve on a free port."""
     folder = tmp_path_factory.mktemp("server")
     database_url = f"sqlite:///{folder / 'qtlens.sqlite3'}"
-    env = {**os.environ, "QTLENS_DATABASE_URL": database_url,
-           "QTLENS_SECRET_KEY": "e2e-secret-key", "PYTHONPATH": str(REPO_ROOT)}
+    env = child_env(QTLENS_DATABASE_URL=database_url, QTLENS_SECRET_KEY="e2e-secret-key")
     qtlens(env, "db", "upgrade")
     for role in ("clinician", "researcher", "admin"):
         qtlens(env, "users", "add", f"{role}1", "--role", role, "--password-stdin",
                stdin=PASSWORD + "\n")
-    port = _free_port()
+    port = free_port()
     log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
@@ -82,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{base_url}/health", process)
+        wait_for(f"{base_url}/health", process)
         yield Server(base_url=base_url, env=env, database_url=database_url)
     finally:
         process.terminate()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from models.data.dataset import ConceptDataset
 from models.nets.registry import create_model
 from models.train import CHECKPOINT_FILE
 from tests.nets.conftest import TINY, train_tiny
+from tests.processes import free_port
 
 
 class _Interrupted(RuntimeError):
@@ -86,16 +86,10 @@ def _ddp_worker(rank: int, world_size: int, port: int, out: str, data: ConceptDa
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_ddp_with_two_gloo_processes_ends_with_identical_weights(
     tmp_path: Path, tiny_data: ConceptDataset
 ) -> None:
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path), tiny_data), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path), tiny_data), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert rank0["wrote_bundle"] and not rank1["wrote_bundle"]

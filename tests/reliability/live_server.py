@@ -21,7 +21,7 @@ import httpx
 
 from app.security import Role
 from tests.api.conftest import PASSWORD, ROLES, login, seed_users
-from tests.e2e.conftest import REPO_ROOT, _free_port, _wait_for
+from tests.processes import REPO_ROOT, child_env, free_port, wait_for
 
 __all__ = ["PASSWORD", "ROLES", "LiveServer", "api_tokens", "bearer_client", "prepare_database",
            "running_server"]
@@ -67,7 +67,7 @@ class LiveServer:
     database_url: str
     folder: Path
     settings: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,9 +78,8 @@ class LiveServer:
     @property
     def env(self) -> dict[str, str]:
         """The environment of the server and of the ``qtlens`` commands run against its data."""
-        return {**os.environ, "QTLENS_DATABASE_URL": self.database_url,
-                "QTLENS_SECRET_KEY": "reliability-secret-key", "PYTHONPATH": str(REPO_ROOT),
-                **self.settings}
+        return child_env(QTLENS_DATABASE_URL=self.database_url,
+                         QTLENS_SECRET_KEY="reliability-secret-key", **self.settings)
 
     @property
     def pid(self) -> int:
@@ -100,7 +99,7 @@ class LiveServer:
                 [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
                 env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             )
-        _wait_for(f"{self.base_url}/health", self.process, timeout_s)
+        wait_for(f"{self.base_url}/health", self.process, timeout_s)
         return self
 
     def stop(self) -> None:
