@@ -324,7 +324,9 @@ class LoadedBundle:
             ValueError: the bundle is a black box (no concepts to intervene on).
         """
         if not isinstance(self.head_model, ConceptModel):
-            raise ValueError(
+            # A request that cannot apply to this model, not a programming error: callers turn
+            # ValueError into a 4xx answer or a CLI message.
+            raise ValueError(  # noqa: TRY004
                 f"bundle {self.version} is a {self.variant} model without concepts; "
                 "interventions need a concept bottleneck bundle"
             )
