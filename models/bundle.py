@@ -352,67 +352,91 @@ class LoadedBundle:
             ),
         )
         output = run_batched(self.model, inputs, self.device, PREDICT_BATCH_SIZE)
-        predictions = []
-        for i, ecg in enumerate(ecgs):
-            leads = tuple(lead for lead, on in zip(STANDARD_LEADS, inputs.lead_mask[i]) if on)
-            common = {
+        commons = [
+            {
                 "variant": self.variant,
                 "bundle_sha256": self.checksum,
                 "age_years": ecg.age_years,
                 "sex": ecg.sex,
-                "leads_used": leads,
+                "leads_used": tuple(
+                    lead for lead, on in zip(STANDARD_LEADS, inputs.lead_mask[i]) if on
+                ),
             }
-            if not isinstance(self.head_model, ConceptModel):
-                risks = {
-                    t.name: task_risk(t.name, float(output.task_logits[i, j]))
-                    for j, t in enumerate(TASKS)
-                }
-                predictions.append(
-                    ModelPrediction(**common, concepts={}, tasks=risks, head_state=None)
+            for i, ecg in enumerate(ecgs)
+        ]
+        if isinstance(self.head_model, ConceptModel):
+            predictions = self._concept_predictions(output, inputs, commons)
+        else:
+            predictions = [
+                ModelPrediction(
+                    **common,
+                    concepts={},
+                    tasks={
+                        t.name: task_risk(t.name, float(output.task_logits[i, j]))
+                        for j, t in enumerate(TASKS)
+                    },
+                    head_state=None,
                 )
-                continue
-            predictions.append(self._concept_prediction(output, i, inputs, common))
+                for i, common in enumerate(commons)
+            ]
         for index, prediction in enumerate(predictions):
             _require_finite(prediction, index)
         return predictions
 
-    def _concept_prediction(
-        self, output: Any, i: int, inputs: InputBatch, common: dict[str, Any]
-    ) -> ModelPrediction:
+    def _concept_predictions(
+        self, output: Any, inputs: InputBatch, commons: list[dict[str, Any]]
+    ) -> list[ModelPrediction]:
+        """One prediction per record: uncertainty and head explanation computed for the whole
+        batch at once (each record's numbers are those it gets alone)."""
         model = self.concept_model()
         space = model.space
-        row = slice(i, i + 1)
-        values = output.concept_values[row]
-        sex = torch.as_tensor(inputs.sex[row])
-        age = torch.as_tensor(inputs.age_years[row])
+        values = output.concept_values
         with torch.inference_mode():
-            measured_sd = (0.5 * output.concept_logvar[row]).exp() * space.sd
+            measured_sd = (0.5 * output.concept_logvar).exp() * space.sd
+            sex = torch.as_tensor(inputs.sex)
             sd, probability = space.spread(values, measured_sd, sex)
             explanation = model.explain(
-                values, sex, age, output.embedding_positive[row], output.embedding_negative[row]
+                values,
+                sex,
+                torch.as_tensor(inputs.age_years),
+                output.embedding_positive,
+                output.embedding_negative,
             )
-        concepts = {}
-        for k, name in enumerate(space.names):
-            binary, derived = bool(space.is_binary[k]), bool(space.is_derived[k])
-            p = float(probability[0, k]) if binary else None
-            # A measured finding is called present at p ≥ 0.5; a derived one follows its rule.
-            value = float(p >= 0.5) if (p is not None and not derived) else float(values[0, k])
-            concepts[name] = ConceptEstimate(
-                value=value, uncertainty=float(sd[0, k]), probability=p, derived=derived
-            )
+        is_binary, is_derived = space.is_binary.tolist(), space.is_derived.tolist()
         cem = model.architecture == "cem"
-        state = HeadState(
-            head_values=[float(v) for v in values[0]],
-            standardised=[float(a) for a in explanation.activations[0]],
-            embedding_positive=output.embedding_positive[i].tolist() if cem else None,
-            embedding_negative=output.embedding_negative[i].tolist() if cem else None,
-        )
-        return ModelPrediction(
-            **common,
-            concepts=concepts,
-            tasks=risks_from_explanation(explanation, 0),
-            head_state=state,
-        )
+        predictions = []
+        for i, (row_values, row_sd, row_probability, row_activations) in enumerate(
+            zip(
+                values.tolist(),
+                sd.tolist(),
+                probability.tolist(),
+                explanation.activations.tolist(),
+                strict=True,
+            )
+        ):
+            concepts = {}
+            for k, name in enumerate(space.names):
+                p = row_probability[k] if is_binary[k] else None
+                # A measured finding is called present at p ≥ 0.5; a derived one follows its rule.
+                value = float(p >= 0.5) if (p is not None and not is_derived[k]) else row_values[k]
+                concepts[name] = ConceptEstimate(
+                    value=value, uncertainty=row_sd[k], probability=p, derived=is_derived[k]
+                )
+            state = HeadState(
+                head_values=row_values,
+                standardised=row_activations,
+                embedding_positive=output.embedding_positive[i].tolist() if cem else None,
+                embedding_negative=output.embedding_negative[i].tolist() if cem else None,
+            )
+            predictions.append(
+                ModelPrediction(
+                    **commons[i],
+                    concepts=concepts,
+                    tasks=risks_from_explanation(explanation, i),
+                    head_state=state,
+                )
+            )
+        return predictions
 
 
 def _require_finite(prediction: ModelPrediction, index: int) -> None:

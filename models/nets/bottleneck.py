@@ -168,7 +168,9 @@ class ConceptSpace(nn.Module):
 
         Measured continuous concepts are drawn from ``N(value, measured_sd²)`` (clipped to the
         registry's plausible range), binary ones from ``Bernoulli(p)``; derived concepts are
-        computed on each draw. Deterministic for a given ``seed``.
+        computed on each draw. Deterministic for a given ``seed``, and every record gets the same
+        standard draws (common random numbers), so a record's spread does not depend on the
+        batch it came in.
 
         Args:
             values: ``[B, K]`` predicted values (registry units, binary = probability).
@@ -184,11 +186,11 @@ class ConceptSpace(nn.Module):
         """
         generator = torch.Generator(device=values.device).manual_seed(seed)
         b, k = values.shape
-        noise = torch.randn((n_draws, b, k), generator=generator, device=values.device)
-        uniform = torch.rand((n_draws, b, k), generator=generator, device=values.device)
+        noise = torch.randn((n_draws, 1, k), generator=generator, device=values.device)
+        uniform = torch.rand((n_draws, 1, k), generator=generator, device=values.device)
         continuous_draw = (values + noise * measured_sd).clamp(
             self.plausible_low, self.plausible_high
-        )
+        )  # [n_draws, B, K]
         binary_draw = (uniform < values).to(values.dtype)
         draws = torch.where(self.is_binary, binary_draw, continuous_draw).reshape(n_draws * b, k)
         keep_draws = None if keep is None else keep.repeat(n_draws, 1)

@@ -108,6 +108,34 @@ def test_predict_returns_concepts_risks_and_a_json_round_trip(
     assert len(stored["head_state"]["standardised"]) == len(concept_names())
 
 
+def _numbers(value: object) -> list[float | str | None]:
+    """Every leaf of a prediction's JSON, in order (numbers as floats)."""
+    if isinstance(value, dict):
+        return [leaf for key in sorted(value) for leaf in _numbers(value[key])]
+    if isinstance(value, list | tuple):
+        return [leaf for item in value for leaf in _numbers(item)]
+    return [float(value) if isinstance(value, int | float) else value]
+
+
+@pytest.mark.parametrize("variant", ["joint", "cem", "blackbox"])
+def test_a_record_gets_the_same_prediction_alone_and_in_a_batch(
+    variant: str, bundle_dirs: dict[str, Path], tiny_data: ConceptDataset
+) -> None:
+    bundle = load_bundle(bundle_dirs[variant], device="cpu")
+    ecgs = [_ecg(tiny_data, 0), _ecg(tiny_data, 1, sex="male"), _ecg(tiny_data, 2, sex=None)]
+    together = bundle.predict(ecgs)
+    for ecg, in_batch in zip(ecgs, together, strict=True):
+        alone = _numbers(bundle.predict([ecg])[0].to_dict())
+        batched = _numbers(in_batch.to_dict())
+        assert [v for v in batched if not isinstance(v, float)] == [
+            v for v in alone if not isinstance(v, float)
+        ]
+        # Uncertainties too: the Monte Carlo draws do not depend on the batch.
+        assert [v for v in batched if isinstance(v, float)] == pytest.approx(
+            [v for v in alone if isinstance(v, float)], rel=1e-4, abs=1e-5
+        )
+
+
 def test_predict_handles_other_rates_missing_leads_and_rejects_bad_ecgs(
     bundle_dirs: dict[str, Path], tiny_data: ConceptDataset
 ) -> None:
