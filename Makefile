@@ -38,7 +38,7 @@ chromium:
 
 serve: install
 	$(BIN)/qtlens db upgrade
-	$(BIN)/qtlens users bootstrap
+	$(BIN)/qtlens users bootstrap --url http://$(HOST):$(PORT)
 	$(BIN)/qtlens serve --host $(HOST) --port $(PORT)
 
 test: install-test

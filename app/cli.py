@@ -102,7 +102,11 @@ def users_add(
 
 
 @users_cli.command("bootstrap")
-def users_bootstrap() -> None:
+def users_bootstrap(
+    url: Annotated[
+        str, typer.Option(help="Where the app will be served (shown in the first-start message).")
+    ] = "http://127.0.0.1:8000",
+) -> None:
     """When no user exists yet, create 'admin' with a random password and print it once."""
     from sqlalchemy import func, select
 
@@ -116,7 +120,7 @@ def users_bootstrap() -> None:
         create_user(session, "admin", password, Role.ADMIN)
     typer.echo(
         "\n  First start: created user 'admin' with password "
-        f"{password}\n  Log in at http://127.0.0.1:8000 and create clinician/researcher accounts"
+        f"{password}\n  Log in at {url} and create clinician/researcher accounts"
         " (Admin page or `qtlens users add`).\n"
     )
 

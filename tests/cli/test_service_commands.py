@@ -51,8 +51,9 @@ def test_upgrade_users_and_audit_verify(run) -> None:
 
 def test_bootstrap_creates_one_admin_once(run) -> None:
     run("db", "upgrade")
-    first = run("users", "bootstrap")
+    first = run("users", "bootstrap", "--url", "http://127.0.0.1:8123")
     assert first.exit_code == 0 and "created user 'admin' with password" in first.output
+    assert "Log in at http://127.0.0.1:8123 " in first.output
     second = run("users", "bootstrap")
     assert second.exit_code == 0 and second.output == ""
 
