@@ -99,8 +99,11 @@ class Record(Base):
     sex: Mapped[str | None] = mapped_column(String(8), nullable=True)
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     removed_fields: Mapped[list[Any]] = mapped_column(JSON)
-    signal_npy: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    original_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The signal and the original files are read only where they are used (deferred), so
+    # worklists, predictions and interventions do not carry hundreds of kB per record.
+    signal_npy: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    original_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True,
+                                                         deferred=True)
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
@@ -123,20 +123,26 @@ class Override:
 
 
 def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
-    """Replay the prediction's intervention events: concept → the override in force."""
-    rows = session.execute(
-        select(Intervention, User.username)
-        .join(User, Intervention.user_id == User.id)
+    """The overrides in force: per concept, its latest event if that is an override.
+
+    Replaying the whole event log gives the same answer; reading only each concept's latest
+    event keeps an edit's cost flat however long the prediction's history grows.
+    """
+    latest = (
+        select(func.max(Intervention.id))
         .where(Intervention.prediction_id == prediction.id)
-        .order_by(Intervention.id)
+        .group_by(Intervention.concept)
+    )
+    rows = session.execute(
+        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username)
+        .join(User, Intervention.user_id == User.id)
+        .where(Intervention.id.in_(latest))
     ).all()
-    in_force: dict[str, Override] = {}
-    for event, username in rows:
-        if event.action == "override" and event.new_value is not None:
-            in_force[event.concept] = Override(event.new_value, username)
-        else:
-            in_force.pop(event.concept, None)
-    return in_force
+    return {
+        concept: Override(new_value, username)
+        for concept, action, new_value, username in rows
+        if action == "override" and new_value is not None
+    }
 
 
 def _model_prediction(bundle: LoadedBundle, prediction: Prediction) -> ModelPrediction:

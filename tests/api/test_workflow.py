@@ -93,6 +93,29 @@ def test_upload_predict_override_revert_export(client_as, data_dir: Path,
     assert {"login", "upload", "prediction", "intervention", "export"} <= kinds
 
 
+def test_the_latest_event_of_each_concept_decides_what_is_in_force(client_as,
+                                                                    data_dir: Path) -> None:
+    clinician, second = client_as("clinician"), client_as("admin")
+    record = clinician.post("/api/v1/records", files=ludb_files(data_dir, "3")).json()
+    prediction = clinician.post(f"/api/v1/records/{record['id']}/predictions").json()
+    url = f"/api/v1/predictions/{prediction['id']}/interventions"
+
+    def in_force() -> dict[str, tuple[float, str | None]]:
+        view = clinician.get(f"/api/v1/predictions/{prediction['id']}").json()
+        return {c["name"]: (c["value"], c["overridden_by"]) for c in view["concepts"]
+                if c["overridden"]}
+
+    for value in (450, 470):
+        assert clinician.post(url, json={"concept": "qt", "value": value}).status_code == 201
+    assert second.post(url, json={"concept": "tpeak_tend", "value": 120}).status_code == 201
+    assert in_force() == {"qt": (470, "clinician1"), "tpeak_tend": (120, "admin1")}
+    assert clinician.delete(f"{url}/qt").status_code == 200
+    assert in_force() == {"tpeak_tend": (120, "admin1")}
+    assert clinician.delete(f"{url}/qt").status_code == 422  # nothing left to revert
+    assert second.post(url, json={"concept": "qt", "value": 430}).status_code == 201
+    assert in_force() == {"qt": (430, "admin1"), "tpeak_tend": (120, "admin1")}
+
+
 def test_bad_values_are_refused_with_a_reason(client_as, data_dir: Path) -> None:
     clinician = client_as("clinician")
     record = clinician.post("/api/v1/records", files=ludb_files(data_dir, "2")).json()
