@@ -318,10 +318,7 @@ class ComposedConceptModel(ConceptModel):
         output = super().forward(signal, lead_mask, sex, age_years, overrides)
         values = output.concept_values
         if overrides is not None:
-            given = ~overrides.isnan()
-            values = self.space.derive(
-                torch.where(given, overrides, values), sex, given & self.space.is_derived
-            )
+            values = self.space.override(values, overrides, sex)
         logits = output.task_logits.clone()
         with full_precision(signal.device.type):
             for task, head in self.composed.items():

@@ -155,6 +155,14 @@ class ConceptSpace(nn.Module):
         derived_columns = torch.stack([columns.derived[c.name] for _, c in self._derived], dim=1)
         return values.index_copy(1, self.derived_index, derived_columns.to(values.dtype))
 
+    def override(
+        self, values: torch.Tensor, overrides: torch.Tensor, sex: torch.Tensor
+    ) -> torch.Tensor:
+        """``values`` with the given ``overrides`` (``[B, K]``, NaN = not given) put in and the
+        derived concepts re-derived from them; a derived concept given directly is kept."""
+        given = ~overrides.isnan()
+        return self.derive(torch.where(given, overrides, values), sex, given & self.is_derived)
+
     def spread(
         self,
         values: torch.Tensor,

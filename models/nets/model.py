@@ -230,11 +230,7 @@ class ConceptModel(_RiskModelBase):
             activations = self.space.standardise(values)
             raw = torch.where(self.space.is_derived, activations, raw)
             if overrides is not None:
-                given = ~overrides.isnan()
-                replaced = torch.where(given, overrides, values)
-                activations = self.space.standardise(
-                    self.space.derive(replaced, sex, given & self.space.is_derived)
-                )
+                activations = self.space.standardise(self.space.override(values, overrides, sex))
             logits = self._head(activations, sex, age_years, positive, negative)
         return ModelOutput(logits, values, raw, logvar, positive, negative)
 
