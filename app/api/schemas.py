@@ -127,6 +127,15 @@ class SuggestionOut(BaseModel):
     reason: str
 
 
+class OodOut(BaseModel):
+    """How far the ECG lies from the real ECGs the model was trained on."""
+
+    distance: float = Field(description="Mahalanobis distance of the network's penultimate features.")
+    percentile: float = Field(description="Where the distance falls (0-100) among real ECGs held out of the fit.")
+    high: bool = Field(description="Above the 99th percentile: the concepts and risks rest on a signal unlike the training ECGs.")
+    message: str = Field(description="What the score means, in words.")
+
+
 class PredictionOut(BaseModel):
     """A prediction in its current state (model output with every override applied)."""
 
@@ -141,6 +150,9 @@ class PredictionOut(BaseModel):
     risks: list[TaskRiskOut]
     suggestion: SuggestionOut | None
     fiducials: dict = Field(description="Delineation for plotting (seconds, mV).")
+    ood: OodOut | None = Field(
+        default=None, description="Out-of-distribution score; null for a model without real-ECG statistics."
+    )
 
 
 class InterventionIn(BaseModel):

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
+from app.api.schemas import ConceptOut, OodOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from models.bundle import LoadedBundle
@@ -25,7 +25,7 @@ from models.concepts import REGISTRY, get_concept, is_concept
 from models.ecg.measure import measure
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
-from models.nets.prediction import ModelPrediction
+from models.nets.prediction import ModelPrediction, OodScore
 from models.tasks import get_task
 
 #: Policy used for the "check next" hint on the record page.
@@ -224,7 +224,23 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
         risks=risks, suggestion=suggestion,
         fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
+        ood=ood_view(model_prediction.ood),
     )
+
+
+def ood_view(ood: OodScore | None) -> OodOut | None:
+    """The OOD score with its meaning in words (``None`` when the model has no statistics)."""
+    if ood is None:
+        return None
+    if ood.high:
+        message = (f"This ECG is unlike the real ECGs the model learned from (further than "
+                   f"{ood.percentile:.0f} % of held-out real ECGs): noise, pacing, swapped leads or "
+                   "an unusual recording can make its concepts and risks wrong. Check the tracing "
+                   "and the measured values.")
+    else:
+        message = (f"This ECG lies within the real ECGs the model learned from (further than "
+                   f"{ood.percentile:.0f} % of held-out real ECGs).")
+    return OodOut(distance=ood.distance, percentile=ood.percentile, high=ood.high, message=message)
 
 
 def record_intervention(

@@ -17,6 +17,7 @@
   const conceptBody = document.getElementById("concept-body");
   const riskPanel = document.getElementById("risk-panel");
   const suggestionNode = document.getElementById("suggestion");
+  const oodNode = document.getElementById("ood-note");
   const commentInput = document.getElementById("edit-comment");
   const contribTask = document.getElementById("contrib-task");
 
@@ -63,6 +64,17 @@
       xaxis: { title: { text: "log-odds contribution", font: { size: 10 } }, zeroline: true },
       yaxis: { tickfont: { size: 10 } },
     }, { displayModeBar: false, responsive: true });
+  }
+
+  function renderOod(prediction) {
+    const ood = prediction.ood;
+    oodNode.hidden = !ood;
+    if (!ood) return;
+    oodNode.classList.toggle("ood-high", ood.high);
+    oodNode.dataset.high = String(ood.high);
+    oodNode.replaceChildren(
+      el("strong", {}, ood.high ? "Unlike the training ECGs: " : "Typical of the training ECGs: "),
+      ood.message);
   }
 
   function renderSuggestion(prediction) {
@@ -142,6 +154,7 @@
     renderConcepts(prediction);
     renderRisk(prediction);
     renderSuggestion(prediction);
+    renderOod(prediction);
     document.getElementById("model-line").textContent =
       `Model ${prediction.model_name} on ${prediction.device}, ${fmt(prediction.latency_ms, 0)} ms.`;
   }
