@@ -251,6 +251,9 @@ def record_intervention(
     if not is_concept(concept):
         raise ValueError(f"unknown concept {concept!r}")
     concept_meta = get_concept(concept)
+    # The history this event extends is read inside the chain lock: read before it, two
+    # concurrent edits would both log the same predecessor (issue 18, finding 7).
+    audit.lock_chain(session, Intervention)
     in_force = {c: o.value for c, o in current_overrides(session, prediction).items()}
     before = _apply(bundle, model_prediction, record, in_force)
     previous_value = _in_force_value(concept, before, model_prediction, in_force)
