@@ -22,6 +22,7 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
+from models.disagreement import disagreements
 from models.ecg.measure import measure
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
@@ -102,6 +103,11 @@ def measured_concepts(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]
     return {entry["name"]: entry for entry in measurements.get("concepts", [])}
 
 
+def measured_values(measurements: dict[str, Any]) -> dict[str, float | None]:
+    """The stored measurements' concept values (registry units; ``None`` = not measured)."""
+    return {name: entry.get("value") for name, entry in measured_concepts(measurements).items()}
+
+
 def get_prediction(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
     """The prediction and its live record; :class:`PredictionNotFound` otherwise."""
     row = session.execute(
@@ -178,6 +184,9 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
     editable = prediction.model_checksum == bundle.checksum and bool(model_prediction.concepts)
     result = _apply(bundle, model_prediction, record, override_values) if editable else None
     measured = measured_concepts(prediction.measurements)
+    discordant = disagreements(
+        model_prediction.concepts, measured_values(prediction.measurements)
+    )
     concepts = []
     for concept in REGISTRY:
         estimate = model_prediction.concepts.get(concept.name)
@@ -199,6 +208,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             overridden_by=override.username if override else None,
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
+            disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
     heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
@@ -212,7 +222,8 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
     if editable:
         ranked = suggest(bundle, model_prediction, override_values,
                          policy=SUGGESTION_POLICY, sex=record.sex,  # type: ignore[arg-type]
-                         age=record.age_years)
+                         age=record.age_years,
+                         measured=measured_values(prediction.measurements))
         if ranked:
             best = ranked[0]
             suggestion = SuggestionOut(
