@@ -104,6 +104,11 @@ class ConceptOut(BaseModel):
     decimals: int = Field(description="Digits to show.")
     flag: str
     flag_note: str = ""
+    disagreement: str | None = Field(
+        default=None,
+        description="Set when the model's and the measured value differ beyond their combined "
+        "uncertainty, in words: 'model 455 ms, measured 364 ms'.",
+    )
 
 
 class TaskRiskOut(BaseModel):
