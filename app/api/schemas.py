@@ -60,7 +60,9 @@ class RecordOut(BaseModel):
     duration_s: float
     age_years: int | None
     sex: Literal["female", "male"] | None
-    status: str
+    status: str = Field(description="new, predicted or reviewed; a reviewed record is locked.")
+    reviewed_by: str | None = Field(default=None, description="Who reviewed it (while reviewed).")
+    reviewed_at: UtcDatetime | None = None
     removed_fields: list[str] = Field(
         description="Names of identifying fields found in the upload and dropped on ingest."
     )

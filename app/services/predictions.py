@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
@@ -82,7 +83,12 @@ def warm_up(bundle: LoadedBundle) -> float:
 
 def store_prediction(session: Session, bundle: LoadedBundle, record: Record, user: User,
                      run: PredictionRun) -> Prediction:
-    """Insert the prediction, move the record to *predicted*, and audit it."""
+    """Insert the prediction, move the record to *predicted*, and audit it.
+
+    Raises:
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    ensure_editable(record)
     prediction = Prediction(
         record_id=record.id, created_by=user.id, created_at=audit.utc_now(),
         model_name=bundle.version, model_checksum=bundle.checksum, device=str(bundle.device),
@@ -255,7 +261,9 @@ def record_intervention(
     Raises:
         ModelMismatch: the prediction was made by another bundle.
         ValueError: unknown concept, implausible value, or nothing to revert.
+        RecordLocked: the record is reviewed (reopen it first).
     """
+    ensure_editable(record)
     model_prediction = _model_prediction(bundle, prediction)
     if not model_prediction.concepts:
         raise ValueError(f"model {prediction.model_name} has no concepts to override")
