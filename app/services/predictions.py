@@ -26,6 +26,7 @@ from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
 from models.ecg.measure import measure
+from models.heads.describe import read_risk
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
 from models.nets.prediction import ModelPrediction
@@ -222,13 +223,21 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
-    heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
-    risks = [
-        TaskRiskOut(task=name, label=get_task(name).label, probability=risk.probability,
-                    band=risk.band.value, contributions=dict(risk.contributions),
-                    learned_from=heads.get(name, {}).get("learned_from"))
-        for name, risk in tasks.items()
-    ]
+    same_model = prediction.model_checksum == bundle.checksum
+    heads = bundle.task_heads if same_model else {}
+    risks = []
+    for name, risk in tasks.items():
+        reading = read_risk(bundle.card, name, risk) if same_model else None
+        risks.append(TaskRiskOut(
+            task=name, label=get_task(name).label, probability=risk.probability,
+            band=risk.band.value, contributions=dict(risk.contributions),
+            learned_from=heads.get(name, {}).get("learned_from"),
+            head=reading.head if reading else None,
+            head_kind=reading.kind if reading else None,
+            meaning=reading.sentence if reading else None,
+            points=reading.points if reading else None,
+            max_points=reading.max_points if reading else None,
+        ))
     suggestion = None
     if editable:
         ranked = suggest(bundle, model_prediction, override_values,
