@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services.users import shown_name
 from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
@@ -130,6 +131,7 @@ class Override:
 
     value: float
     username: str
+    pseudonym: str
 
 
 def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
@@ -144,13 +146,14 @@ def current_overrides(session: Session, prediction: Prediction) -> dict[str, Ove
         .group_by(Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username)
+        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username,
+               User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
     ).all()
     return {
-        concept: Override(new_value, username)
-        for concept, action, new_value, username in rows
+        concept: Override(new_value, username, pseudonym)
+        for concept, action, new_value, username, pseudonym in rows
         if action == "override" and new_value is not None
     }
 
@@ -180,8 +183,9 @@ def _in_force_value(name: str, result: InterventionResult, model_prediction: Mod
 
 
 def prediction_view(session: Session, bundle: LoadedBundle, prediction: Prediction,
-                    record: Record) -> PredictionOut:
-    """The prediction with every override applied: concepts, risks, contributions, suggestion."""
+                    record: Record, viewer: User) -> PredictionOut:
+    """The prediction with every override applied: concepts, risks, contributions, suggestion
+    (who overrode a concept named as ``viewer`` may see it: a pseudonym for researchers)."""
     model_prediction = ModelPrediction.from_dict(prediction.model_output)
     in_force = current_overrides(session, prediction)
     override_values = {c: o.value for c, o in in_force.items()}
@@ -209,7 +213,8 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
-            overridden_by=override.username if override else None,
+            overridden_by=(shown_name(viewer, override.username, override.pseudonym)
+                           if override else None),
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
