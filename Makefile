@@ -50,7 +50,7 @@ train-demo: install
 	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out var/pretrain/demo-synthetic
 	$(BIN)/qtlens train-real --base var/pretrain/demo-synthetic --seed 0 --out models/weights/demo
 	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
-	$(BIN)/qtlens compose-bundle --base models/weights/demo \
+	$(BIN)/qtlens compose-bundle --base models/weights/demo --head lqts_risk=schwartz \
 	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
 
 # The black box every CBM-versus-black-box figure is measured against, and the shipped bundle's

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.commands.train",
     "models.commands.train_real",
     "models.commands.evaluate",
+    "models.commands.predict",
     "models.explain.commands",
     "models.heads.commands",
     "models.ecg.io.cli",

@@ -20,12 +20,17 @@ from sqlalchemy.orm import Session
 from app.api.schemas import ConceptOut, OodOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services.users import shown_name
+from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
-from models.ecg.measure import measure
+from models.disagreement import disagreements
+from models.heads.describe import read_risk
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
+from models.nets.ood import describe_score
 from models.nets.prediction import ModelPrediction, OodScore
+from models.scoring import analyse_ecg
 from models.tasks import get_task
 
 #: Policy used for the "check next" hint on the record page.
@@ -56,15 +61,12 @@ def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    started = time.perf_counter()
-    measurements = measure(ecg).to_dict()
-    output = bundle.predict([ecg])[0]
-    latency_ms = (time.perf_counter() - started) * 1000.0
+    analysis = analyse_ecg(bundle, ecg)
     return PredictionRun(
-        model_output=output.to_dict(),
-        measurements=measurements,
-        risks={task: risk.probability for task, risk in output.tasks.items()},
-        latency_ms=latency_ms,
+        model_output=analysis.prediction.to_dict(),
+        measurements=analysis.measurements.to_dict(),
+        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
+        latency_ms=analysis.latency_ms,
     )
 
 
@@ -81,7 +83,12 @@ def warm_up(bundle: LoadedBundle) -> float:
 
 def store_prediction(session: Session, bundle: LoadedBundle, record: Record, user: User,
                      run: PredictionRun) -> Prediction:
-    """Insert the prediction, move the record to *predicted*, and audit it."""
+    """Insert the prediction, move the record to *predicted*, and audit it.
+
+    Raises:
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    ensure_editable(record)
     prediction = Prediction(
         record_id=record.id, created_by=user.id, created_at=audit.utc_now(),
         model_name=bundle.version, model_checksum=bundle.checksum, device=str(bundle.device),
@@ -102,6 +109,11 @@ def measured_concepts(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]
     return {entry["name"]: entry for entry in measurements.get("concepts", [])}
 
 
+def measured_values(measurements: dict[str, Any]) -> dict[str, float | None]:
+    """The stored measurements' concept values (registry units; ``None`` = not measured)."""
+    return {name: entry.get("value") for name, entry in measured_concepts(measurements).items()}
+
+
 def get_prediction(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
     """The prediction and its live record; :class:`PredictionNotFound` otherwise."""
     row = session.execute(
@@ -120,6 +132,7 @@ class Override:
 
     value: float
     username: str
+    pseudonym: str
 
 
 def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
@@ -134,13 +147,14 @@ def current_overrides(session: Session, prediction: Prediction) -> dict[str, Ove
         .group_by(Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username)
+        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username,
+               User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
     ).all()
     return {
-        concept: Override(new_value, username)
-        for concept, action, new_value, username in rows
+        concept: Override(new_value, username, pseudonym)
+        for concept, action, new_value, username, pseudonym in rows
         if action == "override" and new_value is not None
     }
 
@@ -170,14 +184,18 @@ def _in_force_value(name: str, result: InterventionResult, model_prediction: Mod
 
 
 def prediction_view(session: Session, bundle: LoadedBundle, prediction: Prediction,
-                    record: Record) -> PredictionOut:
-    """The prediction with every override applied: concepts, risks, contributions, suggestion."""
+                    record: Record, viewer: User) -> PredictionOut:
+    """The prediction with every override applied: concepts, risks, contributions, suggestion
+    (who overrode a concept named as ``viewer`` may see it: a pseudonym for researchers)."""
     model_prediction = ModelPrediction.from_dict(prediction.model_output)
     in_force = current_overrides(session, prediction)
     override_values = {c: o.value for c, o in in_force.items()}
     editable = prediction.model_checksum == bundle.checksum and bool(model_prediction.concepts)
     result = _apply(bundle, model_prediction, record, override_values) if editable else None
     measured = measured_concepts(prediction.measurements)
+    discordant = disagreements(
+        model_prediction.concepts, measured_values(prediction.measurements)
+    )
     concepts = []
     for concept in REGISTRY:
         estimate = model_prediction.concepts.get(concept.name)
@@ -196,23 +214,34 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
-            overridden_by=override.username if override else None,
+            overridden_by=(shown_name(viewer, override.username, override.pseudonym)
+                           if override else None),
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
+            disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
-    heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
-    risks = [
-        TaskRiskOut(task=name, label=get_task(name).label, probability=risk.probability,
-                    band=risk.band.value, contributions=dict(risk.contributions),
-                    learned_from=heads.get(name, {}).get("learned_from"))
-        for name, risk in tasks.items()
-    ]
+    same_model = prediction.model_checksum == bundle.checksum
+    heads = bundle.task_heads if same_model else {}
+    risks = []
+    for name, risk in tasks.items():
+        reading = read_risk(bundle.card, name, risk) if same_model else None
+        risks.append(TaskRiskOut(
+            task=name, label=get_task(name).label, probability=risk.probability,
+            band=risk.band.value, contributions=dict(risk.contributions),
+            learned_from=heads.get(name, {}).get("learned_from"),
+            head=reading.head if reading else None,
+            head_kind=reading.kind if reading else None,
+            meaning=reading.sentence if reading else None,
+            points=reading.points if reading else None,
+            max_points=reading.max_points if reading else None,
+        ))
     suggestion = None
     if editable:
         ranked = suggest(bundle, model_prediction, override_values,
                          policy=SUGGESTION_POLICY, sex=record.sex,  # type: ignore[arg-type]
-                         age=record.age_years)
+                         age=record.age_years,
+                         measured=measured_values(prediction.measurements))
         if ranked:
             best = ranked[0]
             suggestion = SuggestionOut(
@@ -232,15 +261,8 @@ def ood_view(ood: OodScore | None) -> OodOut | None:
     """The OOD score with its meaning in words (``None`` when the model has no statistics)."""
     if ood is None:
         return None
-    if ood.high:
-        message = (f"This ECG is unlike the real ECGs the model learned from (further than "
-                   f"{ood.percentile:.0f} % of held-out real ECGs): noise, pacing, swapped leads or "
-                   "an unusual recording can make its concepts and risks wrong. Check the tracing "
-                   "and the measured values.")
-    else:
-        message = (f"This ECG lies within the real ECGs the model learned from (further than "
-                   f"{ood.percentile:.0f} % of held-out real ECGs).")
-    return OodOut(distance=ood.distance, percentile=ood.percentile, high=ood.high, message=message)
+    return OodOut(distance=ood.distance, percentile=ood.percentile, high=ood.high,
+                  message=describe_score(ood.percentile, ood.high))
 
 
 def record_intervention(
@@ -260,13 +282,18 @@ def record_intervention(
     Raises:
         ModelMismatch: the prediction was made by another bundle.
         ValueError: unknown concept, implausible value, or nothing to revert.
+        RecordLocked: the record is reviewed (reopen it first).
     """
+    ensure_editable(record)
     model_prediction = _model_prediction(bundle, prediction)
     if not model_prediction.concepts:
         raise ValueError(f"model {prediction.model_name} has no concepts to override")
     if not is_concept(concept):
         raise ValueError(f"unknown concept {concept!r}")
     concept_meta = get_concept(concept)
+    # The history this event extends is read inside the chain lock: read before it, two
+    # concurrent edits would both log the same predecessor (issue 18, finding 7).
+    audit.lock_chain(session, Intervention)
     in_force = {c: o.value for c, o in current_overrides(session, prediction).items()}
     before = _apply(bundle, model_prediction, record, in_force)
     previous_value = _in_force_value(concept, before, model_prediction, in_force)

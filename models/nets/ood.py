@@ -80,3 +80,18 @@ class FeatureDistance(nn.Module):
         """Percentile (0–100) of each distance among the reference distances."""
         levels = np.linspace(0.0, 100.0, N_QUANTILES)
         return np.interp(distance, self.quantiles.cpu().numpy(), levels, left=0.0, right=100.0)
+
+
+def describe_score(percentile: float, high: bool) -> str:
+    """What a score means, in one or two sentences for a clinician."""
+    if high:
+        return (
+            f"This ECG is unlike the real ECGs the model learned from (further than "
+            f"{percentile:.0f} % of held-out real ECGs): noise, pacing, swapped leads or an "
+            "unusual recording can make its concepts and risks wrong. Check the tracing and the "
+            "measured values."
+        )
+    return (
+        f"This ECG lies within the real ECGs the model learned from (further than "
+        f"{percentile:.0f} % of held-out real ECGs)."
+    )
