@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from app.api.schemas import ConceptOut, OodOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
-from app.services.users import shown_name
 from app.services.records import ensure_editable
+from app.services.users import shown_name
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
-from models.heads.describe import read_risk
 from models.ecg.record import Ecg
+from models.heads.describe import read_risk
 from models.intervene import InterventionResult, intervene, suggest, validate_override
 from models.nets.ood import describe_score
 from models.nets.prediction import ModelPrediction, OodScore
