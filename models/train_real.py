@@ -96,13 +96,13 @@ class RealTrainConfig:
         augment: the augmentation settings.
     """
 
-    epochs: int = 10
+    epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     patience: int = 3
-    real_repeats: int = 3
-    synthetic_per_epoch: int = 768
+    real_repeats: int = 2
+    synthetic_per_epoch: int = 512
     synthetic_records: int = 2000
     lead_dropout: float = 0.1
     max_grad_norm: float = 2.0
