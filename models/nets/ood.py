@@ -1,10 +1,15 @@
 """How far an ECG lies from the real ECGs a network was trained on (out-of-distribution score).
 
-The score is the Mahalanobis distance of the network's penultimate features (the backbone
-embedding the concept heads read) from the mean of the real training ECGs' features, under their
-covariance shrunk towards a scaled identity (Ledoit & Wolf, J Multivar Anal 88:365, 2004) — the
-feature-space detector of Lee et al., "A Simple Unified Framework for Detecting
-Out-of-Distribution Samples and Adversarial Attacks" (NeurIPS 2018), with one class.
+The score is the **relative Mahalanobis distance** of the network's penultimate features (the
+backbone embedding the concept heads read): the Mahalanobis distance from the real training ECGs'
+features minus that from a *background* fitted on everything the network was trained on (real and
+synthetic ECGs) — Ren et al., "A Simple Fix to Mahalanobis Distance for Improving Near-OOD
+Detection" (arXiv:2106.09022, 2021), built on the feature-space detector of Lee et al. (NeurIPS
+2018). The background term removes what all training inputs share, so a synthetic tracing — close
+to the synthetic half of the training data — still scores as unlike the real ECGs. Both
+covariances are shrunk towards a scaled identity (Ledoit & Wolf, J Multivar Anal 88:365, 2004);
+the precision matrices are stored in half precision (the score is a percentile, computed in
+single precision).
 
 It is read against **reference distances**: those of real ECGs the statistics were not fitted on
 (the ``tune`` role of :mod:`models.data.splits`). ``percentile`` is where a record's distance
@@ -29,17 +34,20 @@ N_QUANTILES = 101
 
 
 class FeatureDistance(nn.Module):
-    """Mahalanobis distance of features ``[B, E]`` from fitted training statistics.
+    """Relative Mahalanobis distance of features ``[B, E]`` from fitted training statistics.
 
-    Buffers: ``mean`` ``[E]``, ``precision`` ``[E, E]`` (inverse shrunk covariance),
-    ``quantiles`` ``[101]`` (0–100 % of the reference distances) and ``fitted`` (1 once
-    :meth:`fit` ran).
+    Buffers: ``mean`` ``[E]`` and ``precision`` ``[E, E]`` of the real training features,
+    ``background_mean`` and ``background_precision`` of all training features (precisions:
+    inverse shrunk covariances, float16), ``quantiles`` ``[101]`` (0–100 % of the reference
+    distances) and ``fitted`` (1 once :meth:`fit` ran).
     """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("precision", torch.zeros(dim, dim))
+        self.register_buffer("precision", torch.zeros(dim, dim, dtype=torch.float16))
+        self.register_buffer("background_mean", torch.zeros(dim))
+        self.register_buffer("background_precision", torch.zeros(dim, dim, dtype=torch.float16))
         self.register_buffer("quantiles", torch.zeros(N_QUANTILES))
         self.register_buffer("fitted", torch.zeros(()))
 
@@ -48,9 +56,16 @@ class FeatureDistance(nn.Module):
         """Whether statistics were fitted (a network trained without real ECGs has none)."""
         return bool(self.fitted.item() > 0)
 
-    def fit(self, train_features: np.ndarray, reference_features: np.ndarray) -> None:
-        """Fit mean and shrunk precision on ``train_features`` ``[n, E]``; store the quantiles of
-        the distances of ``reference_features`` ``[m, E]`` (records the fit did not see).
+    def fit(
+        self,
+        train_features: np.ndarray,
+        background_features: np.ndarray,
+        reference_features: np.ndarray,
+    ) -> None:
+        """Fit the real statistics on ``train_features`` ``[n, E]`` and the background on them
+        plus ``background_features`` (the other training inputs, e.g. synthetic ECGs); store the
+        quantiles of the distances of ``reference_features`` ``[m, E]`` (real records the fit
+        did not see).
 
         Raises:
             ValueError: fewer than 2 training or 1 reference records.
@@ -59,9 +74,17 @@ class FeatureDistance(nn.Module):
 
         if train_features.shape[0] < 2 or reference_features.shape[0] < 1:
             raise ValueError("the OOD statistics need ≥ 2 training and ≥ 1 reference records")
-        estimate = LedoitWolf().fit(np.asarray(train_features, dtype=np.float64))
-        self.mean.copy_(torch.as_tensor(estimate.location_, dtype=torch.float32))
-        self.precision.copy_(torch.as_tensor(estimate.precision_, dtype=torch.float32))
+        for mean, precision, features in (
+            (self.mean, self.precision, train_features),
+            (
+                self.background_mean,
+                self.background_precision,
+                np.concatenate([train_features, background_features]),
+            ),
+        ):
+            estimate = LedoitWolf().fit(np.asarray(features, dtype=np.float64))
+            mean.copy_(torch.as_tensor(estimate.location_, dtype=torch.float32))
+            precision.copy_(torch.as_tensor(estimate.precision_, dtype=torch.float16))
         self.fitted.fill_(1.0)
         distances = self.distance(torch.as_tensor(reference_features, dtype=torch.float32))
         levels = np.linspace(0.0, 100.0, N_QUANTILES)
@@ -69,12 +92,20 @@ class FeatureDistance(nn.Module):
             torch.as_tensor(np.percentile(distances.numpy(), levels), dtype=torch.float32)
         )
 
-    def distance(self, features: torch.Tensor) -> torch.Tensor:
-        """Mahalanobis distance ``[B]`` (dimensionless) of ``features`` ``[B, E]``."""
+    @staticmethod
+    def _mahalanobis(
+        features: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor
+    ) -> torch.Tensor:
         device = features.device
-        centred = features.float() - self.mean.to(device)
-        squared = ((centred @ self.precision.to(device)) * centred).sum(-1)
+        centred = features.float() - mean.to(device)
+        squared = ((centred @ precision.to(device).float()) * centred).sum(-1)
         return squared.clamp(min=0.0).sqrt()
+
+    def distance(self, features: torch.Tensor) -> torch.Tensor:
+        """Relative Mahalanobis distance ``[B]`` (dimensionless) of ``features`` ``[B, E]``."""
+        return self._mahalanobis(features, self.mean, self.precision) - self._mahalanobis(
+            features, self.background_mean, self.background_precision
+        )
 
     def percentile(self, distance: np.ndarray) -> np.ndarray:
         """Percentile (0–100) of each distance among the reference distances."""

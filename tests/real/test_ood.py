@@ -27,15 +27,18 @@ def test_distance_percentile_and_flag_on_known_features() -> None:
     rng = np.random.default_rng(0)
     distance = FeatureDistance(8)
     assert not distance.is_fitted
-    distance.fit(rng.normal(size=(500, 8)), rng.normal(size=(200, 8)))
+    real = rng.normal(size=(500, 8))
+    other = rng.normal(loc=4.0, size=(500, 8))  # the rest of the training inputs
+    distance.fit(real, other, rng.normal(size=(200, 8)))
     assert distance.is_fitted
     near = distance.distance(torch.zeros(1, 8)).item()
-    far = distance.distance(torch.full((1, 8), 6.0)).item()
-    assert near < 1.0 and far > 10.0  # sqrt(8 · 36) ≈ 17 for an identity covariance
+    far = distance.distance(torch.full((1, 8), -6.0)).item()
+    like_other = distance.distance(torch.full((1, 8), 4.0)).item()
+    assert near < 0.0 < like_other < far  # close to the other inputs only: still unlike real
     assert distance.percentile(np.array([near]))[0] == 0.0
     assert distance.percentile(np.array([far]))[0] == 100.0
     with pytest.raises(ValueError, match="OOD statistics"):
-        FeatureDistance(8).fit(rng.normal(size=(1, 8)), rng.normal(size=(1, 8)))
+        FeatureDistance(8).fit(rng.normal(size=(1, 8)), real, rng.normal(size=(1, 8)))
 
 
 def test_a_network_without_statistics_reports_no_score() -> None:
