@@ -273,8 +273,9 @@ def task_bands(card: dict[str, Any]) -> dict[str, Bands]:
     bands = {}
     for task, entry in task_heads(card).items():
         try:
-            bands[task] = Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(
-                task).bands
+            bands[task] = (
+                Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(task).bands
+            )
         except ValueError as error:
             raise BundleError(f"task head of {task}: {error}") from None
     return bands
@@ -505,8 +506,8 @@ def ood_scores(model: RiskModel, features: torch.Tensor) -> list[OodScore | None
     if not model.ood.is_fitted:
         return [None] * features.shape[0]
     with torch.inference_mode():
-        distance = model.ood.distance(features.cpu()).numpy()
-    percentile = model.ood.percentile(distance)
+        distance = model.ood.distances(features.cpu())[0].numpy()
+        percentile = model.ood.percentile(features.cpu())
     return [
         OodScore(distance=float(d), percentile=float(p), high=bool(p > HIGH_PERCENTILE))
         for d, p in zip(distance, percentile, strict=True)
@@ -530,8 +531,9 @@ def _require_finite(prediction: ModelPrediction, index: int) -> None:
 def task_risk(logit: float, bands: Bands, **decomposition: Any) -> TaskRisk:
     """A :class:`TaskRisk` for ``logit`` (probability and its band under ``bands`` filled in)."""
     probability = 1.0 / (1.0 + math.exp(-logit))
-    return TaskRisk(probability=probability, band=bands.band(probability), logit=logit,
-                    **decomposition)
+    return TaskRisk(
+        probability=probability, band=bands.band(probability), logit=logit, **decomposition
+    )
 
 
 def risks_from_explanation(

@@ -78,10 +78,11 @@ REAL_DATA_SOURCES: tuple[dict[str, str], ...] = (
 
 #: How the bundle's OOD score is computed, for the card.
 OOD_METHOD = (
-    "relative Mahalanobis distance of the backbone embedding (Ren et al. 2021; Ledoit-Wolf "
-    "shrinkage): distance from the real training windows' features minus that from a background "
-    "of them plus synthetic training records; percentile among the real tune windows; flagged "
-    "above the 99th percentile (models.nets.ood)"
+    "Mahalanobis distance of the backbone embedding from the real training windows' features "
+    "(Lee et al. 2018) and relative Mahalanobis distance against a background of them plus "
+    "synthetic training records (Ren et al. 2021), Ledoit-Wolf shrinkage; the percentile is the "
+    "larger of the two among the real tune windows; flagged above the 99th percentile "
+    "(models.nets.ood)"
 )
 
 

@@ -1,19 +1,23 @@
 """How far an ECG lies from the real ECGs a network was trained on (out-of-distribution score).
 
-The score is the **relative Mahalanobis distance** of the network's penultimate features (the
-backbone embedding the concept heads read): the Mahalanobis distance from the real training ECGs'
-features minus that from a *background* fitted on everything the network was trained on (real and
-synthetic ECGs) — Ren et al., "A Simple Fix to Mahalanobis Distance for Improving Near-OOD
-Detection" (arXiv:2106.09022, 2021), built on the feature-space detector of Lee et al. (NeurIPS
-2018). The background term removes what all training inputs share, so a synthetic tracing — close
-to the synthetic half of the training data — still scores as unlike the real ECGs. Both
-covariances are shrunk towards a scaled identity (Ledoit & Wolf, J Multivar Anal 88:365, 2004);
-the precision matrices are stored in half precision (the score is a percentile, computed in
-single precision).
+Two distances of the network's penultimate features (the backbone embedding the concept heads
+read) are computed:
 
-It is read against **reference distances**: those of real ECGs the statistics were not fitted on
-(the ``tune`` role of :mod:`models.data.splits`). ``percentile`` is where a record's distance
-falls among them; an ECG beyond :data:`HIGH_PERCENTILE` is flagged: its concepts and risks rest on
+* the **Mahalanobis distance** from the real training ECGs' features — the feature-space detector
+  of Lee et al. (NeurIPS 2018) with one class; far inputs (noise, pacing spikes) score high;
+* the **relative Mahalanobis distance**: that distance minus the one from a *background* fitted on
+  everything the network was trained on (real and synthetic ECGs) — Ren et al., "A Simple Fix to
+  Mahalanobis Distance for Improving Near-OOD Detection" (arXiv:2106.09022, 2021); it removes what
+  all training inputs share, so a synthetic tracing, close to the synthetic half of the training
+  data, still scores as unlike the real ECGs.
+
+Covariances are shrunk towards a scaled identity (Ledoit & Wolf, J Multivar Anal 88:365, 2004);
+the precision matrices are stored in half precision (computed in single precision). The reported
+**percentile** is the larger of the two distances' percentiles.
+
+Each is read against **reference distances**: those of real ECGs the statistics were not fitted
+on (the ``tune`` role of :mod:`models.data.splits`). ``percentile`` is where a record falls among
+them; an ECG beyond :data:`HIGH_PERCENTILE` is flagged: its concepts and risks rest on
 a signal unlike any the network learned from (noise, pacing, swapped leads, a synthetic tracing,
 another population).
 
@@ -34,12 +38,12 @@ N_QUANTILES = 101
 
 
 class FeatureDistance(nn.Module):
-    """Relative Mahalanobis distance of features ``[B, E]`` from fitted training statistics.
+    """Mahalanobis and relative Mahalanobis distances of features ``[B, E]``.
 
     Buffers: ``mean`` ``[E]`` and ``precision`` ``[E, E]`` of the real training features,
     ``background_mean`` and ``background_precision`` of all training features (precisions:
-    inverse shrunk covariances, float16), ``quantiles`` ``[101]`` (0–100 % of the reference
-    distances) and ``fitted`` (1 once :meth:`fit` ran).
+    inverse shrunk covariances, float16), ``quantiles`` and ``relative_quantiles`` ``[101]``
+    (0–100 % of the reference records' two distances) and ``fitted`` (1 once :meth:`fit` ran).
     """
 
     def __init__(self, dim: int) -> None:
@@ -49,6 +53,7 @@ class FeatureDistance(nn.Module):
         self.register_buffer("background_mean", torch.zeros(dim))
         self.register_buffer("background_precision", torch.zeros(dim, dim, dtype=torch.float16))
         self.register_buffer("quantiles", torch.zeros(N_QUANTILES))
+        self.register_buffer("relative_quantiles", torch.zeros(N_QUANTILES))
         self.register_buffer("fitted", torch.zeros(()))
 
     @property
@@ -86,11 +91,14 @@ class FeatureDistance(nn.Module):
             mean.copy_(torch.as_tensor(estimate.location_, dtype=torch.float32))
             precision.copy_(torch.as_tensor(estimate.precision_, dtype=torch.float16))
         self.fitted.fill_(1.0)
-        distances = self.distance(torch.as_tensor(reference_features, dtype=torch.float32))
+        reference = torch.as_tensor(reference_features, dtype=torch.float32)
         levels = np.linspace(0.0, 100.0, N_QUANTILES)
-        self.quantiles.copy_(
-            torch.as_tensor(np.percentile(distances.numpy(), levels), dtype=torch.float32)
-        )
+        for quantiles, distances in zip(
+            (self.quantiles, self.relative_quantiles), self.distances(reference), strict=True
+        ):
+            quantiles.copy_(
+                torch.as_tensor(np.percentile(distances.numpy(), levels), dtype=torch.float32)
+            )
 
     @staticmethod
     def _mahalanobis(
@@ -101,16 +109,23 @@ class FeatureDistance(nn.Module):
         squared = ((centred @ precision.to(device).float()) * centred).sum(-1)
         return squared.clamp(min=0.0).sqrt()
 
-    def distance(self, features: torch.Tensor) -> torch.Tensor:
-        """Relative Mahalanobis distance ``[B]`` (dimensionless) of ``features`` ``[B, E]``."""
-        return self._mahalanobis(features, self.mean, self.precision) - self._mahalanobis(
-            features, self.background_mean, self.background_precision
-        )
+    def distances(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mahalanobis and relative Mahalanobis distance ``[B]`` each (dimensionless)."""
+        distance = self._mahalanobis(features, self.mean, self.precision)
+        background = self._mahalanobis(features, self.background_mean, self.background_precision)
+        return distance, distance - background
 
-    def percentile(self, distance: np.ndarray) -> np.ndarray:
-        """Percentile (0–100) of each distance among the reference distances."""
+    def percentile(self, features: torch.Tensor) -> np.ndarray:
+        """Percentile (0–100) of each record among the reference records: the larger of its two
+        distances' percentiles."""
         levels = np.linspace(0.0, 100.0, N_QUANTILES)
-        return np.interp(distance, self.quantiles.cpu().numpy(), levels, left=0.0, right=100.0)
+        distance, relative = (d.numpy() for d in self.distances(features))
+        return np.maximum(
+            np.interp(distance, self.quantiles.cpu().numpy(), levels, left=0.0, right=100.0),
+            np.interp(
+                relative, self.relative_quantiles.cpu().numpy(), levels, left=0.0, right=100.0
+            ),
+        )
 
 
 def describe_score(percentile: float, high: bool) -> str:

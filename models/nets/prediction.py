@@ -98,8 +98,10 @@ class OodScore:
     """How far the ECG lies from the real ECGs the network was trained on (:mod:`models.nets.ood`).
 
     Attributes:
-        distance: Mahalanobis distance of the penultimate features (dimensionless).
-        percentile: where the distance falls (0–100) among real ECGs held out of the fit.
+        distance: Mahalanobis distance of the penultimate features from the real training
+            ECGs' (dimensionless).
+        percentile: where the ECG falls (0–100) among real ECGs held out of the fit (the larger
+            of its Mahalanobis and relative Mahalanobis percentiles, :mod:`models.nets.ood`).
         high: the percentile is above :data:`models.nets.ood.HIGH_PERCENTILE` — the concepts
             and risks rest on a signal unlike the training ECGs.
     """

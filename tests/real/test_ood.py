@@ -31,12 +31,12 @@ def test_distance_percentile_and_flag_on_known_features() -> None:
     other = rng.normal(loc=4.0, size=(500, 8))  # the rest of the training inputs
     distance.fit(real, other, rng.normal(size=(200, 8)))
     assert distance.is_fitted
-    near = distance.distance(torch.zeros(1, 8)).item()
-    far = distance.distance(torch.full((1, 8), -6.0)).item()
-    like_other = distance.distance(torch.full((1, 8), 4.0)).item()
-    assert near < 0.0 < like_other < far  # close to the other inputs only: still unlike real
-    assert distance.percentile(np.array([near]))[0] == 0.0
-    assert distance.percentile(np.array([far]))[0] == 100.0
+    points = torch.tensor([[0.0] * 8, [-6.0] * 8, [4.0] * 8])  # real-like, far, like the other
+    plain, relative = (d.numpy() for d in distance.distances(points))
+    assert plain[0] < 3.0 < plain[2] < plain[1]  # sqrt(8 · 36) ≈ 17 for the far point
+    assert relative[0] < 0.0 < relative[2]  # close to the other inputs only: still unlike real
+    percentile = distance.percentile(points)
+    assert percentile[0] < 90.0 and percentile[1] == percentile[2] == 100.0
     with pytest.raises(ValueError, match="OOD statistics"):
         FeatureDistance(8).fit(rng.normal(size=(1, 8)), real, rng.normal(size=(1, 8)))
 
@@ -52,8 +52,9 @@ def shipped() -> LoadedBundle:
 
 
 def _distances(bundle: LoadedBundle, inputs: InputBatch) -> np.ndarray:
+    """The OOD percentile of each record (what the API reports and flags)."""
     output = run_batched(bundle.model, inputs, torch.device("cpu"), 64)
-    return bundle.model.ood.distance(output.features).numpy()
+    return bundle.model.ood.percentile(output.features)
 
 
 def _with_signal(real: RealSet, signals: np.ndarray) -> RealSet:
@@ -86,8 +87,9 @@ def test_the_shipped_score_separates_real_from_unlike_inputs(
     shipped: LoadedBundle, real_set: RealSet
 ) -> None:
     """On the real check windows (never trained or tuned on) against the same windows made noisy,
-    paced or lead-swapped, and against synthetic-only ECGs: AUROC ≥ 0.9 for synthetic and noisy
-    inputs (the acceptance), and paced / swapped inputs score higher than real ones."""
+    paced or lead-swapped, and against synthetic-only ECGs: AUROC ≥ 0.9 for synthetic, noisy and
+    paced inputs. Swapped limb electrodes are NOT caught (AUROC ≈ 0.4 on the shipped bundle): the
+    test pins that known limitation so a change is noticed."""
     assert shipped.model.ood.is_fitted
     check = real_set.of_role("check")
     check = check.select(check.lead_mask.all(axis=1))  # 12-lead windows (QTDB has 2)
@@ -121,8 +123,8 @@ def test_the_shipped_score_separates_real_from_unlike_inputs(
     print("OOD AUROC vs real check windows:", {k: round(v, 3) for k, v in separation.items()})
     assert separation["synthetic"] >= 0.9
     assert separation["noisy"] >= 0.9
-    assert separation["paced"] > 0.75
-    assert separation["lead-swapped"] > 0.6
+    assert separation["paced"] >= 0.9
+    assert separation["lead-swapped"] < 0.75  # known limitation (README): not detected
 
 
 def test_predictions_carry_the_score(shipped: LoadedBundle, real_set: RealSet) -> None:
