@@ -42,14 +42,14 @@ from tqdm.auto import tqdm
 from models import bundle as bundles
 from models.agreement import real_agreement, real_inputs
 from models.data.augment import AugmentConfig, augment_batch
-from models.data.dataset import ConceptDataset, DataRequest, load_dataset
+from models.data.dataset import DataRequest, load_dataset
 from models.data.real import RealSet, load_real_set
 from models.data.splits import SPLIT_RULE
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.inputs import InputSpec, standardise
 from models.nets.model import ConceptModel, ModelConfig, ModelOutput
 from models.nets.registry import create_model, get_variant
-from models.train import _drop_leads, _Split, _stage_loss, _test_metrics
+from models.train import _drop_leads, _Split, _stage_loss, _test_metrics, split_of
 
 #: What the card says about the real data (dataset, licence, citation).
 REAL_DATA_SOURCES: tuple[dict[str, str], ...] = (
@@ -145,17 +145,6 @@ def load_base(base: Path) -> tuple[ConceptModel, dict[str, Any], InputSpec]:
     bundles.load_weights(model, base)
     spec = InputSpec.from_dict(bundles.read_json(base / bundles.PREPROCESSING_FILE))
     return model, card, spec
-
-
-def _synthetic_split(data: ConceptDataset, name: str, spec: InputSpec) -> _Split:
-    index = data.indices(name)
-    inputs = InputBatch(
-        signal=standardise(data.signals_mv[index], data.lead_mask[index], spec),
-        lead_mask=data.lead_mask[index].astype(bool),
-        sex=data.sex[index].astype(np.int64),
-        age_years=data.age_years[index].astype(np.float32),
-    )
-    return _Split(inputs, data.concepts[index].astype(np.float32), data.labels[index])
 
 
 def _real_split(real: RealSet, spec: InputSpec, n_tasks: int) -> _Split:
@@ -322,9 +311,7 @@ def train_real(
     )
     synthetic_data = load_dataset(synthetic_request)
     n_tasks = synthetic_data.labels.shape[1]
-    synthetic = {
-        name: _synthetic_split(synthetic_data, name, spec) for name in ("train", "val", "test")
-    }
+    synthetic = {name: split_of(synthetic_data, name, spec) for name in ("train", "val", "test")}
     train_set = real.of_role("train")
     targets = train_set.targets()
     tune = _real_split(real.of_role("tune"), spec, n_tasks)
