@@ -122,6 +122,16 @@ class TaskRiskOut(BaseModel):
     learned_from: str | None = Field(
         default=None, description="The data the head behind this risk was learned from (model card)."
     )
+    head: str | None = Field(
+        default=None, description="Which head produced the risk, e.g. 'Schwartz score (ECG items)'.")
+    head_kind: Literal["network", "logistic", "points"] | None = None
+    meaning: str | None = Field(
+        default=None, description="One plain sentence: what the probability is and what it was "
+        "learned from (from the model card).")
+    points: float | None = Field(
+        default=None, description="A points head's score (e.g. Schwartz points); else null.")
+    max_points: float | None = Field(
+        default=None, description="The most a points head's items can give; else null.")
 
 
 class SuggestionOut(BaseModel):

@@ -27,6 +27,18 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+def shown_name(viewer: User, username: str, pseudonym: str) -> str:
+    """How a user is named to ``viewer``: the username for clinicians and admins, the pseudonym
+    for researchers, who see no identity on any route (API, pages, exports, analytics)."""
+    return pseudonym if viewer.role == Role.RESEARCHER.value else username
+
+
+def shown_comment(viewer: User, comment: str | None) -> str | None:
+    """A free-text comment as ``viewer`` may see it: withheld from researchers (a clinician may
+    type an identifier into one)."""
+    return None if viewer.role == Role.RESEARCHER.value else comment
+
+
 class UserError(ValueError):
     """A user could not be created or changed; the message says why."""
 

@@ -105,17 +105,19 @@ def compose_bundle_command(
         list[str],
         typer.Option(
             "--head",
-            help="TASK=DIR (a train-head output directory) or TASK=network; repeatable.",
+            help="TASK=DIR (a train-head output directory), TASK=network (the network's own "
+            "head) or TASK=schwartz (the ECG items of the Schwartz score); repeatable.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Composed bundle (may equal --base).")],
 ) -> None:
     """Compose a bundle: the network of --base with task heads learned elsewhere."""
     from models.bundle import BundleError
-    from models.heads.compose import NETWORK_CHOICE, compose_bundle
+    from models.heads.compose import NETWORK_CHOICE, POINTS_CHOICES, compose_bundle
     from models.heads.logistic import LogisticTaskHead
+    from models.heads.points import PointsTaskHead
 
-    heads: dict[str, LogisticTaskHead | str] = {}
+    heads: dict[str, LogisticTaskHead | PointsTaskHead | str] = {}
     for item in head:
         task, sep, source = item.partition("=")
         if not sep or not task or not source:
@@ -124,6 +126,9 @@ def compose_bundle_command(
             raise typer.BadParameter(f"{task} is given twice", param_hint="--head")
         if source == NETWORK_CHOICE:
             heads[task] = NETWORK_CHOICE
+            continue
+        if source in POINTS_CHOICES:
+            heads[task] = POINTS_CHOICES[source]()
             continue
         try:
             heads[task] = LogisticTaskHead.load(Path(source) / HEAD_FILE)

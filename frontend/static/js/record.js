@@ -65,14 +65,20 @@
   function renderRisk(prediction) {
     riskPanel.replaceChildren();
     for (const risk of prediction.risks) {
+      // A points head (e.g. the Schwartz score) shows its points, not a percentage.
+      const value = risk.points !== null && risk.points !== undefined
+        ? `${risk.points} / ${risk.max_points} points` : percent(risk.probability);
       riskPanel.append(el("div", { class: "risk", dataset: { task: risk.task } },
         el("span", { class: "risk-label" }, risk.label),
-        el("span", { class: `risk-value band-${risk.band}`, dataset: { testid: `risk-${risk.task}` } },
-          percent(risk.probability)),
+        el("span", { class: `risk-value band-${risk.band}`, dataset: { testid: `risk-${risk.task}` } }, value),
         el("span", { class: `band band-${risk.band}` }, risk.band)));
-      if (risk.learned_from) {
-        riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-source-${risk.task}` } },
-          `Learned from: ${risk.learned_from}`));
+      if (risk.head) {
+        riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-head-${risk.task}` } },
+          `From: ${risk.head} · `, el("a", { href: `/about#${risk.task}` }, "about this model")));
+      }
+      if (risk.meaning || risk.learned_from) {
+        riskPanel.append(el("div", { class: "risk-meaning", dataset: { testid: `risk-source-${risk.task}` } },
+          risk.meaning || `Learned from: ${risk.learned_from}`));
       }
     }
     const primary = prediction.risks.find((r) => r.task === contribTask.value) || prediction.risks[0];
@@ -83,11 +89,13 @@
     Plotly.react("contrib-plot", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => labels[e[0]] || e[0]),
       marker: { color: entries.map((e) => (e[1] > 0 ? "#d1242f" : "#1f883d")) },
-      hovertemplate: "%{y}: %{x:.2f} log-odds<extra></extra>",
+      hovertemplate: primary.points !== null && primary.points !== undefined
+        ? "%{y}: %{x:.1f} points<extra></extra>" : "%{y}: %{x:.2f} log-odds<extra></extra>",
     }], {
       title: { text: `What pushes the ${primary.label.toLowerCase()}`, font: { size: 12 } },
       margin: { l: 130, r: 10, t: 30, b: 30 }, height: Math.max(200, 16 * entries.length + 60),
-      xaxis: { title: { text: "log-odds contribution", font: { size: 10 } }, zeroline: true },
+      xaxis: { title: { text: primary.points !== null && primary.points !== undefined
+        ? "points" : "log-odds contribution", font: { size: 10 } }, zeroline: true },
       yaxis: { tickfont: { size: 10 } },
     }, { displayModeBar: false, responsive: true });
   }
@@ -169,7 +177,9 @@
           c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
           el("span", { class: "normal" }, c.normal_range),
           c.flag_note ? el("span", { class: "normal" }, c.flag_note) : null,
-          c.overridden ? el("span", { class: "normal" }, `set by ${c.overridden_by}`) : null),
+          c.overridden ? el("span", { class: "normal" }, `set by ${c.overridden_by}`) : null,
+          c.disagreement ? el("div", { class: "disagreement", dataset: { testid: `disagreement-${c.name}` } },
+            `Model and measurement disagree: ${c.disagreement}`) : null),
         el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit)),
         measuredCell(c, unit));
       if (canEdit) row.append(editCell(c));
@@ -205,8 +215,9 @@
       if (commentInput) commentInput.value = "";
       renderKeepingFocus(result.prediction);
       redraw();
-      const changes = result.prediction.risks.map((risk) =>
-        `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`);
+      const changes = result.prediction.risks.map((risk) => (risk.points !== null && risk.points !== undefined
+        ? `${risk.label} now ${risk.points} / ${risk.max_points} points`
+        : `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`));
       showStatus(editStatus, `Saved. ${changes.join("; ")}`, false);
     } catch (error) {
       showStatus(editStatus, error.message, true);
