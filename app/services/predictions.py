@@ -25,11 +25,11 @@ from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
-from models.ecg.measure import measure
 from models.heads.describe import read_risk
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
 from models.nets.prediction import ModelPrediction
+from models.scoring import analyse_ecg
 from models.tasks import get_task
 
 #: Policy used for the "check next" hint on the record page.
@@ -60,15 +60,12 @@ def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    started = time.perf_counter()
-    measurements = measure(ecg).to_dict()
-    output = bundle.predict([ecg])[0]
-    latency_ms = (time.perf_counter() - started) * 1000.0
+    analysis = analyse_ecg(bundle, ecg)
     return PredictionRun(
-        model_output=output.to_dict(),
-        measurements=measurements,
-        risks={task: risk.probability for task, risk in output.tasks.items()},
-        latency_ms=latency_ms,
+        model_output=analysis.prediction.to_dict(),
+        measurements=analysis.measurements.to_dict(),
+        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
+        latency_ms=analysis.latency_ms,
     )
 
 
