@@ -64,6 +64,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/research"): RESEARCH,
     ("GET", "/admin"): {ADMIN},
     ("GET", "/account"): LOGGED_IN,
+    ("GET", "/about"): LOGGED_IN,
     ("GET", "/static/vendor/plotly.min.js"): EVERYONE,
 }
 UNCHECKED = {"/api/docs", "/api/docs/oauth2-redirect", "/api/v1/openapi.json"}
