@@ -68,3 +68,13 @@ def test_database_problems_are_one_line_errors(run, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("QTLENS_DEVICE", "tpu")
     bad_setting = run("users", "list")
     assert bad_setting.exit_code == 2 and "invalid configuration" in bad_setting.output
+
+
+@pytest.mark.parametrize("username", ["<b>dr</b>", "dr\nsmith", "dr smith", "x" * 65])
+def test_users_add_validates_usernames_like_the_api(run, username: str) -> None:
+    run("db", "upgrade")
+    refused = run("users", "add", username, "--role", "clinician", "--password-stdin",
+                  stdin="violet lantern 73 ridge\n")
+    assert refused.exit_code == 2, refused.output
+    assert "username" in refused.output and "Traceback" not in refused.output
+    assert username not in run("users", "list").output
