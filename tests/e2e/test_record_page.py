@@ -192,3 +192,27 @@ def test_keyboard_path_one_lead_and_wide_screen(server: Server, browser, data_di
     page.screenshot(path=str(ARTIFACTS / "e2e-one-lead-2x.png"))
     context.close()
     assert page_problems == []
+
+
+def test_muse_upload_shows_the_carts_reading_beside_qtlens(server: Server, browser,
+                                                           data_dir: Path,
+                                                           page_problems: list[str]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_upload(browser, server,
+                                [data_dir / "formats" / "muse" / "synthetic_muse.xml"],
+                                page_problems)
+    page.wait_for_selector("[data-testid=device-card]:not([hidden])")
+    assert page.text_content("[data-testid=cart-qt]") == "402 ms"
+    assert page.text_content("[data-testid=cart-qtc]") == "440 ms"
+    # QTLens' value in force sits beside the cart's, and follows an override.
+    page.fill("[data-testid=override-qt]", "455")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-concept=qt].overridden")
+    page.wait_for_function(
+        "() => document.querySelector('[data-quantity=qt] td:last-child').textContent === '455 ms'")
+    assert "Sinus rhythm (synthetic example)" in page.text_content(
+        "[data-testid=device-statements]")
+    page.locator("[data-testid=device-card]").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "e2e-muse-cart-reading.png"))
+    context.close()
+    assert page_problems == []

@@ -55,6 +55,7 @@ def record_out(record: Record, prediction: Prediction | None, viewer: User) -> R
         qtc_ms=qtc,
         risks=risks,
         risk_bands=stored_bands,
+        device=record_service.device_reading_view(record.device_measurements),
     )
 
 
