@@ -49,6 +49,7 @@ train-demo: install
 	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
 	$(BIN)/qtlens compose-bundle --base models/weights/demo --head lqts_risk=schwartz \
 	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
+	$(BIN)/qtlens calibrate-bands --bundle models/weights/demo
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks

@@ -140,6 +140,8 @@ def test_the_api_says_which_head_produced_the_risk_and_its_points(client_as,
     assert risks["tdp_risk"]["meaning"].startswith(
         "Probability that the ECG was recorded under a high-TdP-risk hERG blocker")
     assert "ECGRDVQ" in risks["tdp_risk"]["meaning"]
+    listed = clinician.get(f"/api/v1/records/{record['id']}").json()
+    assert listed["risk_bands"] == {t: r["band"] for t, r in risks.items()}  # the bundle's bands
     edit = clinician.post(f"/api/v1/predictions/{prediction['id']}/interventions",
                           json={"concept": "qtc_bazett", "value": 485})
     assert edit.status_code == 201, edit.text

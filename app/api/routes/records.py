@@ -30,6 +30,10 @@ def record_out(record: Record, prediction: Prediction | None, viewer: User) -> R
     """The API view of a record and (if any) the headline numbers of its latest prediction."""
     risks: dict[str, float] = dict(prediction.risks) if prediction else {}
     qtc = None
+    # The band the bundle gave (its own per-head cut-offs), as stored with the prediction.
+    tasks = prediction.model_output.get("tasks", {}) if prediction else {}
+    stored_bands = {name: tasks.get(name, {}).get("band") or get_task(name).band(p).value
+                    for name, p in risks.items()}
     if prediction is not None:
         qtc = prediction.model_output.get("concepts", {}).get(DEFAULT_QTC, {}).get("value")
     return RecordOut(
@@ -50,7 +54,7 @@ def record_out(record: Record, prediction: Prediction | None, viewer: User) -> R
         latest_prediction_id=prediction.id if prediction else None,
         qtc_ms=qtc,
         risks=risks,
-        risk_bands={name: get_task(name).band(p).value for name, p in risks.items()},
+        risk_bands=stored_bands,
     )
 
 
