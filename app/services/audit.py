@@ -330,12 +330,21 @@ class ChainReport:
     table: str
     rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Rows but no checkpoint of this chain: deleting rows from the end cannot be ruled out.
+    unsealed: bool = False
 
     @property
     def ok(self) -> bool:
         """True when every row links to its predecessor, carries its keyed hash, and the chain
         reaches its latest checkpoint."""
-        return not self.problems
+        return not self.problems and not self.unsealed
+
+    @property
+    def findings(self) -> list[str]:
+        """Every reason the chain is not ok, in words."""
+        unsealed = [f"{self.table}: no checkpoint of this chain in the checkpoint file, so "
+                    "deleting rows from the end cannot be ruled out"] if self.unsealed else []
+        return [*self.problems, *unsealed]
 
 
 def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
@@ -377,11 +386,7 @@ def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
             f"{report.table}: {report.rows} rows, but {checkpoint.seq} were checkpointed at "
             f"{checkpoint.at} (rows deleted from the end)"
         )
-    if checkpoint is None and report.rows:
-        report.problems.append(
-            f"{report.table}: no checkpoint of this chain ({identity}) in the checkpoint file, "
-            "so deleting rows from the end cannot be ruled out"
-        )
+    report.unsealed = checkpoint is None and report.rows > 0
     return report
 
 
@@ -390,7 +395,11 @@ def verify_chains(session: Session, seal: AuditSeal | None = None,
     """Verify the interventions chain and the audit-event chain against the key and the latest
     checkpoints (``checkpoint_file``, default the seal's; e.g. the one saved with a backup)."""
     seal = seal or seal_of(session)
-    identity = chain_id(session)
+    identities = session.execute(select(AuditChain.chain_id)).scalars().all()
+    if len(identities) != 1:
+        return [ChainReport(table=AuditChain.__tablename__, problems=[
+            f"{len(identities)} chain ids where there must be one (deleted or added)"])]
+    identity = identities[0]
     path = checkpoint_file or seal.checkpoint_file
     checkpoints, problems = read_checkpoints(path, seal.key, identity)
     reports = [verify_chain(session, model, seal, identity,
