@@ -102,7 +102,7 @@ def read_risk(card: Mapping[str, Any], task: str, risk: TaskRisk) -> RiskReading
     head = describe_head(card, task)
     if head.kind != POINTS_KIND:
         return head
-    points = points_from_logit(risk.logit)
+    points = risk.points if risk.points is not None else points_from_logit(risk.logit)
     out_of = f" of {head.max_points:g}" if head.max_points else ""
     entry = task_heads(dict(card))[task]
     reference = entry.get("short_reference") or entry.get("reference", "")

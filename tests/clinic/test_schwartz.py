@@ -100,7 +100,8 @@ def test_the_shipped_long_qt_risk_is_the_schwartz_score(demo_bundle: LoadedBundl
     values = {n: prediction.head_state.head_values[i] for i, n in enumerate(NAMES)}
     expected, _ = score(values["qtc_bazett"], values["t_alternans"], values["t_notched"],
                         values["heart_rate"], SEX_FEMALE, 51)
-    assert points_from_logit(risk.logit) == expected
+    assert points_from_logit(risk.logit) == expected == risk.points
+    assert prediction.tasks["tdp_risk"].points is None
     assert risk.band.value == schwartz_head().category(expected)
     reading = read_risk(demo_bundle.card, "lqts_risk", risk)
     assert reading.head == "Schwartz score (ECG items)" and reading.points == expected
@@ -142,6 +143,7 @@ def test_the_api_says_which_head_produced_the_risk_and_its_points(client_as,
     assert "ECGRDVQ" in risks["tdp_risk"]["meaning"]
     listed = clinician.get(f"/api/v1/records/{record['id']}").json()
     assert listed["risk_bands"] == {t: r["band"] for t, r in risks.items()}  # the bundle's bands
+    assert listed["risk_points"] == {"lqts_risk": lqts["points"]}
     edit = clinician.post(f"/api/v1/predictions/{prediction['id']}/interventions",
                           json={"concept": "qtc_bazett", "value": 485})
     assert edit.status_code == 201, edit.text
