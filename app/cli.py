@@ -69,11 +69,10 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the database schema (SQLite file or QTLENS_DATABASE_URL)."""
     from app.db.migrate import upgrade
-    from app.services.audit import ensure_key_file, seal_from_settings
+    from app.services.audit import seal_from_settings
 
     settings = _settings()
     with _clear_database_errors():
-        ensure_key_file(settings)
         upgrade(settings.database_url, revision, seal_from_settings(settings))
     typer.echo(f"database at revision {revision}")
 
@@ -219,10 +218,10 @@ def serve(
     """Serve the web application (run `qtlens db upgrade` first)."""
     import uvicorn
 
-    from app.services.audit import ensure_key_file
+    from app.services.audit import seal_from_settings
 
     _ensure_secret_key()
-    ensure_key_file(_settings())
+    seal_from_settings(_settings())  # creates var/audit_key before the workers start
     bundle = _settings().model_bundle
     if not Path(bundle).exists():
         typer.echo(f"error: model bundle {bundle} not found (QTLENS_MODEL_BUNDLE)", err=True)

@@ -84,28 +84,29 @@ class AuditSeal:
             raise AuditKeyMissing(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
 
 
-def ensure_key_file(settings: Settings) -> None:
+def _ensure_key_file(settings: Settings) -> None:
     """Create the audit key file (random, mode 0600) unless ``QTLENS_AUDIT_KEY`` is set or the
-    file exists (``qtlens db upgrade`` and ``qtlens serve`` call this, like the secret key)."""
+    file exists."""
     if settings.audit_key is not None or settings.audit_key_file.exists():
         return
     settings.audit_key_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600)
+    except FileExistsError:  # another process created it first
+        return
     with os.fdopen(descriptor, "w") as handle:
         handle.write(secrets.token_urlsafe(32))
 
 
 def seal_from_settings(settings: Settings) -> AuditSeal:
-    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file; :class:`AuditKeyMissing`."""
+    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file (created on first use, like
+    the secret key); :class:`AuditKeyMissing` when the key is too short."""
     if settings.audit_key is not None:
         key = settings.audit_key.get_secret_value()
-    elif settings.audit_key_file.exists():
-        key = settings.audit_key_file.read_text().strip()
     else:
-        raise AuditKeyMissing(
-            f"no audit key: set QTLENS_AUDIT_KEY or run `qtlens db upgrade` to create "
-            f"{settings.audit_key_file}"
-        )
+        _ensure_key_file(settings)
+        key = settings.audit_key_file.read_text().strip()
     return AuditSeal(key=key.encode("utf-8"), checkpoint_file=settings.audit_checkpoint_file)
 
 
