@@ -34,6 +34,7 @@ shell).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -52,7 +53,7 @@ from models.concepts import concept_names
 from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.heads.logistic import ComposedConceptModel, TaskHead
-from models.heads.points import POINTS_KIND, load_task_head
+from models.heads.points import POINTS_KIND, load_task_head, points_from_logit
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.bottleneck import sex_code
 from models.nets.inputs import InputSpec, ecg_to_input
@@ -334,10 +335,15 @@ class LoadedBundle:
         """Per task, the head in force and what it was learned from (see :func:`task_heads`)."""
         return task_heads(self.card)
 
-    @property
+    @functools.cached_property
     def bands(self) -> dict[str, Bands]:
-        """Per task, the risk bands of the head in force (see :func:`task_bands`)."""
+        """Per task, the risk bands of the head in force (see :func:`task_bands`; read once)."""
         return task_bands(self.card)
+
+    @functools.cached_property
+    def points_tasks(self) -> frozenset[str]:
+        """The tasks whose head in force is a points head (their risks carry ``points``)."""
+        return frozenset(t for t, e in self.task_heads.items() if e["kind"] == POINTS_HEAD)
 
     def band(self, task: str, probability: float) -> RiskBand:
         """The risk band of ``probability`` (0–1) for ``task`` under this bundle's head."""
@@ -395,16 +401,17 @@ class LoadedBundle:
             }
             for i, ecg in enumerate(ecgs)
         ]
-        bands = self.bands
+        bands, points_tasks = self.bands, self.points_tasks
         if isinstance(self.head_model, ConceptModel):
-            predictions = self._concept_predictions(output, inputs, commons, bands)
+            predictions = self._concept_predictions(output, inputs, commons, bands, points_tasks)
         else:
             predictions = [
                 ModelPrediction(
                     **common,
                     concepts={},
                     tasks={
-                        t.name: task_risk(float(output.task_logits[i, j]), bands[t.name])
+                        t.name: task_risk(float(output.task_logits[i, j]), bands[t.name],
+                                          t.name in points_tasks)
                         for j, t in enumerate(TASKS)
                     },
                     head_state=None,
@@ -421,6 +428,7 @@ class LoadedBundle:
         inputs: InputBatch,
         commons: list[dict[str, Any]],
         bands: dict[str, Bands],
+        points_tasks: frozenset[str],
     ) -> list[ModelPrediction]:
         """One prediction per record: uncertainty and head explanation computed for the whole
         batch at once (each record's numbers are those it gets alone)."""
@@ -468,7 +476,7 @@ class LoadedBundle:
                 ModelPrediction(
                     **commons[i],
                     concepts=concepts,
-                    tasks=risks_from_explanation(explanation, i, bands),
+                    tasks=risks_from_explanation(explanation, i, bands, points_tasks),
                     head_state=state,
                 )
             )
@@ -489,24 +497,29 @@ def _require_finite(prediction: ModelPrediction, index: int) -> None:
         )
 
 
-def task_risk(logit: float, bands: Bands, **decomposition: Any) -> TaskRisk:
-    """A :class:`TaskRisk` for ``logit`` (probability and its band under ``bands`` filled in)."""
+def task_risk(logit: float, bands: Bands, points: bool = False, **decomposition: Any) -> TaskRisk:
+    """A :class:`TaskRisk` for ``logit`` (probability and its band under ``bands`` filled in;
+    with ``points``, the points of a points head's logit)."""
     probability = 1.0 / (1.0 + math.exp(-logit))
     return TaskRisk(probability=probability, band=bands.band(probability), logit=logit,
-                    **decomposition)
+                    points=points_from_logit(logit) if points else None, **decomposition)
 
 
 def risks_from_explanation(
-    explanation: HeadExplanation, row: int, bands: dict[str, Bands]
+    explanation: HeadExplanation,
+    row: int,
+    bands: dict[str, Bands],
+    points_tasks: frozenset[str] = frozenset(),
 ) -> dict[str, TaskRisk]:
     """Per-task risks with contributions for record ``row`` of a head explanation, banded by
-    ``bands`` (:attr:`LoadedBundle.bands`)."""
+    ``bands`` (:attr:`LoadedBundle.bands`); ``points_tasks`` carry their points."""
     names = concept_names()
     risks = {}
     for j, task in enumerate(task_names()):
         risks[task] = task_risk(
             float(explanation.logits[row, j]),
             bands[task],
+            task in points_tasks,
             intercept=float(explanation.intercept[row, j]),
             contributions={n: float(v) for n, v in zip(names, explanation.concept[row, j])},
             weights={n: float(v) for n, v in zip(names, explanation.weight[row, j])},

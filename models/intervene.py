@@ -370,7 +370,7 @@ def intervene(
         n for n, old, new in zip(names, before, after) if not math.isclose(old, new, abs_tol=1e-6)
     )
     return InterventionResult(
-        tasks=risks_from_explanation(explanation, 0, bundle.bands),
+        tasks=risks_from_explanation(explanation, 0, bundle.bands, bundle.points_tasks),
         concepts=dict(zip(names, after)),
         changed=changed,
         overrides=clean,

@@ -107,6 +107,8 @@ class RecordOut(BaseModel):
     qtc_ms: float | None = Field(default=None, description="Headline QTc (Fridericia) in ms.")
     risks: dict[str, float] = Field(default_factory=dict)
     risk_bands: dict[str, str] = Field(default_factory=dict)
+    risk_points: dict[str, float] = Field(
+        default_factory=dict, description="Tasks whose risk is a points score (Schwartz): points.")
     device: DeviceReadingOut | None = Field(
         default=None, description="The cart's intervals and statements, when the file has them.")
 

@@ -117,7 +117,8 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
     assert page.is_visible("[data-testid=fiducial-legend]")
 
     # "n/a" comes with its reason as text, not only a tooltip.
-    reasons = page.eval_on_selector_all(".concepts td.na .reason", "ns => ns.map(n => n.textContent)")
+    reasons = page.eval_on_selector_all(".concepts td.na .reason",
+                                        "ns => ns.map(n => n.textContent)")
     nas = page.eval_on_selector_all(".concepts td.na", "ns => ns.length")
     assert len(reasons) == nas
 
@@ -186,8 +187,8 @@ def test_keyboard_path_one_lead_and_wide_screen(server: Server, browser, data_di
     # One lead at twice the scale of the 12-lead layouts.
     normal = _mm_per_s(page)
     page.select_option("[data-testid=layout-select]", "single")
-    page.wait_for_function("n => document.querySelectorAll('#ecg-plot .annotation-text').length === n",
-                           arg=1)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#ecg-plot .annotation-text').length === n", arg=1)
     assert _mm_per_s(page) == pytest.approx(2 * normal, rel=0.02)
     page.screenshot(path=str(ARTIFACTS / "e2e-one-lead-2x.png"))
     context.close()

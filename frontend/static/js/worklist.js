@@ -15,7 +15,9 @@
     const p = record.risks[task];
     if (p === undefined) return el("td", {}, "–");
     const band = record.risk_bands[task];
-    return el("td", {}, el("span", { class: `band band-${band}` }, `${percent(p)} ${band}`));
+    const points = (record.risk_points || {})[task];
+    const shown = points === undefined ? percent(p) : `${points} pts`;
+    return el("td", {}, el("span", { class: `band band-${band}` }, `${shown} ${band}`));
   }
 
   /** The review state: a reviewed record says by whom and when, and that it is locked. */
