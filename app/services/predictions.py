@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
+from app.isolation import measure_concepts
 from app.services import audit
 from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
-from models.ecg.measure import measure
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
 from models.nets.prediction import ModelPrediction
@@ -52,14 +52,17 @@ class PredictionRun:
     latency_ms: float
 
 
-def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
-    """Measure the concepts on the signal and run the model (blocking; call in the worker pool).
+def analyse(bundle: LoadedBundle, ecg: Ecg,
+            measurements: dict[str, Any] | None = None) -> PredictionRun:
+    """Run the model on the signal, measuring the concepts first unless ``measurements`` (from
+    :func:`measure_concepts`) are given (blocking; call in the worker pool).
 
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
     started = time.perf_counter()
-    measurements = measure(ecg).to_dict()
+    if measurements is None:
+        measurements = measure_concepts(ecg)
     output = bundle.predict([ecg])[0]
     latency_ms = (time.perf_counter() - started) * 1000.0
     return PredictionRun(
