@@ -28,6 +28,7 @@ import os
 import resource
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,6 +46,8 @@ T = TypeVar("T")
 
 #: Modules the fork server imports once, so that every worker starts with them loaded.
 PRELOAD_MODULES = ["models.ecg.io", "models.ecg.measure", "models.ecg.synth"]
+#: Seconds between a worker's checks that the API process still lives.
+PARENT_POLL_S = 1.0
 #: One BLAS/OpenMP thread per worker: the pool itself is the parallelism.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: A running job's wall-clock limit: this many times its CPU budget plus WALL_GRACE_S seconds
@@ -61,12 +64,30 @@ def _on_cpu_limit(_signum: int, _frame: object) -> None:
     raise CpuBudgetExceeded
 
 
-def _init_worker(memory_bytes: int) -> None:
-    """Worker set-up: cap the address space, catch ``SIGXCPU``, warm up the measurement."""
+def _init_worker(memory_bytes: int, api_pid: int) -> None:
+    """Worker set-up: exit with the API process, cap the address space, catch ``SIGXCPU``,
+    warm up the measurement."""
+    threading.Thread(target=_exit_with, args=(api_pid,), daemon=True,
+                     name="qtlens-parent-watch").start()
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     signal.signal(signal.SIGXCPU, _on_cpu_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the API process decides when workers stop
     warm_up()
+
+
+def _exit_with(api_pid: int) -> None:
+    """End this worker once the API process is gone (``kill -9`` included).
+
+    A pool worker never sees its queues close: it holds both ends of them, and the fork
+    server, its parent, lives as long as its children do; without this, the workers of a
+    crashed server would wait for work forever.
+    """
+    while True:
+        time.sleep(PARENT_POLL_S)
+        try:
+            os.kill(api_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
 
 
 def measure_concepts(ecg: Ecg) -> dict[str, Any]:
@@ -154,7 +175,7 @@ class IsolatedPool:
         try:  # the fork server inherits this environment when it starts (on the first submit)
             executor = ProcessPoolExecutor(self.workers, mp_context=context,
                                            initializer=_init_worker,
-                                           initargs=(self.memory_bytes,))
+                                           initargs=(self.memory_bytes, os.getpid()))
             for future in [executor.submit(int) for _ in range(self.workers)]:
                 future.result()
         finally:

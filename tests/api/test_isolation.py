@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from tests.api.isolation_jobs import (
     vm_peak_bytes,
 )
 from tests.io import builders
+from tests.processes import REPO_ROOT, child_env
 
 GIB = 1024**3
 
@@ -120,3 +124,26 @@ def test_an_upload_beyond_the_worker_memory_cap_gets_413_and_the_server_keeps_se
         assert accepted.status_code == 201, accepted.text
         predicted = client.post(f"/api/v1/records/{accepted.json()['id']}/predictions")
         assert predicted.status_code == 201, predicted.text
+
+
+def test_workers_exit_when_the_api_process_is_killed() -> None:
+    script = (
+        "import asyncio, os, time\n"
+        "from app.isolation import IsolatedPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = IsolatedPool(1, max_waiting=0, memory_bytes=4 << 30, cpu_seconds=10.0)\n"
+        "    print(asyncio.run(pool.run(os.getpid)), flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    api = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT, env=child_env(),
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(api.stdout.readline())
+        os.kill(worker_pid, 0)  # alive while the API process is
+    finally:
+        api.kill()
+        api.wait()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{worker_pid}").exists(), "the worker outlived the killed API process"
