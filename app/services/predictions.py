@@ -19,15 +19,17 @@ from sqlalchemy.orm import Session
 
 from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
-from app.isolation import measure_concepts
 from app.services import audit
+from app.services.users import shown_name
 from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
+from models.heads.describe import read_risk
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
 from models.nets.prediction import ModelPrediction
+from models.scoring import analyse_ecg
 from models.tasks import get_task
 
 #: Policy used for the "check next" hint on the record page.
@@ -55,20 +57,24 @@ class PredictionRun:
 def analyse(bundle: LoadedBundle, ecg: Ecg,
             measurements: dict[str, Any] | None = None) -> PredictionRun:
     """Run the model on the signal, measuring the concepts first unless ``measurements`` (from
-    :func:`measure_concepts`) are given (blocking; call in the worker pool).
+    :func:`app.isolation.measure_concepts`, run by the API in a capped worker process) are
+    given (blocking; call in the worker pool).
 
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    started = time.perf_counter()
     if measurements is None:
-        measurements = measure_concepts(ecg)
-    output = bundle.predict([ecg])[0]
-    latency_ms = (time.perf_counter() - started) * 1000.0
+        analysis = analyse_ecg(bundle, ecg)
+        prediction, measurements = analysis.prediction, analysis.measurements.to_dict()
+        latency_ms = analysis.latency_ms
+    else:
+        started = time.perf_counter()
+        prediction = bundle.predict([ecg])[0]
+        latency_ms = (time.perf_counter() - started) * 1000.0
     return PredictionRun(
-        model_output=output.to_dict(),
+        model_output=prediction.to_dict(),
         measurements=measurements,
-        risks={task: risk.probability for task, risk in output.tasks.items()},
+        risks={task: risk.probability for task, risk in prediction.tasks.items()},
         latency_ms=latency_ms,
     )
 
@@ -135,6 +141,7 @@ class Override:
 
     value: float
     username: str
+    pseudonym: str
 
 
 def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
@@ -149,13 +156,14 @@ def current_overrides(session: Session, prediction: Prediction) -> dict[str, Ove
         .group_by(Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username)
+        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username,
+               User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
     ).all()
     return {
-        concept: Override(new_value, username)
-        for concept, action, new_value, username in rows
+        concept: Override(new_value, username, pseudonym)
+        for concept, action, new_value, username, pseudonym in rows
         if action == "override" and new_value is not None
     }
 
@@ -185,8 +193,9 @@ def _in_force_value(name: str, result: InterventionResult, model_prediction: Mod
 
 
 def prediction_view(session: Session, bundle: LoadedBundle, prediction: Prediction,
-                    record: Record) -> PredictionOut:
-    """The prediction with every override applied: concepts, risks, contributions, suggestion."""
+                    record: Record, viewer: User) -> PredictionOut:
+    """The prediction with every override applied: concepts, risks, contributions, suggestion
+    (who overrode a concept named as ``viewer`` may see it: a pseudonym for researchers)."""
     model_prediction = ModelPrediction.from_dict(prediction.model_output)
     in_force = current_overrides(session, prediction)
     override_values = {c: o.value for c, o in in_force.items()}
@@ -214,19 +223,28 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
-            overridden_by=override.username if override else None,
+            overridden_by=(shown_name(viewer, override.username, override.pseudonym)
+                           if override else None),
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
-    heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
-    risks = [
-        TaskRiskOut(task=name, label=get_task(name).label, probability=risk.probability,
-                    band=risk.band.value, contributions=dict(risk.contributions),
-                    learned_from=heads.get(name, {}).get("learned_from"))
-        for name, risk in tasks.items()
-    ]
+    same_model = prediction.model_checksum == bundle.checksum
+    heads = bundle.task_heads if same_model else {}
+    risks = []
+    for name, risk in tasks.items():
+        reading = read_risk(bundle.card, name, risk) if same_model else None
+        risks.append(TaskRiskOut(
+            task=name, label=get_task(name).label, probability=risk.probability,
+            band=risk.band.value, contributions=dict(risk.contributions),
+            learned_from=heads.get(name, {}).get("learned_from"),
+            head=reading.head if reading else None,
+            head_kind=reading.kind if reading else None,
+            meaning=reading.sentence if reading else None,
+            points=reading.points if reading else None,
+            max_points=reading.max_points if reading else None,
+        ))
     suggestion = None
     if editable:
         ranked = suggest(bundle, model_prediction, override_values,
