@@ -57,6 +57,7 @@ def record_out(record: Record, prediction: Prediction | None, viewer: User) -> R
         risk_bands=stored_bands,
         risk_points={name: task["points"] for name, task in tasks.items()
                      if task.get("points") is not None},
+        device=record_service.device_reading_view(record.device_measurements),
     )
 
 
