@@ -54,9 +54,11 @@ _CONTENT_COLUMNS: dict[type, tuple[str, ...]] = {
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
 _LOCK_KEYS: dict[type, int] = {Intervention: 71_001, AuditEvent: 71_002}
-#: ``session.info`` keys: the heads appended in the open transaction, and the listener flag.
+#: ``session.info`` keys: the heads appended in the open transaction, the listener flag, and the
+#: chain id (read once per session).
 _PENDING = "qtlens_audit_heads"
 _LISTENING = "qtlens_audit_listening"
+_IDENTITY = "qtlens_chain_id"
 
 
 class AuditSetupError(RuntimeError):
@@ -203,9 +205,11 @@ def append(session: Session, row: Intervention | AuditEvent) -> Intervention | A
     seal = seal_of(session)
     lock_chain(session, model)
     last_seq, last_hash = _head(session, model)
+    if _IDENTITY not in session.info:
+        session.info[_IDENTITY] = chain_id(session)
     row.seq = last_seq + 1
     row.prev_hash = last_hash
-    row.hash = row_hash(seal.key, chain_id(session), row.prev_hash, row)
+    row.hash = row_hash(seal.key, session.info[_IDENTITY], row.prev_hash, row)
     session.add(row)
     session.flush()
     _checkpoint_on_commit(session)
@@ -225,7 +229,7 @@ def _checkpoint_on_commit(session: Session) -> None:
         heads = committed.info.pop(_PENDING, {})
         if heads:
             seal = seal_of(committed)
-            identity = committed.info["qtlens_chain_id"]
+            identity = committed.info[_IDENTITY]
             for table, (seq, head) in heads.items():
                 write_checkpoint_line(seal, seal.checkpoint_file, identity, table, seq, head)
 
@@ -234,7 +238,6 @@ def _checkpoint_on_commit(session: Session) -> None:
 
     event.listen(session, "after_commit", after_commit)
     event.listen(session, "after_rollback", after_rollback)
-    session.info["qtlens_chain_id"] = chain_id(session)
 
 
 def record_event(
