@@ -99,7 +99,8 @@ async def upload_record(
     limits = context.settings.ingest_limits
     check_file_count(len(files), limits)  # before reading them: 413 like every size limit
     uploaded = [UploadedFile(name=f.filename or "upload", data=await f.read()) for f in files]
-    result = await context.pool.run(read_upload, uploaded, limits)
+    # In a worker process with capped memory and CPU time: never decoded in the API process.
+    result = await context.isolated.run(read_upload, uploaded, limits)
     # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
     return await run_in_threadpool(_store_upload, context, user, result, uploaded)
 
