@@ -32,6 +32,7 @@ from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
 from app.services.explanations import ExplanationCache
 from app.services.predictions import warm_up
+from app.services.records import RecordLocked
 from app.settings import PROJECT_ROOT, Settings
 from models.ecg.errors import EcgInputError
 
@@ -181,6 +182,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
         )
+
+    @app.exception_handler(RecordLocked)
+    async def record_locked(_request: Request, error: RecordLocked) -> JSONResponse:
+        # A reviewed record refuses every change until a clinician reopens it (README, "Review").
+        return JSONResponse(_error_body("record_locked", str(error), "status"), status_code=423)
 
     @app.exception_handler(DataError)
     async def unstorable_value(_request: Request, error: DataError) -> JSONResponse:

@@ -23,6 +23,8 @@ References (cited per concept below):
       abnormalities. Computers in Cardiology 34:341-344 (2007) (asymmetry, flatness, notch).
     * Priori SG et al. 2015 ESC Guidelines for ventricular arrhythmias. Eur Heart J 36:2793 (2015).
     * Gupta P et al. Tpeak-Tend as a predictor of arrhythmogenesis. J Electrocardiol 41:567 (2008).
+    * Kligfield P et al. Comparison of automated interval measurements by widely used algorithms
+      in digital electrocardiographs. J Electrocardiol 47:441-447 (2014) (measurement SDs).
 """
 
 from __future__ import annotations
@@ -124,6 +126,11 @@ class Concept:
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
+        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error for a
+            continuous concept, stated from the spread between validated automated algorithms
+            (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
+            model and the measurement may differ before they are said to disagree
+            (:mod:`models.disagreement`). ``None``: never flagged (binary findings).
     """
 
     name: str
@@ -144,6 +151,7 @@ class Concept:
     rate_corrected: bool = False
     references: tuple[str, ...] = ()
     decimals: int = 0
+    measurement_sd: float | None = None
 
     @property
     def is_binary(self) -> bool:
@@ -213,6 +221,9 @@ _REF_QTC = (
     "Priori SG et al. Eur Heart J 36:2793 (2015)",
 )
 _PLAUSIBLE_QTC = (200.0, 800.0)
+#: QT measured by validated automated algorithms differs by about 10–15 ms (SD) between them
+#: (Kligfield P et al. J Electrocardiol 47:441 (2014)); a QTc adds the RR's share.
+_QTC_MEASUREMENT_SD_MS = 14.0
 
 
 def _qtc(name: str, label: str, formula_text: str, derive: Derivation, reference: str) -> Concept:
@@ -233,12 +244,14 @@ def _qtc(name: str, label: str, formula_text: str, derive: Derivation, reference
         derive=derive,
         rate_corrected=True,
         references=(reference, *_REF_QTC),
+        measurement_sd=_QTC_MEASUREMENT_SD_MS,
     )
 
 
 REGISTRY: tuple[Concept, ...] = (
     Concept(
         name="heart_rate",
+        measurement_sd=2.0,
         label="Heart rate",
         unit="bpm",
         kind=ConceptKind.CONTINUOUS,
@@ -259,6 +272,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="rr",
+        measurement_sd=10.0,
         measure=measures.measure_rr,
         label="RR interval",
         unit="ms",
@@ -273,6 +287,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="pr",
+        measurement_sd=10.0,
         measure=measures.measure_pr,
         label="PR interval",
         unit="ms",
@@ -291,6 +306,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qrs",
+        measurement_sd=8.0,
         measure=measures.measure_qrs,
         label="QRS duration",
         unit="ms",
@@ -310,6 +326,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qt",
+        measurement_sd=12.0,
         measure=measures.measure_qt,
         label="QT interval",
         unit="ms",
@@ -361,6 +378,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="jtpeak",
+        measurement_sd=12.0,
         measure=measures.measure_jtpeak,
         label="J-Tpeak",
         unit="ms",
@@ -375,6 +393,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="jtpeak_c",
+        measurement_sd=14.0,
         label="J-Tpeak corrected",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -394,6 +413,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="tpeak_tend",
+        measurement_sd=10.0,
         measure=measures.measure_tpeak_tend,
         label="Tpeak-Tend",
         unit="ms",
@@ -417,6 +437,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_amplitude_ii",
+        measurement_sd=0.03,
         measure=measures.measure_t_amplitude_ii,
         label="T amplitude (II)",
         unit="mV",
@@ -437,6 +458,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_amplitude_v5",
+        measurement_sd=0.03,
         measure=measures.measure_t_amplitude_v5,
         label="T amplitude (V5)",
         unit="mV",
@@ -456,6 +478,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_asymmetry",
+        measurement_sd=0.08,
         measure=measures.measure_t_asymmetry,
         label="T asymmetry",
         unit="a.u.",
@@ -476,6 +499,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_flatness",
+        measurement_sd=0.04,
         measure=measures.measure_t_flatness,
         label="T flatness",
         unit="a.u.",
@@ -498,6 +522,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qtc_variability",
+        measurement_sd=4.0,
         measure=measures.measure_qtc_variability,
         label="QTc variability",
         unit="ms",

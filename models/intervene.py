@@ -35,6 +35,7 @@ import torch
 
 from models.bundle import LoadedBundle, risks_from_explanation
 from models.concepts import REGISTRY, Sex, get_concept, is_concept
+from models.disagreement import AGREEMENT_Z, Disagreement, disagreements
 from models.nets.bottleneck import sex_code
 from models.nets.model import ConceptModel, ModelOutput
 from models.nets.prediction import ModelPrediction, TaskRisk
@@ -374,14 +375,21 @@ def suggest(
     sex: Sex | None = None,
     age: float | None = None,
     seed: int = 0,
+    measured: Mapping[str, float | None] | None = None,
 ) -> list[Suggestion]:
     """Concepts not yet overridden, best first, under ``policy`` (see the module docstring).
+
+    Concepts whose model value and measured value disagree beyond their combined uncertainty
+    (:func:`models.disagreement.disagreements`) come first, most discordant first, whatever the
+    policy: neither number can be trusted until a clinician has looked.
 
     Args:
         bundle, prediction, overrides, sex, age: as for :func:`intervene`.
         policy: ``random``, ``uncertainty`` or ``expected_risk_change``.
         task: the task whose risk matters (``lqts_risk`` or ``tdp_risk``).
         seed: seed of the ``random`` policy.
+        measured: concept name → the signal pipeline's value on the same ECG (registry units;
+            ``None`` = not measured); without it nothing is ranked for disagreement.
 
     Raises:
         ValueError: as :func:`intervene`, or an unknown policy or task.
@@ -397,12 +405,21 @@ def suggest(
         expected, bound = (t[0] for t in risk_changes(model, batch, task_index))
         sd, probability = (t[0] for t in uncertainty(model, batch))
     task_label = get_task(task).label
+    discordant = disagreements(
+        prediction.concepts, measured or {}
+    )
+    first = [model.space.names.index(n) for n in discordant]
+    order = first + [
+        k for k in torch.argsort(scores, descending=True, stable=True).tolist() if k not in first
+    ]
     suggestions = []
-    for k in torch.argsort(scores, descending=True, stable=True).tolist():
+    for k in order:
         if batch.overridden[0, k]:
             continue
         concept = REGISTRY[k]
-        if policy == "expected_risk_change":
+        if concept.name in discordant:
+            reason = _disagreement_reason(discordant[concept.name])
+        elif policy == "expected_risk_change":
             reason = _risk_reason(
                 concept.name, float(sd[k]), float(probability[k]), float(bound[k]), task_label
             )
@@ -431,6 +448,14 @@ def _risk_reason(name: str, sd: float, probability: float, bound: float, task_la
     return (
         f"Check {concept.label}: within its uncertainty (±{_format(name, 2 * sd)}) it moves the "
         f"{task_label} by up to {points} points."
+    )
+
+
+def _disagreement_reason(found: Disagreement) -> str:
+    concept = get_concept(found.concept)
+    return (
+        f"Check {concept.label}: {found.text} — further apart than their combined uncertainty "
+        f"(±{_format(found.concept, AGREEMENT_Z * found.combined_sd)})."
     )
 
 

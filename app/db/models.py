@@ -108,6 +108,7 @@ class Record(Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewed_by], lazy="joined")
     predictions: Mapped[list[Prediction]] = relationship(
         back_populates="record", order_by="Prediction.id"
     )

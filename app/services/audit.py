@@ -69,7 +69,14 @@ def row_hash(prev_hash: str, row: Intervention | AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + payload.encode("utf-8")).hexdigest()
 
 
-def _lock_chain(session: Session, model: type) -> None:
+def lock_chain(session: Session, model: type) -> None:
+    """Hold ``model``'s chain lock until the transaction ends.
+
+    On PostgreSQL a transaction-scoped advisory lock (re-entrant within the transaction); on
+    SQLite the ``BEGIN IMMEDIATE`` write transaction already serialises writers. Callers that
+    derive a row's content from the rows before it (an intervention's ``previous_value`` and
+    ``risks_before``) take it *before* reading them.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[model]})
 
@@ -77,7 +84,7 @@ def _lock_chain(session: Session, model: type) -> None:
 def append(session: Session, row: Intervention | AuditEvent) -> Intervention | AuditEvent:
     """Chain ``row`` to the last row of its table and add it to the session (flushed)."""
     model = type(row)
-    _lock_chain(session, model)
+    lock_chain(session, model)
     last_hash = session.execute(
         select(model.hash).order_by(model.id.desc()).limit(1)
     ).scalar_one_or_none()

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
+from models.disagreement import disagreements
 from models.ecg.measure import measure
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
@@ -81,7 +83,12 @@ def warm_up(bundle: LoadedBundle) -> float:
 
 def store_prediction(session: Session, bundle: LoadedBundle, record: Record, user: User,
                      run: PredictionRun) -> Prediction:
-    """Insert the prediction, move the record to *predicted*, and audit it."""
+    """Insert the prediction, move the record to *predicted*, and audit it.
+
+    Raises:
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    ensure_editable(record)
     prediction = Prediction(
         record_id=record.id, created_by=user.id, created_at=audit.utc_now(),
         model_name=bundle.version, model_checksum=bundle.checksum, device=str(bundle.device),
@@ -100,6 +107,11 @@ def store_prediction(session: Session, bundle: LoadedBundle, record: Record, use
 def measured_concepts(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The stored measurements' concept entries (``value``, ``reason``…) by concept name."""
     return {entry["name"]: entry for entry in measurements.get("concepts", [])}
+
+
+def measured_values(measurements: dict[str, Any]) -> dict[str, float | None]:
+    """The stored measurements' concept values (registry units; ``None`` = not measured)."""
+    return {name: entry.get("value") for name, entry in measured_concepts(measurements).items()}
 
 
 def get_prediction(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
@@ -178,6 +190,9 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
     editable = prediction.model_checksum == bundle.checksum and bool(model_prediction.concepts)
     result = _apply(bundle, model_prediction, record, override_values) if editable else None
     measured = measured_concepts(prediction.measurements)
+    discordant = disagreements(
+        model_prediction.concepts, measured_values(prediction.measurements)
+    )
     concepts = []
     for concept in REGISTRY:
         estimate = model_prediction.concepts.get(concept.name)
@@ -199,6 +214,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             overridden_by=override.username if override else None,
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
+            disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
     heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
@@ -212,7 +228,8 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
     if editable:
         ranked = suggest(bundle, model_prediction, override_values,
                          policy=SUGGESTION_POLICY, sex=record.sex,  # type: ignore[arg-type]
-                         age=record.age_years)
+                         age=record.age_years,
+                         measured=measured_values(prediction.measurements))
         if ranked:
             best = ranked[0]
             suggestion = SuggestionOut(
@@ -244,13 +261,18 @@ def record_intervention(
     Raises:
         ModelMismatch: the prediction was made by another bundle.
         ValueError: unknown concept, implausible value, or nothing to revert.
+        RecordLocked: the record is reviewed (reopen it first).
     """
+    ensure_editable(record)
     model_prediction = _model_prediction(bundle, prediction)
     if not model_prediction.concepts:
         raise ValueError(f"model {prediction.model_name} has no concepts to override")
     if not is_concept(concept):
         raise ValueError(f"unknown concept {concept!r}")
     concept_meta = get_concept(concept)
+    # The history this event extends is read inside the chain lock: read before it, two
+    # concurrent edits would both log the same predecessor (issue 18, finding 7).
+    audit.lock_chain(session, Intervention)
     in_force = {c: o.value for c, o in current_overrides(session, prediction).items()}
     before = _apply(bundle, model_prediction, record, in_force)
     previous_value = _in_force_value(concept, before, model_prediction, in_force)

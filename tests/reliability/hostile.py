@@ -257,7 +257,8 @@ def url_path(template: str, values: list[str]) -> str:
 #: Every route of the service with its path parameters marked ``{}``.
 ROUTE_TEMPLATES = [
     "/api/v1/records", "/api/v1/records/{}", "/api/v1/records/{}/signal",
-    "/api/v1/records/{}/review", "/api/v1/records/{}/predictions", "/api/v1/predictions/{}",
+    "/api/v1/records/{}/review", "/api/v1/records/{}/reopen", "/api/v1/records/{}/predictions",
+    "/api/v1/predictions/{}",
     "/api/v1/predictions/{}/interventions", "/api/v1/predictions/{}/interventions/{}",
     "/api/v1/predictions/{}/suggestion", "/api/v1/exports/interventions",
     "/api/v1/exports/predictions", "/api/v1/analytics/interventions", "/api/v1/admin/users",

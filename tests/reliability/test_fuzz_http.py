@@ -222,6 +222,7 @@ def wrong_csrf_tokens(target: Target, valid: ValidFiles, n_examples: int) -> Non
         ("POST", "/api/v1/records", {"files": [("files", (f.name, f.data)) for f in wfdb]}),
         ("POST", f"/api/v1/records/{record_id}/predictions", {}),
         ("POST", f"/api/v1/records/{record_id}/review", {}),
+        ("POST", f"/api/v1/records/{record_id}/reopen", {}),
         ("POST", f"/api/v1/predictions/{prediction_id}/interventions",
          {"json": {"concept": "qt", "value": 455.0}}),
         ("DELETE", f"/api/v1/predictions/{prediction_id}/interventions/qt", {}),

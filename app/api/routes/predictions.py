@@ -139,7 +139,8 @@ def get_suggestions(prediction_id: RowId, user: AnyUser, context: ContextDep,
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"prediction made by {prediction.model_name}; run a new prediction")
     ranked = suggest(context.model, ModelPrediction.from_dict(prediction.model_output), overrides,
-                     policy=policy, task=task, sex=record.sex, age=record.age_years)
+                     policy=policy, task=task, sex=record.sex, age=record.age_years,
+                     measured=service.measured_values(prediction.measurements))
     return [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label, score=s.score,
                           expected_risk_change=s.expected_risk_change, reason=s.reason_text)
             for s in ranked[:limit]]
