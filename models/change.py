@@ -77,7 +77,9 @@ class ChangeConcept:
         return float(100.0 * (current - baseline) / abs(baseline))
 
 
-def _difference(source: str, label: str, thresholds: tuple[Threshold, ...] = (), **extra) -> ChangeConcept:
+def _difference(
+    source: str, label: str, thresholds: tuple[Threshold, ...] = (), **extra: object
+) -> ChangeConcept:
     """A change concept that is ``current − baseline`` of ``source`` in its unit."""
     base = get_concept(source)
     return ChangeConcept(

@@ -17,6 +17,23 @@ REPORT_FILE = "report.html"
 #: Datasets a head can be learned from: concept tables with a ``tdp_risk`` drug label.
 HEAD_DATASETS = ("ecgrdvq",)
 
+#: Options shared by train-head and evaluate-head.
+DataOption = Annotated[
+    str, typer.Option("--data", help=f"Concept table: {', '.join(HEAD_DATASETS)}.")
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="The dataset's root folder (default: its folder below $QTLENS_DATA_DIR).",
+        show_default=False,
+    ),
+]
+BootstrapOption = Annotated[
+    int, typer.Option("--bootstrap", min=50, help="Subject-bootstrap resamples per CI.")
+]
+SeedOption = Annotated[int, typer.Option(help="Seed of the bootstrap.")]
+
 
 def register(cli: typer.Typer) -> None:
     """Add ``train-head``, ``evaluate-head`` and ``compose-bundle`` to ``cli``."""
@@ -29,17 +46,8 @@ def train_head_command(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for head.json, evaluation.json, report.html.")
     ],
-    data: Annotated[
-        str, typer.Option("--data", help=f"Concept table: {', '.join(HEAD_DATASETS)}.")
-    ] = "ecgrdvq",
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="The dataset's root folder (default: its folder below $QTLENS_DATA_DIR).",
-            show_default=False,
-        ),
-    ] = None,
+    data: DataOption = "ecgrdvq",
+    data_dir: DataDirOption = None,
     features: Annotated[
         str | None,
         typer.Option(
@@ -57,10 +65,8 @@ def train_head_command(
             show_default=False,
         ),
     ] = None,
-    n_boot: Annotated[
-        int, typer.Option("--bootstrap", min=50, help="Subject-bootstrap resamples per CI.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    n_boot: BootstrapOption = 1000,
+    seed: SeedOption = 0,
 ) -> None:
     """Learn the tdp_risk head on a drug-study concept table; evaluate it leave-subject-out.
 
@@ -87,7 +93,7 @@ def train_head_command(
     try:
         result = fit_tdp_head(table, config, code_version())
     except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--features/--change-features") from None
+        raise typer.BadParameter(str(error), param_hint="--features") from None
     out.mkdir(parents=True, exist_ok=True)
     result.head.save(out / HEAD_FILE)
     result.change_head.save(out / CHANGE_HEAD_FILE)
@@ -141,21 +147,10 @@ def evaluate_head_command(
         typer.Argument(help="A head file (head.json, change_head.json) or a train-head folder."),
     ],
     json_out: Annotated[Path, typer.Option("--json", help="Where to write the AUROCs (JSON).")],
-    data: Annotated[
-        str, typer.Option("--data", help=f"Concept table: {', '.join(HEAD_DATASETS)}.")
-    ] = "ecgrdvq",
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="The dataset's root folder (default: its folder below $QTLENS_DATA_DIR).",
-            show_default=False,
-        ),
-    ] = None,
-    n_boot: Annotated[
-        int, typer.Option("--bootstrap", min=50, help="Subject-bootstrap resamples per CI.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    data: DataOption = "ecgrdvq",
+    data_dir: DataDirOption = None,
+    n_boot: BootstrapOption = 1000,
+    seed: SeedOption = 0,
 ) -> None:
     """Apply a frozen tdp_risk head (absolute or change) to a concept table's post-dose ECGs.
 

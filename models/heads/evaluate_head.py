@@ -108,7 +108,9 @@ def evaluate_frozen_head(
     with np.errstate(invalid="ignore"):
         comparisons = {
             comparison: {
-                name: _finite_or_none(boot.estimate(pooled_auroc(boot, group, scores[name], comparison)))
+                name: _finite_or_none(
+                    boot.estimate(pooled_auroc(boot, group, scores[name], comparison))
+                )
                 for name in FROZEN_SCORES
             }
             for comparison in COMPARISONS

@@ -16,8 +16,8 @@ from models.heads.logistic import HeadFeature, LogisticHeadModule, LogisticTaskH
 
 
 def _ecg(qt: float, rr: float, jtpeak: float, tpeak_tend: float, t_v5: float) -> dict:
-    values = {"qt": qt, "rr": rr, "jtpeak": jtpeak, "tpeak_tend": tpeak_tend, "t_amplitude_v5": t_v5}
-    return rederive(values, "female")
+    values = {"qt": qt, "rr": rr, "jtpeak": jtpeak, "tpeak_tend": tpeak_tend}
+    return rederive({**values, "t_amplitude_v5": t_v5}, "female")
 
 
 def test_every_issue_19_change_concept_is_there_with_its_unit() -> None:

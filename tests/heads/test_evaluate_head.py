@@ -41,7 +41,9 @@ def _evaluate(head: Path, data_dir: Path, out: Path) -> tuple[int, str, dict[str
 def test_the_json_has_the_issue_s_shape_and_its_numbers_are_auroc(
     head_run: Path, ecgrdvq_root: Path, ecgrdvq_table: pd.DataFrame, tmp_path: Path
 ) -> None:
-    code, output, result = _evaluate(head_run / "change_head.json", ecgrdvq_root, tmp_path / "c.json")
+    code, output, result = _evaluate(
+        head_run / "change_head.json", ecgrdvq_root, tmp_path / "c.json"
+    )
     assert code == 0, output
     assert set(result) == {"comparisons", "subjects", "rows"}
     assert set(result["comparisons"]) == {"high_vs_low", "high_vs_placebo", "low_vs_placebo"}
@@ -53,10 +55,15 @@ def test_the_json_has_the_issue_s_shape_and_its_numbers_are_auroc(
     assert result["subjects"] == 6
     post = ecgrdvq_table[~ecgrdvq_table["pre_dose"]]
     assert 0.95 * len(post) <= result["rows"] <= len(post)
-    # QTcF as the score, recomputed here from the table on the same rows (all have QTcF).
-    pair = post[post["drug"].isin(["dofetilide", "quinidine", "placebo"])]
+    # QTcF as the score, recomputed here from the table (the command's rows also need every
+    # change input, so a few ECGs differ: the AUROC agrees to a few thousandths).
+    pair = post[post["drug"].isin(["dofetilide", "quinidine", "placebo"])].dropna(
+        subset=["qtc_fridericia"]
+    )
     expected = rank_auroc(pair["drug"].ne("placebo").to_numpy(), pair["qtc_fridericia"].to_numpy())
-    assert result["comparisons"]["high_vs_placebo"]["qtcf"]["value"] == pytest.approx(expected)
+    assert result["comparisons"]["high_vs_placebo"]["qtcf"]["value"] == pytest.approx(
+        expected, abs=0.005
+    )
     # The change head separates the drugs better than ΔQTcF and leaves low-risk drugs at placebo.
     high_vs_low = result["comparisons"]["high_vs_low"]
     assert high_vs_low["head"]["value"] > high_vs_low["delta_qtcf"]["value"]
@@ -67,7 +74,8 @@ def test_a_train_head_folder_means_its_absolute_head(
     head_run: Path, ecgrdvq_root: Path, tmp_path: Path
 ) -> None:
     code, output, result = _evaluate(head_run, ecgrdvq_root, tmp_path / "a.json")
-    assert code == 0, output and "absolute head" in output
+    assert code == 0, output
+    assert "absolute head on" in output
     head = LogisticTaskHead.load(head_run / "head.json")
     assert not head.reads_change
     assert result["comparisons"]["high_vs_low"]["head"]["value"] > 0.8

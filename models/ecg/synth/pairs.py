@@ -107,19 +107,15 @@ def drug_pair(
         drug_params = on_drug_params(baseline_params, effect, rng)
         record_seed = int(rng.integers(2**31))
         try:
-            baseline = generate(
-                baseline_params,
-                np.random.default_rng(record_seed),
-                fs_hz=fs_hz,
-                duration_s=duration_s,
-                noise=noise,
-            )
-            on_drug = generate(
-                drug_params,
-                np.random.default_rng(record_seed),
-                fs_hz=fs_hz,
-                duration_s=duration_s,
-                noise=noise,
+            baseline, on_drug = (
+                generate(
+                    params,
+                    np.random.default_rng(record_seed),
+                    fs_hz=fs_hz,
+                    duration_s=duration_s,
+                    noise=noise,
+                )
+                for params in (baseline_params, drug_params)
             )
         except ValueError:
             continue
