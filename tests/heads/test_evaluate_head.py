@@ -38,6 +38,13 @@ def _evaluate(head: Path, data_dir: Path, out: Path) -> tuple[int, str, dict[str
     return result.exit_code, result.output, written
 
 
+def _table_folder(folder: Path, rows: pd.DataFrame) -> Path:
+    """A dataset root holding ``rows`` as its clinical table."""
+    folder.mkdir()
+    rows.to_csv(folder / CLINICAL_TABLE, index=False)
+    return folder
+
+
 def test_the_json_has_the_issue_s_shape_and_its_numbers_are_auroc(
     head_run: Path, ecgrdvq_root: Path, ecgrdvq_table: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -85,9 +92,7 @@ def test_unseen_subjects_only_a_subset_table_is_scored(
     head_run: Path, ecgrdvq_root: Path, tmp_path: Path
 ) -> None:
     table = pd.read_csv(ecgrdvq_root / CLINICAL_TABLE)
-    subset = tmp_path / "subset"
-    subset.mkdir()
-    table[table["RANDID"].isin([1004, 1005, 1006])].to_csv(subset / CLINICAL_TABLE, index=False)
+    subset = _table_folder(tmp_path / "subset", table[table["RANDID"].isin([1004, 1005, 1006])])
     code, output, result = _evaluate(head_run / "change_head.json", subset, tmp_path / "s.json")
     assert code == 0, output
     assert result["subjects"] == 3
@@ -97,9 +102,7 @@ def test_a_table_without_a_group_writes_null_not_nan(
     head_run: Path, ecgrdvq_root: Path, tmp_path: Path
 ) -> None:
     table = pd.read_csv(ecgrdvq_root / CLINICAL_TABLE)
-    folder = tmp_path / "no-placebo"
-    folder.mkdir()
-    table[table["EXTRT"] != "Placebo"].to_csv(folder / CLINICAL_TABLE, index=False)
+    folder = _table_folder(tmp_path / "no-placebo", table[table["EXTRT"] != "Placebo"])
     code, output, result = _evaluate(head_run, folder, tmp_path / "n.json")
     assert code == 0, output
     assert result["comparisons"]["high_vs_placebo"]["head"] == {"value": None, "ci95": [None, None]}
