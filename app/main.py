@@ -30,6 +30,7 @@ from app.context import AppContext, WorkerPool, configure_torch_threads
 from app.db.session import Database
 from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
+from app.services.audit import seal_from_settings
 from app.services.explanations import ExplanationCache
 from app.services.predictions import warm_up
 from app.services.records import RecordLocked
@@ -216,7 +217,7 @@ def build_context(settings: Settings) -> AppContext:
     LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
     return AppContext(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, seal_from_settings(settings)),
         model=bundle,
         pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
         login_limiter=RateLimiter(settings.login_rate_per_minute),

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from models.bundle import LoadedBundle, risks_from_explanation
+from models.bundle import POINTS_HEAD, LoadedBundle, risks_from_explanation
 from models.concepts import REGISTRY, Sex, get_concept, is_concept
 from models.disagreement import AGREEMENT_Z, Disagreement, disagreements
 from models.nets.bottleneck import sex_code
@@ -42,6 +42,9 @@ from models.nets.prediction import ModelPrediction, TaskRisk
 from models.tasks import get_task, task_names
 
 Policy = Literal["random", "uncertainty", "expected_risk_change"]
+#: What a risk change is measured in: the task probability, or the task logit (for a points
+#: head, its points).
+RiskScale = Literal["probability", "logit"]
 POLICIES: tuple[Policy, ...] = ("random", "uncertainty", "expected_risk_change")
 
 #: Probabilists' Gauss–Hermite nodes (in SDs) and weights for E[f(v)], v ~ N(µ, σ²), and the
@@ -58,8 +61,9 @@ class Suggestion:
     Attributes:
         concept: concept name.
         score: the policy's score (higher = check first).
-        expected_risk_change: expected absolute change of the task probability (0–1) if the
-            clinician measured this concept, under the model's own uncertainty.
+        expected_risk_change: expected absolute change of the task probability (0–1) — for a
+            points head (:mod:`models.heads.points`), of its points — if the clinician measured
+            this concept, under the model's own uncertainty.
         reason_text: one sentence for the UI.
     """
 
@@ -225,14 +229,18 @@ def uncertainty(model: ConceptModel, batch: HeadBatch) -> tuple[torch.Tensor, to
 
 
 def risk_changes(
-    model: ConceptModel, batch: HeadBatch, task_index: int
+    model: ConceptModel, batch: HeadBatch, task_index: int, scale: RiskScale = "probability"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """How much learning each concept's true value would move the risk.
 
+    Args:
+        scale: ``probability`` measures changes of the task probability; ``logit`` changes of
+            the task logit — for a points head (:mod:`models.heads.points`) its points.
+
     Returns:
-        ``(expected [B, K], bound [B, K])``: expected absolute change of the task probability
-        under the model's predictive distribution of that concept, and the largest change for a
-        value within ±2 SD (binary: either outcome). Overridden concepts give 0.
+        ``(expected [B, K], bound [B, K])``: expected absolute change of the task risk (on
+        ``scale``) under the model's predictive distribution of that concept, and the largest
+        change for a value within ±2 SD (binary: either outcome). Overridden concepts give 0.
     """
     space = model.space
     b, k = batch.values.shape
@@ -273,7 +281,8 @@ def risk_changes(
     current = model.decide(
         batch.values, batch.sex, batch.age_years, batch.positive, batch.negative, batch.keep
     )[:, task_index]
-    change = (torch.sigmoid(logits) - torch.sigmoid(current).view(b, 1, 1)).abs()  # [B, K, Q]
+    on_scale = torch.sigmoid if scale == "probability" else torch.clone
+    change = (on_scale(logits) - on_scale(current).view(b, 1, 1)).abs()  # [B, K, Q]
     expected = (change * weights).sum(-1)
     bound = torch.where(in_bound, change, 0.0).amax(-1)
     return (
@@ -288,14 +297,16 @@ def policy_scores(
     policy: Policy,
     task_index: int,
     rng: np.random.Generator,
+    scale: RiskScale = "probability",
 ) -> torch.Tensor:
-    """``[B, K]`` scores of ``policy`` (higher = check first); overridden concepts get −inf."""
+    """``[B, K]`` scores of ``policy`` (higher = check first; ``scale`` as for
+    :func:`risk_changes`); overridden concepts get −inf."""
     if policy == "random":
         scores = torch.as_tensor(rng.random(batch.values.shape), dtype=torch.float32)
     elif policy == "uncertainty":
         scores = _relative_uncertainty(model, uncertainty(model, batch)[0])
     elif policy == "expected_risk_change":
-        scores = risk_changes(model, batch, task_index)[0]
+        scores = risk_changes(model, batch, task_index, scale)[0]
     else:
         raise ValueError(f"unknown policy {policy!r}; use one of {POLICIES}")
     return torch.where(batch.overridden, -math.inf, scores)
@@ -359,7 +370,7 @@ def intervene(
         n for n, old, new in zip(names, before, after) if not math.isclose(old, new, abs_tol=1e-6)
     )
     return InterventionResult(
-        tasks=risks_from_explanation(explanation, 0),
+        tasks=risks_from_explanation(explanation, 0, bundle.bands, bundle.points_tasks),
         concepts=dict(zip(names, after)),
         changed=changed,
         overrides=clean,
@@ -400,11 +411,17 @@ def suggest(
         raise ValueError(f"unknown task {task!r}; use one of {task_names()}")
     model, batch, _ = _overrides_batch(bundle, prediction, overrides, sex, age)
     task_index = task_names().index(task)
+    points_head = bundle.task_heads[task]["kind"] == POINTS_HEAD
+    scale: RiskScale = "logit" if points_head else "probability"
     with torch.inference_mode():
-        scores = policy_scores(model, batch, policy, task_index, np.random.default_rng(seed))[0]
-        expected, bound = (t[0] for t in risk_changes(model, batch, task_index))
+        scores = policy_scores(
+            model, batch, policy, task_index, np.random.default_rng(seed), scale
+        )[0]
+        expected, bound = (t[0] for t in risk_changes(model, batch, task_index, scale))
         sd, probability = (t[0] for t in uncertainty(model, batch))
-    task_label = get_task(task).label
+    task_label = (
+        str(bundle.task_heads[task].get("name", "score")) if points_head else get_task(task).label
+    )
     discordant = disagreements(
         prediction.concepts, measured or {}
     )
@@ -420,8 +437,10 @@ def suggest(
         if concept.name in discordant:
             reason = _disagreement_reason(discordant[concept.name])
         elif policy == "expected_risk_change":
+            change = _points_text(float(bound[k])) if points_head else _percent_points_text(
+                float(bound[k]))
             reason = _risk_reason(
-                concept.name, float(sd[k]), float(probability[k]), float(bound[k]), task_label
+                concept.name, float(sd[k]), float(probability[k]), change, task_label
             )
         elif policy == "uncertainty":
             reason = _uncertainty_reason(concept.name, float(sd[k]), float(probability[k]))
@@ -437,17 +456,28 @@ def _format(name: str, value: float) -> str:
     return f"{value:.{concept.decimals}f}{unit}"
 
 
-def _risk_reason(name: str, sd: float, probability: float, bound: float, task_label: str) -> str:
+def _percent_points_text(change: float) -> str:
+    """A probability change as percentage points: ``"12 points"``."""
+    points = round(100 * change)
+    return f"{points} point{'' if points == 1 else 's'}"
+
+
+def _points_text(change: float) -> str:
+    """A points head's change, on its half-point grid: ``"1.5 points"``."""
+    points = round(2.0 * change) / 2.0
+    return f"{points:g} point{'' if points == 1 else 's'}"
+
+
+def _risk_reason(name: str, sd: float, probability: float, change: str, task_label: str) -> str:
     concept = get_concept(name)
-    points = round(100 * bound)
     if concept.is_binary:
         return (
             f"Check {concept.label} (model: {probability:.0%} likely): confirming or ruling it "
-            f"out moves the {task_label} by up to {points} points."
+            f"out moves the {task_label} by up to {change}."
         )
     return (
         f"Check {concept.label}: within its uncertainty (±{_format(name, 2 * sd)}) it moves the "
-        f"{task_label} by up to {points} points."
+        f"{task_label} by up to {change}."
     )
 
 

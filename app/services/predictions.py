@@ -23,13 +23,15 @@ from app.services import audit
 from app.services.changes import change_risk, change_suggestion, changes_out
 from app.services.records import ensure_editable, latest_prediction
 from app.services.series import series_baseline
+from app.services.users import shown_name
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
-from models.ecg.measure import measure
+from models.heads.describe import read_risk
 from models.ecg.record import Ecg
 from models.intervene import InterventionResult, intervene, suggest, validate_override
 from models.nets.prediction import ModelPrediction
+from models.scoring import analyse_ecg
 from models.tasks import get_task
 
 #: Policy used for the "check next" hint on the record page.
@@ -60,15 +62,12 @@ def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    started = time.perf_counter()
-    measurements = measure(ecg).to_dict()
-    output = bundle.predict([ecg])[0]
-    latency_ms = (time.perf_counter() - started) * 1000.0
+    analysis = analyse_ecg(bundle, ecg)
     return PredictionRun(
-        model_output=output.to_dict(),
-        measurements=measurements,
-        risks={task: risk.probability for task, risk in output.tasks.items()},
-        latency_ms=latency_ms,
+        model_output=analysis.prediction.to_dict(),
+        measurements=analysis.measurements.to_dict(),
+        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
+        latency_ms=analysis.latency_ms,
     )
 
 
@@ -134,6 +133,7 @@ class Override:
 
     value: float
     username: str
+    pseudonym: str
 
 
 def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
@@ -148,13 +148,14 @@ def current_overrides(session: Session, prediction: Prediction) -> dict[str, Ove
         .group_by(Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username)
+        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username,
+               User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
     ).all()
     return {
-        concept: Override(new_value, username)
-        for concept, action, new_value, username in rows
+        concept: Override(new_value, username, pseudonym)
+        for concept, action, new_value, username, pseudonym in rows
         if action == "override" and new_value is not None
     }
 
@@ -243,8 +244,9 @@ def _risk_values(bundle: LoadedBundle, result: InterventionResult,
 
 
 def prediction_view(session: Session, bundle: LoadedBundle, prediction: Prediction,
-                    record: Record) -> PredictionOut:
-    """The prediction with every override applied: concepts, risks, contributions, suggestion."""
+                    record: Record, viewer: User) -> PredictionOut:
+    """The prediction with every override applied: concepts, risks, contributions, suggestion
+    (who overrode a concept named as ``viewer`` may see it: a pseudonym for researchers)."""
     model_prediction = ModelPrediction.from_dict(prediction.model_output)
     in_force = current_overrides(session, prediction)
     override_values = {c: o.value for c, o in in_force.items()}
@@ -272,13 +274,15 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
-            overridden_by=override.username if override else None,
+            overridden_by=(shown_name(viewer, override.username, override.pseudonym)
+                           if override else None),
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     tasks = result.tasks if result is not None else model_prediction.tasks
-    heads = bundle.task_heads if prediction.model_checksum == bundle.checksum else {}
+    same_model = prediction.model_checksum == bundle.checksum
+    heads = bundle.task_heads if same_model else {}
     series = series_state(session, bundle, record) if result is not None else None
     changes, changed_risk, suggestion = [], None, None
     if series is not None and series.baseline_values is not None and result is not None:
@@ -292,13 +296,22 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             bundle, current, series.baseline_values, sex, age,  # type: ignore[arg-type]
             set(override_values),
         )
-    risks = [
-        changed_risk if changed_risk is not None and changed_risk.task == name else
-        TaskRiskOut(task=name, label=get_task(name).label, probability=risk.probability,
-                    band=risk.band.value, contributions=dict(risk.contributions),
-                    learned_from=heads.get(name, {}).get("learned_from"))
-        for name, risk in tasks.items()
-    ]
+    risks = []
+    for name, risk in tasks.items():
+        if changed_risk is not None and changed_risk.task == name:
+            risks.append(changed_risk)
+            continue
+        reading = read_risk(bundle.card, name, risk) if same_model else None
+        risks.append(TaskRiskOut(
+            task=name, label=get_task(name).label, probability=risk.probability,
+            band=risk.band.value, contributions=dict(risk.contributions),
+            learned_from=heads.get(name, {}).get("learned_from"),
+            head=reading.head if reading else None,
+            head_kind=reading.kind if reading else None,
+            meaning=reading.sentence if reading else None,
+            points=reading.points if reading else None,
+            max_points=reading.max_points if reading else None,
+        ))
     if editable and suggestion is None:
         ranked = suggest(bundle, model_prediction, override_values,
                          policy=SUGGESTION_POLICY, sex=record.sex,  # type: ignore[arg-type]

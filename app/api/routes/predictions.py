@@ -16,6 +16,7 @@ from app.context import AppContext
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import predictions as service
 from app.services import records as record_service
+from app.services.users import shown_comment, shown_name
 from models.concepts import get_concept
 from models.ecg.record import Ecg
 from models.intervene import suggest
@@ -54,7 +55,7 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         prediction = service.store_prediction(session, context.model, record, user, run)
-        return service.prediction_view(session, context.model, prediction, record)
+        return service.prediction_view(session, context.model, prediction, record, user)
 
 
 @router.get("/predictions/{prediction_id}", response_model=PredictionOut)
@@ -62,17 +63,20 @@ def get_prediction(prediction_id: RowId, user: AnyUser, context: ContextDep) -> 
     """The prediction in its current state (every override applied)."""
     with context.db.read() as session:
         prediction, record = prediction_or_404(session, prediction_id)
-        return service.prediction_view(session, context.model, prediction, record)
+        return service.prediction_view(session, context.model, prediction, record, user)
 
 
-def _intervention_out(event: Intervention, username: str,
+def _intervention_out(event: Intervention, author: User, viewer: User,
                       view: PredictionOut | None) -> InterventionOut:
+    """The event as ``viewer`` may see it: researchers get the author's pseudonym and no
+    comment."""
     return InterventionOut(
         id=event.id, created_at=event.created_at, action=event.action,  # type: ignore[arg-type]
         concept=event.concept, unit=event.unit, model_value=event.model_value,
         previous_value=event.previous_value, new_value=event.new_value,
         risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
-        user=username, source=event.source, comment=event.comment, prediction=view,
+        user=shown_name(viewer, author.username, author.pseudonym), source=event.source,
+        comment=shown_comment(viewer, event.comment), prediction=view,
     )
 
 
@@ -89,8 +93,8 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-        view = service.prediction_view(session, context.model, prediction, record)
-        return _intervention_out(event, user.username, view)
+        view = service.prediction_view(session, context.model, prediction, record, user)
+        return _intervention_out(event, user, user, view)
 
 
 @router.post("/predictions/{prediction_id}/interventions", response_model=InterventionOut,
@@ -117,12 +121,12 @@ def list_interventions(prediction_id: RowId, user: AnyUser,
     with context.db.read() as session:
         prediction_or_404(session, prediction_id)
         rows = session.execute(
-            select(Intervention, User.username)
+            select(Intervention, User)
             .join(User, Intervention.user_id == User.id)
             .where(Intervention.prediction_id == prediction_id)
             .order_by(Intervention.id)
         ).all()
-        return [_intervention_out(event, username, None) for event, username in rows]
+        return [_intervention_out(event, author, user, None) for event, author in rows]
 
 
 @router.get("/predictions/{prediction_id}/suggestion", response_model=list[SuggestionOut])

@@ -15,6 +15,7 @@ from app.context import AppContext
 from app.db.models import Prediction, Record, User
 from app.services import records as record_service
 from app.services import series as series_service
+from app.services.users import shown_name
 from models.concepts import DEFAULT_QTC
 from models.ecg.io import IngestResult, UploadedFile, read_upload
 from models.ecg.io.checks import check_file_count
@@ -26,10 +27,14 @@ router = APIRouter(prefix="/records", tags=["records"])
 MAX_SIGNAL_WINDOW_S = 30.0
 
 
-def record_out(record: Record, prediction: Prediction | None) -> RecordOut:
+def record_out(record: Record, prediction: Prediction | None, viewer: User) -> RecordOut:
     """The API view of a record and (if any) the headline numbers of its latest prediction."""
     risks: dict[str, float] = dict(prediction.risks) if prediction else {}
     qtc = None
+    # The band the bundle gave (its own per-head cut-offs), as stored with the prediction.
+    tasks = prediction.model_output.get("tasks", {}) if prediction else {}
+    stored_bands = {name: tasks.get(name, {}).get("band") or get_task(name).band(p).value
+                    for name, p in risks.items()}
     if prediction is not None:
         qtc = prediction.model_output.get("concepts", {}).get(DEFAULT_QTC, {}).get("value")
     return RecordOut(
@@ -43,7 +48,8 @@ def record_out(record: Record, prediction: Prediction | None) -> RecordOut:
         age_years=record.age_years,
         sex=record.sex,  # type: ignore[arg-type]
         status=record.status,
-        reviewed_by=record_service.reviewer_name(record),
+        reviewed_by=(shown_name(viewer, record.reviewer.username, record.reviewer.pseudonym)
+                     if record.reviewer is not None else None),
         reviewed_at=record.reviewed_at,
         removed_fields=list(record.removed_fields),
         latest_prediction_id=prediction.id if prediction else None,
@@ -51,7 +57,9 @@ def record_out(record: Record, prediction: Prediction | None) -> RecordOut:
         is_baseline=record.is_baseline,
         qtc_ms=qtc,
         risks=risks,
-        risk_bands={name: get_task(name).band(p).value for name, p in risks.items()},
+        risk_bands=stored_bands,
+        risk_points={name: task["points"] for name, task in tasks.items()
+                     if task.get("points") is not None},
     )
 
 
@@ -113,7 +121,7 @@ def _store_upload(context: AppContext, user: User, result: IngestResult,
             )
             if series is not None or baseline:
                 series_service.assign_series(session, record, user, series, baseline)
-            return record_out(record, None)
+            return record_out(record, None, user)
     except series_service.SeriesError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
@@ -136,7 +144,8 @@ def list_records(
             query = query.where(Record.status == record_status)
         order = Record.id.desc() if sort == "newest" else Record.id.asc()
         rows = session.execute(query.order_by(order).limit(limit).offset(offset)).scalars().all()
-        return [record_out(r, record_service.latest_prediction(session, r)) for r in rows]
+        return [record_out(r, record_service.latest_prediction(session, r), user)
+                for r in rows]
 
 
 @router.get("/{public_id}", response_model=RecordOut)
@@ -144,7 +153,7 @@ def get_record(public_id: str, user: AnyUser, context: ContextDep) -> RecordOut:
     """One record's metadata and latest prediction id."""
     with context.db.read() as session:
         record = record_or_404(session, public_id)
-        return record_out(record, record_service.latest_prediction(session, record))
+        return record_out(record, record_service.latest_prediction(session, record), user)
 
 
 @router.get("/{public_id}/signal", response_model=SignalOut)
@@ -187,7 +196,7 @@ def set_series(
         with context.db.write() as session:
             record = record_or_404(session, public_id)
             series_service.assign_series(session, record, user, body.series, body.baseline)
-            return record_out(record, record_service.latest_prediction(session, record))
+            return record_out(record, record_service.latest_prediction(session, record), user)
     except series_service.SeriesError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
@@ -200,7 +209,7 @@ def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         record_service.mark_reviewed(session, record, user)
-        return record_out(record, record_service.latest_prediction(session, record))
+        return record_out(record, record_service.latest_prediction(session, record), user)
 
 
 @router.post("/{public_id}/reopen", response_model=RecordOut, dependencies=[CsrfChecked],
@@ -214,7 +223,7 @@ def reopen_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
             record_service.reopen(session, record, user)
         except record_service.NotReviewed as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-        return record_out(record, record_service.latest_prediction(session, record))
+        return record_out(record, record_service.latest_prediction(session, record), user)
 
 
 @router.delete("/{public_id}", status_code=204, dependencies=[CsrfChecked])

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.api.deps import AnyUser, ContextDep, CsrfChecked, RowId
-from app.api.schemas import UtcDatetime
+from app.api.schemas import FreeText, UtcDatetime
 from app.db.models import ApiToken
 from app.services.users import create_api_token, revoke_api_token
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/me/tokens", tags=["auth"])
 class TokenIn(BaseModel):
     """A new token's label and lifetime."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: FreeText = Field(min_length=1, max_length=64)
     expires_days: Annotated[int | None, Field(ge=1, le=3650)] = 90
 
 
