@@ -207,7 +207,8 @@
     changeBody.replaceChildren();
     for (const c of prediction.changes) {
       const unit = c.unit ? ` ${c.unit}` : "";
-      const value = c.value === null ? "n/a" : `${c.value > 0 ? "+" : ""}${fmt(c.value, c.decimals)}${unit}`;
+      const rounded = c.value === null ? null : Math.round(c.value * 10 ** c.decimals) / 10 ** c.decimals;
+      const value = rounded === null ? "n/a" : `${rounded > 0 ? "+" : ""}${fmt(rounded + 0, c.decimals)}${unit}`;
       const source = prediction.concepts.find((x) => x.name === c.source);
       const sourceUnit = source && source.unit ? ` ${source.unit}` : "";
       const decimals = source ? source.decimals : 0;
