@@ -114,6 +114,11 @@ def test_a_series_links_a_baseline_and_an_on_drug_ecg(
     assert by_record[baseline["id"]]["is_baseline"].lower() == "true"
     assert by_record[on_drug["id"]]["is_baseline"].lower() == "false"
 
+    # The "About this model" page says what the change head reads and was learned from.
+    about = clinician.get("/about").text
+    assert 'data-testid="about-change-tdp_risk"' in about
+    assert "ΔJ-Tpeak corrected, ΔTpeak-Tend, ΔT amplitude (V5)" in about
+
 
 def test_the_worklist_sets_series_and_moves_the_baseline(client_as, herg: DrugPair) -> None:
     clinician = client_as("clinician")
