@@ -40,6 +40,7 @@ shell).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -356,12 +357,12 @@ class LoadedBundle:
         """Per task, the head in force and what it was learned from (see :func:`task_heads`)."""
         return task_heads(self.card)
 
-    @property
+    @functools.cached_property
     def bands(self) -> dict[str, Bands]:
-        """Per task, the risk bands of the head in force (see :func:`task_bands`)."""
+        """Per task, the risk bands of the head in force (see :func:`task_bands`; read once)."""
         return task_bands(self.card)
 
-    @property
+    @functools.cached_property
     def points_tasks(self) -> frozenset[str]:
         """The tasks whose head in force is a points head (their risks carry ``points``)."""
         return frozenset(t for t, e in self.task_heads.items() if e["kind"] == POINTS_HEAD)

@@ -68,6 +68,23 @@ class UserIn(BaseModel):
     role: Role
 
 
+class DeviceValueOut(BaseModel):
+    """One interval or axis as the cart measured it."""
+
+    name: str = Field(description="Quantity; equals a concept name where it means the same.")
+    label: str
+    unit: str
+    value: float
+
+
+class DeviceReadingOut(BaseModel):
+    """The cart's own reading stored in the file (MUSE, Philips Sierra, HL7 aECG)."""
+
+    source: str
+    values: list[DeviceValueOut]
+    statements: list[str] = Field(description="The cart's interpretation, one line each.")
+
+
 class RecordOut(BaseModel):
     """A de-identified record (no signal; see ``/records/{id}/signal``)."""
 
@@ -96,6 +113,8 @@ class RecordOut(BaseModel):
     risk_bands: dict[str, str] = Field(default_factory=dict)
     risk_points: dict[str, float] = Field(
         default_factory=dict, description="Tasks whose risk is a points score (Schwartz): points.")
+    device: DeviceReadingOut | None = Field(
+        default=None, description="The cart's intervals and statements, when the file has them.")
 
 
 class SignalOut(BaseModel):

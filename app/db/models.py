@@ -100,6 +100,9 @@ class Record(Base):
     sex: Mapped[str | None] = mapped_column(String(8), nullable=True)
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     removed_fields: Mapped[list[Any]] = mapped_column(JSON)
+    #: The cart's own intervals and statements (MUSE, Philips, aECG), de-identified; see
+    #: :class:`models.ecg.io.device.DeviceReading`.
+    device_measurements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The signal and the original files are read only where they are used (deferred), so
     # worklists, predictions and interventions do not carry hundreds of kB per record.
     signal_npy: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)

@@ -25,6 +25,7 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
 from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
+from models.ecg.io.device import QUANTITIES
 from models.tasks import TASKS
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
@@ -98,6 +99,15 @@ def _model_value(name: str) -> Callable[[Any], Any]:
     return lambda row: (row.Prediction.model_output.get("concepts", {}).get(name) or {}).get("value")
 
 
+def _cart_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: ((row.Record.device_measurements or {}).get("values") or {}).get(name)
+
+
+def _cart_statements(row: Any) -> str | None:
+    statements = (row.Record.device_measurements or {}).get("statements")
+    return " | ".join(statements) if statements else None
+
+
 def _measured_value(name: str) -> Callable[[Any], Any]:
     return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get("value")
 
@@ -119,6 +129,11 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
       for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
+    # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
+    Column("cart_source", pa.string(),
+           lambda r: (r.Record.device_measurements or {}).get("source")),
+    *(Column(f"cart_{name}", pa.float64(), _cart_value(name)) for name in QUANTITIES),
+    Column("cart_statements", pa.string(), _cart_statements),
 )
 
 

@@ -56,18 +56,28 @@ class PredictionRun:
     latency_ms: float
 
 
-def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
-    """Measure the concepts on the signal and run the model (blocking; call in the worker pool).
+def analyse(bundle: LoadedBundle, ecg: Ecg,
+            measurements: dict[str, Any] | None = None) -> PredictionRun:
+    """Run the model on the signal, measuring the concepts first unless ``measurements`` (from
+    :func:`app.isolation.measure_concepts`, run by the API in a capped worker process) are
+    given (blocking; call in the worker pool).
 
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    analysis = analyse_ecg(bundle, ecg)
+    if measurements is None:
+        analysis = analyse_ecg(bundle, ecg)
+        prediction, measurements = analysis.prediction, analysis.measurements.to_dict()
+        latency_ms = analysis.latency_ms
+    else:
+        started = time.perf_counter()
+        prediction = bundle.predict([ecg])[0]
+        latency_ms = (time.perf_counter() - started) * 1000.0
     return PredictionRun(
-        model_output=analysis.prediction.to_dict(),
-        measurements=analysis.measurements.to_dict(),
-        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
-        latency_ms=analysis.latency_ms,
+        model_output=prediction.to_dict(),
+        measurements=measurements,
+        risks={task: risk.probability for task, risk in prediction.tasks.items()},
+        latency_ms=latency_ms,
     )
 
 

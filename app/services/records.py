@@ -13,6 +13,7 @@ import io
 import secrets
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Prediction, Record, User
 from app.services.audit import as_utc, record_event, utc_now
 from models.ecg.io import IngestResult, UploadedFile
+from models.ecg.io.device import QUANTITIES
 from models.ecg.record import Ecg
 
 #: zlib level of stored signals (1 = fastest; signals are written on every upload).
@@ -82,6 +84,7 @@ def store_record(
         sex=ecg.sex,
         content_sha256=content_digest(files),
         removed_fields=list(result.removed_fields),
+        device_measurements=result.device.to_dict() if result.device else None,
         signal_npy=encode_signal(ecg.signal_mv),
         original_bytes=_pack_originals(files) if keep_original_bytes else None,
         status="new",
@@ -111,6 +114,21 @@ def get_record(session: Session, public_id: str) -> Record:
     if record is None:
         raise RecordNotFound(public_id)
     return record
+
+
+def device_reading_view(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cart's stored reading with each value's label and unit, in registry order (the API's
+    ``DeviceReadingOut``); ``None`` for a record without one."""
+    if not stored:
+        return None
+    values = stored.get("values") or {}
+    return {
+        "source": stored.get("source", ""),
+        "values": [{"name": name, "label": quantity.label, "unit": quantity.unit,
+                    "value": values[name]}
+                   for name, quantity in QUANTITIES.items() if name in values],
+        "statements": list(stored.get("statements") or []),
+    }
 
 
 def record_ecg(record: Record) -> Ecg:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
 
-from app.services.audit import AuditKeyMissing, ChainTampered
+from app.services.audit import AuditSetupError, ChainTampered
 
 if TYPE_CHECKING:
     from app.services.audit import AuditSeal
@@ -48,7 +48,7 @@ def upgrade() -> None:
     seal = op.get_context().config.attributes.get("audit_seal")
     for table in CHAINED_TABLES:  # before any DDL: SQLite's is not transactional
         if seal is None and bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first():
-            raise AuditKeyMissing(f"{table} holds rows: re-keying them needs the audit key "
+            raise AuditSetupError(f"{table} holds rows: re-keying them needs the audit key "
                                "(run `qtlens db upgrade`, which reads QTLENS_AUDIT_KEY or "
                                "var/audit_key)")
     op.create_table(

@@ -117,7 +117,8 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
     assert page.is_visible("[data-testid=fiducial-legend]")
 
     # "n/a" comes with its reason as text, not only a tooltip.
-    reasons = page.eval_on_selector_all(".concepts td.na .reason", "ns => ns.map(n => n.textContent)")
+    reasons = page.eval_on_selector_all(".concepts td.na .reason",
+                                        "ns => ns.map(n => n.textContent)")
     nas = page.eval_on_selector_all(".concepts td.na", "ns => ns.length")
     assert len(reasons) == nas
 
@@ -186,9 +187,33 @@ def test_keyboard_path_one_lead_and_wide_screen(server: Server, browser, data_di
     # One lead at twice the scale of the 12-lead layouts.
     normal = _mm_per_s(page)
     page.select_option("[data-testid=layout-select]", "single")
-    page.wait_for_function("n => document.querySelectorAll('#ecg-plot .annotation-text').length === n",
-                           arg=1)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#ecg-plot .annotation-text').length === n", arg=1)
     assert _mm_per_s(page) == pytest.approx(2 * normal, rel=0.02)
     page.screenshot(path=str(ARTIFACTS / "e2e-one-lead-2x.png"))
+    context.close()
+    assert page_problems == []
+
+
+def test_muse_upload_shows_the_carts_reading_beside_qtlens(server: Server, browser,
+                                                           data_dir: Path,
+                                                           page_problems: list[str]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_upload(browser, server,
+                                [data_dir / "formats" / "muse" / "synthetic_muse.xml"],
+                                page_problems)
+    page.wait_for_selector("[data-testid=device-card]:not([hidden])")
+    assert page.text_content("[data-testid=cart-qt]") == "402 ms"
+    assert page.text_content("[data-testid=cart-qtc]") == "440 ms"
+    # QTLens' value in force sits beside the cart's, and follows an override.
+    page.fill("[data-testid=override-qt]", "455")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-concept=qt].overridden")
+    page.wait_for_function(
+        "() => document.querySelector('[data-quantity=qt] td:last-child').textContent === '455 ms'")
+    assert "Sinus rhythm (synthetic example)" in page.text_content(
+        "[data-testid=device-statements]")
+    page.locator("[data-testid=device-card]").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "e2e-muse-cart-reading.png"))
     context.close()
     assert page_problems == []

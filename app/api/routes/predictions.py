@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -14,6 +16,7 @@ from app.api.routes.records import record_or_404
 from app.api.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
 from app.context import AppContext
 from app.db.models import Intervention, Prediction, Record, User
+from app.isolation import measure_concepts
 from app.services import predictions as service
 from app.services import records as record_service
 from app.services.users import shown_comment, shown_name
@@ -40,8 +43,12 @@ async def create_prediction(public_id: str, user: ClinicianUser,
     """Measure the concepts and run the model on the record (in the bounded worker pool)."""
     # Database work goes to the thread pool too: a write may wait for the SQLite lock, and the
     # event loop must keep answering (``/health`` among others) meanwhile.
+    started = time.perf_counter()
     ecg = await run_in_threadpool(_stored_ecg, context, public_id)
-    run = await context.pool.run(service.analyse, context.model, ecg)
+    # Measurement (Python-bound delineation) in a capped worker process, the network here.
+    measurements = await context.isolated.run(measure_concepts, ecg)
+    run = await context.pool.run(service.analyse, context.model, ecg, measurements)
+    run = dataclasses.replace(run, latency_ms=(time.perf_counter() - started) * 1000.0)
     return await run_in_threadpool(_store_prediction, context, public_id, user, run)
 
 

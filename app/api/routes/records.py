@@ -60,6 +60,7 @@ def record_out(record: Record, prediction: Prediction | None, viewer: User) -> R
         risk_bands=stored_bands,
         risk_points={name: task["points"] for name, task in tasks.items()
                      if task.get("points") is not None},
+        device=record_service.device_reading_view(record.device_measurements),
     )
 
 
@@ -106,7 +107,8 @@ async def upload_record(
     limits = context.settings.ingest_limits
     check_file_count(len(files), limits)  # before reading them: 413 like every size limit
     uploaded = [UploadedFile(name=f.filename or "upload", data=await f.read()) for f in files]
-    result = await context.pool.run(read_upload, uploaded, limits)
+    # In a worker process with capped memory and CPU time: never decoded in the API process.
+    result = await context.isolated.run(read_upload, uploaded, limits)
     # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
     series = series or None
     return await run_in_threadpool(_store_upload, context, user, result, uploaded, series, baseline)

@@ -220,8 +220,30 @@
     }
   }
 
+  /** The cart's own reading beside QTLens' value in force of the same quantity. */
+  function renderDevice(device, prediction) {
+    document.getElementById("device-card").hidden = !device;
+    if (!device) return;
+    const concepts = Object.fromEntries((prediction ? prediction.concepts : []).map((c) => [c.name, c]));
+    document.getElementById("device-source").textContent =
+      `Measured by the electrocardiograph (${device.source}), as stored in the uploaded file.`;
+    document.getElementById("device-body").replaceChildren(...device.values.map((v) => {
+      const own = concepts[v.name];
+      const ours = own ? `${fmt(own.value, own.decimals)} ${own.unit}`
+        : v.name === "qtc" ? "formula not stated by the file" : "not measured by QTLens";
+      return el("tr", { dataset: { quantity: v.name } },
+        el("th", { scope: "row" }, v.label),
+        el("td", { dataset: { testid: `cart-${v.name}` } }, `${fmt(v.value, 0)} ${v.unit}`),
+        el("td", { class: own ? "" : "hint" }, ours));
+    }));
+    const statements = device.statements.length ? device.statements : ["(none in the file)"];
+    document.getElementById("device-statements").replaceChildren(
+      ...statements.map((line) => el("li", {}, line)));
+  }
+
   function render(prediction) {
     state.prediction = prediction;
+    if (state.record) renderDevice(state.record.device, prediction);
     renderConcepts(prediction);
     renderChanges(prediction);
     renderRisk(prediction);
@@ -415,6 +437,7 @@
         `${record.age_years ?? "age ?"} y · ${record.sex ?? "sex ?"} · ${record.source_format} · ` +
         `${fmt(record.fs_hz, 0)} Hz · ${fmt(record.duration_s, 1)} s`;
       renderReview(record);
+      renderDevice(record.device, null);
       const starts = [];
       for (let t = 0; t < record.duration_s; t += WINDOW_S) starts.push(t);
       windowSelect.replaceChildren(...starts.map((t) =>
