@@ -4,8 +4,8 @@
 ``records.is_baseline`` marks the series' drug-free baseline ECG that change concepts
 (:mod:`models.change`) are computed against. Both are nullable/false for existing records.
 
-Revision ID: 0003_series
-Revises: 0002_keyed_audit_chain
+Revision ID: 0004_series
+Revises: 0003_device_measurements
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_series"
-down_revision = "0002_keyed_audit_chain"
+revision = "0004_series"
+down_revision = "0003_device_measurements"
 branch_labels = None
 depends_on = None
 
