@@ -151,7 +151,9 @@
       value: concept.overridden ? fmt(concept.value, concept.decimals) : "",
       dataset: { testid: `override-${concept.name}` },
     });
-    const apply = el("button", { type: "button", disabled: locked,
+    // Enter in the field sets the value, so the button is for the mouse and stays out of the Tab
+    // order: one Tab stop per concept.
+    const apply = el("button", { type: "button", disabled: locked, tabindex: "-1",
       "aria-label": `Set ${concept.label}`, dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
       if (input.value === "" || !editable()) return;
@@ -441,7 +443,7 @@
       const starts = [];
       for (let t = 0; t < record.duration_s; t += WINDOW_S) starts.push(t);
       windowSelect.replaceChildren(...starts.map((t) =>
-        el("option", { value: t }, `${t} s – ${fmt(Math.min(t + WINDOW_S, record.duration_s), 1)} s`)));
+        el("option", { value: t }, `${t} s – ${+Math.min(t + WINDOW_S, record.duration_s).toFixed(1)} s`)));
       document.getElementById("window-select-label").hidden = starts.length < 2;
       await loadSignal(0);
       leadSelect.replaceChildren(...state.signal.lead_names.map((l) => el("option", { value: l }, l)));
