@@ -96,6 +96,17 @@ def test_a_series_links_a_baseline_and_an_on_drug_ecg(
     assert after_tdp["probability"] == pytest.approx(event["risks_after"]["tdp_risk"])
     assert abs(after_tdp["probability"] - tdp["probability"]) > 0.01
 
+    # Overriding an input on the baseline ECG moves the change the other way.
+    base_qt = {c["name"]: c["value"] for c in base_prediction["concepts"]}["qt"]
+    edited = clinician.post(f"/api/v1/predictions/{base_prediction['id']}/interventions",
+                            json={"concept": "qt", "value": base_qt + 20})
+    assert edited.status_code == 201, edited.text
+    moved = clinician.get(f"/api/v1/predictions/{first['id']}").json()
+    moved_changes = {c["name"]: c for c in moved["changes"]}
+    assert moved_changes["delta_qtc_fridericia"]["baseline_value"] > changes[
+        "delta_qtc_fridericia"]["baseline_value"]
+    assert moved_changes["delta_qtc_fridericia"]["value"] < after_changes["delta_qtc_fridericia"]
+
     # Series changes are audited with pseudonymous ids only.
     engine = create_engine(app_database)
     with engine.connect() as connection:
@@ -134,6 +145,20 @@ def test_the_worklist_sets_series_and_moves_the_baseline(client_as, herg: DrugPa
     assert clinician.get(f"/api/v1/records/{first['id']}").json()["is_baseline"] is False
     out = clinician.put(f"/api/v1/records/{first['id']}/series", json={"series": None}).json()
     assert out["series_id"] is None
+
+
+def test_the_concept_listing_has_the_change_concepts(client_as) -> None:
+    listing = client_as(None).get("/api/v1/concepts").json()
+    changes = {c["name"]: c for c in listing["change_concepts"]}
+    assert list(changes) == list(change_names())
+    delta_qtc = changes["delta_qtc_fridericia"]
+    assert delta_qtc["unit"] == "ms" and delta_qtc["derived_from"] == ["qtc_fridericia"]
+    assert [(t["value"], t["level"]) for t in delta_qtc["thresholds"]] == [
+        (30, "borderline"), (60, "critical")]
+    assert changes["delta_t_amplitude_v5"]["relative"] is True
+    assert changes["delta_t_amplitude_v5"]["plausible_low"] is None  # open, not -inf
+    qtc = {c["name"]: c for c in listing["concepts"]}["qtc_fridericia"]
+    assert (500, "critical") in [(t["value"], t["level"]) for t in qtc["thresholds"]]
 
 
 @pytest.mark.parametrize(
