@@ -126,11 +126,11 @@ class Concept:
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
-        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error for a
-            continuous concept, stated from the spread between validated automated algorithms
+        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error, stated from the spread between validated automated algorithms
             (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
             model and the measurement may differ before they are said to disagree
-            (:mod:`models.disagreement`). ``None``: never flagged (binary findings).
+            (:mod:`models.disagreement`); binary findings on their 0–1 scale. ``None``: never
+            flagged.
     """
 
     name: str
@@ -221,6 +221,9 @@ _REF_QTC = (
     "Priori SG et al. Eur Heart J 36:2793 (2015)",
 )
 _PLAUSIBLE_QTC = (200.0, 800.0)
+#: A yes/no finding read on the median beat, on its 0–1 scale: with the model's Bernoulli SD it
+#: flags only a model more than 90 % sure of the opposite of the measurement.
+_FINDING_MEASUREMENT_SD = 0.35
 #: QT measured by validated automated algorithms differs by about 10–15 ms (SD) between them
 #: (Kligfield P et al. J Electrocardiol 47:441 (2014)); a QTc adds the RR's share.
 _QTC_MEASUREMENT_SD_MS = 14.0
@@ -543,6 +546,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_notched",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_notched,
         label="Notched T",
         unit="",
@@ -557,6 +561,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_inverted",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_inverted,
         label="Inverted T",
         unit="",
@@ -568,6 +573,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_late_onset",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_late_onset,
         label="Late-onset T",
         unit="",
@@ -581,6 +587,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_broad_based",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_broad_based,
         label="Broad-based T",
         unit="",
@@ -592,6 +599,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="u_wave",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_u_wave,
         label="U wave",
         unit="",
@@ -604,6 +612,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_alternans",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_alternans,
         label="T-wave alternans",
         unit="",
@@ -616,6 +625,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qtc_prolonged",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         label="QTc prolonged",
         unit="",
         kind=ConceptKind.BINARY,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -108,6 +109,10 @@ class Record(Base):
     original_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True,
                                                          deferred=True)
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    #: Pseudonymous subject series (``SER-…``, ours) the record belongs to; ``None`` = alone.
+    series_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    #: The series' baseline ECG (change concepts of the other records are against it).
+    is_baseline: Mapped[bool] = mapped_column(default=False, server_default=false())
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -63,10 +63,17 @@ def _risk(field: str, task: str) -> Callable[[Any], Any]:
     return lambda row: (getattr(row.Intervention, field) or {}).get(task)
 
 
+#: The record's pseudonymous subject series (ours) and whether it is the series' baseline.
+SERIES_COLUMNS: tuple[Column, ...] = (
+    Column("series_id", pa.string(), lambda r: r.Record.series_id),
+    Column("is_baseline", pa.bool_(), lambda r: r.Record.is_baseline),
+)
+
 INTERVENTION_COLUMNS: tuple[Column, ...] = (
     Column("intervention_id", pa.int64(), lambda r: r.Intervention.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Intervention.created_at)),
     Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    *SERIES_COLUMNS,
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("model_name", pa.string(), lambda r: r.Prediction.model_name),
     Column("model_checksum", pa.string(), lambda r: r.Prediction.model_checksum),
@@ -109,6 +116,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Prediction.created_at)),
     Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    *SERIES_COLUMNS,
     Column("source_format", pa.string(), lambda r: r.Record.source_format),
     Column("age_years", pa.int64(), lambda r: r.Record.age_years),
     Column("sex", pa.string(), lambda r: r.Record.sex),

@@ -17,11 +17,13 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.api.schemas import ConceptOut, PredictionOut, SuggestionOut, TaskRiskOut
+from app.api.schemas import ConceptOut, PredictionOut, SeriesViewOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services.changes import change_risk, change_suggestion, changes_out
+from app.services.records import ensure_editable, latest_prediction
+from app.services.series import series_baseline
 from app.services.users import shown_name
-from app.services.records import ensure_editable
 from models.bundle import LoadedBundle
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.disagreement import disagreements
@@ -192,6 +194,65 @@ def _in_force_value(name: str, result: InterventionResult, model_prediction: Mod
     return model_prediction.concepts[name].value
 
 
+def _values_in_force(result: InterventionResult, model_prediction: ModelPrediction,
+                     overrides: dict[str, float]) -> dict[str, float]:
+    """Every concept's value in force (see :func:`_in_force_value`)."""
+    return {c.name: _in_force_value(c.name, result, model_prediction, overrides) for c in REGISTRY}
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """A record's series context: what the page shows, and the baseline's values in force
+    (``None`` when no change can be computed — see ``view.note``)."""
+
+    view: SeriesViewOut
+    baseline_values: dict[str, float] | None
+
+
+def series_state(session: Session, bundle: LoadedBundle, record: Record) -> SeriesState | None:
+    """The series context of ``record`` (``None`` outside a series): its baseline ECG's latest
+    prediction with that ECG's own overrides applied, by the loaded bundle."""
+    if record.series_id is None:
+        return None
+    baseline = series_baseline(session, record)
+    if baseline is None:
+        note = ("this is the series' baseline ECG" if record.is_baseline
+                else "the series has no baseline ECG yet")
+        return SeriesState(SeriesViewOut(series_id=record.series_id, baseline_record_id=None,
+                                         baseline_prediction_id=None, note=note), None)
+    base = latest_prediction(session, baseline)
+    values, note = None, None
+    if base is None:
+        note = "the baseline ECG has not been analysed yet: open it to analyse it"
+    elif base.model_checksum != bundle.checksum:
+        note = "the baseline ECG was analysed by another model: analyse it again"
+    else:
+        model_prediction = ModelPrediction.from_dict(base.model_output)
+        overrides = {c: o.value for c, o in current_overrides(session, base).items()}
+        values = _values_in_force(_apply(bundle, model_prediction, baseline, overrides),
+                                  model_prediction, overrides)
+    view = SeriesViewOut(
+        series_id=record.series_id, baseline_record_id=baseline.public_id,
+        baseline_prediction_id=base.id if base else None, note=note,
+        baseline_median_beats=base.measurements.get("median_beats") if base else None,
+    )
+    return SeriesState(view, values)
+
+
+def _risk_values(bundle: LoadedBundle, result: InterventionResult,
+                 model_prediction: ModelPrediction, overrides: dict[str, float], record: Record,
+                 series: SeriesState | None) -> dict[str, float]:
+    """Each task's probability in force: the change-based TdP risk where a baseline gives one."""
+    risks = {task: risk.probability for task, risk in result.tasks.items()}
+    if series is not None and series.baseline_values is not None:
+        current = _values_in_force(result, model_prediction, overrides)
+        changed = change_risk(bundle, current, series.baseline_values,
+                              record.sex, record.age_years)  # type: ignore[arg-type]
+        if changed is not None:
+            risks[changed.task] = changed.probability
+    return risks
+
+
 def prediction_view(session: Session, bundle: LoadedBundle, prediction: Prediction,
                     record: Record, viewer: User) -> PredictionOut:
     """The prediction with every override applied: concepts, risks, contributions, suggestion
@@ -232,8 +293,24 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
     tasks = result.tasks if result is not None else model_prediction.tasks
     same_model = prediction.model_checksum == bundle.checksum
     heads = bundle.task_heads if same_model else {}
+    series = series_state(session, bundle, record) if result is not None else None
+    changes, changed_risk, suggestion = [], None, None
+    if series is not None and series.baseline_values is not None and result is not None:
+        current = _values_in_force(result, model_prediction, override_values)
+        changes = changes_out(current, series.baseline_values)
+        sex, age = record.sex, record.age_years
+        changed_risk = change_risk(
+            bundle, current, series.baseline_values, sex, age  # type: ignore[arg-type]
+        )
+        suggestion = change_suggestion(
+            bundle, current, series.baseline_values, sex, age,  # type: ignore[arg-type]
+            set(override_values),
+        )
     risks = []
     for name, risk in tasks.items():
+        if changed_risk is not None and changed_risk.task == name:
+            risks.append(changed_risk)
+            continue
         reading = read_risk(bundle.card, name, risk) if same_model else None
         risks.append(TaskRiskOut(
             task=name, label=get_task(name).label, probability=risk.probability,
@@ -245,8 +322,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             points=reading.points if reading else None,
             max_points=reading.max_points if reading else None,
         ))
-    suggestion = None
-    if editable:
+    if editable and suggestion is None:
         ranked = suggest(bundle, model_prediction, override_values,
                          policy=SUGGESTION_POLICY, sex=record.sex,  # type: ignore[arg-type]
                          age=record.age_years,
@@ -262,6 +338,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
         risks=risks, suggestion=suggestion,
         fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
+        series=series.view if series is not None else None, changes=changes,
     )
 
 
@@ -305,14 +382,16 @@ def record_intervention(
     else:
         del after_overrides[concept]
     after = _apply(bundle, model_prediction, record, after_overrides)
+    series = series_state(session, bundle, record)
     event = Intervention(
         prediction_id=prediction.id, user_id=user.id, created_at=audit.utc_now(),
         action=action, concept=concept, unit=concept_meta.unit,
         model_value=model_prediction.concepts[concept].value,
         previous_value=previous_value,
         new_value=_in_force_value(concept, after, model_prediction, after_overrides),
-        risks_before={t: r.probability for t, r in before.tasks.items()},
-        risks_after={t: r.probability for t, r in after.tasks.items()},
+        risks_before=_risk_values(bundle, before, model_prediction, in_force, record, series),
+        risks_after=_risk_values(bundle, after, model_prediction, after_overrides, record,
+                                 series),
         source=source, comment=comment,
     )
     audit.append(session, event)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
-from app.api.schemas import RecordOut, SignalOut
+from app.api.schemas import RecordOut, SeriesIn, SignalOut
 from app.context import AppContext
 from app.db.models import Prediction, Record, User
 from app.services import records as record_service
+from app.services import series as series_service
 from app.services.users import shown_name
 from models.concepts import DEFAULT_QTC
 from models.ecg.io import IngestResult, UploadedFile, read_upload
@@ -52,6 +53,8 @@ def record_out(record: Record, prediction: Prediction | None, viewer: User) -> R
         reviewed_at=record.reviewed_at,
         removed_fields=list(record.removed_fields),
         latest_prediction_id=prediction.id if prediction else None,
+        series_id=record.series_id,
+        is_baseline=record.is_baseline,
         qtc_ms=qtc,
         risks=risks,
         risk_bands=stored_bands,
@@ -92,9 +95,14 @@ async def upload_record(
     files: Annotated[list[UploadFile], File(description="One ECG file, or a WFDB .hea + .dat")],
     user: ClinicianUser,
     context: ContextDep,
+    series: Annotated[
+        str | None,
+        Form(max_length=32, description="'new' to start a subject series, or a series id."),
+    ] = None,
+    baseline: Annotated[bool, Form(description="The series' baseline ECG.")] = False,
 ) -> RecordOut:
     """Upload an ECG (any supported format); it is de-identified on ingest. Nothing is stored
-    unless the whole file reads."""
+    unless the whole file reads (and the series, if given, exists)."""
     check_upload_rate(user, context)
     limits = context.settings.ingest_limits
     check_file_count(len(files), limits)  # before reading them: 413 like every size limit
@@ -102,16 +110,22 @@ async def upload_record(
     # In a worker process with capped memory and CPU time: never decoded in the API process.
     result = await context.isolated.run(read_upload, uploaded, limits)
     # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
-    return await run_in_threadpool(_store_upload, context, user, result, uploaded)
+    series = series or None
+    return await run_in_threadpool(_store_upload, context, user, result, uploaded, series, baseline)
 
 
 def _store_upload(context: AppContext, user: User, result: IngestResult,
-                  uploaded: list[UploadedFile]) -> RecordOut:
-    with context.db.write() as session:
-        record = record_service.store_record(
-            session, user, result, uploaded, context.settings.keep_original_bytes
-        )
-        return record_out(record, None, user)
+                  uploaded: list[UploadedFile], series: str | None, baseline: bool) -> RecordOut:
+    try:
+        with context.db.write() as session:
+            record = record_service.store_record(
+                session, user, result, uploaded, context.settings.keep_original_bytes
+            )
+            if series is not None or baseline:
+                series_service.assign_series(session, record, user, series, baseline)
+            return record_out(record, None, user)
+    except series_service.SeriesError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.get("", response_model=list[RecordOut])
@@ -171,6 +185,22 @@ def get_signal(
         record_duration_s=ecg.duration_s,
         signal_mv=window.tolist(),
     )
+
+
+@router.put("/{public_id}/series", response_model=RecordOut, dependencies=[CsrfChecked],
+            responses={422: {"description": "unknown series, or a baseline outside a series"}})
+def set_series(
+    public_id: str, body: SeriesIn, user: ClinicianUser, context: ContextDep
+) -> RecordOut:
+    """Put the record in a subject series ('new' or an existing id; null takes it out),
+    optionally as the series' baseline ECG (the previous baseline loses the mark). Audited."""
+    try:
+        with context.db.write() as session:
+            record = record_or_404(session, public_id)
+            series_service.assign_series(session, record, user, body.series, body.baseline)
+            return record_out(record, record_service.latest_prediction(session, record), user)
+    except series_service.SeriesError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.post("/{public_id}/review", response_model=RecordOut, dependencies=[CsrfChecked],
