@@ -113,6 +113,11 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
     page.evaluate("document.getElementById('ecg-scroll').scrollLeft = 600")
     page.screenshot(path=str(ARTIFACTS / "e2e-phone-390-scrolled.png"))
 
+    # The concept table fits the phone's width: every Set button can be tapped without scrolling.
+    page.wait_for_selector("[data-testid=apply-qt]")
+    overflow = page.evaluate("""() => { const t = document.querySelector('[data-testid=concept-table]');
+        return t.scrollWidth - t.parentElement.clientWidth; }""")
+    assert overflow <= 0
     # The fiducial legend names every colour drawn.
     legend = page.text_content("[data-testid=fiducial-legend]")
     for label in ("QRS onset", "T peak", "T end"):
