@@ -58,7 +58,7 @@ from models.nets.inputs import InputSpec, ecg_to_input
 from models.nets.model import ConceptModel, HeadExplanation, ModelConfig, RiskModel
 from models.nets.prediction import ConceptEstimate, HeadState, ModelPrediction, TaskRisk
 from models.nets.registry import create_model, get_variant
-from models.tasks import TASKS, task_names
+from models.tasks import TASKS, risk_band, task_names
 
 WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "card.json"
@@ -456,7 +456,7 @@ def _require_finite(prediction: ModelPrediction, index: int) -> None:
 def task_risk(task: str, logit: float, **decomposition: Any) -> TaskRisk:
     """A :class:`TaskRisk` for ``logit`` (probability and band filled in)."""
     probability = 1.0 / (1.0 + math.exp(-logit))
-    band = next(t for t in TASKS if t.name == task).band(probability)
+    band = risk_band(task, probability)
     return TaskRisk(probability=probability, band=band, logit=logit, **decomposition)
 
 

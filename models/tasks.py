@@ -72,6 +72,12 @@ def get_task(name: str) -> Task:
         raise KeyError(f"unknown task {name!r}; known: {', '.join(_BY_NAME)}") from None
 
 
+def risk_band(task: str, probability: float) -> RiskBand:
+    """The clinical band of ``probability`` (0–1) for the task called ``task`` — the one place a
+    band is worked out (the API, the worklist, the exports and the model output all call it)."""
+    return get_task(task).band(probability)
+
+
 def task_names() -> tuple[str, ...]:
     """All task names in head order."""
     return tuple(t.name for t in TASKS)

@@ -1,4 +1,4 @@
-"""Storage shapes (SQLAlchemy 2.0 ORM). API shapes live in :mod:`app.api.schemas`.
+"""Storage shapes (SQLAlchemy 2.0 ORM). API shapes live in :mod:`app.services.schemas`.
 
 ``interventions`` and ``audit_events`` are insert-only: a database trigger refuses UPDATE and
 DELETE on both SQLite and PostgreSQL (see the Alembic migration), and each row carries the hash

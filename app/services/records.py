@@ -13,15 +13,20 @@ import io
 import secrets
 import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Prediction, Record, User
 from app.services.audit import record_event, utc_now
+from app.services.schemas import RecordOut
 from models.ecg.io import IngestResult, UploadedFile
 from models.ecg.record import Ecg
+
+if TYPE_CHECKING:
+    from app.services.predictions import Headline
 
 #: zlib level of stored signals (1 = fastest; signals are written on every upload).
 SIGNAL_COMPRESSION_LEVEL = 1
@@ -127,14 +132,54 @@ def record_ecg(record: Record) -> Ecg:
     )
 
 
-def latest_prediction(session: Session, record: Record) -> Prediction | None:
-    """The newest prediction of ``record``, if any."""
-    return session.execute(
-        select(Prediction)
-        .where(Prediction.record_id == record.id)
-        .order_by(Prediction.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+def latest_predictions(session: Session, records: Sequence[Record]) -> list[Prediction]:
+    """The newest prediction of each of ``records`` that has one (one query)."""
+    if not records:
+        return []
+    newest = (
+        select(func.max(Prediction.id))
+        .where(Prediction.record_id.in_([r.id for r in records]))
+        .group_by(Prediction.record_id)
+    )
+    return list(session.execute(select(Prediction).where(Prediction.id.in_(newest))).scalars())
+
+
+def list_records(
+    session: Session,
+    status: str | None,
+    newest_first: bool,
+    limit: int,
+    offset: int,
+) -> list[Record]:
+    """A page of the live records, optionally of one status."""
+    query = select(Record).where(Record.status != "deleted")
+    if status:
+        query = query.where(Record.status == status)
+    order = Record.id.desc() if newest_first else Record.id.asc()
+    return list(session.execute(query.order_by(order).limit(limit).offset(offset)).scalars())
+
+
+def record_out(record: Record, headline: Headline, primary_qtc: str) -> RecordOut:
+    """The API view of a record with the headline of its latest prediction (values in force)."""
+    return RecordOut(
+        id=record.public_id,
+        uploaded_at=record.uploaded_at,
+        source_format=record.source_format,
+        fs_hz=record.fs_hz,
+        n_leads=len(record.lead_names),
+        lead_names=list(record.lead_names),
+        duration_s=record.duration_s,
+        age_years=record.age_years,
+        sex=record.sex,  # type: ignore[arg-type]
+        status=record.status,
+        removed_fields=list(record.removed_fields),
+        latest_prediction_id=headline.prediction_id,
+        qtc_name=primary_qtc,
+        qtc_ms=headline.qtc_ms,
+        risks=headline.risks,
+        risk_bands=headline.risk_bands,
+        adjusted=headline.adjusted,
+    )
 
 
 def delete_record(session: Session, record: Record, admin: User) -> None:

@@ -332,10 +332,9 @@ class ComposedConceptModel(ConceptModel):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Task logits ``[B, T]`` from concept values, composed heads included."""
-        return self.explain(values, sex, age_years, positive, negative, keep).logits
+        return self.explain(values, sex, age_years, positive, negative).logits
 
     def explain(
         self,
@@ -344,10 +343,9 @@ class ComposedConceptModel(ConceptModel):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> HeadExplanation:
         """The network head's decomposition with the composed tasks' rows replaced."""
-        network = super().explain(values, sex, age_years, positive, negative, keep)
+        network = super().explain(values, sex, age_years, positive, negative)
         logits, intercept, age, sex_push = (
             t.clone() for t in (network.logits, network.intercept, network.age, network.sex)
         )

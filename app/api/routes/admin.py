@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from app.api.deps import AdminUser, ContextDep, CsrfChecked
-from app.api.schemas import UserIn, UserOut
+from app.services.schemas import UserIn, UserOut
 from app.db.models import User
 from app.security import Role
 from app.services.audit import record_event

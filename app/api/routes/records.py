@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
-from app.api.schemas import RecordOut, SignalOut
 from app.context import AppContext
-from app.db.models import Prediction, Record, User
+from app.services import predictions as prediction_service
 from app.services import records as record_service
-from models.concepts import DEFAULT_QTC
+from app.services.schemas import RecordOut, SignalOut
+from app.services.users import User
 from models.ecg.io import IngestResult, UploadedFile, read_upload
 from models.ecg.io.checks import check_file_count
-from models.tasks import get_task
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -25,32 +22,14 @@ router = APIRouter(prefix="/records", tags=["records"])
 MAX_SIGNAL_WINDOW_S = 30.0
 
 
-def record_out(record: Record, prediction: Prediction | None) -> RecordOut:
-    """The API view of a record and (if any) the headline numbers of its latest prediction."""
-    risks: dict[str, float] = dict(prediction.risks) if prediction else {}
-    qtc = None
-    if prediction is not None:
-        qtc = prediction.model_output.get("concepts", {}).get(DEFAULT_QTC, {}).get("value")
-    return RecordOut(
-        id=record.public_id,
-        uploaded_at=record.uploaded_at,
-        source_format=record.source_format,
-        fs_hz=record.fs_hz,
-        n_leads=len(record.lead_names),
-        lead_names=list(record.lead_names),
-        duration_s=record.duration_s,
-        age_years=record.age_years,
-        sex=record.sex,  # type: ignore[arg-type]
-        status=record.status,
-        removed_fields=list(record.removed_fields),
-        latest_prediction_id=prediction.id if prediction else None,
-        qtc_ms=qtc,
-        risks=risks,
-        risk_bands={name: get_task(name).band(p).value for name, p in risks.items()},
-    )
+def summary(context: AppContext, session: record_service.Session,
+            record: record_service.Record) -> RecordOut:
+    """The record with its latest prediction's headline in force (as the worklist shows it)."""
+    return prediction_service.record_summaries(session, context.model, [record],
+                                               context.settings.primary_qtc)[0]
 
 
-def record_or_404(session: Session, public_id: str) -> Record:
+def record_or_404(session: record_service.Session, public_id: str) -> record_service.Record:
     """The live record with this pseudonymous id, or 404."""
     try:
         return record_service.get_record(session, public_id)
@@ -99,7 +78,7 @@ def _store_upload(context: AppContext, user: User, result: IngestResult,
         record = record_service.store_record(
             session, user, result, uploaded, context.settings.keep_original_bytes
         )
-        return record_out(record, None)
+        return summary(context, session, record)
 
 
 @router.get("", response_model=list[RecordOut])
@@ -115,20 +94,16 @@ def list_records(
 ) -> list[RecordOut]:
     """The worklist: live records, newest first, optionally filtered by status."""
     with context.db.read() as session:
-        query = select(Record).where(Record.status != "deleted")
-        if record_status:
-            query = query.where(Record.status == record_status)
-        order = Record.id.desc() if sort == "newest" else Record.id.asc()
-        rows = session.execute(query.order_by(order).limit(limit).offset(offset)).scalars().all()
-        return [record_out(r, record_service.latest_prediction(session, r)) for r in rows]
+        rows = record_service.list_records(session, record_status, sort == "newest", limit, offset)
+        return prediction_service.record_summaries(session, context.model, rows,
+                                                   context.settings.primary_qtc)
 
 
 @router.get("/{public_id}", response_model=RecordOut)
 def get_record(public_id: str, user: AnyUser, context: ContextDep) -> RecordOut:
     """One record's metadata and latest prediction id."""
     with context.db.read() as session:
-        record = record_or_404(session, public_id)
-        return record_out(record, record_service.latest_prediction(session, record))
+        return summary(context, session, record_or_404(session, public_id))
 
 
 @router.get("/{public_id}/signal", response_model=SignalOut)
@@ -166,7 +141,7 @@ def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         record_service.mark_reviewed(session, record, user)
-        return record_out(record, record_service.latest_prediction(session, record))
+        return summary(context, session, record)
 
 
 @router.delete("/{public_id}", status_code=204, dependencies=[CsrfChecked])

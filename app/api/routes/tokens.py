@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.api.deps import AnyUser, ContextDep, CsrfChecked, RowId
-from app.api.schemas import UtcDatetime
+from app.services.schemas import UtcDatetime
 from app.db.models import ApiToken
 from app.services.users import create_api_token, revoke_api_token
 

@@ -1,4 +1,5 @@
-"""API shapes (pydantic). Storage shapes live in :mod:`app.db.models`."""
+"""API shapes (pydantic), beside the services that produce them (routes return them; the
+services never import :mod:`app.api`). Storage shapes live in :mod:`app.db.models`."""
 
 from __future__ import annotations
 
@@ -65,9 +66,17 @@ class RecordOut(BaseModel):
         description="Names of identifying fields found in the upload and dropped on ingest."
     )
     latest_prediction_id: int | None = None
-    qtc_ms: float | None = Field(default=None, description="Headline QTc (Fridericia) in ms.")
-    risks: dict[str, float] = Field(default_factory=dict)
+    qtc_name: str = Field(description="The primary QTc formula (a setting; Fridericia default).")
+    qtc_ms: float | None = Field(
+        default=None, description="Headline QTc in ms in force (the primary formula)."
+    )
+    risks: dict[str, float] = Field(
+        default_factory=dict, description="Risks in force (clinician values applied)."
+    )
     risk_bands: dict[str, str] = Field(default_factory=dict)
+    adjusted: bool = Field(
+        default=False, description="A clinician value is in force on the latest prediction."
+    )
 
 
 class SignalOut(BaseModel):
@@ -100,8 +109,16 @@ class ConceptOut(BaseModel):
     overridden_by: str | None = None
     normal_range: str
     decimals: int = Field(description="Digits to show.")
-    flag: str
+    flag: str = Field(description="Flag of the value in force.")
     flag_note: str = ""
+    derived_from: list[str] = Field(
+        default_factory=list, description="Concepts it is computed from (empty: primary)."
+    )
+    sets: str | None = Field(
+        default=None, description="A typed value of this derived concept sets this primary one."
+    )
+    can_be_typed: bool = Field(default=True, description="A clinician may give its value.")
+    checkable: bool = Field(default=True, description="Calipers or eye can check it on a strip.")
 
 
 class TaskRiskOut(BaseModel):
@@ -118,13 +135,15 @@ class TaskRiskOut(BaseModel):
 
 
 class SuggestionOut(BaseModel):
-    """The concept most worth checking next."""
+    """A concept worth checking next."""
 
     concept: str
     label: str
     score: float
     expected_risk_change: float
     reason: str
+    task: str = Field(description="The risk it would move.")
+    task_label: str
 
 
 class PredictionOut(BaseModel):
@@ -139,7 +158,13 @@ class PredictionOut(BaseModel):
     latency_ms: float
     concepts: list[ConceptOut]
     risks: list[TaskRiskOut]
-    suggestion: SuggestionOut | None
+    suggestion: SuggestionOut | None = Field(description="The best of ``suggestions``.")
+    suggestions: list[SuggestionOut] = Field(
+        default_factory=list, description="The best concept to check next for each risk."
+    )
+    primary_qtc: str = Field(description="The QTc formula shown as the QTc (a setting).")
+    adjusted: bool = Field(description="A clinician value is in force.")
+    editable: bool = Field(description="Made by the loaded model: concepts can be overridden.")
     fiducials: dict = Field(description="Delineation for plotting (seconds, mV).")
 
 
