@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.concepts import DEFAULT_QTC, QTC_FORMULAS, qtc_formula
@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default_factory=lambda: secrets.token_urlsafe(32),
         description="Key for CSRF tokens. Set it in production so restarts keep sessions valid.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit chains (at least 16 bytes); kept outside the database. "
+        "Unset: read from audit_key_file.",
+    )
+    audit_key_file: Path = Field(
+        default=PROJECT_ROOT / "var" / "audit_key",
+        description="File holding the audit key (created, mode 0600, by `qtlens db upgrade`).",
+    )
+    audit_checkpoint_file: Path = Field(
+        default=PROJECT_ROOT / "var" / "audit-checkpoints.jsonl",
+        description="Append-only file of signed chain-head checkpoints (outside the database).",
     )
     cookie_secure: bool = Field(
         default=False, description="Mark cookies Secure (set true behind HTTPS)."

@@ -33,6 +33,8 @@ References (cited per concept below):
       abnormalities. Computers in Cardiology 34:341-344 (2007) (asymmetry, flatness, notch).
     * Priori SG et al. 2015 ESC Guidelines for ventricular arrhythmias. Eur Heart J 36:2793 (2015).
     * Gupta P et al. Tpeak-Tend as a predictor of arrhythmogenesis. J Electrocardiol 41:567 (2008).
+    * Kligfield P et al. Comparison of automated interval measurements by widely used algorithms
+      in digital electrocardiographs. J Electrocardiol 47:441-447 (2014) (measurement SDs).
 """
 
 from __future__ import annotations
@@ -146,6 +148,11 @@ class Concept:
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
+        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error for a
+            continuous concept, stated from the spread between validated automated algorithms
+            (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
+            model and the measurement may differ before they are said to disagree
+            (:mod:`models.disagreement`). ``None``: never flagged (binary findings).
     """
 
     name: str
@@ -170,6 +177,7 @@ class Concept:
     rate_corrected: bool = False
     references: tuple[str, ...] = ()
     decimals: int = 0
+    measurement_sd: float | None = None
 
     def __post_init__(self) -> None:
         if (self.solves is None) != (self.inverse is None):
@@ -259,6 +267,9 @@ _REF_QTC = (
 #: No QTc outside these bounds has been recorded in a living patient (above 700 ms: an
 #: input error, e.g. a QT measured on a 200 ms RR).
 _PLAUSIBLE_QTC = (200.0, 700.0)
+#: QT measured by validated automated algorithms differs by about 10–15 ms (SD) between them
+#: (Kligfield P et al. J Electrocardiol 47:441 (2014)); a QTc adds the RR's share.
+_QTC_MEASUREMENT_SD_MS = 14.0
 
 
 def _qtc(
@@ -290,12 +301,14 @@ def _qtc(
         checkable=False,
         rate_corrected=True,
         references=(reference, *_REF_QTC),
+        measurement_sd=_QTC_MEASUREMENT_SD_MS,
     )
 
 
 REGISTRY: tuple[Concept, ...] = (
     Concept(
         name="heart_rate",
+        measurement_sd=2.0,
         label="Heart rate",
         unit="bpm",
         kind=ConceptKind.CONTINUOUS,
@@ -319,6 +332,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="rr",
+        measurement_sd=10.0,
         measure=measures.measure_rr,
         label="RR interval",
         unit="ms",
@@ -339,6 +353,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="pr",
+        measurement_sd=10.0,
         measure=measures.measure_pr,
         label="PR interval",
         unit="ms",
@@ -357,6 +372,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qrs",
+        measurement_sd=8.0,
         measure=measures.measure_qrs,
         label="QRS duration",
         unit="ms",
@@ -376,6 +392,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qt",
+        measurement_sd=12.0,
         measure=measures.measure_qt,
         label="QT interval",
         unit="ms",
@@ -431,6 +448,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="jtpeak",
+        measurement_sd=12.0,
         measure=measures.measure_jtpeak,
         label="J-Tpeak",
         unit="ms",
@@ -445,6 +463,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="jtpeak_c",
+        measurement_sd=14.0,
         label="J-Tpeak corrected",
         unit="ms",
         kind=ConceptKind.CONTINUOUS,
@@ -467,6 +486,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="tpeak_tend",
+        measurement_sd=10.0,
         measure=measures.measure_tpeak_tend,
         label="Tpeak-Tend",
         unit="ms",
@@ -490,6 +510,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_amplitude_ii",
+        measurement_sd=0.03,
         measure=measures.measure_t_amplitude_ii,
         label="T amplitude (II)",
         unit="mV",
@@ -511,6 +532,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_amplitude_v5",
+        measurement_sd=0.03,
         measure=measures.measure_t_amplitude_v5,
         label="T amplitude (V5)",
         unit="mV",
@@ -531,6 +553,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_asymmetry",
+        measurement_sd=0.08,
         measure=measures.measure_t_asymmetry,
         label="T asymmetry",
         unit="a.u.",
@@ -552,6 +575,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_flatness",
+        measurement_sd=0.04,
         measure=measures.measure_t_flatness,
         label="T flatness",
         unit="a.u.",
@@ -575,6 +599,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qtc_variability",
+        measurement_sd=4.0,
         measure=measures.measure_qtc_variability,
         label="QTc variability",
         unit="ms",

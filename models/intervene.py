@@ -50,6 +50,7 @@ from models.concepts import (
     is_concept,
     typed_target,
 )
+from models.disagreement import AGREEMENT_Z, Disagreement, disagreements
 from models.nets.bottleneck import ConceptSpace, sex_code
 from models.nets.model import ConceptModel, ModelOutput
 from models.nets.prediction import ModelPrediction, TaskRisk
@@ -487,11 +488,16 @@ def rank_checks(
     policy: Policy = "expected_risk_change",
     leads: Collection[str] | None = None,
     seed: int = 0,
+    discordant: Mapping[str, Disagreement] | None = None,
 ) -> dict[str, list[Suggestion]]:
     """Per task, the concepts a clinician can check on this record, best first (one record).
 
     The uncertainty and one batched pass of risk changes serve every task. Only checkable
-    concepts (:func:`checkable_mask`) not already set are ranked.
+    concepts (:func:`checkable_mask`) not already set are ranked. Concepts whose model and
+    measured values disagree (``discordant``, most discordant first:
+    :func:`models.disagreement.disagreements`) come first whatever the policy — a derived one
+    (a QTc) through the primary input a clinician checks (QT): neither number can be trusted
+    until a clinician has looked.
 
     Raises:
         ValueError: an unknown policy or task.
@@ -505,21 +511,31 @@ def rank_checks(
     with torch.inference_mode():
         sd, probability = uncertainty(model, batch)
         expected, bound = risk_changes(model, batch, sd, probability)
+    names = model.space.names
+    first: dict[int, Disagreement] = {}
+    for name, found in (discordant or {}).items():
+        k = names.index(typed_target(name))
+        if allowed[k] and k not in first:
+            first[k] = found
     ranked: dict[str, list[Suggestion]] = {}
     for task in tasks:
         j = task_names().index(task)
         scores = _scores(model, policy, np.random.default_rng(seed), sd, expected[:, j])[0]
         label = get_task(task).label
+        order = list(first) + [
+            k for k in torch.argsort(scores, descending=True, stable=True).tolist()
+            if allowed[k] and k not in first
+        ]
         ranked[task] = [
             Suggestion(
-                REGISTRY[k].name,
+                names[k],
                 float(scores[k]),
                 float(expected[0, j, k]),
-                _reason(policy, REGISTRY[k].name, float(sd[0, k]), float(probability[0, k]),
-                        float(bound[0, j, k]), label),
+                _disagreement_reason(first[k]) if k in first else _reason(
+                    policy, names[k], float(sd[0, k]), float(probability[0, k]),
+                    float(bound[0, j, k]), label),
             )
-            for k in torch.argsort(scores, descending=True, stable=True).tolist()
-            if allowed[k]
+            for k in order
         ]
     return ranked
 
@@ -534,9 +550,14 @@ def suggest(
     age: float | None = None,
     seed: int = 0,
     leads: Collection[str] | None = None,
+    measured: Mapping[str, float | None] | None = None,
 ) -> list[Suggestion]:
     """Concepts a clinician can check and has not set, best first, under ``policy`` (see the
     module docstring).
+
+    Concepts whose model value and measured value disagree beyond their combined uncertainty
+    (:func:`models.disagreement.disagreements`) come first, most discordant first, whatever the
+    policy: neither number can be trusted until a clinician has looked.
 
     Args:
         bundle, prediction, overrides, sex, age: as for :func:`intervene`.
@@ -544,13 +565,16 @@ def suggest(
         task: the task whose risk matters (``lqts_risk`` or ``tdp_risk``).
         seed: seed of the ``random`` policy.
         leads: the record's leads (a concept read in a lead it lacks is not proposed).
+        measured: concept name → the signal pipeline's value on the same ECG (registry units;
+            ``None`` = not measured); without it nothing is ranked for disagreement.
 
     Raises:
         ValueError: as :func:`intervene`, or an unknown policy or task.
     """
     model, base = head_batch(bundle, prediction, sex, age)
     batch, _ = apply_overrides(model, base, overrides or {})
-    return rank_checks(model, batch, (task,), policy, leads, seed)[task]
+    discordant = disagreements(prediction.concepts, measured or {})
+    return rank_checks(model, batch, (task,), policy, leads, seed, discordant)[task]
 
 
 def _reason(
@@ -590,6 +614,16 @@ def _risk_reason(name: str, sd: float, probability: float, bound: float, task_la
     return (
         f"Check {concept.label}: within its uncertainty (±{_format(name, 2 * sd)}) it moves the "
         f"{task_label} by up to {points}."
+    )
+
+
+def _disagreement_reason(found: Disagreement) -> str:
+    concept = get_concept(found.concept)
+    checked = get_concept(typed_target(found.concept))
+    what = found.text if checked is concept else f"{concept.label} {found.text}"
+    return (
+        f"Check {checked.label}: {what} — further apart than their combined uncertainty "
+        f"(±{_format(found.concept, AGREEMENT_Z * found.combined_sd)})."
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from app.services import records as record_queries
+from app.services.records import ensure_editable
 from app.services.schemas import (
     ConceptOut,
     InterventionOut,
@@ -36,6 +37,7 @@ from app.services.schemas import (
 )
 from models.bundle import LoadedBundle
 from models.concepts import DEFAULT_QTC, REGISTRY, get_concept, is_concept, typed_target
+from models.disagreement import Disagreement, disagreements
 from models.ecg.measure import measure
 from models.ecg.record import Ecg
 from models.intervene import (
@@ -105,7 +107,12 @@ def warm_up(bundle: LoadedBundle) -> float:
 
 def store_prediction(session: Session, bundle: LoadedBundle, record: Record, user: User,
                      run: PredictionRun) -> Prediction:
-    """Insert the prediction, move the record to *predicted*, and audit it."""
+    """Insert the prediction, move the record to *predicted*, and audit it.
+
+    Raises:
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    ensure_editable(record)
     prediction = Prediction(
         record_id=record.id, created_by=user.id, created_at=audit.utc_now(),
         model_name=bundle.version, model_checksum=bundle.checksum, device=str(bundle.device),
@@ -124,6 +131,11 @@ def store_prediction(session: Session, bundle: LoadedBundle, record: Record, use
 def measured_concepts(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The stored measurements' concept entries (``value``, ``reason``…) by concept name."""
     return {entry["name"]: entry for entry in measurements.get("concepts", [])}
+
+
+def measured_values(measurements: dict[str, Any]) -> dict[str, float | None]:
+    """The stored measurements' concept values (registry units; ``None`` = not measured)."""
+    return {name: entry.get("value") for name, entry in measured_concepts(measurements).items()}
 
 
 def get_prediction(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
@@ -195,6 +207,7 @@ class PredictionState:
         batch: ``base`` with the overrides in force.
         result: the head pass over ``batch`` (``None`` when nothing is overridden or not
             editable: the stored output is then what is in force).
+        discordant: concepts whose model and measured values disagree (most discordant first).
     """
 
     record: Record
@@ -205,6 +218,7 @@ class PredictionState:
     base: HeadBatch | None
     batch: HeadBatch | None
     result: InterventionResult | None
+    discordant: dict[str, Disagreement]
 
     @property
     def editable(self) -> bool:
@@ -262,7 +276,10 @@ def load_state(
 ) -> PredictionState:
     """The :class:`PredictionState` of a prediction whose overrides in force were read."""
     model_prediction = ModelPrediction.from_dict(prediction.model_output)
-    empty = PredictionState(record, prediction, model_prediction, {}, None, None, None, None)
+    discordant = disagreements(model_prediction.concepts,
+                               measured_values(prediction.measurements))
+    empty = PredictionState(record, prediction, model_prediction, {}, None, None, None, None,
+                            discordant)
     if prediction.model_checksum != bundle.checksum or not model_prediction.concepts:
         return replace(empty, overrides=overrides)
     model, base = head_batch(bundle, model_prediction, sex=record.sex,  # type: ignore[arg-type]
@@ -271,7 +288,11 @@ def load_state(
 
 
 def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int) -> PredictionState:
-    """The prediction ``prediction_id`` as it stands (:class:`PredictionNotFound` otherwise)."""
+    """The prediction ``prediction_id`` as it stands (:class:`PredictionNotFound` otherwise).
+
+    Before an edit, take the intervention chain lock first (:func:`edit_prediction` does): the
+    overrides in force are the history the new event extends (issue 18, finding 7).
+    """
     prediction, record = get_prediction(session, prediction_id)
     overrides = overrides_in_force(session, [prediction.id])[prediction.id]
     return load_state(bundle, prediction, record, overrides)
@@ -305,7 +326,7 @@ def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
     if state.model is None or state.batch is None:
         return {task: [] for task in tasks}
     ranked = rank_checks(state.model, state.batch, tasks, policy,
-                         leads=state.record.lead_names, seed=seed)
+                         leads=state.record.lead_names, seed=seed, discordant=state.discordant)
     return {
         task: [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label,
                              score=s.score, expected_risk_change=s.expected_risk_change,
@@ -322,6 +343,7 @@ def prediction_view(state: PredictionState, bundle: LoadedBundle,
     model_prediction = state.model_prediction
     sex = state.record.sex
     measured = measured_concepts(state.prediction.measurements)
+    discordant = state.discordant
     concepts = []
     for concept in REGISTRY:
         estimate = model_prediction.concepts.get(concept.name)
@@ -342,6 +364,7 @@ def prediction_view(state: PredictionState, bundle: LoadedBundle,
             flag=flag.level.value, flag_note=flag.note,
             derived_from=list(concept.derived_from), sets=concept.solves,
             can_be_typed=concept.can_be_typed, checkable=concept.checkable,
+            disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
     heads = bundle.task_heads if state.editable else {}
     risks = [_risk_out(name, risk, heads.get(name, {}).get("learned_from"))
@@ -413,7 +436,9 @@ def record_intervention(
         ModelMismatch: the prediction was made by another bundle.
         ValueError: unknown concept, implausible value or combination (naming the concepts), or
             nothing to revert.
+        RecordLocked: the record is reviewed (reopen it first).
     """
+    ensure_editable(state.record)
     if not state.editable:
         state.with_overrides({})  # raises ModelMismatch with the reason
     if not is_concept(concept):
@@ -451,6 +476,31 @@ def record_intervention(
                        prediction=state.prediction.id, intervention=event.id, action=action,
                        concept=target, **typed)
     return Edit(event, state, after)
+
+
+def edit_prediction(
+    session: Session,
+    bundle: LoadedBundle,
+    prediction_id: int,
+    user: User,
+    concept: str,
+    action: Literal["override", "revert"],
+    value: float | None = None,
+    source: str = "typed",
+    comment: str | None = None,
+) -> Edit:
+    """Lock the intervention chain, load the prediction as it stands inside the lock, and apply
+    one override or revert (:func:`record_intervention`).
+
+    Raises:
+        PredictionNotFound, ModelMismatch, ValueError, RecordLocked: see
+            :func:`record_intervention`.
+    """
+    # The history this event extends is read inside the chain lock: read before it, two
+    # concurrent edits would both log the same predecessor (issue 18, finding 7).
+    audit.lock_chain(session, Intervention)
+    state = prediction_state(session, bundle, prediction_id)
+    return record_intervention(session, state, user, concept, action, value, source, comment)
 
 
 def record_summaries(session: Session, bundle: LoadedBundle, records: Sequence[Record],

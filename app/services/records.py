@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Prediction, Record, User
-from app.services.audit import record_event, utc_now
+from app.services.audit import as_utc, record_event, utc_now
 from app.services.schemas import RecordOut
 from models.ecg.io import IngestResult, UploadedFile
 from models.ecg.record import Ecg
@@ -172,6 +172,8 @@ def record_out(record: Record, headline: Headline, primary_qtc: str) -> RecordOu
         age_years=record.age_years,
         sex=record.sex,  # type: ignore[arg-type]
         status=record.status,
+        reviewed_by=reviewer_name(record),
+        reviewed_at=record.reviewed_at,
         removed_fields=list(record.removed_fields),
         latest_prediction_id=headline.prediction_id,
         qtc_name=primary_qtc,
@@ -190,9 +192,64 @@ def delete_record(session: Session, record: Record, admin: User) -> None:
     record_event(session, "record_deleted", admin.id, record=record.public_id)
 
 
+class RecordLocked(RuntimeError):
+    """The record was reviewed: its values are locked until a clinician reopens it."""
+
+
+class NotReviewed(RuntimeError):
+    """A reopen was asked for a record that is not reviewed."""
+
+
+def reviewer_name(record: Record) -> str | None:
+    """The username of whoever reviewed ``record``, if it is reviewed."""
+    return record.reviewer.username if record.reviewer is not None else None
+
+
+def ensure_editable(record: Record) -> None:
+    """Refuse any change to ``record``'s values (override, revert, caliper, new prediction)
+    while it is reviewed: a review locks the record for every user until an explicit reopen.
+
+    Raises:
+        RecordLocked: with a sentence naming who reviewed it and when.
+    """
+    if record.status == "reviewed":
+        when = as_utc(record.reviewed_at).isoformat(timespec="minutes") if record.reviewed_at \
+            else "an unknown time"
+        raise RecordLocked(
+            f"record {record.public_id} was reviewed by {reviewer_name(record) or 'a clinician'} "
+            f"at {when} and is locked; reopen it to make changes"
+        )
+
+
 def mark_reviewed(session: Session, record: Record, user: User) -> None:
-    """Mark ``record`` reviewed by ``user`` (audited)."""
+    """Mark ``record`` reviewed by ``user`` (audited); this locks its values.
+
+    Raises:
+        RecordLocked: it is already reviewed (the first review stands until a reopen).
+    """
+    ensure_editable(record)
     record.status = "reviewed"
     record.reviewed_by = user.id
     record.reviewed_at = utc_now()
+    session.flush()
+    session.expire(record, ["reviewer"])  # loaded again, in this session, when read
     record_event(session, "record_reviewed", user.id, record=record.public_id)
+
+
+def reopen(session: Session, record: Record, user: User) -> None:
+    """Unlock a reviewed record for edits again (audited as ``record_reopened``: who, when, and
+    whose review it undid). The record goes back to *predicted* (or *new* without a prediction).
+
+    Raises:
+        NotReviewed: the record is not reviewed, so there is nothing to reopen.
+    """
+    if record.status != "reviewed":
+        raise NotReviewed(f"record {record.public_id} is not reviewed; nothing to reopen")
+    record_event(session, "record_reopened", user.id, record=record.public_id,
+                 reviewed_by=record.reviewed_by,
+                 reviewed_at=as_utc(record.reviewed_at).isoformat() if record.reviewed_at else None)
+    record.status = "predicted" if latest_predictions(session, [record]) else "new"
+    record.reviewed_by = None
+    record.reviewed_at = None
+    session.flush()
+    session.expire(record, ["reviewer"])

@@ -61,7 +61,9 @@ class RecordOut(BaseModel):
     duration_s: float
     age_years: int | None
     sex: Literal["female", "male"] | None
-    status: str
+    status: str = Field(description="new, predicted or reviewed; a reviewed record is locked.")
+    reviewed_by: str | None = Field(default=None, description="Who reviewed it (while reviewed).")
+    reviewed_at: UtcDatetime | None = None
     removed_fields: list[str] = Field(
         description="Names of identifying fields found in the upload and dropped on ingest."
     )
@@ -119,6 +121,11 @@ class ConceptOut(BaseModel):
     )
     can_be_typed: bool = Field(default=True, description="A clinician may give its value.")
     checkable: bool = Field(default=True, description="Calipers or eye can check it on a strip.")
+    disagreement: str | None = Field(
+        default=None,
+        description="Set when the model's and the measured value differ beyond their combined "
+        "uncertainty, in words: 'model 455 ms, measured 364 ms'.",
+    )
 
 
 class TaskRiskOut(BaseModel):

@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/records/{public_id}"): LOGGED_IN,
     ("GET", "/api/v1/records/{public_id}/signal"): LOGGED_IN,
     ("POST", "/api/v1/records/{public_id}/review"): CLINICAL,
+    ("POST", "/api/v1/records/{public_id}/reopen"): CLINICAL,
     ("DELETE", "/api/v1/records/{public_id}"): {ADMIN},
     ("POST", "/api/v1/records/{public_id}/predictions"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}"): LOGGED_IN,

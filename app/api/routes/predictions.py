@@ -80,10 +80,11 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
                action: Literal["override", "revert"], value: float | None = None,
                source: str = "typed", comment: str | None = None) -> InterventionOut:
     with context.db.write() as session:
-        state = state_or_404(session, context, prediction_id)
         try:
-            edit = service.record_intervention(session, state, user, concept, action, value,
-                                               source, comment)
+            edit = service.edit_prediction(session, context.model, prediction_id, user, concept,
+                                           action, value, source, comment)
+        except service.PredictionNotFound:
+            raise not_found(prediction_id) from None
         except service.ModelMismatch as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:

@@ -135,12 +135,28 @@ def get_signal(
     )
 
 
-@router.post("/{public_id}/review", response_model=RecordOut, dependencies=[CsrfChecked])
+@router.post("/{public_id}/review", response_model=RecordOut, dependencies=[CsrfChecked],
+             responses={423: {"description": "already reviewed (locked)"}})
 def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> RecordOut:
-    """Mark the record reviewed by the caller."""
+    """Mark the record reviewed by the caller. This locks it for everyone: overrides, reverts,
+    calipers and new predictions answer 423 until a clinician reopens it."""
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         record_service.mark_reviewed(session, record, user)
+        return summary(context, session, record)
+
+
+@router.post("/{public_id}/reopen", response_model=RecordOut, dependencies=[CsrfChecked],
+             responses={409: {"description": "not reviewed"}})
+def reopen_record(public_id: str, user: ClinicianUser, context: ContextDep) -> RecordOut:
+    """Unlock a reviewed record for edits; the audit log keeps who reopened it, when, and
+    whose review it undid."""
+    with context.db.write() as session:
+        record = record_or_404(session, public_id)
+        try:
+            record_service.reopen(session, record, user)
+        except record_service.NotReviewed as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         return summary(context, session, record)
 
 

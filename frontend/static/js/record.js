@@ -128,7 +128,9 @@
       const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
         el("th", { scope: "row", title: c.flag_note || "" }, c.label,
           c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
-          c.overridden ? el("div", { class: "hint" }, `set by ${c.overridden_by}`) : null),
+          c.overridden ? el("div", { class: "hint" }, `set by ${c.overridden_by}`) : null,
+          c.disagreement ? el("div", { class: "disagreement", dataset: { testid: `disagreement-${c.name}` } },
+            `Model and measurement disagree: ${c.disagreement}`) : null),
         el("td", { dataset: { testid: `model-${c.name}` } }, `${valueCell(c)}${c.kind === "binary" ? "" : unit}`),
         el("td", {}, measured),
         el("td", { class: "hint" }, c.normal_range));
