@@ -3,6 +3,8 @@ physiology are refused naming the concepts, and the worklist shows what the reco
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,34 @@ def test_check_next_proposes_only_what_can_be_checked_for_both_risks(edit) -> No
         assert names and not names & {"qt", "qtc_bazett", "qtc_fridericia", "qtc_variability",
                                       "t_flatness", "t_asymmetry", "heart_rate", "jtpeak_c"}
         assert all(" 1 points" not in s["reason"] for s in ranked)
+
+
+def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) -> None:
+    clinician, record, prediction, url = edit
+    assert clinician.post(f"{url}/interventions", json={"concept": "tpeak_tend", "value": 130},
+                          ).status_code == 201
+    assert clinician.post(f"{url}/interventions", json={"concept": "qt", "value": 470},
+                          ).status_code == 201
+    assert clinician.delete(f"{url}/interventions/tpeak_tend").status_code == 200
+    page = clinician.get(url).json()
+    assert clinician.post(f"/api/v1/records/{record['id']}/review").status_code == 200
+    researcher = client_as("researcher")
+    rows = [json.loads(line) for line in researcher.get(
+        "/api/v1/exports/predictions", params={"format": "jsonl"}).text.splitlines()]
+    row = next(r for r in rows if r["prediction_id"] == prediction["id"])
+    assert row["review_status"] == "reviewed" and row["reviewed_by"].startswith("U-")
+    assert row["adjusted"] is True
+    for risk in page["risks"]:
+        assert row[f"{risk['task']}_in_force"] == pytest.approx(risk["probability"], abs=1e-9)
+        assert row[risk["task"]] == prediction["risks"][[r["task"] for r in prediction["risks"]]
+                                                        .index(risk["task"])]["probability"]
+    for moment in (row["created_at"], row["reviewed_at"]):
+        assert datetime.fromisoformat(moment).utcoffset() is not None
+    events = [json.loads(line) for line in researcher.get(
+        "/api/v1/exports/interventions", params={"format": "jsonl"}).text.splitlines()]
+    ours = [e for e in events if e["prediction_id"] == prediction["id"]]
+    assert [(e["action"], e["source"]) for e in ours] == [
+        ("override", "typed"), ("override", "typed"), ("revert", "revert")]
+    assert all(datetime.fromisoformat(e["created_at"]).utcoffset() is not None for e in ours)
+    unadjusted = next(r for r in rows if r["adjusted"] is False)
+    assert unadjusted["lqts_risk_in_force"] == unadjusted["lqts_risk"]
