@@ -22,8 +22,13 @@ from sqlalchemy.orm import Session
 from app.db.models import Prediction, Record, User
 from app.services.audit import as_utc, record_event, utc_now
 from app.services.schemas import RecordOut
-from models.ecg.io import IngestResult, UploadedFile
+from models.ecg.io import IngestResult, UploadedFile, read_upload
+from models.ecg.io.checks import check_file_count
 from models.ecg.record import Ecg
+
+#: The upload readers the record routes call, through this service (routes never reach past it).
+__all__ = ["Ecg", "IngestResult", "Record", "Session", "UploadedFile", "check_file_count",
+           "read_upload"]
 
 if TYPE_CHECKING:
     from app.services.predictions import Headline

@@ -14,7 +14,6 @@ from app.services import predictions as service
 from app.services import records as record_service
 from app.services.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
 from app.services.users import User
-from models.ecg.record import Ecg
 
 router = APIRouter(tags=["predictions"])
 
@@ -54,7 +53,7 @@ async def create_prediction(public_id: str, user: ClinicianUser,
     return await run_in_threadpool(_store_prediction, context, public_id, user, run)
 
 
-def _stored_ecg(context: AppContext, public_id: str) -> Ecg:
+def _stored_ecg(context: AppContext, public_id: str) -> record_service.Ecg:
     with context.db.read() as session:
         return record_service.record_ecg(record_or_404(session, public_id))
 

@@ -13,8 +13,6 @@ from app.services import predictions as prediction_service
 from app.services import records as record_service
 from app.services.schemas import RecordOut, SignalOut
 from app.services.users import User
-from models.ecg.io import IngestResult, UploadedFile, read_upload
-from models.ecg.io.checks import check_file_count
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -65,15 +63,17 @@ async def upload_record(
     unless the whole file reads."""
     check_upload_rate(user, context)
     limits = context.settings.ingest_limits
-    check_file_count(len(files), limits)  # before reading them: 413 like every size limit
-    uploaded = [UploadedFile(name=f.filename or "upload", data=await f.read()) for f in files]
-    result = await context.pool.run(read_upload, uploaded, limits)
+    # Before reading them: 413 like every size limit.
+    record_service.check_file_count(len(files), limits)
+    uploaded = [record_service.UploadedFile(name=f.filename or "upload", data=await f.read())
+                for f in files]
+    result = await context.pool.run(record_service.read_upload, uploaded, limits)
     # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
     return await run_in_threadpool(_store_upload, context, user, result, uploaded)
 
 
-def _store_upload(context: AppContext, user: User, result: IngestResult,
-                  uploaded: list[UploadedFile]) -> RecordOut:
+def _store_upload(context: AppContext, user: User, result: record_service.IngestResult,
+                  uploaded: list[record_service.UploadedFile]) -> RecordOut:
     with context.db.write() as session:
         record = record_service.store_record(
             session, user, result, uploaded, context.settings.keep_original_bytes
