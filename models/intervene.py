@@ -280,7 +280,11 @@ def uncertainty(model: ConceptModel, batch: HeadBatch) -> tuple[torch.Tensor, to
 
 
 def risk_changes(
-    model: ConceptModel, batch: HeadBatch, sd: torch.Tensor, probability: torch.Tensor
+    model: ConceptModel,
+    batch: HeadBatch,
+    sd: torch.Tensor,
+    probability: torch.Tensor,
+    concepts: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """How much learning each concept's true value would move each task's risk.
 
@@ -289,6 +293,7 @@ def risk_changes(
     Args:
         model, batch: the head model and the records with their overrides.
         sd, probability: :func:`uncertainty` of ``batch``.
+        concepts: ``[K]`` bool, the concepts worth evaluating (others give 0); all by default.
 
     Returns:
         ``(expected [B, T, K], bound [B, T, K])``: expected absolute change of each task's
@@ -298,6 +303,7 @@ def risk_changes(
     """
     space = model.space
     b, k = batch.values.shape
+    columns = torch.arange(k) if concepts is None else torch.nonzero(concepts).squeeze(1)
     nodes_sd = torch.tensor(_NODES_SD, dtype=torch.float32)  # [Q]
     q = nodes_sd.numel()
     continuous_nodes = (batch.values.unsqueeze(-1) + sd.unsqueeze(-1) * nodes_sd).clamp(
@@ -318,11 +324,12 @@ def risk_changes(
     )  # [B or 1, K, Q]
     # Candidate rows (record b, concept j, node n): the record's values, column j set to the node;
     # then the records themselves (the current risk), all through the head at once.
-    eye = torch.eye(k, dtype=torch.bool)  # [K(j), K]
+    c = columns.numel()
+    eye = torch.eye(k, dtype=torch.bool)[columns]  # [C(j), K]
     candidate = torch.where(
-        eye.view(1, k, 1, k), nodes.unsqueeze(-1), batch.values.view(b, 1, 1, k)
-    )  # [B, K, Q, K]
-    rows = k * q
+        eye.view(1, c, 1, k), nodes[:, columns].unsqueeze(-1), batch.values.view(b, 1, 1, k)
+    )  # [B, C, Q, K]
+    rows = c * q
     values = torch.cat([candidate.reshape(b * rows, k), batch.values])
     logits = model.decide(
         values,
@@ -332,11 +339,15 @@ def risk_changes(
         torch.cat([batch.negative.repeat_interleave(rows, dim=0), batch.negative]),
     )  # [B·rows + B, T]
     t = logits.shape[1]
-    moved = torch.sigmoid(logits[: b * rows]).view(b, k, q, t).permute(0, 3, 1, 2)  # [B, T, K, Q]
+    moved = torch.sigmoid(logits[: b * rows]).view(b, c, q, t).permute(0, 3, 1, 2)  # [B, T, C, Q]
     current = torch.sigmoid(logits[b * rows :]).view(b, t, 1, 1)
     change = (moved - current).abs()
-    expected = (change * weights.unsqueeze(1)).sum(-1)  # [B, T, K]
-    bound = torch.where(in_bound.unsqueeze(1), change, 0.0).amax(-1)
+    expected = torch.zeros(b, t, k).index_copy(
+        2, columns, (change * weights[..., columns, :].unsqueeze(1)).sum(-1)
+    )  # [B, T, K]
+    bound = torch.zeros(b, t, k).index_copy(
+        2, columns, torch.where(in_bound[..., columns, :].unsqueeze(1), change, 0.0).amax(-1)
+    )
     overridden = batch.overridden.unsqueeze(1)
     return torch.where(overridden, 0.0, expected), torch.where(overridden, 0.0, bound)
 
@@ -510,7 +521,7 @@ def rank_checks(
     allowed = checkable_mask(leads) & ~batch.overridden[0]
     with torch.inference_mode():
         sd, probability = uncertainty(model, batch)
-        expected, bound = risk_changes(model, batch, sd, probability)
+        expected, bound = risk_changes(model, batch, sd, probability, allowed)
     names = model.space.names
     first: dict[int, Disagreement] = {}
     for name, found in (discordant or {}).items():

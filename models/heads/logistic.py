@@ -333,8 +333,14 @@ class ComposedConceptModel(ConceptModel):
         positive: torch.Tensor,
         negative: torch.Tensor,
     ) -> torch.Tensor:
-        """Task logits ``[B, T]`` from concept values, composed heads included."""
-        return self.explain(values, sex, age_years, positive, negative).logits
+        """Task logits ``[B, T]`` from concept values, composed heads included (without the
+        per-concept decomposition :meth:`explain` adds: the suggestion policies call this on
+        hundreds of candidate rows)."""
+        logits = super().decide(values, sex, age_years, positive, negative).clone()
+        derived = self.space.derive(values, sex)
+        for task, head in self.composed.items():
+            logits[:, self.composed_index[task]] = head.explain(derived, sex, age_years).logit
+        return logits
 
     def explain(
         self,
