@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
     audit_key_file: Path = Field(
         default=PROJECT_ROOT / "var" / "audit_key",
-        description="File holding the audit key (created, mode 0600, by `qtlens db upgrade`).",
+        description="File holding the audit key (created, mode 0600, on first use).",
     )
     audit_checkpoint_file: Path = Field(
         default=PROJECT_ROOT / "var" / "audit-checkpoints.jsonl",

@@ -222,7 +222,7 @@ def intervention_profile(database_url: str, bundle_path: Path, prediction_id: in
             user = session.get(User, user_id)
             edit = service.edit_prediction(session, bundle, prediction_id, user, "qt",
                                            "override", value)
-            service.prediction_view(edit.after, bundle)
+            service.prediction_view(edit.after, user)
 
     one_edit(401.0)
     profiler = cProfile.Profile()

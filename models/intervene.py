@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from models.bundle import LoadedBundle, risks_from_explanation
+from models.bundle import POINTS_HEAD, LoadedBundle, risks_from_explanation
 from models.concepts import (
     REGISTRY,
     Sex,
@@ -73,8 +73,9 @@ class Suggestion:
     Attributes:
         concept: concept name.
         score: the policy's score (higher = check first).
-        expected_risk_change: expected absolute change of the task probability (0–1) if the
-            clinician measured this concept, under the model's own uncertainty.
+        expected_risk_change: expected absolute change of the task probability (0–1) — for a
+            points head (:mod:`models.heads.points`), of its points — if the clinician measured
+            this concept, under the model's own uncertainty.
         reason_text: one sentence for the UI.
     """
 
@@ -285,6 +286,7 @@ def risk_changes(
     sd: torch.Tensor,
     probability: torch.Tensor,
     concepts: torch.Tensor | None = None,
+    on_logit: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """How much learning each concept's true value would move each task's risk.
 
@@ -294,6 +296,8 @@ def risk_changes(
         model, batch: the head model and the records with their overrides.
         sd, probability: :func:`uncertainty` of ``batch``.
         concepts: ``[K]`` bool, the concepts worth evaluating (others give 0); all by default.
+        on_logit: ``[T]`` bool, tasks whose change is measured on the logit — a points head's
+            points (:mod:`models.heads.points`) — rather than the probability.
 
     Returns:
         ``(expected [B, T, K], bound [B, T, K])``: expected absolute change of each task's
@@ -339,8 +343,12 @@ def risk_changes(
         torch.cat([batch.negative.repeat_interleave(rows, dim=0), batch.negative]),
     )  # [B·rows + B, T]
     t = logits.shape[1]
-    moved = torch.sigmoid(logits[: b * rows]).view(b, c, q, t).permute(0, 3, 1, 2)  # [B, T, C, Q]
-    current = torch.sigmoid(logits[b * rows :]).view(b, t, 1, 1)
+    if on_logit is not None:
+        logits = torch.where(on_logit, logits, torch.sigmoid(logits))
+    else:
+        logits = torch.sigmoid(logits)
+    moved = logits[: b * rows].view(b, c, q, t).permute(0, 3, 1, 2)  # [B, T, C, Q]
+    current = logits[b * rows :].view(b, t, 1, 1)
     change = (moved - current).abs()
     expected = torch.zeros(b, t, k).index_copy(
         2, columns, (change * weights[..., columns, :].unsqueeze(1)).sum(-1)
@@ -430,10 +438,15 @@ def apply_overrides(
 
 
 def recompute(
-    model: ConceptModel, batch: HeadBatch, prediction: ModelPrediction, overrides: dict[str, float]
+    bundle: LoadedBundle,
+    model: ConceptModel,
+    batch: HeadBatch,
+    prediction: ModelPrediction,
+    overrides: dict[str, float],
 ) -> InterventionResult:
-    """One pass of the task head over one record's batch: risks, contributions, concepts in
-    force, what changed from the prediction and what is outside physiology."""
+    """One pass of the task head over one record's batch: risks (banded by the bundle's heads),
+    contributions, concepts in force, what changed from the prediction and what is outside
+    physiology."""
     with torch.inference_mode():
         explanation = model.explain(
             batch.values, batch.sex, batch.age_years, batch.positive, batch.negative
@@ -446,7 +459,7 @@ def recompute(
     )
     set_names = [n for n, flag in zip(names, batch.overridden[0].tolist()) if flag]
     return InterventionResult(
-        tasks=risks_from_explanation(explanation, 0),
+        tasks=risks_from_explanation(explanation, 0, bundle.bands, bundle.points_tasks),
         concepts=after,
         changed=changed,
         overrides=overrides,
@@ -478,7 +491,7 @@ def intervene(
     """
     model, base = head_batch(bundle, prediction, sex, age)
     batch, clean = apply_overrides(model, base, overrides)
-    result = recompute(model, batch, prediction, clean)
+    result = recompute(bundle, model, batch, prediction, clean)
     if result.implausible:
         raise ValueError("; ".join(result.implausible))
     return result
@@ -500,6 +513,7 @@ def rank_checks(
     leads: Collection[str] | None = None,
     seed: int = 0,
     discordant: Mapping[str, Disagreement] | None = None,
+    points: Mapping[str, str] | None = None,
 ) -> dict[str, list[Suggestion]]:
     """Per task, the concepts a clinician can check on this record, best first (one record).
 
@@ -508,7 +522,8 @@ def rank_checks(
     measured values disagree (``discordant``, most discordant first:
     :func:`models.disagreement.disagreements`) come first whatever the policy — a derived one
     (a QTc) through the primary input a clinician checks (QT): neither number can be trusted
-    until a clinician has looked.
+    until a clinician has looked. ``points`` names the tasks whose head is a points head (task →
+    the score's name, e.g. "Schwartz score"): their changes are counted in points.
 
     Raises:
         ValueError: an unknown policy or task.
@@ -521,7 +536,8 @@ def rank_checks(
     allowed = checkable_mask(leads) & ~batch.overridden[0]
     with torch.inference_mode():
         sd, probability = uncertainty(model, batch)
-        expected, bound = risk_changes(model, batch, sd, probability, allowed)
+        on_logit = torch.tensor([t in (points or {}) for t in task_names()])
+        expected, bound = risk_changes(model, batch, sd, probability, allowed, on_logit)
     names = model.space.names
     first: dict[int, Disagreement] = {}
     for name, found in (discordant or {}).items():
@@ -532,7 +548,8 @@ def rank_checks(
     for task in tasks:
         j = task_names().index(task)
         scores = _scores(model, policy, np.random.default_rng(seed), sd, expected[:, j])[0]
-        label = get_task(task).label
+        label = (points or {}).get(task) or get_task(task).label
+        counted = _points_text if task in (points or {}) else points_text
         order = list(first) + [
             k for k in torch.argsort(scores, descending=True, stable=True).tolist()
             if allowed[k] and k not in first
@@ -544,7 +561,7 @@ def rank_checks(
                 float(expected[0, j, k]),
                 _disagreement_reason(first[k]) if k in first else _reason(
                     policy, names[k], float(sd[0, k]), float(probability[0, k]),
-                    float(bound[0, j, k]), label),
+                    counted(float(bound[0, j, k])), label),
             )
             for k in order
         ]
@@ -585,15 +602,22 @@ def suggest(
     model, base = head_batch(bundle, prediction, sex, age)
     batch, _ = apply_overrides(model, base, overrides or {})
     discordant = disagreements(prediction.concepts, measured or {})
-    return rank_checks(model, batch, (task,), policy, leads, seed, discordant)[task]
+    return rank_checks(model, batch, (task,), policy, leads, seed, discordant,
+                       points_heads(bundle))[task]
+
+
+def points_heads(bundle: LoadedBundle) -> dict[str, str]:
+    """Task → the score's name, for the tasks whose head in force is a points head."""
+    return {task: str(entry.get("name", "score")) for task, entry in bundle.task_heads.items()
+            if entry["kind"] == POINTS_HEAD}
 
 
 def _reason(
-    policy: Policy, name: str, sd: float, probability: float, bound: float, task_label: str
+    policy: Policy, name: str, sd: float, probability: float, change: str, task_label: str
 ) -> str:
-    """The sentence shown with a suggestion."""
+    """The sentence shown with a suggestion (``change``: the largest risk change, in words)."""
     if policy == "expected_risk_change":
-        return _risk_reason(name, sd, probability, bound, task_label)
+        return _risk_reason(name, sd, probability, change, task_label)
     if policy == "uncertainty":
         return _uncertainty_reason(name, sd, probability)
     return f"Check {get_concept(name).label}: picked at random (the baseline policy)."
@@ -614,9 +638,14 @@ def points_text(change: float) -> str:
     return f"{points} point" if points == 1 else f"{points} points"
 
 
-def _risk_reason(name: str, sd: float, probability: float, bound: float, task_label: str) -> str:
+def _points_text(change: float) -> str:
+    """A points head's change, on its half-point grid: ``"1.5 points"``, ``"1 point"``."""
+    points = round(2.0 * change) / 2.0
+    return f"{points:g} point{'' if points == 1 else 's'}"
+
+
+def _risk_reason(name: str, sd: float, probability: float, points: str, task_label: str) -> str:
     concept = get_concept(name)
-    points = points_text(bound)
     if concept.is_binary:
         return (
             f"Check {concept.label} (model: {probability:.0%} likely): confirming or ruling it "

@@ -84,28 +84,29 @@ class AuditSeal:
             raise AuditKeyMissing(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
 
 
-def ensure_key_file(settings: Settings) -> None:
+def _ensure_key_file(settings: Settings) -> None:
     """Create the audit key file (random, mode 0600) unless ``QTLENS_AUDIT_KEY`` is set or the
-    file exists (``qtlens db upgrade`` and ``qtlens serve`` call this, like the secret key)."""
+    file exists."""
     if settings.audit_key is not None or settings.audit_key_file.exists():
         return
     settings.audit_key_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600)
+    except FileExistsError:  # another process created it first
+        return
     with os.fdopen(descriptor, "w") as handle:
         handle.write(secrets.token_urlsafe(32))
 
 
 def seal_from_settings(settings: Settings) -> AuditSeal:
-    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file; :class:`AuditKeyMissing`."""
+    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file (created on first use, like
+    the secret key); :class:`AuditKeyMissing` when the key is too short."""
     if settings.audit_key is not None:
         key = settings.audit_key.get_secret_value()
-    elif settings.audit_key_file.exists():
-        key = settings.audit_key_file.read_text().strip()
     else:
-        raise AuditKeyMissing(
-            f"no audit key: set QTLENS_AUDIT_KEY or run `qtlens db upgrade` to create "
-            f"{settings.audit_key_file}"
-        )
+        _ensure_key_file(settings)
+        key = settings.audit_key_file.read_text().strip()
     return AuditSeal(key=key.encode("utf-8"), checkpoint_file=settings.audit_checkpoint_file)
 
 
@@ -330,12 +331,21 @@ class ChainReport:
     table: str
     rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Rows but no checkpoint of this chain: deleting rows from the end cannot be ruled out.
+    unsealed: bool = False
 
     @property
     def ok(self) -> bool:
         """True when every row links to its predecessor, carries its keyed hash, and the chain
         reaches its latest checkpoint."""
-        return not self.problems
+        return not self.problems and not self.unsealed
+
+    @property
+    def findings(self) -> list[str]:
+        """Every reason the chain is not ok, in words."""
+        unsealed = [f"{self.table}: no checkpoint of this chain in the checkpoint file, so "
+                    "deleting rows from the end cannot be ruled out"] if self.unsealed else []
+        return [*self.problems, *unsealed]
 
 
 def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
@@ -377,11 +387,7 @@ def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
             f"{report.table}: {report.rows} rows, but {checkpoint.seq} were checkpointed at "
             f"{checkpoint.at} (rows deleted from the end)"
         )
-    if checkpoint is None and report.rows:
-        report.problems.append(
-            f"{report.table}: no checkpoint of this chain ({identity}) in the checkpoint file, "
-            "so deleting rows from the end cannot be ruled out"
-        )
+    report.unsealed = checkpoint is None and report.rows > 0
     return report
 
 
@@ -390,7 +396,11 @@ def verify_chains(session: Session, seal: AuditSeal | None = None,
     """Verify the interventions chain and the audit-event chain against the key and the latest
     checkpoints (``checkpoint_file``, default the seal's; e.g. the one saved with a backup)."""
     seal = seal or seal_of(session)
-    identity = chain_id(session)
+    identities = session.execute(select(AuditChain.chain_id)).scalars().all()
+    if len(identities) != 1:
+        return [ChainReport(table=AuditChain.__tablename__, problems=[
+            f"{len(identities)} chain ids where there must be one (deleted or added)"])]
+    identity = identities[0]
     path = checkpoint_file or seal.checkpoint_file
     checkpoints, problems = read_checkpoints(path, seal.key, identity)
     reports = [verify_chain(session, model, seal, identity,

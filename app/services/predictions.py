@@ -27,6 +27,7 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from app.services import records as record_queries
 from app.services.records import ensure_editable
+from app.services.users import shown_comment, shown_name
 from app.services.schemas import (
     ConceptOut,
     InterventionOut,
@@ -38,21 +39,23 @@ from app.services.schemas import (
 from models.bundle import LoadedBundle
 from models.concepts import DEFAULT_QTC, REGISTRY, get_concept, is_concept, typed_target
 from models.disagreement import Disagreement, disagreements
-from models.ecg.measure import measure
 from models.ecg.record import Ecg
+from models.heads.describe import read_risk
 from models.intervene import (
     HeadBatch,
     InterventionResult,
     Policy,
     apply_overrides,
     head_batch,
+    points_heads,
     rank_checks,
     recompute,
     validate_override,
 )
 from models.nets.model import ConceptModel
 from models.nets.prediction import ModelPrediction, TaskRisk
-from models.tasks import get_task, risk_band, task_names
+from models.scoring import analyse_ecg
+from models.tasks import get_task, task_names
 
 #: Policy used for the "check next" hint on the record page.
 SUGGESTION_POLICY: Policy = "expected_risk_change"
@@ -82,15 +85,12 @@ def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    started = time.perf_counter()
-    measurements = measure(ecg).to_dict()
-    output = bundle.predict([ecg])[0]
-    latency_ms = (time.perf_counter() - started) * 1000.0
+    analysis = analyse_ecg(bundle, ecg)
     return PredictionRun(
-        model_output=output.to_dict(),
-        measurements=measurements,
-        risks={task: risk.probability for task, risk in output.tasks.items()},
-        latency_ms=latency_ms,
+        model_output=analysis.prediction.to_dict(),
+        measurements=analysis.measurements.to_dict(),
+        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
+        latency_ms=analysis.latency_ms,
     )
 
 
@@ -156,6 +156,7 @@ class Override:
 
     value: float
     username: str
+    pseudonym: str
 
 
 def overrides_in_force(
@@ -176,15 +177,15 @@ def overrides_in_force(
     )
     rows = session.execute(
         select(Intervention.prediction_id, Intervention.concept, Intervention.action,
-               Intervention.new_value, User.username)
+               Intervention.new_value, User.username, User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
         .order_by(Intervention.id)
     ).all()
     found: dict[int, dict[str, Override]] = {pid: {} for pid in prediction_ids}
-    for prediction_id, concept, action, new_value, username in rows:
+    for prediction_id, concept, action, new_value, username, pseudonym in rows:
         if action == "override" and new_value is not None:
-            found[prediction_id][concept] = Override(new_value, username)
+            found[prediction_id][concept] = Override(new_value, username, pseudonym)
     return found
 
 
@@ -202,6 +203,7 @@ class PredictionState:
         model_prediction: the stored model output, parsed.
         overrides: concept → override in force (primary concepts; a typed QTc is stored as the
             QT it set), oldest first.
+        bundle: the loaded model bundle.
         model, base: the head model and the prediction's head batch without overrides, when the
             prediction is editable (made by the loaded bundle, with concepts); else ``None``.
         batch: ``base`` with the overrides in force.
@@ -214,6 +216,7 @@ class PredictionState:
     prediction: Prediction
     model_prediction: ModelPrediction
     overrides: dict[str, Override]
+    bundle: LoadedBundle
     model: ConceptModel | None
     base: HeadBatch | None
     batch: HeadBatch | None
@@ -264,7 +267,8 @@ class PredictionState:
             )
         values = {name: o.value for name, o in overrides.items()}
         batch, clean = apply_overrides(self.model, self.base, values)
-        result = recompute(self.model, batch, self.model_prediction, clean) if clean else None
+        result = (recompute(self.bundle, self.model, batch, self.model_prediction, clean)
+                  if clean else None)
         return replace(self, overrides=dict(overrides), batch=batch, result=result)
 
 
@@ -278,8 +282,8 @@ def load_state(
     model_prediction = ModelPrediction.from_dict(prediction.model_output)
     discordant = disagreements(model_prediction.concepts,
                                measured_values(prediction.measurements))
-    empty = PredictionState(record, prediction, model_prediction, {}, None, None, None, None,
-                            discordant)
+    empty = PredictionState(record, prediction, model_prediction, {}, bundle, None, None, None,
+                            None, discordant)
     if prediction.model_checksum != bundle.checksum or not model_prediction.concepts:
         return replace(empty, overrides=overrides)
     model, base = head_batch(bundle, model_prediction, sex=record.sex,  # type: ignore[arg-type]
@@ -312,10 +316,21 @@ def latest_states(
     }
 
 
-def _risk_out(name: str, risk: TaskRisk, learned_from: str | None) -> TaskRiskOut:
-    return TaskRiskOut(task=name, label=get_task(name).label, probability=risk.probability,
-                       band=risk_band(name, risk.probability).value,
-                       contributions=dict(risk.contributions), learned_from=learned_from)
+def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
+    """A risk in force with what the bundle's card says of its head (when the loaded bundle made
+    the prediction)."""
+    heads = state.bundle.task_heads if state.editable else {}
+    reading = read_risk(state.bundle.card, name, risk) if state.editable else None
+    return TaskRiskOut(
+        task=name, label=get_task(name).label, probability=risk.probability,
+        band=risk.band.value, contributions=dict(risk.contributions),
+        learned_from=heads.get(name, {}).get("learned_from"),
+        head=reading.head if reading else None,
+        head_kind=reading.kind if reading else None,
+        meaning=reading.sentence if reading else None,
+        points=reading.points if reading else None,
+        max_points=reading.max_points if reading else None,
+    )
 
 
 def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
@@ -326,7 +341,8 @@ def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
     if state.model is None or state.batch is None:
         return {task: [] for task in tasks}
     ranked = rank_checks(state.model, state.batch, tasks, policy,
-                         leads=state.record.lead_names, seed=seed, discordant=state.discordant)
+                         leads=state.record.lead_names, seed=seed, discordant=state.discordant,
+                         points=points_heads(state.bundle))
     return {
         task: [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label,
                              score=s.score, expected_risk_change=s.expected_risk_change,
@@ -336,10 +352,11 @@ def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
     }
 
 
-def prediction_view(state: PredictionState, bundle: LoadedBundle,
+def prediction_view(state: PredictionState, viewer: User,
                     primary_qtc: str = DEFAULT_QTC) -> PredictionOut:
     """The prediction with every override applied: concepts (flags on the values in force),
-    risks, contributions, and the best concept to check next for each risk."""
+    risks, contributions, and the best concept to check next for each risk (who overrode a
+    concept named as ``viewer`` may see it: a pseudonym for researchers)."""
     model_prediction = state.model_prediction
     sex = state.record.sex
     measured = measured_concepts(state.prediction.measurements)
@@ -359,16 +376,15 @@ def prediction_view(state: PredictionState, bundle: LoadedBundle,
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
             value=value, overridden=override is not None,
-            overridden_by=override.username if override else None,
+            overridden_by=(shown_name(viewer, override.username, override.pseudonym)
+                           if override else None),
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
             derived_from=list(concept.derived_from), sets=concept.solves,
             can_be_typed=concept.can_be_typed, checkable=concept.checkable,
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
-    heads = bundle.task_heads if state.editable else {}
-    risks = [_risk_out(name, risk, heads.get(name, {}).get("learned_from"))
-             for name, risk in state.tasks.items()]
+    risks = [_risk_out(state, name, risk) for name, risk in state.tasks.items()]
     best = [items[0] for items in suggestions(state).values() if items]
     prediction = state.prediction
     return PredictionOut(
@@ -385,13 +401,14 @@ def headline(state: PredictionState | None, primary_qtc: str = DEFAULT_QTC) -> H
     """The worklist's numbers for a record: the primary QTc and the risks in force (marked
     adjusted when a clinician value is in force), the same values the record page shows."""
     if state is None:
-        return Headline(None, None, {}, {}, False)
-    risks = {name: risk.probability for name, risk in state.tasks.items()}
+        return Headline(None, None, {}, {}, {}, False)
     return Headline(
         prediction_id=state.prediction.id,
         qtc_ms=state.value(primary_qtc),
-        risks=risks,
-        risk_bands={name: risk_band(name, p).value for name, p in risks.items()},
+        risks={name: risk.probability for name, risk in state.tasks.items()},
+        risk_bands={name: risk.band.value for name, risk in state.tasks.items()},
+        risk_points={name: risk.points for name, risk in state.tasks.items()
+                     if risk.points is not None},
         adjusted=state.adjusted,
     )
 
@@ -404,6 +421,7 @@ class Headline:
     qtc_ms: float | None
     risks: dict[str, float]
     risk_bands: dict[str, str]
+    risk_points: dict[str, float]
     adjusted: bool
 
 
@@ -449,7 +467,7 @@ def record_intervention(
     after_overrides.pop(target, None)
     if action == "override":
         typed_value = validate_override(concept, value)  # type: ignore[arg-type]
-        after_overrides[concept] = Override(typed_value, user.username)
+        after_overrides[concept] = Override(typed_value, user.username, user.pseudonym)
     elif target not in state.overrides:
         raise ValueError(f"{target_meta.label} is not overridden; nothing to revert")
     after = state.with_overrides(after_overrides)
@@ -458,7 +476,8 @@ def record_intervention(
     if action == "override" and concept != target:  # keep the back-solved primary in force
         solved = after.value(target)
         del after_overrides[concept]
-        after_overrides[target] = Override(solved, user.username)  # type: ignore[arg-type]
+        after_overrides[target] = Override(solved, user.username,  # type: ignore[arg-type]
+                                           user.pseudonym)
         after = replace(after, overrides=after_overrides)
     event = Intervention(
         prediction_id=state.prediction.id, user_id=user.id, created_at=audit.utc_now(),
@@ -504,34 +523,38 @@ def edit_prediction(
 
 
 def record_summaries(session: Session, bundle: LoadedBundle, records: Sequence[Record],
-                     primary_qtc: str = DEFAULT_QTC) -> list[RecordOut]:
-    """The worklist rows of ``records``: each with its newest prediction's headline in force —
-    the values the record page shows."""
+                     viewer: User, primary_qtc: str = DEFAULT_QTC) -> list[RecordOut]:
+    """The worklist rows of ``records`` as ``viewer`` may see them: each with its newest
+    prediction's headline in force — the values the record page shows."""
     states = latest_states(session, bundle, records)
-    return [record_queries.record_out(r, headline(states.get(r.id), primary_qtc), primary_qtc)
+    return [record_queries.record_out(r, headline(states.get(r.id), primary_qtc), primary_qtc,
+                                      viewer)
             for r in records]
 
 
-def intervention_history(session: Session, prediction_id: int) -> list[InterventionOut]:
-    """The prediction's intervention events, oldest first (:class:`PredictionNotFound` when the
-    prediction or its record is gone)."""
+def intervention_history(session: Session, prediction_id: int,
+                         viewer: User) -> list[InterventionOut]:
+    """The prediction's intervention events, oldest first, as ``viewer`` may see them
+    (:class:`PredictionNotFound` when the prediction or its record is gone)."""
     get_prediction(session, prediction_id)
     rows = session.execute(
-        select(Intervention, User.username)
+        select(Intervention, User)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.prediction_id == prediction_id)
         .order_by(Intervention.id)
     ).all()
-    return [intervention_out(event, username, None) for event, username in rows]
+    return [intervention_out(event, author, viewer, None) for event, author in rows]
 
 
-def intervention_out(event: Intervention, username: str,
+def intervention_out(event: Intervention, author: User, viewer: User,
                      view: PredictionOut | None) -> InterventionOut:
-    """The API view of one intervention event (with the prediction after it, when given)."""
+    """The API view of one intervention event as ``viewer`` may see it (researchers get the
+    author's pseudonym and no comment), with the prediction after it when given."""
     return InterventionOut(
         id=event.id, created_at=event.created_at, action=event.action,  # type: ignore[arg-type]
         concept=event.concept, unit=event.unit, model_value=event.model_value,
         previous_value=event.previous_value, new_value=event.new_value,
         risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
-        user=username, source=event.source, comment=event.comment, prediction=view,
+        user=shown_name(viewer, author.username, author.pseudonym), source=event.source,
+        comment=shown_comment(viewer, event.comment), prediction=view,
     )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Prediction, Record, User
 from app.services.audit import as_utc, record_event, utc_now
 from app.services.schemas import RecordOut
+from app.services.users import shown_name
 from models.ecg.io import IngestResult, UploadedFile, read_upload
 from models.ecg.io.checks import check_file_count
 from models.ecg.record import Ecg
@@ -164,8 +165,9 @@ def list_records(
     return list(session.execute(query.order_by(order).limit(limit).offset(offset)).scalars())
 
 
-def record_out(record: Record, headline: Headline, primary_qtc: str) -> RecordOut:
-    """The API view of a record with the headline of its latest prediction (values in force)."""
+def record_out(record: Record, headline: Headline, primary_qtc: str, viewer: User) -> RecordOut:
+    """The API view of a record with the headline of its latest prediction (values in force),
+    its reviewer named as ``viewer`` may see them."""
     return RecordOut(
         id=record.public_id,
         uploaded_at=record.uploaded_at,
@@ -177,7 +179,8 @@ def record_out(record: Record, headline: Headline, primary_qtc: str) -> RecordOu
         age_years=record.age_years,
         sex=record.sex,  # type: ignore[arg-type]
         status=record.status,
-        reviewed_by=reviewer_name(record),
+        reviewed_by=(shown_name(viewer, record.reviewer.username, record.reviewer.pseudonym)
+                     if record.reviewer is not None else None),
         reviewed_at=record.reviewed_at,
         removed_fields=list(record.removed_fields),
         latest_prediction_id=headline.prediction_id,
@@ -185,6 +188,7 @@ def record_out(record: Record, headline: Headline, primary_qtc: str) -> RecordOu
         qtc_ms=headline.qtc_ms,
         risks=headline.risks,
         risk_bands=headline.risk_bands,
+        risk_points=headline.risk_points,
         adjusted=headline.adjusted,
     )
 

@@ -14,6 +14,25 @@ from app.services.audit import as_utc
 #: A moment shown as RFC 3339 with its UTC offset, whatever the database handed back.
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
+#: Control characters refused in free text: C0 (NUL included) but tab, line feed and carriage
+#: return, DEL, and C1. Refused rather than stripped, identically on both engines (PostgreSQL
+#: cannot store NUL in text; SQLite would store it silently).
+_CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))) - {
+    "\t", "\n", "\r"}
+
+
+def _no_control_characters(text: str) -> str:
+    """``text`` unchanged; ``ValueError`` if it holds a control character."""
+    found = next((c for c in text if c in _CONTROL_CHARACTERS), None)
+    if found is not None:
+        raise ValueError(f"must not contain control character U+{ord(found):04X} "
+                         "(tabs and line breaks are fine)")
+    return text
+
+
+#: User-typed free text (comments, token names).
+FreeText = Annotated[str, AfterValidator(_no_control_characters)]
+
 
 class ErrorOut(BaseModel):
     """Every 4xx body: a machine-readable kind, a sentence for people, and the field at fault."""
@@ -44,7 +63,8 @@ class UserOut(BaseModel):
 class UserIn(BaseModel):
     """An admin's request to create a user."""
 
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: str = Field(max_length=256,
+                          description="Checked by app.security.username_problem (the CLI too).")
     password: str = Field(min_length=1, max_length=1024)
     role: Role
 
@@ -79,6 +99,8 @@ class RecordOut(BaseModel):
     adjusted: bool = Field(
         default=False, description="A clinician value is in force on the latest prediction."
     )
+    risk_points: dict[str, float] = Field(
+        default_factory=dict, description="Tasks whose risk is a points score (Schwartz): points.")
 
 
 class SignalOut(BaseModel):
@@ -139,6 +161,16 @@ class TaskRiskOut(BaseModel):
     learned_from: str | None = Field(
         default=None, description="The data the head behind this risk was learned from (model card)."
     )
+    head: str | None = Field(
+        default=None, description="Which head produced the risk, e.g. 'Schwartz score (ECG items)'.")
+    head_kind: Literal["network", "logistic", "points"] | None = None
+    meaning: str | None = Field(
+        default=None, description="One plain sentence: what the probability is and what it was "
+        "learned from (from the model card).")
+    points: float | None = Field(
+        default=None, description="A points head's score (e.g. Schwartz points); else null.")
+    max_points: float | None = Field(
+        default=None, description="The most a points head's items can give; else null.")
 
 
 class SuggestionOut(BaseModel):
@@ -179,9 +211,10 @@ class InterventionIn(BaseModel):
     """A clinician's override of one concept."""
 
     concept: str = Field(min_length=1, max_length=64)
-    value: float = Field(allow_inf_nan=False)
+    value: float = Field(strict=True, allow_inf_nan=False,
+                         description="A JSON number in the concept's unit (not a string).")
     source: Literal["typed", "caliper", "suggestion"] = "typed"
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: FreeText | None = Field(default=None, max_length=2000)
 
 
 class InterventionOut(BaseModel):

@@ -6,7 +6,7 @@ import functools
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiToken, LoginSession, User
@@ -18,6 +18,7 @@ from app.security import (
     new_token,
     password_problem,
     token_digest,
+    username_problem,
     verify_password,
 )
 from app.services.audit import as_utc, record_event, utc_now
@@ -29,6 +30,18 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+def shown_name(viewer: User, username: str, pseudonym: str) -> str:
+    """How a user is named to ``viewer``: the username for clinicians and admins, the pseudonym
+    for researchers, who see no identity on any route (API, pages, exports, analytics)."""
+    return pseudonym if viewer.role == Role.RESEARCHER.value else username
+
+
+def shown_comment(viewer: User, comment: str | None) -> str | None:
+    """A free-text comment as ``viewer`` may see it: withheld from researchers (a clinician may
+    type an identifier into one)."""
+    return None if viewer.role == Role.RESEARCHER.value else comment
+
+
 class UserError(ValueError):
     """A user could not be created or changed; the message says why."""
 
@@ -36,7 +49,7 @@ class UserError(ValueError):
 def create_user(session: Session, username: str, password: str, role: Role,
                 created_by: int | None = None) -> User:
     """Create a user with an argon2id-hashed password and a random pseudonym for exports."""
-    problem = password_problem(password)
+    problem = username_problem(username) or password_problem(password, username)
     if problem:
         raise UserError(problem)
     if session.execute(select(User.id).where(User.username == username)).first():
@@ -51,6 +64,26 @@ def create_user(session: Session, username: str, password: str, role: Role,
     session.add(user)
     session.flush()
     record_event(session, "user_created", created_by, target_user=user.pseudonym, role=role.value)
+    return user
+
+
+def change_user_account(session: Session, user: User, admin: User, role: Role | None,
+                        is_active: bool | None) -> User:
+    """Change ``user``'s role and/or activity (audited). Deactivation ends their login sessions
+    and revokes their API tokens for good, so a later reactivation revives neither: they log
+    in again and create new tokens."""
+    if role is not None:
+        user.role = role.value
+    if is_active is False and user.is_active:
+        now = utc_now()
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        session.execute(update(ApiToken)
+                        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+    if is_active is not None:
+        user.is_active = is_active
+    record_event(session, "user_changed", admin.id, target_user=user.pseudonym,
+                 role=user.role, is_active=user.is_active)
     return user
 
 

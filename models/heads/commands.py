@@ -1,4 +1,5 @@
-"""``qtlens train-head`` and ``qtlens compose-bundle``: task heads learned from concept tables."""
+"""``qtlens train-head``, ``qtlens compose-bundle`` and ``qtlens calibrate-bands``: task heads
+learned from concept tables, put behind a network, and banded on real ECGs."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ HEAD_DATASETS = ("ecgrdvq",)
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``train-head`` and ``compose-bundle`` to ``cli``."""
+    """Add ``train-head``, ``compose-bundle`` and ``calibrate-bands`` to ``cli``."""
     cli.command("train-head")(train_head_command)
     cli.command("compose-bundle")(compose_bundle_command)
+    cli.command("calibrate-bands")(calibrate_bands_command)
 
 
 def train_head_command(
@@ -105,17 +107,19 @@ def compose_bundle_command(
         list[str],
         typer.Option(
             "--head",
-            help="TASK=DIR (a train-head output directory) or TASK=network; repeatable.",
+            help="TASK=DIR (a train-head output directory), TASK=network (the network's own "
+            "head) or TASK=schwartz (the ECG items of the Schwartz score); repeatable.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Composed bundle (may equal --base).")],
 ) -> None:
     """Compose a bundle: the network of --base with task heads learned elsewhere."""
     from models.bundle import BundleError
-    from models.heads.compose import NETWORK_CHOICE, compose_bundle
+    from models.heads.compose import NETWORK_CHOICE, POINTS_CHOICES, compose_bundle
     from models.heads.logistic import LogisticTaskHead
+    from models.heads.points import PointsTaskHead
 
-    heads: dict[str, LogisticTaskHead | str] = {}
+    heads: dict[str, LogisticTaskHead | PointsTaskHead | str] = {}
     for item in head:
         task, sep, source = item.partition("=")
         if not sep or not task or not source:
@@ -124,6 +128,9 @@ def compose_bundle_command(
             raise typer.BadParameter(f"{task} is given twice", param_hint="--head")
         if source == NETWORK_CHOICE:
             heads[task] = NETWORK_CHOICE
+            continue
+        if source in POINTS_CHOICES:
+            heads[task] = POINTS_CHOICES[source]()
             continue
         try:
             heads[task] = LogisticTaskHead.load(Path(source) / HEAD_FILE)
@@ -138,3 +145,35 @@ def compose_bundle_command(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"wrote {out} (SHA-256 of SHA256SUMS {checksum})")
+
+
+def calibrate_bands_command(
+    bundle: Annotated[Path, typer.Option("--bundle", help="Bundle whose card gets the bands.")],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Folder of the datasets (default $QTLENS_DATA_DIR)."),
+    ] = None,
+) -> None:
+    """Set each learned head's risk bands on real development ECGs without a long-QT label
+    (PTB-XL, Challenge 2021, LUDB): at most 10 % high, 25 % above low; set on one half, checked
+    on the other; written into the bundle's card (its checksum changes)."""
+    from models.bundle import BundleError, load_bundle
+    from models.data.base import DatasetRootError
+    from models.heads.calibrate import calibrate_bands, development_ecgs, write_bands
+
+    try:
+        loaded = load_bundle(bundle, device="cpu")
+        calibration = calibrate_bands(loaded, list(development_ecgs(data_dir)))
+    except (BundleError, DatasetRootError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    checksum = write_bands(bundle, calibration)
+    for task, found in calibration.items():
+        bands = found["bands"] or loaded.bands[task]
+        typer.echo(
+            f"{task}: intermediate from {bands.intermediate_from:.3f}, high from "
+            f"{bands.high_from:.3f}; high on the set half {found['set']['fraction_high']:.1%} "
+            f"(n={found['set']['n']}), on the check half {found['check']['fraction_high']:.1%} "
+            f"(n={found['check']['n']})"
+        )
+    typer.echo(f"wrote {bundle / 'card.json'} (SHA-256 of SHA256SUMS {checksum})")

@@ -19,7 +19,9 @@ from models.bundle import (
     BUNDLE_FILES,
     CARD_FILE,
     HEADS_DIR,
+    FILE_HEADS,
     LOGISTIC_HEAD,
+    POINTS_HEAD,
     NETWORK_HEAD,
     code_version,
     read_json,
@@ -29,11 +31,14 @@ from models.bundle import (
     write_json,
 )
 from models.heads.logistic import LogisticTaskHead
+from models.heads.points import PointsTaskHead, schwartz_head
 from models.nets.registry import get_variant
 from models.tasks import task_names
 
 #: What a ``--head TASK=network`` asks for: the network's own head back in force.
 NETWORK_CHOICE = "network"
+#: Published point systems a ``--head TASK=<name>`` can put in force.
+POINTS_CHOICES = {"schwartz": schwartz_head}
 
 
 def _network_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -42,14 +47,32 @@ def _network_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in network.items() if k != "note"}
 
 
-def _head_entry(task: str, head: LogisticTaskHead, network: dict[str, Any]) -> dict[str, Any]:
+def _head_entry(
+    task: str, head: LogisticTaskHead | PointsTaskHead, network: dict[str, Any]
+) -> dict[str, Any]:
     """The card entry of a composed head."""
+    if isinstance(head, PointsTaskHead):
+        own: dict[str, Any] = {
+            "kind": POINTS_HEAD,
+            "name": head.name,
+            "features": sorted({item.concept for item in head.items}),
+            "reference": head.details.get("reference", ""),
+            "short_reference": head.details.get("short_reference", ""),
+            "bands": head.bands.to_dict(),
+            "max_points": head.max_points,
+            "items": [item.label for item in head.items],
+        }
+    else:
+        own = {
+            "kind": LOGISTIC_HEAD,
+            "features": [f.name for f in head.features],
+            "evaluation": head.details.get("evaluation", {}),
+            "probability_meaning": head.details.get("probability_meaning", ""),
+        }
     return {
-        "kind": LOGISTIC_HEAD,
+        **own,
         "file": f"{HEADS_DIR}/{task}.json",
         "learned_from": head.learned_from,
-        "features": [f.name for f in head.features],
-        "evaluation": head.details.get("evaluation", {}),
         "limitations": head.details.get("limitations", []),
         "replaces": {
             **network,
@@ -61,7 +84,7 @@ def _head_entry(task: str, head: LogisticTaskHead, network: dict[str, Any]) -> d
 
 def compose_bundle(
     base: Path,
-    heads: Mapping[str, LogisticTaskHead | str],
+    heads: Mapping[str, LogisticTaskHead | PointsTaskHead | str],
     out: Path,
     command: str = "",
 ) -> str:
@@ -69,7 +92,8 @@ def compose_bundle(
 
     Args:
         base: a concept bundle (verified before use); may equal ``out`` (composed in place).
-        heads: task → a head, or ``"network"`` to put the network's own head back.
+        heads: task → a head (logistic or points), or ``"network"`` to put the network's own
+            head back.
         out: the composed bundle's directory (created).
         command: the command line that composed it, recorded in the card.
 
@@ -88,7 +112,7 @@ def compose_bundle(
         network = _network_entry(sections[task])
         if head == NETWORK_CHOICE:
             sections[task] = network
-        elif isinstance(head, LogisticTaskHead):
+        elif isinstance(head, LogisticTaskHead | PointsTaskHead):
             if head.task != task:
                 raise ValueError(f"the head given for {task} predicts {head.task}")
             sections[task] = _head_entry(task, head, network)
@@ -103,18 +127,18 @@ def compose_bundle(
             if name != CARD_FILE:
                 shutil.copy2(base / name, out / name)
     write_json(out / CARD_FILE, card)
-    kept = {entry["file"] for entry in sections.values() if entry["kind"] == LOGISTIC_HEAD}
+    kept = {entry["file"] for entry in sections.values() if entry["kind"] in FILE_HEADS}
     heads_dir = out / HEADS_DIR
     if heads_dir.is_dir():
         for stale in heads_dir.glob("*.json"):
             if f"{HEADS_DIR}/{stale.name}" not in kept:
                 stale.unlink()
     for task, entry in sections.items():
-        if entry["kind"] != LOGISTIC_HEAD:
+        if entry["kind"] not in FILE_HEADS:
             continue
         heads_dir.mkdir(exist_ok=True)
         head = heads.get(task)
-        if isinstance(head, LogisticTaskHead):
+        if isinstance(head, LogisticTaskHead | PointsTaskHead):
             head.save(out / entry["file"])
         elif not in_place:
             shutil.copy2(base / entry["file"], out / entry["file"])

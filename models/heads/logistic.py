@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -42,6 +42,8 @@ from models.nets.model import (
     full_precision,
 )
 from models.tasks import get_task, task_names
+
+_Head = TypeVar("_Head")
 
 #: ``format`` of a head file; a reader refuses any other.
 HEAD_FORMAT = "qtlens-task-head-1"
@@ -196,6 +198,10 @@ class LogisticTaskHead:
         """Write the head as JSON to ``path``."""
         path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
+    def module(self) -> LogisticHeadModule:
+        """The head as a module on registry-ordered concept tensors."""
+        return LogisticHeadModule(self)
+
     @classmethod
     def load(cls, path: Path) -> LogisticTaskHead:
         """Read a head written by :meth:`save`.
@@ -203,13 +209,37 @@ class LogisticTaskHead:
         Raises:
             ValueError: unreadable JSON or not a valid head (naming the file).
         """
-        try:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict):
-                raise TypeError("the file must hold a JSON object")
-            return cls.from_dict(data)
-        except (OSError, UnicodeDecodeError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {error}") from None
+        return read_head_file(path, cls.from_dict)
+
+
+def read_head_file(path: Path, parse: Callable[[dict[str, Any]], _Head]) -> _Head:
+    """``parse`` of the JSON object in the head file ``path``.
+
+    Raises:
+        ValueError: unreadable JSON or not a valid head (naming the file).
+    """
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise TypeError("the file must hold a JSON object")
+        return parse(data)
+    except (OSError, UnicodeDecodeError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+class TaskHead(Protocol):
+    """What a head composed into a concept network provides (logistic or points head)."""
+
+    task: str
+    learned_from: str
+
+    def module(self) -> nn.Module:
+        """A module whose ``explain(values, sex, age_years)`` returns a :class:`HeadPart`."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write the head file."""
+        ...
 
 
 class HeadPart(NamedTuple):
@@ -285,7 +315,8 @@ class LogisticHeadModule(nn.Module):
 
 
 class ComposedConceptModel(ConceptModel):
-    """A concept network whose logits for some tasks come from :class:`LogisticTaskHead` s.
+    """A concept network whose logits for some tasks come from task heads given as data
+    (:class:`LogisticTaskHead`, :class:`models.heads.points.PointsTaskHead`).
 
     Args:
         config, architecture: as for :class:`~models.nets.model.ConceptModel`.
@@ -296,7 +327,7 @@ class ComposedConceptModel(ConceptModel):
         self,
         config: ModelConfig,
         architecture: Architecture,
-        heads: Mapping[str, LogisticTaskHead],
+        heads: Mapping[str, TaskHead],
     ) -> None:
         super().__init__(config, architecture)
         if not heads:
@@ -304,7 +335,7 @@ class ComposedConceptModel(ConceptModel):
         for task, head in heads.items():
             if head.task != task:
                 raise ValueError(f"the head given for {task} predicts {head.task}")
-        self.composed = nn.ModuleDict({t: LogisticHeadModule(h) for t, h in heads.items()})
+        self.composed = nn.ModuleDict({t: h.module() for t, h in heads.items()})
         self.composed_index = {t: task_names().index(t) for t in heads}
 
     def forward(

@@ -67,13 +67,3 @@ def test_the_scan_sees_a_forbidden_import(tmp_path: Path) -> None:
     assert "app.db.models" in found and "models.concepts.REGISTRY" in found
     assert not _within("models.concepts", ROUTE_MAY_IMPORT)
 
-
-def test_one_function_gives_a_risk_band() -> None:
-    """Bands are worked out by models.tasks.risk_band alone: no other module compares a
-    probability with a task's thresholds in Python."""
-    offenders = []
-    for path in [*APP.rglob("*.py"), *(APP.parent / "models").rglob("*.py")]:
-        text = path.read_text(encoding="utf-8")
-        if path.name != "tasks.py" and ".band(" in text:
-            offenders.append(str(path))
-    assert not offenders, offenders

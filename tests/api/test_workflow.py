@@ -45,7 +45,7 @@ def test_upload_predict_override_revert_export(client_as, data_dir: Path,
     qtc = next(c for c in prediction["concepts"] if c["name"] == "qtc_fridericia")
     assert 300 < qtc["model_value"] < 600 and qtc["unit"] == "ms"
     assert qtc["measured_value"] is None or 300 < qtc["measured_value"] < 600
-    lqts_before = prediction["risks"][0]["probability"]
+    tdp_before = prediction["risks"][1]["probability"]
 
     edit = clinician.post(f"/api/v1/predictions/{prediction['id']}/interventions",
                           json={"concept": "qtc_fridericia", "value": 540, "comment": "calipers"})
@@ -56,8 +56,9 @@ def test_upload_predict_override_revert_export(client_as, data_dir: Path,
     # A typed QTc sets QT with the RR in force and that formula: the event is the QT it set.
     assert event["concept"] == "qt" and event["previous_value"] == after["qt"]["model_value"]
     assert abs(event["new_value"] - 540 * rr_s ** (1 / 3)) < 0.01
-    assert event["risks_before"]["lqts_risk"] == lqts_before
-    assert event["risks_after"]["lqts_risk"] > lqts_before  # a longer QTc raises the risk
+    assert event["risks_before"]["tdp_risk"] == tdp_before
+    # A longer QTc (Fridericia, which the TdP head reads) raises the risk.
+    assert event["risks_after"]["tdp_risk"] > tdp_before
     assert abs(after["qtc_fridericia"]["value"] - 540) < 0.01
     assert after["qt"]["overridden"] and after["qt"]["overridden_by"] == "clinician1"
     assert not after["qtc_fridericia"]["overridden"] and after["qtc_fridericia"]["sets"] == "qt"
@@ -86,7 +87,7 @@ def test_upload_predict_override_revert_export(client_as, data_dir: Path,
     ours = [r for r in rows if r["record_id"] == record["id"]]
     assert [r["action"] for r in ours] == ["override", "override", "revert"]
     assert ours[0]["concept"] == "qt" and ours[2]["source"] == "revert"
-    assert float(ours[0]["after_lqts_risk"]) > float(ours[0]["before_lqts_risk"])
+    assert float(ours[0]["after_tdp_risk"]) > float(ours[0]["before_tdp_risk"])
     assert ours[0]["user"].startswith("U-") and "clinician1" not in export.text
     assert "calipers" not in export.text  # free-text comments are not exported
 

@@ -229,3 +229,25 @@ def test_migration_rekeys_a_verified_legacy_chain(
         code, output = _verify(database_url, monkeypatch)
         assert code == 0 and "interventions: 3 rows, OK" in output
     db.dispose()
+
+
+def test_a_lost_checkpoint_file_fails_until_the_operator_seals_again(
+        logged, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    db, _, _ = logged
+    lost = tmp_path / "new-checkpoints.jsonl"
+    monkeypatch.setenv("QTLENS_AUDIT_CHECKPOINT_FILE", str(lost))
+    _assert_tampered(db.url, monkeypatch, "deleting rows from the end cannot be ruled out")
+    sealed = CliRunner().invoke(build_main_cli(), ["audit", "checkpoint"])
+    assert sealed.exit_code == 0 and "had no checkpoint; sealing it" in sealed.output
+    assert _verify(db.url, monkeypatch)[0] == 0
+
+
+def test_a_deleted_chain_id_is_detected(logged, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _, _ = logged
+    with db.write() as session:
+        if db.is_sqlite:
+            session.execute(sa.text("DROP TRIGGER audit_chain_no_delete"))
+        else:
+            session.execute(sa.text("ALTER TABLE audit_chain DISABLE TRIGGER USER"))
+        session.execute(sa.text("DELETE FROM audit_chain"))
+    _assert_tampered(db.url, monkeypatch, "0 chain ids where there must be one")

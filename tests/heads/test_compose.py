@@ -258,10 +258,8 @@ def test_compose_bundle_command(network: Path, tmp_path: Path) -> None:
 def test_the_demo_bundle_carries_the_ecgrdvq_head(ludb_ecg: Ecg) -> None:
     bundle = load_bundle(DEMO_BUNDLE, device="cpu")
     heads = bundle.task_heads
-    assert (
-        heads["lqts_risk"]["kind"] == "network"
-        and "synthetic" in heads["lqts_risk"]["learned_from"]
-    )
+    assert heads["lqts_risk"]["kind"] == "points"
+    assert "synthetic" in heads["lqts_risk"]["replaces"]["learned_from"]
     assert heads["tdp_risk"]["learned_from"].startswith(
         "logistic head learned on ECGRDVQ (6 subjects"
     )

@@ -10,9 +10,8 @@ from pydantic import BaseModel
 from app.api.deps import AdminUser, ContextDep, CsrfChecked
 from app.security import Role
 from app.services import users as user_service
-from app.services.audit import record_event
 from app.services.schemas import UserIn, UserOut
-from app.services.users import User, UserError, create_user
+from app.services.users import User, UserError, change_user_account, create_user
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -46,7 +45,8 @@ def add_user(new_user: UserIn, admin: AdminUser, context: ContextDep) -> User:
 @router.patch("/users/{username}", response_model=UserOut, dependencies=[CsrfChecked])
 def change_user(username: str, change: UserChange, admin: AdminUser,
                 context: ContextDep) -> User:
-    """Change a user's role or deactivate/reactivate them (their sessions end)."""
+    """Change a user's role or deactivate/reactivate them (deactivation ends their sessions
+    and revokes their API tokens; reactivation revives neither)."""
     with context.db.write() as session:
         user = user_service.find_user(session, username)
         if user is None:
@@ -55,13 +55,7 @@ def change_user(username: str, change: UserChange, admin: AdminUser,
                                     (change.role and change.role is not Role.ADMIN)):
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 "you cannot demote or deactivate yourself")
-        if change.role is not None:
-            user.role = change.role.value
-        if change.is_active is not None:
-            user.is_active = change.is_active
-        record_event(session, "user_changed", admin.id, target_user=user.pseudonym,
-                     role=user.role, is_active=user.is_active)
-        return user
+        return change_user_account(session, user, admin, change.role, change.is_active)
 
 
 @router.get("/model")

@@ -64,7 +64,7 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
         record = record_or_404(session, public_id)
         prediction = service.store_prediction(session, context.model, record, user, run)
         state = service.load_state(context.model, prediction, record, {})
-        return service.prediction_view(state, context.model, context.settings.primary_qtc)
+        return service.prediction_view(state, user, context.settings.primary_qtc)
 
 
 @router.get("/predictions/{prediction_id}", response_model=PredictionOut)
@@ -72,7 +72,7 @@ def get_prediction(prediction_id: RowId, user: AnyUser, context: ContextDep) -> 
     """The prediction in its current state (every override applied)."""
     with context.db.read() as session:
         state = state_or_404(session, context, prediction_id)
-        return service.prediction_view(state, context.model, context.settings.primary_qtc)
+        return service.prediction_view(state, user, context.settings.primary_qtc)
 
 
 def _intervene(context: AppContext, prediction_id: int, user: User, concept: str,
@@ -88,8 +88,8 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-        view = service.prediction_view(edit.after, context.model, context.settings.primary_qtc)
-        return service.intervention_out(edit.event, user.username, view)
+        view = service.prediction_view(edit.after, user, context.settings.primary_qtc)
+        return service.intervention_out(edit.event, user, user, view)
 
 
 @router.post("/predictions/{prediction_id}/interventions", response_model=InterventionOut,
@@ -115,7 +115,7 @@ def list_interventions(prediction_id: RowId, user: AnyUser,
     """The prediction's intervention history, oldest first."""
     with context.db.read() as session:
         try:
-            return service.intervention_history(session, prediction_id)
+            return service.intervention_history(session, prediction_id, user)
         except service.PredictionNotFound:
             raise not_found(prediction_id) from None
 

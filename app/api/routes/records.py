@@ -21,9 +21,9 @@ MAX_SIGNAL_WINDOW_S = 30.0
 
 
 def summary(context: AppContext, session: record_service.Session,
-            record: record_service.Record) -> RecordOut:
+            record: record_service.Record, viewer: User) -> RecordOut:
     """The record with its latest prediction's headline in force (as the worklist shows it)."""
-    return prediction_service.record_summaries(session, context.model, [record],
+    return prediction_service.record_summaries(session, context.model, [record], viewer,
                                                context.settings.primary_qtc)[0]
 
 
@@ -78,7 +78,7 @@ def _store_upload(context: AppContext, user: User, result: record_service.Ingest
         record = record_service.store_record(
             session, user, result, uploaded, context.settings.keep_original_bytes
         )
-        return summary(context, session, record)
+        return summary(context, session, record, user)
 
 
 @router.get("", response_model=list[RecordOut])
@@ -95,7 +95,7 @@ def list_records(
     """The worklist: live records, newest first, optionally filtered by status."""
     with context.db.read() as session:
         rows = record_service.list_records(session, record_status, sort == "newest", limit, offset)
-        return prediction_service.record_summaries(session, context.model, rows,
+        return prediction_service.record_summaries(session, context.model, rows, user,
                                                    context.settings.primary_qtc)
 
 
@@ -103,7 +103,7 @@ def list_records(
 def get_record(public_id: str, user: AnyUser, context: ContextDep) -> RecordOut:
     """One record's metadata and latest prediction id."""
     with context.db.read() as session:
-        return summary(context, session, record_or_404(session, public_id))
+        return summary(context, session, record_or_404(session, public_id), user)
 
 
 @router.get("/{public_id}/signal", response_model=SignalOut)
@@ -143,7 +143,7 @@ def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         record_service.mark_reviewed(session, record, user)
-        return summary(context, session, record)
+        return summary(context, session, record, user)
 
 
 @router.post("/{public_id}/reopen", response_model=RecordOut, dependencies=[CsrfChecked],
@@ -157,7 +157,7 @@ def reopen_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
             record_service.reopen(session, record, user)
         except record_service.NotReviewed as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-        return summary(context, session, record)
+        return summary(context, session, record, user)
 
 
 @router.delete("/{public_id}", status_code=204, dependencies=[CsrfChecked])

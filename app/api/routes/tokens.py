@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import AnyUser, ContextDep, CsrfChecked, RowId
-from app.services.schemas import UtcDatetime
+from app.services.schemas import FreeText, UtcDatetime
 from app.services.users import ApiToken, create_api_token, list_api_tokens, revoke_api_token
 
 router = APIRouter(prefix="/me/tokens", tags=["auth"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/me/tokens", tags=["auth"])
 class TokenIn(BaseModel):
     """A new token's label and lifetime."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: FreeText = Field(min_length=1, max_length=64)
     expires_days: Annotated[int | None, Field(ge=1, le=3650)] = 90
 
 

@@ -2,7 +2,7 @@
 "use strict";
 
 (function () {
-  const { api, el, fmt, percent, showStatus } = window.QTLens;
+  const { api, el, fmt, percent, showStatus, when } = window.QTLens;
   const dropzone = document.getElementById("dropzone");
   const fileInput = document.getElementById("file-input");
   const statusNode = document.getElementById("upload-status");
@@ -15,7 +15,17 @@
     const p = record.risks[task];
     if (p === undefined) return el("td", {}, "–");
     const band = record.risk_bands[task];
-    return el("td", {}, el("span", { class: `band band-${band}` }, `${percent(p)} ${band}`));
+    const points = (record.risk_points || {})[task];
+    const shown = points === undefined ? percent(p) : `${points} pts`;
+    return el("td", {}, el("span", { class: `band band-${band}` }, `${shown} ${band}`));
+  }
+
+  /** The review state: a reviewed record says by whom and when, and that it is locked. */
+  function statusCell(record) {
+    if (record.status !== "reviewed") return el("td", {}, el("span", { class: `status-${record.status}` }, record.status));
+    return el("td", { dataset: { testid: "review-state" } },
+      el("span", { class: "status-reviewed" }, "reviewed · locked"),
+      el("span", { class: "by" }, `by ${record.reviewed_by || "a clinician"}, ${when(record.reviewed_at)}`));
   }
 
   async function loadRecords() {
@@ -33,7 +43,7 @@
           el("td", {}, r.age_years ?? "–"),
           el("td", {}, r.sex ?? "–"),
           el("td", {}, new Date(r.uploaded_at).toLocaleString()),
-          el("td", {}, el("span", { class: `status-${r.status}` }, r.status)),
+          statusCell(r),
           el("td", {}, fmt(r.qtc_ms, 0)),
           riskCell(r, "lqts_risk"),
           riskCell(r, "tdp_risk")));
