@@ -50,11 +50,11 @@ def _clear_database_errors() -> Iterator[None]:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.services.audit import AuditKeyMissing, ChainTampered
+    from app.services.audit import AuditSetupError, ChainTampered
 
     try:
         yield
-    except (AuditKeyMissing, ChainTampered) as error:
+    except (AuditSetupError, ChainTampered) as error:
         typer.echo(f"error: audit log: {error}", err=True)
         raise typer.Exit(2) from None
     except (SQLAlchemyError, CommandError) as error:

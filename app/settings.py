@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     inference_workers: int = Field(
         default=2, ge=1, le=64, description="Concurrent model inferences (bounded worker pool)."
     )
+    worker_memory_mb: int = Field(
+        default=3072, ge=512,
+        description="Address-space cap (MB) of each worker process that reads and measures "
+        "uploads (one per inference worker); an upload that needs more is refused with 413.",
+    )
+    worker_cpu_seconds: float = Field(
+        default=60.0, gt=0,
+        description="CPU-time limit (s) of reading or measuring one ECG in a worker process; "
+        "beyond it the request is refused with 422.",
+    )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_channels: int = Field(default=16, ge=1, le=64)
     min_fs_hz: float = Field(default=50.0, gt=0)

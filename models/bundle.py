@@ -17,9 +17,15 @@ data it was learned from::
     "task_heads": {
       "lqts_risk": {"kind": "network", "learned_from": "joint network head trained on …"},
       "tdp_risk": {"kind": "logistic", "file": "heads/tdp_risk.json",
-                   "learned_from": "logistic head learned on ECGRDVQ (6 subjects, …)",
+                   "learned_from": "logistic head on one ECG, learned on ECGRDVQ (6 subjects, …)",
                    "features": [...], "evaluation": {...}, "limitations": [...],
-                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"}}}
+                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"},
+                   "change_head": {"file": "heads/tdp_risk.change.json", "learned_from": "…",
+                                   "features": [...], "evaluation": {...}, ...}}}
+
+A ``change_head`` reads change concepts of an ECG and its baseline (:mod:`models.change`); the
+app reads it instead of the head for an ECG whose series has a baseline ECG
+(:attr:`LoadedBundle.change_heads`).
 
 A card without the section (every bundle ``qtlens train`` writes) carries the network's heads
 for every task (:func:`task_heads`). ``qtlens compose-bundle`` writes composed bundles.
@@ -40,8 +46,8 @@ import importlib.metadata
 import json
 import math
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -268,13 +274,24 @@ def task_bands(card: dict[str, Any]) -> dict[str, Bands]:
     return bands
 
 
-def _composed_heads(path: Path, card: dict[str, Any]) -> dict[str, TaskHead]:
-    """The checksummed head files the card puts in force, by task."""
+#: Key of a logistic head entry's change head (read for an ECG whose series has a baseline).
+CHANGE_HEAD = "change_head"
+
+
+def _composed_heads(
+    path: Path, card: dict[str, Any], change: bool = False
+) -> dict[str, TaskHead]:
+    """The checksummed head files the card puts in force, by task: the heads on one ECG, or
+    with ``change`` the change heads (on an ECG and its baseline) that some of them carry."""
     recorded = recorded_checksums(path)
     heads = {}
     for task, entry in task_heads(card).items():
         if entry["kind"] not in FILE_HEADS:
             continue
+        if change:
+            entry = entry.get(CHANGE_HEAD)
+            if not entry:
+                continue
         if entry["file"] not in recorded:
             raise BundleError(f"bundle {path}: {entry['file']} ({task}) is not in {CHECKSUM_FILE}")
         try:
@@ -283,6 +300,8 @@ def _composed_heads(path: Path, card: dict[str, Any]) -> dict[str, TaskHead]:
             raise BundleError(f"bundle {path}: {error}") from None
         if head.task != task:
             raise BundleError(f"bundle {path}: {entry['file']} predicts {head.task}, not {task}")
+        if getattr(head, "reads_change", False) != change:
+            raise BundleError(f"bundle {path}: {entry['file']} is in the wrong place of the card")
         heads[task] = head
     return heads
 
@@ -310,6 +329,8 @@ class LoadedBundle:
         spec: the input rule.
         head_model: the same network on the CPU for interventions (the model itself when
             ``device`` is the CPU); a tiny linear head, so a GPU round trip would only add latency.
+        change_heads: per task, the change head read instead of the network's logit for an ECG
+            whose series has a baseline ECG (:mod:`models.change`).
     """
 
     path: Path
@@ -319,6 +340,7 @@ class LoadedBundle:
     model: RiskModel
     spec: InputSpec
     head_model: RiskModel
+    change_heads: Mapping[str, TaskHead] = field(default_factory=dict)
 
     @property
     def variant(self) -> str:
@@ -578,4 +600,5 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
         model=model.to(resolved),
         spec=spec,
         head_model=head_model,
+        change_heads=_composed_heads(path, card, change=True),
     )

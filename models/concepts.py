@@ -139,7 +139,8 @@ class Concept:
         inverse: the back-solving formula, next to ``derive`` and under the same elementwise
             rule: ``inverse(values, typed) -> value of solves`` with the other inputs in force.
         checkable: a clinician can check it with calipers or by eye on a 10-s strip (so "check
-            next" may propose it). Derived concepts are not: their inputs are checked instead.
+            next" may propose it). A derived concept never is, whatever this says
+            (:attr:`can_be_checked`): its inputs are checked instead.
         lead: the lead it is read in, when only one (a record without that lead cannot have it
             checked).
         measure: for a measured concept, the function computing it from an analysed record
@@ -148,11 +149,11 @@ class Concept:
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
-        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error for a
-            continuous concept, stated from the spread between validated automated algorithms
+        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error, stated from the spread between validated automated algorithms
             (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
             model and the measurement may differ before they are said to disagree
-            (:mod:`models.disagreement`). ``None``: never flagged (binary findings).
+            (:mod:`models.disagreement`); binary findings on their 0–1 scale. ``None``: never
+            flagged.
     """
 
     name: str
@@ -184,8 +185,6 @@ class Concept:
             raise ValueError(f"{self.name}: give both solves and inverse, or neither")
         if self.solves is not None and self.solves not in self.derived_from:
             raise ValueError(f"{self.name} back-solves {self.solves}, not one of its inputs")
-        if self.is_derived and self.checkable:
-            raise ValueError(f"{self.name} is derived: check its inputs, not it")
 
     @property
     def is_binary(self) -> bool:
@@ -201,6 +200,11 @@ class Concept:
     def is_primary(self) -> bool:
         """True for the independent concepts the task heads are a function of."""
         return not self.is_derived
+
+    @property
+    def can_be_checked(self) -> bool:
+        """"Check next" may propose it: checkable on a strip and not derived."""
+        return self.checkable and not self.is_derived
 
     @property
     def can_be_typed(self) -> bool:
@@ -267,6 +271,9 @@ _REF_QTC = (
 #: No QTc outside these bounds has been recorded in a living patient (above 700 ms: an
 #: input error, e.g. a QT measured on a 200 ms RR).
 _PLAUSIBLE_QTC = (200.0, 700.0)
+#: A yes/no finding read on the median beat, on its 0–1 scale: with the model's Bernoulli SD it
+#: flags only a model more than 90 % sure of the opposite of the measurement.
+_FINDING_MEASUREMENT_SD = 0.35
 #: QT measured by validated automated algorithms differs by about 10–15 ms (SD) between them
 #: (Kligfield P et al. J Electrocardiol 47:441 (2014)); a QTc adds the RR's share.
 _QTC_MEASUREMENT_SD_MS = 14.0
@@ -621,6 +628,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_notched",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_notched,
         label="Notched T",
         unit="",
@@ -635,6 +643,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_inverted",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_inverted,
         label="Inverted T",
         unit="",
@@ -646,6 +655,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_late_onset",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_late_onset,
         label="Late-onset T",
         unit="",
@@ -659,6 +669,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_broad_based",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_broad_based,
         label="Broad-based T",
         unit="",
@@ -670,6 +681,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="u_wave",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_u_wave,
         label="U wave",
         unit="",
@@ -682,6 +694,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_alternans",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_alternans,
         label="T-wave alternans",
         unit="",
@@ -694,6 +707,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qtc_prolonged",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         label="QTc prolonged",
         unit="",
         kind=ConceptKind.BINARY,

@@ -501,7 +501,7 @@ def checkable_mask(leads: Collection[str] | None = None) -> torch.Tensor:
     """``[K]`` bool: concepts a clinician can check on a record with ``leads`` (``None``: any
     lead), per the registry's ``checkable`` and ``lead``."""
     return torch.tensor(
-        [c.checkable and (c.lead is None or leads is None or c.lead in leads) for c in REGISTRY]
+        [c.can_be_checked and (c.lead is None or leads is None or c.lead in leads) for c in REGISTRY]
     )
 
 

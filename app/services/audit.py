@@ -54,13 +54,15 @@ _CONTENT_COLUMNS: dict[type, tuple[str, ...]] = {
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
 _LOCK_KEYS: dict[type, int] = {Intervention: 71_001, AuditEvent: 71_002}
-#: ``session.info`` keys: the heads appended in the open transaction, and the listener flag.
+#: ``session.info`` keys: the heads appended in the open transaction, the listener flag, and the
+#: chain id (read once per session).
 _PENDING = "qtlens_audit_heads"
 _LISTENING = "qtlens_audit_listening"
+_IDENTITY = "qtlens_chain_id"
 
 
-class AuditKeyMissing(RuntimeError):
-    """No usable audit key is configured (the message says how to provide one)."""
+class AuditSetupError(RuntimeError):
+    """The audit key or the checkpoint file is not usable (the message says why)."""
 
 
 class ChainTampered(RuntimeError):
@@ -81,7 +83,7 @@ class AuditSeal:
 
     def __post_init__(self) -> None:
         if len(self.key) < MIN_KEY_BYTES:
-            raise AuditKeyMissing(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
+            raise AuditSetupError(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
 
 
 def _ensure_key_file(settings: Settings) -> None:
@@ -101,12 +103,17 @@ def _ensure_key_file(settings: Settings) -> None:
 
 def seal_from_settings(settings: Settings) -> AuditSeal:
     """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file (created on first use, like
-    the secret key); :class:`AuditKeyMissing` when the key is too short."""
-    if settings.audit_key is not None:
-        key = settings.audit_key.get_secret_value()
-    else:
-        _ensure_key_file(settings)
-        key = settings.audit_key_file.read_text().strip()
+    the secret key). :class:`AuditSetupError` when the key is too short or the checkpoint file
+    cannot be appended to (found at start-up, not after an edit has committed)."""
+    try:
+        if settings.audit_key is not None:
+            key = settings.audit_key.get_secret_value()
+        else:
+            _ensure_key_file(settings)
+            key = settings.audit_key_file.read_text().strip()
+        _append(settings.audit_checkpoint_file, b"")
+    except OSError as error:
+        raise AuditSetupError(f"{error.filename}: {error.strerror}") from None
     return AuditSeal(key=key.encode("utf-8"), checkpoint_file=settings.audit_checkpoint_file)
 
 
@@ -114,7 +121,7 @@ def seal_of(session: Session) -> AuditSeal:
     """The seal of the :class:`~app.db.session.Database` that opened ``session``."""
     database = session.info.get("qtlens_database")
     if database is None:
-        raise AuditKeyMissing("this session was not opened by a QTLens Database: no audit key")
+        raise AuditSetupError("this session was not opened by a QTLens Database: no audit key")
     return database.audit_seal  # type: ignore[no-any-return]
 
 
@@ -198,9 +205,11 @@ def append(session: Session, row: Intervention | AuditEvent) -> Intervention | A
     seal = seal_of(session)
     lock_chain(session, model)
     last_seq, last_hash = _head(session, model)
+    if _IDENTITY not in session.info:
+        session.info[_IDENTITY] = chain_id(session)
     row.seq = last_seq + 1
     row.prev_hash = last_hash
-    row.hash = row_hash(seal.key, chain_id(session), row.prev_hash, row)
+    row.hash = row_hash(seal.key, session.info[_IDENTITY], row.prev_hash, row)
     session.add(row)
     session.flush()
     _checkpoint_on_commit(session)
@@ -220,7 +229,7 @@ def _checkpoint_on_commit(session: Session) -> None:
         heads = committed.info.pop(_PENDING, {})
         if heads:
             seal = seal_of(committed)
-            identity = committed.info["qtlens_chain_id"]
+            identity = committed.info[_IDENTITY]
             for table, (seq, head) in heads.items():
                 write_checkpoint_line(seal, seal.checkpoint_file, identity, table, seq, head)
 
@@ -229,7 +238,6 @@ def _checkpoint_on_commit(session: Session) -> None:
 
     event.listen(session, "after_commit", after_commit)
     event.listen(session, "after_rollback", after_rollback)
-    session.info["qtlens_chain_id"] = chain_id(session)
 
 
 def record_event(
@@ -259,10 +267,14 @@ def write_checkpoint_line(seal: AuditSeal, path: Path, identity: str, table: str
               "at": utc_now().isoformat(timespec="seconds")}
     line = json.dumps({**fields, "mac": _checkpoint_mac(seal.key, fields)},
                       sort_keys=True, separators=(",", ":")) + "\n"
+    _append(path, line.encode("utf-8"))
+
+
+def _append(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(descriptor, line.encode("utf-8"))
+        os.write(descriptor, data)
         os.fsync(descriptor)
     finally:
         os.close(descriptor)

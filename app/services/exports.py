@@ -29,6 +29,7 @@ from app.db.session import Database
 from app.services.audit import as_utc
 from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
+from models.ecg.io.device import QUANTITIES
 from models.tasks import TASKS
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
@@ -73,10 +74,17 @@ def _risk(field: str, task: str) -> Callable[[Any], Any]:
     return lambda row: (getattr(row.Intervention, field) or {}).get(task)
 
 
+#: The record's pseudonymous subject series (ours) and whether it is the series' baseline.
+SERIES_COLUMNS: tuple[Column, ...] = (
+    Column("series_id", pa.string(), lambda r: r.Record.series_id),
+    Column("is_baseline", pa.bool_(), lambda r: r.Record.is_baseline),
+)
+
 INTERVENTION_COLUMNS: tuple[Column, ...] = (
     Column("intervention_id", pa.int64(), lambda r: r.Intervention.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Intervention.created_at)),
     Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    *SERIES_COLUMNS,
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("model_name", pa.string(), lambda r: r.Prediction.model_name),
     Column("model_checksum", pa.string(), lambda r: r.Prediction.model_checksum),
@@ -102,6 +110,15 @@ def _model_value(name: str) -> Callable[[Any], Any]:
     return lambda row: (row.Prediction.model_output.get("concepts", {}).get(name) or {}).get("value")
 
 
+def _cart_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: ((row.Record.device_measurements or {}).get("values") or {}).get(name)
+
+
+def _cart_statements(row: Any) -> str | None:
+    statements = (row.Record.device_measurements or {}).get("statements")
+    return " | ".join(statements) if statements else None
+
+
 def _measured_value(name: str) -> Callable[[Any], Any]:
     return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get("value")
 
@@ -110,6 +127,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Prediction.created_at)),
     Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    *SERIES_COLUMNS,
     Column("source_format", pa.string(), lambda r: r.Record.source_format),
     Column("age_years", pa.int64(), lambda r: r.Record.age_years),
     Column("sex", pa.string(), lambda r: r.Record.sex),
@@ -129,6 +147,11 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
       for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
+    # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
+    Column("cart_source", pa.string(),
+           lambda r: (r.Record.device_measurements or {}).get("source")),
+    *(Column(f"cart_{name}", pa.float64(), _cart_value(name)) for name in QUANTITIES),
+    Column("cart_statements", pa.string(), _cart_statements),
 )
 
 

@@ -27,15 +27,18 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from app.services import records as record_queries
 from app.services.records import ensure_editable
-from app.services.users import shown_comment, shown_name
+from app.services.changes import CHANGE_TASK, change_risk, change_suggestion, changes_out
 from app.services.schemas import (
     ConceptOut,
     InterventionOut,
     PredictionOut,
     RecordOut,
+    SeriesViewOut,
     SuggestionOut,
     TaskRiskOut,
 )
+from app.services.series import series_baseline
+from app.services.users import shown_comment, shown_name
 from models.bundle import LoadedBundle
 from models.concepts import DEFAULT_QTC, REGISTRY, get_concept, is_concept, typed_target
 from models.disagreement import Disagreement, disagreements
@@ -79,18 +82,28 @@ class PredictionRun:
     latency_ms: float
 
 
-def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
-    """Measure the concepts on the signal and run the model (blocking; call in the worker pool).
+def analyse(bundle: LoadedBundle, ecg: Ecg,
+            measurements: dict[str, Any] | None = None) -> PredictionRun:
+    """Run the model on the signal, measuring the concepts first unless ``measurements`` (from
+    :func:`app.isolation.measure_concepts`, run by the API in a capped worker process) are
+    given (blocking; call in the worker pool).
 
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    analysis = analyse_ecg(bundle, ecg)
+    if measurements is None:
+        analysis = analyse_ecg(bundle, ecg)
+        prediction, measurements = analysis.prediction, analysis.measurements.to_dict()
+        latency_ms = analysis.latency_ms
+    else:
+        started = time.perf_counter()
+        prediction = bundle.predict([ecg])[0]
+        latency_ms = (time.perf_counter() - started) * 1000.0
     return PredictionRun(
-        model_output=analysis.prediction.to_dict(),
-        measurements=analysis.measurements.to_dict(),
-        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
-        latency_ms=analysis.latency_ms,
+        model_output=prediction.to_dict(),
+        measurements=measurements,
+        risks={task: risk.probability for task, risk in prediction.tasks.items()},
+        latency_ms=latency_ms,
     )
 
 
@@ -210,6 +223,8 @@ class PredictionState:
         result: the head pass over ``batch`` (``None`` when nothing is overridden or not
             editable: the stored output is then what is in force).
         discordant: concepts whose model and measured values disagree (most discordant first).
+        series: the record's series context (its baseline's values in force), when loaded
+            (:func:`prediction_state`, :func:`latest_states`) and the record is in a series.
     """
 
     record: Record
@@ -222,6 +237,7 @@ class PredictionState:
     batch: HeadBatch | None
     result: InterventionResult | None
     discordant: dict[str, Disagreement]
+    series: SeriesState | None = None
 
     @property
     def editable(self) -> bool:
@@ -252,6 +268,29 @@ class PredictionState:
         ):
             return self.result.concepts[name]
         return estimate.value if estimate else None
+
+    def values(self) -> dict[str, float | None]:
+        """Every concept's value in force (:meth:`value`)."""
+        return {c.name: self.value(c.name) for c in REGISTRY}
+
+    def change(self) -> tuple[list[Any], TaskRiskOut | None]:
+        """The change concepts against the series' baseline and the change-based risk (empty
+        and ``None`` outside a series or without a usable baseline)."""
+        if self.series is None or self.series.baseline_values is None:
+            return [], None
+        current = self.values()
+        risk = change_risk(self.bundle, current, self.series.baseline_values, self.record.sex,
+                           self.record.age_years)  # type: ignore[arg-type]
+        return changes_out(current, self.series.baseline_values), risk
+
+    def risk_values(self) -> dict[str, float]:
+        """Each task's probability in force: the change-based TdP risk where a baseline gives
+        one (what an intervention event logs before and after)."""
+        risks = {task: risk.probability for task, risk in self.tasks.items()}
+        changed = self.change()[1]
+        if changed is not None:
+            risks[changed.task] = changed.probability
+        return risks
 
     def with_overrides(self, overrides: dict[str, Override]) -> PredictionState:
         """This prediction with ``overrides`` in force instead (one head pass).
@@ -291,6 +330,51 @@ def load_state(
     return replace(empty, model=model, base=base).with_overrides(overrides)
 
 
+@dataclass(frozen=True)
+class SeriesState:
+    """A record's series context: what the page shows, and the baseline's values in force
+    (``None`` when no change can be computed — see ``view.note``)."""
+
+    view: SeriesViewOut
+    baseline_values: dict[str, float | None] | None
+
+
+def series_state(session: Session, bundle: LoadedBundle, record: Record) -> SeriesState | None:
+    """The series context of ``record`` (``None`` outside a series): its baseline ECG's latest
+    prediction with that ECG's own overrides applied, by the loaded bundle."""
+    if record.series_id is None:
+        return None
+    baseline = series_baseline(session, record)
+    if baseline is None:
+        note = ("this is the series' baseline ECG" if record.is_baseline
+                else "the series has no baseline ECG yet")
+        return SeriesState(SeriesViewOut(series_id=record.series_id, baseline_record_id=None,
+                                         baseline_prediction_id=None, note=note), None)
+    base = record_queries.latest_prediction(session, baseline)
+    values, note = None, None
+    if base is None:
+        note = "the baseline ECG has not been analysed yet: open it to analyse it"
+    elif base.model_checksum != bundle.checksum:
+        note = "the baseline ECG was analysed by another model: analyse it again"
+    else:
+        overrides = overrides_in_force(session, [base.id])[base.id]
+        values = load_state(bundle, base, baseline, overrides).values()
+    view = SeriesViewOut(
+        series_id=record.series_id, baseline_record_id=baseline.public_id,
+        baseline_prediction_id=base.id if base else None, note=note,
+        baseline_median_beats=base.measurements.get("median_beats") if base else None,
+    )
+    return SeriesState(view, values)
+
+
+def with_series(session: Session, state: PredictionState) -> PredictionState:
+    """``state`` with its record's series context (unchanged outside a series or when the
+    loaded bundle did not make the prediction)."""
+    if state.record.series_id is None or not state.editable:
+        return state
+    return replace(state, series=series_state(session, state.bundle, state.record))
+
+
 def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int) -> PredictionState:
     """The prediction ``prediction_id`` as it stands (:class:`PredictionNotFound` otherwise).
 
@@ -299,7 +383,7 @@ def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int)
     """
     prediction, record = get_prediction(session, prediction_id)
     overrides = overrides_in_force(session, [prediction.id])[prediction.id]
-    return load_state(bundle, prediction, record, overrides)
+    return with_series(session, load_state(bundle, prediction, record, overrides))
 
 
 def latest_states(
@@ -311,7 +395,8 @@ def latest_states(
     in_force = overrides_in_force(session, [p.id for p in latest.values()])
     by_id = {r.id: r for r in records}
     return {
-        record_id: load_state(bundle, prediction, by_id[record_id], in_force[prediction.id])
+        record_id: with_series(session, load_state(bundle, prediction, by_id[record_id],
+                                                   in_force[prediction.id]))
         for record_id, prediction in latest.items()
     }
 
@@ -381,19 +466,30 @@ def prediction_view(state: PredictionState, viewer: User,
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
             derived_from=list(concept.derived_from), sets=concept.solves,
-            can_be_typed=concept.can_be_typed, checkable=concept.checkable,
+            can_be_typed=concept.can_be_typed, checkable=concept.can_be_checked,
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
-    risks = [_risk_out(state, name, risk) for name, risk in state.tasks.items()]
+    changes, changed_risk = state.change()
+    risks = [changed_risk if changed_risk is not None and changed_risk.task == name
+             else _risk_out(state, name, risk) for name, risk in state.tasks.items()]
     best = [items[0] for items in suggestions(state).values() if items]
+    change_hint = None
+    if changed_risk is not None:
+        found = change_suggestion(state.bundle, state.values(), state.series.baseline_values,
+                                  state.record.sex, state.record.age_years,  # type: ignore
+                                  set(state.overrides))
+        if found is not None:  # the change head's own "check next" stands for its risk
+            change_hint = found
+            best = [found if s.task == CHANGE_TASK else s for s in best]
     prediction = state.prediction
     return PredictionOut(
         id=prediction.id, record_id=state.record.public_id, created_at=prediction.created_at,
         model_name=prediction.model_name, model_checksum=prediction.model_checksum,
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
-        risks=risks, suggestion=best[0] if best else None, suggestions=best,
+        risks=risks, suggestion=change_hint or (best[0] if best else None), suggestions=best,
         primary_qtc=primary_qtc, adjusted=state.adjusted, editable=state.editable,
         fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
+        series=state.series.view if state.series is not None else None, changes=changes,
     )
 
 
@@ -485,8 +581,8 @@ def record_intervention(
         model_value=state.model_prediction.concepts[target].value,
         previous_value=state.value(target),
         new_value=after.value(target),
-        risks_before={t: r.probability for t, r in state.tasks.items()},
-        risks_after={t: r.probability for t, r in after.tasks.items()},
+        risks_before=state.risk_values(),
+        risks_after=after.risk_values(),
         source="revert" if action == "revert" else source, comment=comment,
     )
     audit.append(session, event)
@@ -518,7 +614,7 @@ def edit_prediction(
     # The history this event extends is read inside the chain lock: read before it, two
     # concurrent edits would both log the same predecessor (issue 18, finding 7).
     audit.lock_chain(session, Intervention)
-    state = prediction_state(session, bundle, prediction_id)
+    state = prediction_state(session, bundle, prediction_id)  # with its series context
     return record_intervention(session, state, user, concept, action, value, source, comment)
 
 

@@ -13,7 +13,7 @@ import io
 import secrets
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from app.services.schemas import RecordOut
 from app.services.users import shown_name
 from models.ecg.io import IngestResult, UploadedFile, read_upload
 from models.ecg.io.checks import check_file_count
+from models.ecg.io.device import QUANTITIES
 from models.ecg.record import Ecg
 
 #: The upload readers the record routes call, through this service (routes never reach past it).
@@ -93,6 +94,7 @@ def store_record(
         sex=ecg.sex,
         content_sha256=content_digest(files),
         removed_fields=list(result.removed_fields),
+        device_measurements=result.device.to_dict() if result.device else None,
         signal_npy=encode_signal(ecg.signal_mv),
         original_bytes=_pack_originals(files) if keep_original_bytes else None,
         status="new",
@@ -124,6 +126,21 @@ def get_record(session: Session, public_id: str) -> Record:
     return record
 
 
+def device_reading_view(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cart's stored reading with each value's label and unit, in registry order (the API's
+    ``DeviceReadingOut``); ``None`` for a record without one."""
+    if not stored:
+        return None
+    values = stored.get("values") or {}
+    return {
+        "source": stored.get("source", ""),
+        "values": [{"name": name, "label": quantity.label, "unit": quantity.unit,
+                    "value": values[name]}
+                   for name, quantity in QUANTITIES.items() if name in values],
+        "statements": list(stored.get("statements") or []),
+    }
+
+
 def record_ecg(record: Record) -> Ecg:
     """The stored record as an :class:`Ecg`."""
     if record.signal_npy is None:
@@ -148,6 +165,11 @@ def latest_predictions(session: Session, records: Sequence[Record]) -> list[Pred
         .group_by(Prediction.record_id)
     )
     return list(session.execute(select(Prediction).where(Prediction.id.in_(newest))).scalars())
+
+
+def latest_prediction(session: Session, record: Record) -> Prediction | None:
+    """The newest prediction of ``record``, if any."""
+    return next(iter(latest_predictions(session, [record])), None)
 
 
 def list_records(
@@ -184,12 +206,15 @@ def record_out(record: Record, headline: Headline, primary_qtc: str, viewer: Use
         reviewed_at=record.reviewed_at,
         removed_fields=list(record.removed_fields),
         latest_prediction_id=headline.prediction_id,
+        series_id=record.series_id,
+        is_baseline=record.is_baseline,
         qtc_name=primary_qtc,
         qtc_ms=headline.qtc_ms,
         risks=headline.risks,
         risk_bands=headline.risk_bands,
         risk_points=headline.risk_points,
         adjusted=headline.adjusted,
+        device=device_reading_view(record.device_measurements),
     )
 
 

@@ -69,6 +69,23 @@ class UserIn(BaseModel):
     role: Role
 
 
+class DeviceValueOut(BaseModel):
+    """One interval or axis as the cart measured it."""
+
+    name: str = Field(description="Quantity; equals a concept name where it means the same.")
+    label: str
+    unit: str
+    value: float
+
+
+class DeviceReadingOut(BaseModel):
+    """The cart's own reading stored in the file (MUSE, Philips Sierra, HL7 aECG)."""
+
+    source: str
+    values: list[DeviceValueOut]
+    statements: list[str] = Field(description="The cart's interpretation, one line each.")
+
+
 class RecordOut(BaseModel):
     """A de-identified record (no signal; see ``/records/{id}/signal``)."""
 
@@ -88,6 +105,10 @@ class RecordOut(BaseModel):
         description="Names of identifying fields found in the upload and dropped on ingest."
     )
     latest_prediction_id: int | None = None
+    series_id: str | None = Field(
+        default=None, description="Pseudonymous subject series (ours, SER-…), if any."
+    )
+    is_baseline: bool = Field(default=False, description="The series' baseline ECG.")
     qtc_name: str = Field(description="The primary QTc formula (a setting; Fridericia default).")
     qtc_ms: float | None = Field(
         default=None, description="Headline QTc in ms in force (the primary formula)."
@@ -101,6 +122,8 @@ class RecordOut(BaseModel):
     )
     risk_points: dict[str, float] = Field(
         default_factory=dict, description="Tasks whose risk is a points score (Schwartz): points.")
+    device: DeviceReadingOut | None = Field(
+        default=None, description="The cart's intervals and statements, when the file has them.")
 
 
 class SignalOut(BaseModel):
@@ -171,6 +194,45 @@ class TaskRiskOut(BaseModel):
         default=None, description="A points head's score (e.g. Schwartz points); else null.")
     max_points: float | None = Field(
         default=None, description="The most a points head's items can give; else null.")
+    basis: Literal["single", "change"] = Field(
+        default="single",
+        description="single: read from this ECG alone; change: from its change against the "
+        "series' baseline ECG (contributions then name change concepts).",
+    )
+
+
+class ChangeOut(BaseModel):
+    """One change concept of this ECG against its series' baseline ECG (values in force)."""
+
+    name: str
+    label: str
+    unit: str
+    source: str = Field(description="The concept it is the change of (override it to move it).")
+    value: float | None = Field(description="This ECG minus the baseline (T amplitude: %).")
+    current_value: float | None
+    baseline_value: float | None
+    decimals: int
+    flag: Literal["normal", "borderline", "abnormal", "critical"]
+    flag_note: str = ""
+
+
+class SeriesViewOut(BaseModel):
+    """The series context of a prediction: its baseline ECG and that ECG's median beats."""
+
+    series_id: str
+    baseline_record_id: str | None
+    baseline_prediction_id: int | None
+    note: str | None = Field(default=None, description="Why no change is shown, if none is.")
+    baseline_median_beats: dict | None = Field(
+        default=None, description="The baseline's median beats per lead (seconds, mV)."
+    )
+
+
+class SeriesIn(BaseModel):
+    """Put a record in a series: 'new', an existing series id, or null for none."""
+
+    series: str | None = Field(default=None, max_length=32)
+    baseline: bool = False
 
 
 class SuggestionOut(BaseModel):
@@ -205,6 +267,8 @@ class PredictionOut(BaseModel):
     adjusted: bool = Field(description="A clinician value is in force.")
     editable: bool = Field(description="Made by the loaded model: concepts can be overridden.")
     fiducials: dict = Field(description="Delineation for plotting (seconds, mV).")
+    series: SeriesViewOut | None = None
+    changes: list[ChangeOut] = Field(default_factory=list)
 
 
 class InterventionIn(BaseModel):

@@ -78,14 +78,14 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
         return RiskReading(name, kind, sentence, None, max_points, set_by)
     if kind == "logistic":
         head = "logistic head on concepts"
-        meaning = str(entry.get("probability_meaning") or f"probability of {label.lower()}")
+        meaning = str(entry.get("probability_meaning") or f"probability of the {label} label")
     else:
         head = f"{card.get('variant', '')} network head".strip()
         source = str(card.get("data", {}).get("source", ""))
         meaning = str(
             entry.get("probability_meaning")
             or _NETWORK_MEANING.get(source, "probability of the {label} label of the "
-                                    "training data").format(label=label.lower())
+                                    "training data").format(label=label)
         )
     sentence = f"{_capital(meaning)} — {learned_from or 'learned from unstated data'}."
     return RiskReading(head, kind, sentence, bands_set_by=set_by)

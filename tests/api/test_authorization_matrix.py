@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/records/{public_id}/signal"): LOGGED_IN,
     ("POST", "/api/v1/records/{public_id}/review"): CLINICAL,
     ("POST", "/api/v1/records/{public_id}/reopen"): CLINICAL,
+    ("PUT", "/api/v1/records/{public_id}/series"): CLINICAL,
     ("DELETE", "/api/v1/records/{public_id}"): {ADMIN},
     ("POST", "/api/v1/records/{public_id}/predictions"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}"): LOGGED_IN,
@@ -164,7 +165,7 @@ def _request(client: TestClient, method: str, path: str) -> int:
     kwargs: dict = {"follow_redirects": False}
     if not path.startswith("/api/"):
         kwargs["headers"] = {"Accept": "text/html"}
-    if method in {"POST", "PATCH"}:
+    if method in {"POST", "PATCH", "PUT"}:
         kwargs["json"] = {}
     return client.request(method, path, **kwargs).status_code
 

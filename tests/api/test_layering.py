@@ -14,9 +14,10 @@ import pytest
 APP = Path(__file__).resolve().parents[2] / "app"
 
 #: What a route module may import from this project: the API's own dependencies and routes,
-#: and the services (which include the schemas); plus the app context and settings it is given.
+#: and the services (which include the schemas); plus the app context and settings it is given
+#: and the capped worker processes it hands untrusted work to.
 ROUTE_MAY_IMPORT = ("app.api.deps", "app.api.filters", "app.api.routes", "app.services",
-                    "app.context", "app.security", "app.settings")
+                    "app.context", "app.isolation", "app.security", "app.settings")
 
 
 def imports(path: Path) -> list[str]:

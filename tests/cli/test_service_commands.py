@@ -93,3 +93,13 @@ def test_the_audit_key_file_is_created_private_and_reused(run, tmp_path: Path,
     assert key_file.read_text() == key and run("audit", "verify").exit_code == 0
     key_file.write_text("another key, not the one that signed the rows")
     assert run("audit", "verify").exit_code == 1
+
+
+def test_an_unwritable_checkpoint_file_is_a_one_line_error(run, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("QTLENS_AUDIT_CHECKPOINT_FILE", str(blocker / "checkpoints.jsonl"))
+    failed = run("db", "upgrade")
+    assert failed.exit_code == 2 and failed.output.startswith("error: audit log: ")
+    assert "a-file" in failed.output and len(failed.output.splitlines()) == 1

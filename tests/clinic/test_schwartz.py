@@ -15,7 +15,7 @@ from models.bundle import LoadedBundle, load_bundle
 from models.cli import build_cli
 from models.concepts import concept_names
 from models.ecg.record import Ecg
-from models.heads.describe import read_risk
+from models.heads.describe import describe_head, read_risk
 from models.heads.points import (
     PointsTaskHead,
     load_task_head,
@@ -177,6 +177,11 @@ def test_compose_puts_the_schwartz_head_in_force_and_the_network_back(tmp_path: 
     assert research.task_heads["lqts_risk"]["kind"] == "network"
     assert research.task_heads["tdp_risk"]["kind"] == "logistic"
     assert not (out / "heads" / "lqts_risk.json").exists()
+    reading = describe_head(research.card, "lqts_risk")
+    assert (reading.head, reading.kind, reading.points) == ("joint network head", "network", None)
+    assert reading.sentence == (
+        "Probability of the Long-QT risk label of QTLens' synthetic causal model (a simulation, "
+        "not a patient's risk) — joint network head trained on 4000 synthetic ECGs, seed 0.")
     wrong = runner.invoke(build_cli(), ["compose-bundle", "--base", str(out), "--head",
                                         "tdp_risk=schwartz", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "predicts lqts_risk" in wrong.output

@@ -122,14 +122,15 @@ def test_replace_is_refused_by_the_database(logged) -> None:
                      "ON CONFLICT (id) DO UPDATE SET new_value = 999")
     with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
         session.execute(sa.text(statement))
-    if db.is_sqlite:  # a REPLACE on the unique hash, under a new id, is refused too
-        with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
-            session.execute(sa.text(
-                "INSERT OR REPLACE INTO interventions (id, prediction_id, user_id, created_at, "
-                "action, concept, unit, risks_before, risks_after, source, seq, prev_hash, hash) "
-                "SELECT 99, prediction_id, user_id, created_at, action, concept, unit, "
-                "risks_before, risks_after, source, 99, prev_hash, hash FROM interventions "
-                "WHERE id = 2"))
+    if db.is_sqlite:  # a REPLACE on another unique column, under a new id, is refused too
+        for seq, new_hash in (("99", "hash"), ("seq", "'f' || hash")):
+            with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+                session.execute(sa.text(
+                    "INSERT OR REPLACE INTO interventions (id, prediction_id, user_id, "
+                    "created_at, action, concept, unit, risks_before, risks_after, source, seq, "
+                    f"prev_hash, hash) SELECT 99, prediction_id, user_id, created_at, action, "
+                    f"concept, unit, risks_before, risks_after, source, {seq}, prev_hash, "
+                    f"{new_hash} FROM interventions WHERE id = 2"))
 
 
 def test_replace_with_the_guard_dropped_is_detected(

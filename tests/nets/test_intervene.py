@@ -155,7 +155,7 @@ def test_suggest_ranks_unchecked_concepts_with_a_reason(
     bundle, prediction = predicted
     suggestions = suggest(bundle, prediction, {"qtc_bazett": 430.0}, policy=policy, task="tdp_risk")
     names = [s.concept for s in suggestions]
-    checkable = {c.name for c in REGISTRY if c.checkable}
+    checkable = {c.name for c in REGISTRY if c.can_be_checked}
     # Never the QT a typed QTc set, nor anything derived, nor what no caliper reads.
     assert set(names) == checkable - {"qt"}
     assert not {"qtc_variability", "t_flatness", "t_asymmetry", "qtc_fridericia"} & set(names)

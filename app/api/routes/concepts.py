@@ -14,5 +14,6 @@ router = APIRouter(tags=["concepts"])
 async def list_concepts(context: ContextDep) -> dict[str, object]:
     """Every concept (bottleneck order) with unit, kind, normal range and thresholds, whether it
     is derived (and which primary concept a typed value of it sets) or checkable on a strip; the
-    tasks; and the QTc formulas with the one shown as the QTc (``QTLENS_PRIMARY_QTC``)."""
+    change concepts against a series' baseline; the tasks; and the QTc formulas with the one
+    shown as the QTc (``QTLENS_PRIMARY_QTC``)."""
     return registry_out(context.settings.primary_qtc)

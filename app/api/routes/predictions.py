@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -10,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked, RowId
 from app.api.routes.records import record_or_404
 from app.context import AppContext
+from app.isolation import measure_concepts
 from app.services import predictions as service
 from app.services import records as record_service
 from app.services.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
@@ -48,8 +51,12 @@ async def create_prediction(public_id: str, user: ClinicianUser,
     """Measure the concepts and run the model on the record (in the bounded worker pool)."""
     # Database work goes to the thread pool too: a write may wait for the SQLite lock, and the
     # event loop must keep answering (``/health`` among others) meanwhile.
+    started = time.perf_counter()
     ecg = await run_in_threadpool(_stored_ecg, context, public_id)
-    run = await context.pool.run(service.analyse, context.model, ecg)
+    # Measurement (Python-bound delineation) in a capped worker process, the network here.
+    measurements = await context.isolated.run(measure_concepts, ecg)
+    run = await context.pool.run(service.analyse, context.model, ecg, measurements)
+    run = dataclasses.replace(run, latency_ms=(time.perf_counter() - started) * 1000.0)
     return await run_in_threadpool(_store_prediction, context, public_id, user, run)
 
 
@@ -63,7 +70,8 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         prediction = service.store_prediction(session, context.model, record, user, run)
-        state = service.load_state(context.model, prediction, record, {})
+        state = service.with_series(session, service.load_state(context.model, prediction,
+                                                                  record, {}))
         return service.prediction_view(state, user, context.settings.primary_qtc)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
 from app.context import AppContext
 from app.services import predictions as prediction_service
 from app.services import records as record_service
-from app.services.schemas import RecordOut, SignalOut
+from app.services import series as series_service
+from app.services.schemas import RecordOut, SeriesIn, SignalOut
 from app.services.users import User
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -58,27 +59,40 @@ async def upload_record(
     files: Annotated[list[UploadFile], File(description="One ECG file, or a WFDB .hea + .dat")],
     user: ClinicianUser,
     context: ContextDep,
+    series: Annotated[
+        str | None,
+        Form(max_length=32, description="'new' to start a subject series, or a series id."),
+    ] = None,
+    baseline: Annotated[bool, Form(description="The series' baseline ECG.")] = False,
 ) -> RecordOut:
     """Upload an ECG (any supported format); it is de-identified on ingest. Nothing is stored
-    unless the whole file reads."""
+    unless the whole file reads (and the series, if given, exists)."""
     check_upload_rate(user, context)
     limits = context.settings.ingest_limits
     # Before reading them: 413 like every size limit.
     record_service.check_file_count(len(files), limits)
     uploaded = [record_service.UploadedFile(name=f.filename or "upload", data=await f.read())
                 for f in files]
-    result = await context.pool.run(record_service.read_upload, uploaded, limits)
+    # In a worker process with capped memory and CPU time: never decoded in the API process.
+    result = await context.isolated.run(record_service.read_upload, uploaded, limits)
     # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
-    return await run_in_threadpool(_store_upload, context, user, result, uploaded)
+    series = series or None
+    return await run_in_threadpool(_store_upload, context, user, result, uploaded, series, baseline)
 
 
 def _store_upload(context: AppContext, user: User, result: record_service.IngestResult,
-                  uploaded: list[record_service.UploadedFile]) -> RecordOut:
-    with context.db.write() as session:
-        record = record_service.store_record(
-            session, user, result, uploaded, context.settings.keep_original_bytes
-        )
-        return summary(context, session, record, user)
+                  uploaded: list[record_service.UploadedFile], series: str | None,
+                  baseline: bool) -> RecordOut:
+    try:
+        with context.db.write() as session:
+            record = record_service.store_record(
+                session, user, result, uploaded, context.settings.keep_original_bytes
+            )
+            if series is not None or baseline:
+                series_service.assign_series(session, record, user, series, baseline)
+            return summary(context, session, record, user)
+    except series_service.SeriesError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.get("", response_model=list[RecordOut])
@@ -133,6 +147,22 @@ def get_signal(
         record_duration_s=ecg.duration_s,
         signal_mv=window.tolist(),
     )
+
+
+@router.put("/{public_id}/series", response_model=RecordOut, dependencies=[CsrfChecked],
+            responses={422: {"description": "unknown series, or a baseline outside a series"}})
+def set_series(
+    public_id: str, body: SeriesIn, user: ClinicianUser, context: ContextDep
+) -> RecordOut:
+    """Put the record in a subject series ('new' or an existing id; null takes it out),
+    optionally as the series' baseline ECG (the previous baseline loses the mark). Audited."""
+    try:
+        with context.db.write() as session:
+            record = record_or_404(session, public_id)
+            series_service.assign_series(session, record, user, body.series, body.baseline)
+            return summary(context, session, record, user)
+    except series_service.SeriesError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.post("/{public_id}/review", response_model=RecordOut, dependencies=[CsrfChecked],

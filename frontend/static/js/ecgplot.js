@@ -21,6 +21,7 @@ window.QTLensEcg = (function () {
   const GRID_MAJOR = "#f19c9c";
   const GRID_MINOR = "#fbdcdc";
   const TRACE_COLOUR = "#111";
+  const BASELINE_COLOUR = "#0969da";  // the series' baseline median beat, under the current one
   const FIDUCIAL_STYLE = {
     qrs_onset_s: { colour: "#1f6feb", label: "QRS onset" },
     t_peak_s: { colour: "#8957e5", label: "T peak" },
@@ -104,8 +105,9 @@ window.QTLensEcg = (function () {
     };
   }
 
-  /** Median beats of every lead in a 3×4 grid, each with the global fiducials marked. */
-  function buildMedian(fiducials, explanation) {
+  /** Median beats of every lead in a 3×4 grid, each with the global fiducials marked; with
+   * ``baselineBeats`` (the series' baseline ECG) its median beat is overlaid, aligned on R. */
+  function buildMedian(fiducials, explanation, baselineBeats) {
     const beats = (fiducials && fiducials.median_beats) || {};
     const marks = (fiducials && fiducials.global_fiducials) || {};
     const traces = [];
@@ -118,6 +120,15 @@ window.QTLensEcg = (function () {
       const beat = beats[lead];
       const origin = column * MEDIAN_CELL_S - beat.start_s;  // x of the R peak in this cell
       const offset = rowOffset(row);
+      const before = baselineBeats && baselineBeats[lead];
+      if (before) {
+        traces.push({
+          type: "scatter", mode: "lines", hoverinfo: "name", name: `${lead} baseline`, showlegend: false,
+          x: before.samples_mv.map((_, i) => origin + before.start_s + i / before.fs_hz),
+          y: before.samples_mv.map((v) => v + offset),
+          line: { color: BASELINE_COLOUR, width: 1.2, dash: "dash" },
+        });
+      }
       traces.push({
         type: "scatter", mode: "lines", hoverinfo: "name", name: `${lead} median`, showlegend: false,
         x: beat.samples_mv.map((_, i) => origin + beat.start_s + i / beat.fs_hz),
@@ -140,8 +151,8 @@ window.QTLensEcg = (function () {
   }
 
   /** Traces, annotations and shapes for the chosen layout. */
-  function build(signal, layout, singleLead, fiducials, explanation) {
-    if (layout === "median") return buildMedian(fiducials, explanation);
+  function build(signal, layout, singleLead, fiducials, explanation, baselineBeats) {
+    if (layout === "median") return buildMedian(fiducials, explanation, baselineBeats);
     const fs = signal.fs_hz;
     const duration = signal.duration_s;
     const laid = panels(layout, signal.lead_names, duration, singleLead);
@@ -220,8 +231,8 @@ window.QTLensEcg = (function () {
    * whose width decides whether the drawing may grow beyond true scale. */
   function draw(container, signal, options) {
     const { layout = "3x4", singleLead = null, fiducials = null, caliper = null, explanation = null,
-      box = container.parentElement } = options || {};
-    const built = build(signal, layout, singleLead, fiducials, explanation);
+      baselineBeats = null, box = container.parentElement } = options || {};
+    const built = build(signal, layout, singleLead, fiducials, explanation, baselineBeats);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
     const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s);

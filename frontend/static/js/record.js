@@ -19,6 +19,9 @@
   const suggestionNode = document.getElementById("suggestion");
   const commentInput = document.getElementById("edit-comment");
   const contribTask = document.getElementById("contrib-task");
+  const changeSection = document.getElementById("change-section");
+  const changeBody = document.getElementById("change-body");
+  const seriesNote = document.getElementById("series-note");
   const windowSelect = document.getElementById("window-select");
   const legendNode = document.getElementById("fiducial-legend");
   const reviewState = document.getElementById("review-state");
@@ -54,6 +57,8 @@
       fiducials: state.prediction ? state.prediction.fiducials : null,
       caliper: state.caliper,
       explanation: state.explanation,
+      baselineBeats: state.prediction && state.prediction.series
+        ? state.prediction.series.baseline_median_beats : null,
     });
     const speed = window.QTLensEcg.mmPerSecond(plotNode);
     document.getElementById("scale-line").textContent =
@@ -72,6 +77,10 @@
         el("span", { class: "risk-label" }, risk.label),
         el("span", { class: `risk-value band-${risk.band}`, dataset: { testid: `risk-${risk.task}` } }, value),
         el("span", { class: `band band-${risk.band}` }, risk.band)));
+      if (risk.basis === "change") {
+        riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-basis-${risk.task}` } },
+          `From the change against baseline ECG ${prediction.series.baseline_record_id}.`));
+      }
       if (risk.head) {
         riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-head-${risk.task}` } },
           `From: ${risk.head} · `, el("a", { href: `/about#${risk.task}` }, "about this model")));
@@ -85,7 +94,7 @@
     const entries = Object.entries(primary.contributions)
       .filter((e) => e[1] !== 0)
       .sort((a, b) => Math.abs(a[1]) - Math.abs(b[1]));
-    const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
+    const labels = Object.fromEntries([...prediction.concepts, ...prediction.changes].map((c) => [c.name, c.label]));
     Plotly.react("contrib-plot", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => labels[e[0]] || e[0]),
       marker: { color: entries.map((e) => (e[1] > 0 ? "#d1242f" : "#1f883d")) },
@@ -142,7 +151,9 @@
       value: concept.overridden ? fmt(concept.value, concept.decimals) : "",
       dataset: { testid: `override-${concept.name}` },
     });
-    const apply = el("button", { type: "button", disabled: locked,
+    // Enter in the field sets the value, so the button is for the mouse and stays out of the Tab
+    // order: one Tab stop per concept.
+    const apply = el("button", { type: "button", disabled: locked, tabindex: "-1",
       "aria-label": `Set ${concept.label}`, dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
       if (input.value === "" || !editable()) return;
@@ -187,9 +198,56 @@
     }
   }
 
+  /** The change of each concept against the series' baseline ECG, beside the absolute values. */
+  function renderChanges(prediction) {
+    const series = prediction.series;
+    changeSection.hidden = !series;
+    if (!series) return;
+    seriesNote.textContent = `Series ${series.series_id}` +
+      (series.baseline_record_id ? ` · baseline ECG ${series.baseline_record_id} (dashed blue in the median beats)` : "") +
+      (series.note ? ` · ${series.note}` : "");
+    changeBody.replaceChildren();
+    for (const c of prediction.changes) {
+      const unit = c.unit ? ` ${c.unit}` : "";
+      const rounded = c.value === null ? null : Math.round(c.value * 10 ** c.decimals) / 10 ** c.decimals;
+      const value = rounded === null ? "n/a" : `${rounded > 0 ? "+" : ""}${fmt(rounded + 0, c.decimals)}${unit}`;
+      const source = prediction.concepts.find((x) => x.name === c.source);
+      const sourceUnit = source && source.unit ? ` ${source.unit}` : "";
+      const decimals = source ? source.decimals : 0;
+      changeBody.append(el("tr", { class: `flag-${c.flag}`, dataset: { change: c.name, testid: `change-${c.name}` } },
+        el("th", { scope: "row", title: c.flag_note || "" }, c.label,
+          c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null),
+        el("td", { dataset: { testid: `change-value-${c.name}` } }, value),
+        el("td", { class: "hint" }, `${fmt(c.baseline_value, decimals)} → ${fmt(c.current_value, decimals)}${sourceUnit}`)));
+    }
+  }
+
+  /** The cart's own reading beside QTLens' value in force of the same quantity. */
+  function renderDevice(device, prediction) {
+    document.getElementById("device-card").hidden = !device;
+    if (!device) return;
+    const concepts = Object.fromEntries((prediction ? prediction.concepts : []).map((c) => [c.name, c]));
+    document.getElementById("device-source").textContent =
+      `Measured by the electrocardiograph (${device.source}), as stored in the uploaded file.`;
+    document.getElementById("device-body").replaceChildren(...device.values.map((v) => {
+      const own = concepts[v.name];
+      const ours = own ? `${fmt(own.value, own.decimals)} ${own.unit}`
+        : v.name === "qtc" ? "formula not stated by the file" : "not measured by QTLens";
+      return el("tr", { dataset: { quantity: v.name } },
+        el("th", { scope: "row" }, v.label),
+        el("td", { dataset: { testid: `cart-${v.name}` } }, `${fmt(v.value, 0)} ${v.unit}`),
+        el("td", { class: own ? "" : "hint" }, ours));
+    }));
+    const statements = device.statements.length ? device.statements : ["(none in the file)"];
+    document.getElementById("device-statements").replaceChildren(
+      ...statements.map((line) => el("li", {}, line)));
+  }
+
   function render(prediction) {
     state.prediction = prediction;
+    if (state.record) renderDevice(state.record.device, prediction);
     renderConcepts(prediction);
+    renderChanges(prediction);
     renderRisk(prediction);
     renderSuggestion(prediction);
     document.getElementById("model-line").textContent =
@@ -381,10 +439,11 @@
         `${record.age_years ?? "age ?"} y · ${record.sex ?? "sex ?"} · ${record.source_format} · ` +
         `${fmt(record.fs_hz, 0)} Hz · ${fmt(record.duration_s, 1)} s`;
       renderReview(record);
+      renderDevice(record.device, null);
       const starts = [];
       for (let t = 0; t < record.duration_s; t += WINDOW_S) starts.push(t);
       windowSelect.replaceChildren(...starts.map((t) =>
-        el("option", { value: t }, `${t} s – ${fmt(Math.min(t + WINDOW_S, record.duration_s), 1)} s`)));
+        el("option", { value: t }, `${t} s – ${+Math.min(t + WINDOW_S, record.duration_s).toFixed(1)} s`)));
       document.getElementById("window-select-label").hidden = starts.length < 2;
       await loadSignal(0);
       leadSelect.replaceChildren(...state.signal.lead_names.map((l) => el("option", { value: l }, l)));
