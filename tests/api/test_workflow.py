@@ -137,6 +137,13 @@ def test_bad_values_are_refused_with_a_reason(client_as, data_dir: Path) -> None
                           json={"concept": "qt", "value": 400}).status_code == 404
 
 
+def test_a_worklist_offset_beyond_64_bits_is_refused_not_a_server_error(client_as) -> None:
+    clinician = client_as("clinician")
+    huge = clinician.get("/api/v1/records", params={"offset": "6065918615820068454400"})
+    assert huge.status_code == 422 and "offset" in huge.json()["message"]
+    assert clinician.get("/api/v1/records", params={"offset": "1000000000"}).status_code == 200
+
+
 def _counts(database_url: str) -> tuple[int, int, int]:
     db = Database(database_url)
     with db.read() as session:
