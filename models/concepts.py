@@ -124,6 +124,10 @@ class Concept:
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
+        qt_definition: for a QT or a concept computed from it, which QT: ``"global"`` (CSE:
+            earliest QRS onset → latest T end over the leads, as the ECGRDVQ table's vector-
+            magnitude QT) or ``"lead"`` (one lead, II or V5, as the LQTS criteria); ``None``
+            for every other concept.
     """
 
     name: str
@@ -144,6 +148,7 @@ class Concept:
     rate_corrected: bool = False
     references: tuple[str, ...] = ()
     decimals: int = 0
+    qt_definition: Literal["global", "lead"] | None = None
 
     @property
     def is_binary(self) -> bool:
@@ -233,6 +238,7 @@ def _qtc(name: str, label: str, formula_text: str, derive: Derivation, reference
         derive=derive,
         rate_corrected=True,
         references=(reference, *_REF_QTC),
+        qt_definition="global",
     )
 
 
@@ -316,9 +322,11 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="Global QRS onset to the end of the T wave: total ventricular "
         "depolarisation and repolarisation time.",
-        how_measured="Global QRS onset → T end by the tangent method on the median beat, in the "
-        "lead whose T ends last among leads with a T ≥ 0.1 mV (a lone lead ending > 40 ms after "
-        "all others is dropped). Unavailable when QRS ≥ 120 ms.",
+        how_measured="Global QT (CSE definition) on the median beat: the earliest QRS onset over the "
+        "leads (multi-lead spatial velocity) → the latest T end over the leads (each lead's "
+        "tangent to the isoelectric level; a latest T end > 30 ms after the next is dropped, "
+        "repeatedly). Low-confidence when the T end rests on ≤ 2 leads or QTcF is outside "
+        "300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
         normal_low=350,
         normal_high=440,
         thresholds=(
@@ -329,7 +337,10 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=800,
         references=(
             "Postema PG, Wilde AAM. The measurement of the QT interval. Curr Cardiol Rev 10:287 (2014)",
+            "The CSE Working Party. Recommendations for measurement standards in quantitative "
+            "electrocardiography. Eur Heart J 6:815 (1985)",
         ),
+        qt_definition="global",
     ),
     _qtc(
         "qtc_bazett",
@@ -600,6 +611,7 @@ REGISTRY: tuple[Concept, ...] = (
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
         sex_specific=True,
+        qt_definition="global",
         derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),

@@ -195,6 +195,7 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             probability=estimate.probability if estimate else None,
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
+            measured_low_confidence=measurement.get("low_confidence"),
             value=value, overridden=override is not None,
             overridden_by=override.username if override else None,
             normal_range=concept.normal_range_text(), decimals=concept.decimals,

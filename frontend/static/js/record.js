@@ -122,9 +122,12 @@
     conceptBody.replaceChildren();
     for (const c of prediction.concepts) {
       const unit = c.unit ? ` ${c.unit}` : "";
-      const measured = c.measured_value !== null
-        ? `${fmt(c.measured_value, c.decimals)}${unit}`
-        : el("span", { class: "hint", title: c.measured_reason || "" }, "n/a");
+      const measured = c.measured_value === null
+        ? el("span", { class: "hint", title: c.measured_reason || "" }, "n/a")
+        : c.measured_low_confidence
+          ? el("span", { class: "low-confidence", title: c.measured_low_confidence, dataset: { testid: `low-confidence-${c.name}` } },
+            `${fmt(c.measured_value, c.decimals)}${unit}`, el("span", { class: "hint" }, " (low confidence)"))
+          : `${fmt(c.measured_value, c.decimals)}${unit}`;
       const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
         el("th", { scope: "row", title: c.flag_note || "" }, c.label,
           c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
