@@ -13,7 +13,8 @@ COPY models ./models
 COPY frontend ./frontend
 COPY migrations ./migrations
 RUN pip install -c constraints.txt . \
-    && useradd --system --uid 10001 qtlens
+    && useradd --system --uid 10001 qtlens \
+    && mkdir -p /srv/qtlens/audit && chown qtlens /srv/qtlens/audit
 USER qtlens
 EXPOSE 8000
 CMD ["sh", "-c", "qtlens db upgrade && qtlens serve --host 0.0.0.0 --port 8000 --workers ${QTLENS_WORKERS:-2}"]

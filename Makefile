@@ -47,8 +47,9 @@ test: install-test
 train-demo: install
 	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out models/weights/demo
 	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
-	$(BIN)/qtlens compose-bundle --base models/weights/demo \
+	$(BIN)/qtlens compose-bundle --base models/weights/demo --head lqts_risk=schwartz \
 	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
+	$(BIN)/qtlens calibrate-bands --bundle models/weights/demo
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks

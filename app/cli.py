@@ -50,8 +50,13 @@ def _clear_database_errors() -> Iterator[None]:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from app.services.audit import AuditSetupError, ChainTampered
+
     try:
         yield
+    except (AuditSetupError, ChainTampered) as error:
+        typer.echo(f"error: audit log: {error}", err=True)
+        raise typer.Exit(2) from None
     except (SQLAlchemyError, CommandError) as error:
         text = str(error).strip()
         typer.echo(f"error: database: {text.splitlines()[0] if text else repr(error)}", err=True)
@@ -64,10 +69,11 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the database schema (SQLite file or QTLENS_DATABASE_URL)."""
     from app.db.migrate import upgrade
+    from app.services.audit import seal_from_settings
 
     settings = _settings()
     with _clear_database_errors():
-        upgrade(settings.database_url, revision)
+        upgrade(settings.database_url, revision, seal_from_settings(settings))
     typer.echo(f"database at revision {revision}")
 
 
@@ -138,21 +144,56 @@ def users_list() -> None:
                        f"{'active' if user.is_active else 'inactive'}")
 
 
+CheckpointOption = Annotated[Path | None, typer.Option(
+    "--checkpoints", help="Checkpoint file to compare with (default QTLENS_AUDIT_CHECKPOINT_FILE; "
+    "e.g. the one saved with a backup).")]
+
+
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chains of interventions and audit events; exit 1 on any mismatch."""
+def audit_verify(checkpoints: CheckpointOption = None) -> None:
+    """Recompute the keyed chains of interventions and audit events and compare them with the
+    latest checkpoints; exit 1 on any mismatch (edit, forged row, rewrite, truncation)."""
     from app.services.audit import verify_chains
 
     with _clear_database_errors(), _database().read() as session:
-        reports = verify_chains(session)
+        reports = verify_chains(session, checkpoint_file=checkpoints)
     failed = False
     for report in reports:
         verdict = "OK" if report.ok else "TAMPERED"
         typer.echo(f"{report.table}: {report.rows} rows, {verdict}")
-        for problem in report.problems:
-            typer.echo(f"  {problem}")
+        for finding in report.findings:
+            typer.echo(f"  {finding}")
         failed = failed or not report.ok
     raise typer.Exit(1 if failed else 0)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Append to this file instead (e.g. beside a database backup).")] = None,
+) -> None:
+    """Verify the chains, then append a signed checkpoint of both heads (exit 1 if tampered).
+
+    A chain with no checkpoint yet (say the checkpoint file was lost) is sealed as it is now.
+    """
+    from app.services.audit import verify_chains, write_checkpoint
+
+    database = _database()
+    with _clear_database_errors(), database.read() as session:
+        reports = verify_chains(session)
+        problems = [p for report in reports for p in report.problems]
+        if problems:
+            typer.echo("error: the chains do not verify; not checkpointing a tampered log:",
+                       err=True)
+            for problem in problems:
+                typer.echo(f"  {problem}", err=True)
+            raise typer.Exit(1)
+        lines = write_checkpoint(session, database.audit_seal, out)
+    for report in reports:
+        if report.unsealed:
+            typer.echo(f"warning: {report.table} had no checkpoint; sealing it as it is now")
+    for line in lines:
+        typer.echo(f"checkpointed {line}")
 
 
 def _ensure_secret_key() -> None:
@@ -177,7 +218,10 @@ def serve(
     """Serve the web application (run `qtlens db upgrade` first)."""
     import uvicorn
 
+    from app.services.audit import seal_from_settings
+
     _ensure_secret_key()
+    seal_from_settings(_settings())  # creates var/audit_key before the workers start
     bundle = _settings().model_bundle
     if not Path(bundle).exists():
         typer.echo(f"error: model bundle {bundle} not found (QTLENS_MODEL_BUNDLE)", err=True)

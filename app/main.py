@@ -27,11 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.routes import router as api_router
 from app.api.routes.health import router as health_router
 from app.context import AppContext, WorkerPool, configure_torch_threads
+from app.isolation import IsolatedPool
 from app.db.session import Database
 from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
+from app.services.audit import seal_from_settings
 from app.services.explanations import ExplanationCache
 from app.services.predictions import warm_up
+from app.services.records import RecordLocked
 from app.settings import PROJECT_ROOT, Settings
 from models.ecg.errors import EcgInputError
 
@@ -182,6 +185,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers=getattr(error, "headers", None),
         )
 
+    @app.exception_handler(RecordLocked)
+    async def record_locked(_request: Request, error: RecordLocked) -> JSONResponse:
+        # A reviewed record refuses every change until a clinician reopens it (README, "Review").
+        return JSONResponse(_error_body("record_locked", str(error), "status"), status_code=423)
+
     @app.exception_handler(DataError)
     async def unstorable_value(_request: Request, error: DataError) -> JSONResponse:
         # The database refused a value the client sent (PostgreSQL: text with a NUL character).
@@ -210,9 +218,13 @@ def build_context(settings: Settings) -> AppContext:
     LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
     return AppContext(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, seal_from_settings(settings)),
         model=bundle,
         pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
+        isolated=IsolatedPool(settings.inference_workers,
+                              max_waiting=8 * settings.inference_workers,
+                              memory_bytes=settings.worker_memory_mb * 1024 * 1024,
+                              cpu_seconds=settings.worker_cpu_seconds),
         login_limiter=RateLimiter(settings.login_rate_per_minute),
         upload_limiter=RateLimiter(settings.upload_rate_per_minute),
         explanations=ExplanationCache(),
@@ -239,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             sys.setswitchinterval(switch_interval_s)
             context.pool.shutdown()
+            context.isolated.shutdown()
             context.db.dispose()
 
     app = FastAPI(

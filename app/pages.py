@@ -25,14 +25,19 @@ from app.api.routes.auth import (
     set_cookie,
 )
 from app.context import AppContext
-from app.db.models import User
+from app.services.users import User
 from app.security import SESSION_COOKIE
 from app.settings import PROJECT_ROOT
-from models.concepts import REGISTRY
+from models.change import get_change_concept, is_change_concept
+from models.concepts import REGISTRY, get_concept, is_concept
+from models.heads.describe import describe_head
 from models.tasks import TASKS
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=PROJECT_ROOT / "frontend" / "templates")
+templates.env.filters["concept_label"] = lambda name: (
+    get_concept(name).label if is_concept(name)
+    else get_change_concept(name).concept.label if is_change_concept(name) else name)
 
 
 def render(request: Request, context: AppContext, name: str, user: User | None,
@@ -138,6 +143,16 @@ def research_page(request: Request, context: ContextDep, user: ResearcherUser) -
 def admin_page(request: Request, context: ContextDep, user: AdminUser) -> HTMLResponse:
     """Users, roles and the model card."""
     return render(request, context, "admin.html", user, model=context.model)
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about_page(request: Request, context: ContextDep, user: AnyUser) -> HTMLResponse:
+    """The model card as a readable page: per risk, the head in force, what its number means,
+    what it was learned from, its bands and limitations; then the concept network's data and
+    figures."""
+    model = context.model
+    heads = {t.name: describe_head(model.card, t.name) for t in TASKS}
+    return render(request, context, "about.html", user, model=model, card=model.card, heads=heads)
 
 
 @router.get("/account", response_class=HTMLResponse)

@@ -10,9 +10,10 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.concepts import DEFAULT_QTC, QTC_FORMULAS, qtc_formula
 from models.ecg.limits import IngestLimits
 
 #: Repository / installation root (the folder holding app/, models/, frontend/).
@@ -44,12 +45,35 @@ class Settings(BaseSettings):
         default_factory=lambda: secrets.token_urlsafe(32),
         description="Key for CSRF tokens. Set it in production so restarts keep sessions valid.",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit chains (at least 16 bytes); kept outside the database. "
+        "Unset: read from audit_key_file.",
+    )
+    audit_key_file: Path = Field(
+        default=PROJECT_ROOT / "var" / "audit_key",
+        description="File holding the audit key (created, mode 0600, on first use).",
+    )
+    audit_checkpoint_file: Path = Field(
+        default=PROJECT_ROOT / "var" / "audit-checkpoints.jsonl",
+        description="Append-only file of signed chain-head checkpoints (outside the database).",
+    )
     cookie_secure: bool = Field(
         default=False, description="Mark cookies Secure (set true behind HTTPS)."
     )
     session_hours: float = Field(default=12.0, gt=0, description="Login session lifetime in hours.")
     inference_workers: int = Field(
         default=2, ge=1, le=64, description="Concurrent model inferences (bounded worker pool)."
+    )
+    worker_memory_mb: int = Field(
+        default=3072, ge=512,
+        description="Address-space cap (MB) of each worker process that reads and measures "
+        "uploads (one per inference worker); an upload that needs more is refused with 413.",
+    )
+    worker_cpu_seconds: float = Field(
+        default=60.0, gt=0,
+        description="CPU-time limit (s) of reading or measuring one ECG in a worker process; "
+        "beyond it the request is refused with 422.",
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_channels: int = Field(default=16, ge=1, le=64)
@@ -64,6 +88,17 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(default=10, ge=1)
     upload_rate_per_minute: int = Field(default=30, ge=1)
     log_level: str = Field(default="INFO")
+    primary_qtc: str = Field(
+        default=DEFAULT_QTC,
+        description="The QTc formula shown as the QTc on the record page and the worklist "
+        f"(one of {', '.join(QTC_FORMULAS)}); the others stay one click away.",
+    )
+
+    @field_validator("primary_qtc")
+    @classmethod
+    def _known_qtc_formula(cls, name: str) -> str:
+        """A QTc formula of the registry (clear message otherwise)."""
+        return qtc_formula(name).name
 
     @field_validator("database_url")
     @classmethod

@@ -17,9 +17,15 @@ data it was learned from::
     "task_heads": {
       "lqts_risk": {"kind": "network", "learned_from": "joint network head trained on …"},
       "tdp_risk": {"kind": "logistic", "file": "heads/tdp_risk.json",
-                   "learned_from": "logistic head learned on ECGRDVQ (6 subjects, …)",
+                   "learned_from": "logistic head on one ECG, learned on ECGRDVQ (6 subjects, …)",
                    "features": [...], "evaluation": {...}, "limitations": [...],
-                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"}}}
+                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"},
+                   "change_head": {"file": "heads/tdp_risk.change.json", "learned_from": "…",
+                                   "features": [...], "evaluation": {...}, ...}}}
+
+A ``change_head`` reads change concepts of an ECG and its baseline (:mod:`models.change`); the
+app reads it instead of the head for an ECG whose series has a baseline ECG
+(:attr:`LoadedBundle.change_heads`).
 
 A card without the section (every bundle ``qtlens train`` writes) carries the network's heads
 for every task (:func:`task_heads`). ``qtlens compose-bundle`` writes composed bundles.
@@ -34,13 +40,14 @@ shell).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.metadata
 import json
 import math
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +58,15 @@ from safetensors.torch import load_file, save_file
 from models.concepts import concept_names
 from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
-from models.heads.logistic import ComposedConceptModel, LogisticTaskHead
+from models.heads.logistic import ComposedConceptModel, TaskHead
+from models.heads.points import POINTS_KIND, load_task_head, points_from_logit
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.bottleneck import sex_code
 from models.nets.inputs import InputSpec, ecg_to_input
 from models.nets.model import ConceptModel, HeadExplanation, ModelConfig, RiskModel
 from models.nets.prediction import ConceptEstimate, HeadState, ModelPrediction, TaskRisk
 from models.nets.registry import create_model, get_variant
-from models.tasks import TASKS, task_names
+from models.tasks import TASKS, Bands, RiskBand, get_task, task_names
 
 WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "card.json"
@@ -66,9 +74,13 @@ PREPROCESSING_FILE = "preprocessing.json"
 CHECKSUM_FILE = "SHA256SUMS"
 BUNDLE_FILES: tuple[str, ...] = (WEIGHTS_FILE, CARD_FILE, PREPROCESSING_FILE)
 HEADS_DIR = "heads"
-#: ``kind`` of a card's task-head entry: the network's own linear head, or a logistic head file.
+#: ``kind`` of a card's task-head entry: the network's own linear head, a logistic head file, or
+#: a fixed-weight points head file (published criteria, :mod:`models.heads.points`).
 NETWORK_HEAD = "network"
 LOGISTIC_HEAD = "logistic"
+POINTS_HEAD = POINTS_KIND
+#: Entry kinds whose head lives in a file under ``heads/``.
+FILE_HEADS: tuple[str, ...] = (LOGISTIC_HEAD, POINTS_HEAD)
 
 INTENDED_USE = (
     "Research use only — not a medical device. QTLens estimates Long-QT and drug-induced "
@@ -237,34 +249,64 @@ def task_heads(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     network = {"kind": NETWORK_HEAD, "learned_from": network_head_source(card)}
     for task in task_names():
         entry = given.get(task) or network
-        if entry.get("kind") not in (NETWORK_HEAD, LOGISTIC_HEAD):
+        if entry.get("kind") not in (NETWORK_HEAD, *FILE_HEADS):
             raise BundleError(f"task head of {task} has unknown kind {entry.get('kind')!r}")
-        if entry["kind"] == LOGISTIC_HEAD and not isinstance(entry.get("file"), str):
+        if entry["kind"] in FILE_HEADS and not isinstance(entry.get("file"), str):
             raise BundleError(f"task head of {task} names no file")
         heads[task] = entry
     return heads
 
 
-def _composed_heads(path: Path, card: dict[str, Any]) -> dict[str, LogisticTaskHead]:
-    """The checksummed head files the card puts in force, by task."""
+def task_bands(card: dict[str, Any]) -> dict[str, Bands]:
+    """Per task, the risk bands of the head in force: the card entry's ``bands`` (calibrated on
+    data, or a guideline's categories), else the task's defaults.
+
+    Raises:
+        BundleError: malformed bands.
+    """
+    bands = {}
+    for task, entry in task_heads(card).items():
+        try:
+            bands[task] = Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(
+                task).bands
+        except ValueError as error:
+            raise BundleError(f"task head of {task}: {error}") from None
+    return bands
+
+
+#: Key of a logistic head entry's change head (read for an ECG whose series has a baseline).
+CHANGE_HEAD = "change_head"
+
+
+def _composed_heads(
+    path: Path, card: dict[str, Any], change: bool = False
+) -> dict[str, TaskHead]:
+    """The checksummed head files the card puts in force, by task: the heads on one ECG, or
+    with ``change`` the change heads (on an ECG and its baseline) that some of them carry."""
     recorded = recorded_checksums(path)
     heads = {}
     for task, entry in task_heads(card).items():
-        if entry["kind"] != LOGISTIC_HEAD:
+        if entry["kind"] not in FILE_HEADS:
             continue
+        if change:
+            entry = entry.get(CHANGE_HEAD)
+            if not entry:
+                continue
         if entry["file"] not in recorded:
             raise BundleError(f"bundle {path}: {entry['file']} ({task}) is not in {CHECKSUM_FILE}")
         try:
-            head = LogisticTaskHead.load(path / entry["file"])
+            head = load_task_head(path / entry["file"])
         except ValueError as error:
             raise BundleError(f"bundle {path}: {error}") from None
         if head.task != task:
             raise BundleError(f"bundle {path}: {entry['file']} predicts {head.task}, not {task}")
+        if getattr(head, "reads_change", False) != change:
+            raise BundleError(f"bundle {path}: {entry['file']} is in the wrong place of the card")
         heads[task] = head
     return heads
 
 
-def _create(config: ModelConfig, heads: dict[str, LogisticTaskHead]) -> RiskModel:
+def _create(config: ModelConfig, heads: dict[str, TaskHead]) -> RiskModel:
     """The bundle's network, composed with its task heads when it carries any."""
     if not heads:
         return create_model(config)
@@ -287,6 +329,8 @@ class LoadedBundle:
         spec: the input rule.
         head_model: the same network on the CPU for interventions (the model itself when
             ``device`` is the CPU); a tiny linear head, so a GPU round trip would only add latency.
+        change_heads: per task, the change head read instead of the network's logit for an ECG
+            whose series has a baseline ECG (:mod:`models.change`).
     """
 
     path: Path
@@ -296,6 +340,7 @@ class LoadedBundle:
     model: RiskModel
     spec: InputSpec
     head_model: RiskModel
+    change_heads: Mapping[str, TaskHead] = field(default_factory=dict)
 
     @property
     def variant(self) -> str:
@@ -311,6 +356,20 @@ class LoadedBundle:
     def task_heads(self) -> dict[str, dict[str, Any]]:
         """Per task, the head in force and what it was learned from (see :func:`task_heads`)."""
         return task_heads(self.card)
+
+    @functools.cached_property
+    def bands(self) -> dict[str, Bands]:
+        """Per task, the risk bands of the head in force (see :func:`task_bands`; read once)."""
+        return task_bands(self.card)
+
+    @functools.cached_property
+    def points_tasks(self) -> frozenset[str]:
+        """The tasks whose head in force is a points head (their risks carry ``points``)."""
+        return frozenset(t for t, e in self.task_heads.items() if e["kind"] == POINTS_HEAD)
+
+    def band(self, task: str, probability: float) -> RiskBand:
+        """The risk band of ``probability`` (0–1) for ``task`` under this bundle's head."""
+        return self.bands[task].band(probability)
 
     @property
     def has_concepts(self) -> bool:
@@ -364,15 +423,17 @@ class LoadedBundle:
             }
             for i, ecg in enumerate(ecgs)
         ]
+        bands, points_tasks = self.bands, self.points_tasks
         if isinstance(self.head_model, ConceptModel):
-            predictions = self._concept_predictions(output, inputs, commons)
+            predictions = self._concept_predictions(output, inputs, commons, bands, points_tasks)
         else:
             predictions = [
                 ModelPrediction(
                     **common,
                     concepts={},
                     tasks={
-                        t.name: task_risk(t.name, float(output.task_logits[i, j]))
+                        t.name: task_risk(float(output.task_logits[i, j]), bands[t.name],
+                                          t.name in points_tasks)
                         for j, t in enumerate(TASKS)
                     },
                     head_state=None,
@@ -384,7 +445,12 @@ class LoadedBundle:
         return predictions
 
     def _concept_predictions(
-        self, output: Any, inputs: InputBatch, commons: list[dict[str, Any]]
+        self,
+        output: Any,
+        inputs: InputBatch,
+        commons: list[dict[str, Any]],
+        bands: dict[str, Bands],
+        points_tasks: frozenset[str],
     ) -> list[ModelPrediction]:
         """One prediction per record: uncertainty and head explanation computed for the whole
         batch at once (each record's numbers are those it gets alone)."""
@@ -432,7 +498,7 @@ class LoadedBundle:
                 ModelPrediction(
                     **commons[i],
                     concepts=concepts,
-                    tasks=risks_from_explanation(explanation, i),
+                    tasks=risks_from_explanation(explanation, i, bands, points_tasks),
                     head_state=state,
                 )
             )
@@ -453,21 +519,29 @@ def _require_finite(prediction: ModelPrediction, index: int) -> None:
         )
 
 
-def task_risk(task: str, logit: float, **decomposition: Any) -> TaskRisk:
-    """A :class:`TaskRisk` for ``logit`` (probability and band filled in)."""
+def task_risk(logit: float, bands: Bands, points: bool = False, **decomposition: Any) -> TaskRisk:
+    """A :class:`TaskRisk` for ``logit`` (probability and its band under ``bands`` filled in;
+    with ``points``, the points of a points head's logit)."""
     probability = 1.0 / (1.0 + math.exp(-logit))
-    band = next(t for t in TASKS if t.name == task).band(probability)
-    return TaskRisk(probability=probability, band=band, logit=logit, **decomposition)
+    return TaskRisk(probability=probability, band=bands.band(probability), logit=logit,
+                    points=points_from_logit(logit) if points else None, **decomposition)
 
 
-def risks_from_explanation(explanation: HeadExplanation, row: int) -> dict[str, TaskRisk]:
-    """Per-task risks with contributions for record ``row`` of a head explanation."""
+def risks_from_explanation(
+    explanation: HeadExplanation,
+    row: int,
+    bands: dict[str, Bands],
+    points_tasks: frozenset[str] = frozenset(),
+) -> dict[str, TaskRisk]:
+    """Per-task risks with contributions for record ``row`` of a head explanation, banded by
+    ``bands`` (:attr:`LoadedBundle.bands`); ``points_tasks`` carry their points."""
     names = concept_names()
     risks = {}
     for j, task in enumerate(task_names()):
         risks[task] = task_risk(
-            task,
             float(explanation.logits[row, j]),
+            bands[task],
+            task in points_tasks,
             intercept=float(explanation.intercept[row, j]),
             contributions={n: float(v) for n, v in zip(names, explanation.concept[row, j])},
             weights={n: float(v) for n, v in zip(names, explanation.weight[row, j])},
@@ -500,6 +574,7 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
         )
     if tuple(t["name"] for t in card.get("tasks", [])) != task_names():
         raise BundleError(f"bundle {path} was trained for other tasks; retrain it")
+    task_bands(card)
     try:
         config = ModelConfig.from_dict(card["config"])
         spec = InputSpec.from_dict(read_json(path / PREPROCESSING_FILE))
@@ -525,4 +600,5 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
         model=model.to(resolved),
         spec=spec,
         head_model=head_model,
+        change_heads=_composed_heads(path, card, change=True),
     )

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.data.commands",
     "models.commands.train",
     "models.commands.evaluate",
+    "models.commands.predict",
     "models.explain.commands",
     "models.heads.commands",
     "models.ecg.io.cli",

@@ -6,8 +6,10 @@ the UI, the bundles and the exports read them from here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class RiskBand(str, Enum):
@@ -19,22 +21,26 @@ class RiskBand(str, Enum):
 
 
 @dataclass(frozen=True)
-class Task:
-    """A binary risk target.
+class Bands:
+    """Where a task head's probability becomes intermediate and high — the one rule that turns a
+    probability into a :class:`RiskBand` everywhere (bundle, API, worklist, CLI).
 
     Attributes:
-        name: identifier used in bundles, the API and exports.
-        label: what the screen shows.
-        description: what a positive label means.
         intermediate_from: probability at which the band becomes intermediate.
         high_from: probability at which the band becomes high.
+        set_by: how the cut-offs were set (data and split, or the guideline), for the model card.
     """
 
-    name: str
-    label: str
-    description: str
     intermediate_from: float = 0.2
     high_from: float = 0.5
+    set_by: str = "QTLens defaults (0.2 and 0.5), not calibrated on data"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.intermediate_from <= self.high_from <= 1.0:
+            raise ValueError(
+                f"band cut-offs must satisfy 0 < intermediate ≤ high ≤ 1, got "
+                f"{self.intermediate_from}, {self.high_from}"
+            )
 
     def band(self, probability: float) -> RiskBand:
         """The band for a probability in [0, 1]."""
@@ -43,6 +49,51 @@ class Task:
         if probability >= self.intermediate_from:
             return RiskBand.INTERMEDIATE
         return RiskBand.LOW
+
+    def to_dict(self) -> dict[str, float | str]:
+        """JSON-ready dict (the card's ``task_heads.<task>.bands``)."""
+        return {"intermediate_from": self.intermediate_from, "high_from": self.high_from,
+                "set_by": self.set_by}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Bands:
+        """Inverse of :meth:`to_dict`; ``ValueError`` when malformed."""
+        try:
+            return cls(float(data["intermediate_from"]), float(data["high_from"]),
+                       str(data.get("set_by", "")))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed risk bands {dict(data)!r}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A binary risk target.
+
+    Attributes:
+        name: identifier used in bundles, the API and exports.
+        label: what the screen shows.
+        description: what a positive label means.
+        bands: the default bands, for a head whose card states none.
+    """
+
+    name: str
+    label: str
+    description: str
+    bands: Bands = Bands()
+
+    @property
+    def intermediate_from(self) -> float:
+        """Default probability at which the band becomes intermediate."""
+        return self.bands.intermediate_from
+
+    @property
+    def high_from(self) -> float:
+        """Default probability at which the band becomes high."""
+        return self.bands.high_from
+
+    def band(self, probability: float) -> RiskBand:
+        """The default band for a probability in [0, 1] (a bundle's own: ``LoadedBundle.band``)."""
+        return self.bands.band(probability)
 
 
 TASKS: tuple[Task, ...] = (

@@ -28,6 +28,24 @@ def data_dir() -> Path:
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_seal_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """An audit key and a checkpoint file for the whole test session (servers started as
+    subprocesses inherit them); checkpoints of different test databases are told apart by their
+    chain ids."""
+    values = {"QTLENS_AUDIT_KEY": "qtlens-test-audit-key-0123456789",
+              "QTLENS_AUDIT_CHECKPOINT_FILE":
+                  str(tmp_path_factory.mktemp("audit") / "checkpoints.jsonl")}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _postgres_admin_url() -> str | None:
     url = os.environ.get(POSTGRES_ENV)
     if not url:

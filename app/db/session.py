@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from app.services.audit import AuditSeal
 
 _WRITE_OPTION = "qtlens_write"
 
@@ -55,14 +58,29 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """The application's one handle on its database (no module-level engine)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, audit_seal: AuditSeal | None = None) -> None:
+        """Open ``database_url``; ``audit_seal`` keys the audit chains (default: from the
+        environment's settings, read when first needed)."""
         self.url = database_url
         self.engine = make_engine(database_url)
         self.is_sqlite = database_url.startswith("sqlite")
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._audit_seal = audit_seal
+        info = {"qtlens_database": self}
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write_sessions = sessionmaker(
-            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False,
+            info=info,
         )
+
+    @property
+    def audit_seal(self) -> AuditSeal:
+        """The key and checkpoint file of the audit chains (:class:`AuditSetupError` if none)."""
+        if self._audit_seal is None:
+            from app.services.audit import seal_from_settings
+            from app.settings import Settings
+
+            self._audit_seal = seal_from_settings(Settings(database_url=self.url))
+        return self._audit_seal
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,39 +1,128 @@
-"""The tamper-evident logs: hash chains over ``interventions`` and ``audit_events``.
+"""The tamper-evident logs: keyed hash chains over ``interventions`` and ``audit_events``.
 
-Each row stores ``prev_hash`` (the hash of the row before it in the same table, or 64 zeros for
-the first) and ``hash = SHA-256(prev_hash ‖ canonical JSON of the row's content)``. Rows are
-appended under a lock (SQLite: the ``BEGIN IMMEDIATE`` write transaction; PostgreSQL: a
+Each row stores its position ``seq`` (1, 2, …), ``prev_hash`` (the hash of the row before it in
+the same table, or 64 zeros for the first) and ``hash = HMAC-SHA256(key, chain id ‖ prev_hash ‖
+canonical JSON of the row's content)``. The key lives outside the database
+(``QTLENS_AUDIT_KEY`` or the key file ``var/audit_key``), so whoever can write to the database
+but not read the key cannot forge a row, an append or a whole new chain that verifies.
+
+Deleting rows from the *end* of a chain leaves a valid shorter chain, so every committed append
+also writes a signed **checkpoint** (chain id, table, ``seq`` and hash of the head) to an
+append-only file outside the database (``var/audit-checkpoints.jsonl``); :func:`verify_chains`
+fails when the database holds fewer rows than a checkpoint recorded, or another head.
+
+Rows are appended under a lock (SQLite: the ``BEGIN IMMEDIATE`` write transaction; PostgreSQL: a
 transaction-scoped advisory lock) so the chain never forks. :func:`verify_chains` recomputes both
-chains and names the first row that does not match — an edit, deletion, insertion or reordering
-made behind the application's back.
+chains and names the first row that does not match — an edit, deletion, insertion, reordering or
+truncation made behind the application's back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
+import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from app.db.models import AuditEvent, Intervention
+from app.db.models import AuditChain, AuditEvent, Intervention
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 GENESIS_HASH = "0" * 64
+#: Shortest audit key accepted (bytes): an HMAC key shorter than this is guessable.
+MIN_KEY_BYTES = 16
 
 #: Content columns hashed per table (everything but the surrogate id and the hash columns).
-_HASHED_COLUMNS: dict[type, tuple[str, ...]] = {
+_CONTENT_COLUMNS: dict[type, tuple[str, ...]] = {
     Intervention: (
         "prediction_id", "user_id", "created_at", "action", "concept", "unit", "model_value",
         "previous_value", "new_value", "risks_before", "risks_after", "source", "comment",
     ),
     AuditEvent: ("created_at", "user_id", "event_type", "detail"),
 }
+#: The chained tables, in the order they are verified.
+CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
 _LOCK_KEYS: dict[type, int] = {Intervention: 71_001, AuditEvent: 71_002}
+#: ``session.info`` keys: the heads appended in the open transaction, the listener flag, and the
+#: chain id (read once per session).
+_PENDING = "qtlens_audit_heads"
+_LISTENING = "qtlens_audit_listening"
+_IDENTITY = "qtlens_chain_id"
+
+
+class AuditSetupError(RuntimeError):
+    """The audit key or the checkpoint file is not usable (the message says why)."""
+
+
+class ChainTampered(RuntimeError):
+    """A chain does not verify where the operation needs it to (re-keying, checkpointing)."""
+
+
+@dataclass(frozen=True)
+class AuditSeal:
+    """What keys the chains: the HMAC key and where checkpoints go (both outside the database).
+
+    Attributes:
+        key: The HMAC-SHA256 key (at least :data:`MIN_KEY_BYTES` bytes).
+        checkpoint_file: The append-only checkpoint file.
+    """
+
+    key: bytes
+    checkpoint_file: Path
+
+    def __post_init__(self) -> None:
+        if len(self.key) < MIN_KEY_BYTES:
+            raise AuditSetupError(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
+
+
+def _ensure_key_file(settings: Settings) -> None:
+    """Create the audit key file (random, mode 0600) unless ``QTLENS_AUDIT_KEY`` is set or the
+    file exists."""
+    if settings.audit_key is not None or settings.audit_key_file.exists():
+        return
+    settings.audit_key_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600)
+    except FileExistsError:  # another process created it first
+        return
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+
+
+def seal_from_settings(settings: Settings) -> AuditSeal:
+    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file (created on first use, like
+    the secret key). :class:`AuditSetupError` when the key is too short or the checkpoint file
+    cannot be appended to (found at start-up, not after an edit has committed)."""
+    try:
+        if settings.audit_key is not None:
+            key = settings.audit_key.get_secret_value()
+        else:
+            _ensure_key_file(settings)
+            key = settings.audit_key_file.read_text().strip()
+        _append(settings.audit_checkpoint_file, b"")
+    except OSError as error:
+        raise AuditSetupError(f"{error.filename}: {error.strerror}") from None
+    return AuditSeal(key=key.encode("utf-8"), checkpoint_file=settings.audit_checkpoint_file)
+
+
+def seal_of(session: Session) -> AuditSeal:
+    """The seal of the :class:`~app.db.session.Database` that opened ``session``."""
+    database = session.info.get("qtlens_database")
+    if database is None:
+        raise AuditSetupError("this session was not opened by a QTLens Database: no audit key")
+    return database.audit_seal  # type: ignore[no-any-return]
 
 
 def utc_now() -> datetime:
@@ -62,41 +151,189 @@ def _canonical_value(value: Any) -> Any:
     return value
 
 
-def row_hash(prev_hash: str, row: Intervention | AuditEvent) -> str:
-    """The chain hash of ``row`` given its predecessor's hash."""
-    content = {name: _canonical_value(getattr(row, name)) for name in _HASHED_COLUMNS[type(row)]}
-    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(prev_hash.encode("ascii") + payload.encode("utf-8")).hexdigest()
+def _payload(row: Intervention | AuditEvent, columns: tuple[str, ...]) -> bytes:
+    content = {name: _canonical_value(getattr(row, name)) for name in columns}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
 
 
-def _lock_chain(session: Session, model: type) -> None:
+def legacy_row_hash(prev_hash: str, row: Intervention | AuditEvent) -> str:
+    """The unkeyed SHA-256 chain hash of schema 0001 (checked once, when migration 0002 re-keys
+    an existing database)."""
+    payload = _payload(row, _CONTENT_COLUMNS[type(row)])
+    return hashlib.sha256(prev_hash.encode("ascii") + payload).hexdigest()
+
+
+def row_hash(key: bytes, chain_id: str, prev_hash: str, row: Intervention | AuditEvent) -> str:
+    """The keyed chain hash of ``row`` (its content and ``seq``) given its predecessor's hash."""
+    payload = _payload(row, (*_CONTENT_COLUMNS[type(row)], "seq"))
+    message = chain_id.encode("ascii") + b"\x00" + prev_hash.encode("ascii") + payload
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def chain_id(session: Session) -> str:
+    """This database's chain id (a random id set by migration 0002; checkpoints name it)."""
+    return session.execute(select(AuditChain.chain_id)).scalar_one()
+
+
+def lock_chain(session: Session, model: type) -> None:
+    """Hold ``model``'s chain lock until the transaction ends.
+
+    On PostgreSQL a transaction-scoped advisory lock (re-entrant within the transaction); on
+    SQLite the ``BEGIN IMMEDIATE`` write transaction already serialises writers. Callers that
+    derive a row's content from the rows before it (an intervention's ``previous_value`` and
+    ``risks_before``) take it *before* reading them.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[model]})
 
 
+def _head(session: Session, model: type) -> tuple[int, str]:
+    """``(seq, hash)`` of the chain's last row, ``(0, GENESIS_HASH)`` when it is empty."""
+    last = session.execute(
+        select(model.seq, model.hash).order_by(model.id.desc()).limit(1)
+    ).one_or_none()
+    return (last.seq, last.hash) if last is not None else (0, GENESIS_HASH)
+
+
 def append(session: Session, row: Intervention | AuditEvent) -> Intervention | AuditEvent:
-    """Chain ``row`` to the last row of its table and add it to the session (flushed)."""
+    """Chain ``row`` to the last row of its table and add it to the session (flushed).
+
+    When the transaction commits, the new head is checkpointed outside the database.
+    """
     model = type(row)
-    _lock_chain(session, model)
-    last_hash = session.execute(
-        select(model.hash).order_by(model.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    row.prev_hash = last_hash or GENESIS_HASH
-    row.hash = row_hash(row.prev_hash, row)
+    seal = seal_of(session)
+    lock_chain(session, model)
+    last_seq, last_hash = _head(session, model)
+    if _IDENTITY not in session.info:
+        session.info[_IDENTITY] = chain_id(session)
+    row.seq = last_seq + 1
+    row.prev_hash = last_hash
+    row.hash = row_hash(seal.key, session.info[_IDENTITY], row.prev_hash, row)
     session.add(row)
     session.flush()
+    _checkpoint_on_commit(session)
+    session.info[_PENDING][model.__tablename__] = (row.seq, row.hash)
     return row
+
+
+def _checkpoint_on_commit(session: Session) -> None:
+    """Write the heads appended in this transaction once it commits (never before: a rolled-back
+    append must not leave a checkpoint of a row that does not exist)."""
+    session.info.setdefault(_PENDING, {})
+    if session.info.get(_LISTENING):
+        return
+    session.info[_LISTENING] = True
+
+    def after_commit(committed: Session) -> None:
+        heads = committed.info.pop(_PENDING, {})
+        if heads:
+            seal = seal_of(committed)
+            identity = committed.info[_IDENTITY]
+            for table, (seq, head) in heads.items():
+                write_checkpoint_line(seal, seal.checkpoint_file, identity, table, seq, head)
+
+    def after_rollback(rolled_back: Session) -> None:
+        rolled_back.info.pop(_PENDING, None)
+
+    event.listen(session, "after_commit", after_commit)
+    event.listen(session, "after_rollback", after_rollback)
 
 
 def record_event(
     session: Session, event_type: str, user_id: int | None, **detail: Any
 ) -> AuditEvent:
     """Append an audit event. ``detail`` must not contain anything that identifies a patient."""
-    event = AuditEvent(
+    audit_event = AuditEvent(
         created_at=utc_now(), user_id=user_id, event_type=event_type, detail=detail
     )
-    append(session, event)
-    return event
+    append(session, audit_event)
+    return audit_event
+
+
+def _checkpoint_mac(key: bytes, fields: dict[str, Any]) -> str:
+    message = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hmac.new(key, b"checkpoint\x00" + message, hashlib.sha256).hexdigest()
+
+
+def write_checkpoint_line(seal: AuditSeal, path: Path, identity: str, table: str, seq: int,
+                          head: str) -> None:
+    """Append one signed checkpoint (the chain's head ``seq`` and hash) to ``path``.
+
+    One ``write`` on a descriptor opened ``O_APPEND`` (lines from concurrent processes never
+    interleave), then ``fsync``: a committed row is covered even if the machine stops next.
+    """
+    fields = {"chain": identity, "table": table, "seq": seq, "head": head,
+              "at": utc_now().isoformat(timespec="seconds")}
+    line = json.dumps({**fields, "mac": _checkpoint_mac(seal.key, fields)},
+                      sort_keys=True, separators=(",", ":")) + "\n"
+    _append(path, line.encode("utf-8"))
+
+
+def _append(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(descriptor, data)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_checkpoint(session: Session, seal: AuditSeal, path: Path | None = None) -> list[str]:
+    """Checkpoint both chains' current heads to ``path`` (default: the seal's file).
+
+    ``qtlens audit checkpoint`` calls this after a clean :func:`verify_chains` (and with
+    ``--out`` to store a checkpoint beside each database backup). Returns the lines' summaries.
+    """
+    target = path or seal.checkpoint_file
+    identity = chain_id(session)
+    written = []
+    for model in CHAINED:
+        seq, head = _head(session, model)
+        if seq:
+            write_checkpoint_line(seal, target, identity, model.__tablename__, seq, head)
+            written.append(f"{model.__tablename__}: {seq} rows, head {head[:12]}…")
+    return written
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The furthest signed checkpoint of one table of this chain."""
+
+    seq: int
+    head: str
+    at: str
+
+
+def read_checkpoints(path: Path, key: bytes, identity: str) -> tuple[dict[str, Checkpoint],
+                                                                       list[str]]:
+    """The highest checkpoint per table of chain ``identity`` in ``path``, and the problems found
+    (lines that do not parse, or whose signature is not made with ``key``)."""
+    best: dict[str, Checkpoint] = {}
+    problems: list[str] = []
+    if not path.exists():
+        return best, problems
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                entry = json.loads(line)
+                if entry["chain"] != identity:
+                    continue
+                fields = {k: entry[k] for k in ("chain", "table", "seq", "head", "at")}
+                signed = hmac.compare_digest(str(entry["mac"]), _checkpoint_mac(key, fields))
+                seq = int(fields["seq"])
+            except (ValueError, KeyError, TypeError):
+                problems.append(f"{path} line {number}: not a checkpoint (edited or torn)")
+                continue
+            if not signed:
+                problems.append(f"{path} line {number}: checkpoint signature does not match "
+                                "the audit key (forged)")
+                continue
+            current = best.get(fields["table"])
+            if current is None or seq > current.seq:
+                best[fields["table"]] = Checkpoint(seq, str(fields["head"]), str(fields["at"]))
+    return best, problems
 
 
 @dataclass
@@ -106,15 +343,27 @@ class ChainReport:
     table: str
     rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Rows but no checkpoint of this chain: deleting rows from the end cannot be ruled out.
+    unsealed: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when every row links to its predecessor and hashes to its stored hash."""
-        return not self.problems
+        """True when every row links to its predecessor, carries its keyed hash, and the chain
+        reaches its latest checkpoint."""
+        return not self.problems and not self.unsealed
+
+    @property
+    def findings(self) -> list[str]:
+        """Every reason the chain is not ok, in words."""
+        unsealed = [f"{self.table}: no checkpoint of this chain in the checkpoint file, so "
+                    "deleting rows from the end cannot be ruled out"] if self.unsealed else []
+        return [*self.problems, *unsealed]
 
 
-def verify_chain(session: Session, model: type, batch_size: int = 1000) -> ChainReport:
-    """Recompute the chain of ``model``'s table in id order, in batches (bounded memory)."""
+def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
+                 checkpoint: Checkpoint | None, batch_size: int = 1000) -> ChainReport:
+    """Recompute the chain of ``model``'s table in id order, in batches (bounded memory), and
+    compare it with its latest ``checkpoint``."""
     report = ChainReport(table=model.__tablename__)
     expected_prev = GENESIS_HASH
     last_id = 0
@@ -123,23 +372,51 @@ def verify_chain(session: Session, model: type, batch_size: int = 1000) -> Chain
             select(model).where(model.id > last_id).order_by(model.id).limit(batch_size)
         ).scalars().all()
         if not rows:
-            return report
+            break
         for row in rows:
             report.rows += 1
-            if row.prev_hash != expected_prev:
+            if row.prev_hash != expected_prev or row.seq != report.rows:
                 report.problems.append(
-                    f"{report.table} row {row.id}: prev_hash does not match the previous row "
-                    "(a row was deleted, inserted or reordered)"
+                    f"{report.table} row {row.id}: prev_hash or position does not match the "
+                    "previous row (a row was deleted, inserted or reordered)"
                 )
-            if row_hash(row.prev_hash, row) != row.hash:
+            if not hmac.compare_digest(row_hash(seal.key, identity, row.prev_hash, row),
+                                       row.hash):
                 report.problems.append(
-                    f"{report.table} row {row.id}: content does not match its hash (edited)"
+                    f"{report.table} row {row.id}: content does not match its keyed hash "
+                    "(edited, or written without the audit key)"
+                )
+            if checkpoint is not None and row.seq == checkpoint.seq and row.hash != checkpoint.head:
+                report.problems.append(
+                    f"{report.table} row {row.id}: differs from the head checkpointed at "
+                    f"{checkpoint.at} (rewritten)"
                 )
             expected_prev = row.hash
             last_id = row.id
         session.expunge_all()
+    if checkpoint is not None and report.rows < checkpoint.seq:
+        report.problems.append(
+            f"{report.table}: {report.rows} rows, but {checkpoint.seq} were checkpointed at "
+            f"{checkpoint.at} (rows deleted from the end)"
+        )
+    report.unsealed = checkpoint is None and report.rows > 0
+    return report
 
 
-def verify_chains(session: Session) -> list[ChainReport]:
-    """Verify the interventions chain and the audit-event chain."""
-    return [verify_chain(session, Intervention), verify_chain(session, AuditEvent)]
+def verify_chains(session: Session, seal: AuditSeal | None = None,
+                  checkpoint_file: Path | None = None) -> list[ChainReport]:
+    """Verify the interventions chain and the audit-event chain against the key and the latest
+    checkpoints (``checkpoint_file``, default the seal's; e.g. the one saved with a backup)."""
+    seal = seal or seal_of(session)
+    identities = session.execute(select(AuditChain.chain_id)).scalars().all()
+    if len(identities) != 1:
+        return [ChainReport(table=AuditChain.__tablename__, problems=[
+            f"{len(identities)} chain ids where there must be one (deleted or added)"])]
+    identity = identities[0]
+    path = checkpoint_file or seal.checkpoint_file
+    checkpoints, problems = read_checkpoints(path, seal.key, identity)
+    reports = [verify_chain(session, model, seal, identity,
+                            checkpoints.get(model.__tablename__)) for model in CHAINED]
+    if problems:
+        reports.append(ChainReport(table=f"checkpoint file {path}", problems=problems))
+    return reports

@@ -26,7 +26,7 @@ class PartChoice(str, Enum):
     check = "check"
 
 
-def _records(files: list[Path]) -> list[Path]:
+def record_paths(files: list[Path]) -> list[Path]:
     """One path per record: a WFDB data file is dropped when its header is also given."""
     headers = {path.with_suffix("") for path in files if path.suffix.lower() == ".hea"}
     return [path for path in files if not (path.suffix.lower() in _DATA_SUFFIXES and path.with_suffix("") in headers)]
@@ -116,7 +116,7 @@ def register(cli: typer.Typer) -> None:
         from models.ecg.io import DATASET_LIMITS, read_paths
         from models.ecg.measure import measure
 
-        for path in _records(files):
+        for path in record_paths(files):
             try:
                 ecg = read_paths([path], DATASET_LIMITS).ecg
             except EcgInputError as error:

@@ -1,6 +1,7 @@
 """Every route, called as every role: allowed or denied exactly as this table says.
 
-A route missing from the table fails the test, so a new route cannot ship unclassified.
+A route missing from the table fails the test, so a new route cannot ship unclassified. Fields
+too: no route a researcher may read shows a clinician's username or a free-text comment.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/records/{public_id}"): LOGGED_IN,
     ("GET", "/api/v1/records/{public_id}/signal"): LOGGED_IN,
     ("POST", "/api/v1/records/{public_id}/review"): CLINICAL,
+    ("POST", "/api/v1/records/{public_id}/reopen"): CLINICAL,
+    ("PUT", "/api/v1/records/{public_id}/series"): CLINICAL,
     ("DELETE", "/api/v1/records/{public_id}"): {ADMIN},
     ("POST", "/api/v1/records/{public_id}/predictions"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}"): LOGGED_IN,
@@ -62,6 +65,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/research"): RESEARCH,
     ("GET", "/admin"): {ADMIN},
     ("GET", "/account"): LOGGED_IN,
+    ("GET", "/about"): LOGGED_IN,
     ("GET", "/static/vendor/plotly.min.js"): EVERYONE,
 }
 UNCHECKED = {"/api/docs", "/api/docs/oauth2-redirect", "/api/v1/openapi.json"}
@@ -107,11 +111,61 @@ def targets(app_client: TestClient, data_dir: Path) -> dict[str, str]:
             "token_id": "999999", "username": "no-such-user"}
 
 
+#: A comment a clinician might type; researchers must never read it (issue 18, finding 8).
+IDENTIFYING_COMMENT = "patient John Smith MRN 12345"
+
+
+@pytest.fixture(scope="module")
+def disclosed(app_client: TestClient, data_dir: Path) -> dict[str, str]:
+    """A reviewed record whose prediction carries an override with an identifying comment."""
+    from tests.api.conftest import login
+
+    client = login(TestClient(app_client.app), "clinician1")
+    record = client.post("/api/v1/records", files=ludb_files(data_dir, "6")).json()["id"]
+    prediction = client.post(f"/api/v1/records/{record}/predictions").json()["id"]
+    edit = client.post(f"/api/v1/predictions/{prediction}/interventions",
+                       json={"concept": "qt", "value": 455, "comment": IDENTIFYING_COMMENT})
+    assert edit.status_code == 201, edit.text
+    assert client.post(f"/api/v1/records/{record}/review").status_code == 200
+    client.close()
+    return {"public_id": record, "prediction_id": str(prediction), "concept": "qt",
+            "token_id": "999999", "username": "no-such-user"}
+
+
+def _readable_bodies(client: TestClient, role: str, targets: dict[str, str]) -> dict[str, str]:
+    """The body of every GET route ``role`` may call, by path."""
+    bodies = {}
+    for (method, template), roles in sorted(MATRIX.items()):
+        if method == "GET" and role in roles and "static" not in template:
+            path = template.format(**targets)
+            response = client.get(path, headers={"Accept": "text/html"}
+                                  if not path.startswith("/api/") else {})
+            assert response.status_code == 200, f"{path}: {response.status_code}"
+            bodies[path] = response.text
+    return bodies
+
+
+def test_researchers_see_pseudonyms_and_no_comments_on_every_route(
+        client_as, disclosed: dict[str, str]) -> None:
+    clinician_view = _readable_bodies(client_as(CLIN), CLIN, disclosed)
+    history = f"/api/v1/predictions/{disclosed['prediction_id']}/interventions"
+    assert "clinician1" in clinician_view[history]  # the clinicians' own view names them
+    assert IDENTIFYING_COMMENT in clinician_view[history]
+    leaks = [path for path, body in _readable_bodies(client_as(RES), RES, disclosed).items()
+             if "clinician1" in body or IDENTIFYING_COMMENT in body]
+    assert leaks == []
+    researcher = client_as(RES)
+    shown = researcher.get(history).json()[0]
+    assert shown["user"].startswith("U-") and shown["comment"] is None
+    record = researcher.get(f"/api/v1/records/{disclosed['public_id']}").json()
+    assert record["reviewed_by"].startswith("U-")
+
+
 def _request(client: TestClient, method: str, path: str) -> int:
     kwargs: dict = {"follow_redirects": False}
     if not path.startswith("/api/"):
         kwargs["headers"] = {"Accept": "text/html"}
-    if method in {"POST", "PATCH"}:
+    if method in {"POST", "PATCH", "PUT"}:
         kwargs["json"] = {}
     return client.request(method, path, **kwargs).status_code
 

@@ -94,7 +94,7 @@ def test_chain_verifies_and_detects_tampering(migrated_url: str) -> None:
         session.execute(sa.text(_disable_protection(db, "interventions")))
         session.execute(sa.text("UPDATE interventions SET new_value = 440 WHERE id = 2"))
     with db.read() as session:
-        report = audit.verify_chain(session, Intervention)
+        report = audit.verify_chains(session)[0]
     assert not report.ok
     assert any("row 2" in p and "edited" in p for p in report.problems)
     db.dispose()
@@ -114,7 +114,8 @@ def test_deleted_row_breaks_the_chain(migrated_url: str) -> None:
         session.execute(sa.text(
             "DELETE FROM audit_events WHERE id = (SELECT MIN(id) + 1 FROM audit_events)"))
     with db.read() as session:
-        report = audit.verify_chain(session, AuditEvent)
+        report = audit.verify_chains(session)[1]
+    assert report.table == AuditEvent.__tablename__
     assert any("deleted, inserted or reordered" in p for p in report.problems)
     db.dispose()
 
@@ -139,7 +140,7 @@ def test_concurrent_appends_keep_one_linear_chain(migrated_url: str) -> None:
         thread.join()
     assert errors == []
     with db.read() as session:
-        report = audit.verify_chain(session, Intervention)
+        report = audit.verify_chains(session)[0]
         prev_hashes = session.execute(sa.select(Intervention.prev_hash)).scalars().all()
     assert report.ok and report.rows == 40
     assert len(set(prev_hashes)) == 40  # no two rows share a predecessor: no fork

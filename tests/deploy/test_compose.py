@@ -32,6 +32,10 @@ def test_app_environment_points_at_postgres_and_requires_secrets() -> None:
     assert env["QTLENS_DATABASE_URL"].startswith("postgresql+psycopg://qtlens:")
     assert "@db:5432/qtlens" in env["QTLENS_DATABASE_URL"]
     assert env["QTLENS_SECRET_KEY"].startswith("${QTLENS_SECRET_KEY:?")
+    assert env["QTLENS_AUDIT_KEY"].startswith("${QTLENS_AUDIT_KEY:?")
+    checkpoints = env["QTLENS_AUDIT_CHECKPOINT_FILE"]
+    assert any(checkpoints.startswith(volume.split(":")[1] + "/")
+               for volume in services["app"]["volumes"])  # survives a container rebuild
     assert services["db"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
 
 

@@ -44,12 +44,13 @@ def test_clinician_edits_qtc_and_researcher_exports_it(server: Server, browser, 
     page.screenshot(path=str(ARTIFACTS / "e2e-record-before.png"), full_page=True)
 
     risk_before = page.text_content("[data-testid=risk-lqts_risk]")
-    page.fill("[data-testid=override-qtc_fridericia]", "560")
-    page.click("[data-testid=apply-qtc_fridericia]")
-    page.wait_for_selector("[data-concept=qtc_fridericia].overridden")
+    # The Long-QT risk is the Schwartz score's ECG items, which read QTc (Bazett), in points.
+    page.fill("[data-testid=override-qtc_bazett]", "560")
+    page.click("[data-testid=apply-qtc_bazett]")
+    page.wait_for_selector("[data-concept=qtc_bazett].overridden")
     risk_after = page.text_content("[data-testid=risk-lqts_risk]")
     assert risk_after != risk_before
-    assert float(risk_after.rstrip(" %")) > float(risk_before.rstrip(" %"))
+    assert float(risk_after.split()[0]) > float(risk_before.split()[0])
     assert "Saved" in page.text_content("[data-testid=edit-status]")
     page.screenshot(path=str(ARTIFACTS / "e2e-record-after-edit.png"), full_page=True)
     record_id = page.text_content("[data-testid=record-id]")
@@ -62,7 +63,7 @@ def test_clinician_edits_qtc_and_researcher_exports_it(server: Server, browser, 
         page.click("[data-testid=export-interventions]")
     exported = download_info.value.path().read_text()
     rows = list(csv.DictReader(io.StringIO(exported)))
-    edits = [r for r in rows if r["record_id"] == record_id and r["concept"] == "qtc_fridericia"]
+    edits = [r for r in rows if r["record_id"] == record_id and r["concept"] == "qtc_bazett"]
     assert len(edits) == 1 and float(edits[0]["new_value"]) == 560.0
     assert float(edits[0]["after_lqts_risk"]) > float(edits[0]["before_lqts_risk"])
     page.screenshot(path=str(ARTIFACTS / "e2e-research.png"), full_page=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import pyedflib
 import wfdb
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, generate_uid
 
 from models.ecg.io import UploadedFile
 from models.ecg.record import STANDARD_LEADS
@@ -162,6 +164,52 @@ def dicom_bytes(dataset: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+def _file_meta_end(data: bytes) -> int:
+    """Where the file meta group of a DICOM file written by :func:`dicom_bytes` ends."""
+    return 144 + int.from_bytes(data[140:144], "little")  # (0002,0000) UL value + 12 bytes
+
+
+def deflated_dicom_bytes(dataset: Dataset, padding_bytes: int = 0) -> bytes:
+    """``dataset`` as a Deflated Explicit VR Little Endian file, with an optional private OB
+    element (7FE1,0010) of ``padding_bytes`` zeros deflated in a stream (≈ 1000:1), so that a
+    1 MB file inflates to 1 GB without ever holding it."""
+    body = dicom_bytes(dataset)
+    body = body[_file_meta_end(body) :]
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    meta = dicom_bytes(dataset)
+    meta = meta[: _file_meta_end(meta)]
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    stream = [deflater.compress(body)]
+    if padding_bytes:
+        element = struct.pack("<HH2sHI", 0x7FE1, 0x0010, b"OB", 0, padding_bytes)
+        stream.append(deflater.compress(element))
+        zeros = bytes(1 << 20)
+        for start in range(0, padding_bytes, len(zeros)):
+            stream.append(deflater.compress(zeros[: padding_bytes - start]))
+    return meta + b"".join(stream) + deflater.flush()
+
+
+def edf_with_annotations(edf: bytes, samples_per_record: int) -> bytes:
+    """``edf`` (written by :func:`edf_file`, annotation channel last) with its annotation channel
+    widened to ``samples_per_record`` and filled with one-letter annotations (6-byte TALs)."""
+    n_signals = int(edf[252:256])
+    header_bytes = int(edf[184:192])
+    column = 256 + 216 * n_signals  # the samples-per-record column
+    counts = [int(edf[column + 8 * i : column + 8 * (i + 1)]) for i in range(n_signals)]
+    signal_bytes, old_annotation_bytes = 2 * sum(counts[:-1]), 2 * counts[-1]
+    out = bytearray(edf[:header_bytes])
+    width = str(samples_per_record).encode().ljust(8)
+    out[column + 8 * (n_signals - 1) : column + 8 * n_signals] = width
+    tal = b"+0\x14a\x14\x00"
+    for record in range(int(edf[236:244])):
+        start = header_bytes + record * (signal_bytes + old_annotation_bytes)
+        timekeeping = f"+{record}\x14\x14\x00".encode()
+        n_tals = (2 * samples_per_record - len(timekeeping)) // len(tal)
+        annotations = (timekeeping + tal * n_tals).ljust(2 * samples_per_record, b"\x00")
+        out += edf[start : start + signal_bytes] + annotations
+    return bytes(out)
+
+
 def muse_xml(
     signal_mv: np.ndarray, fs_hz: float, waveform_type: str = "Rhythm", lead_data: str | None = None
 ) -> bytes:
@@ -272,10 +320,39 @@ def lzw_bomb_chunk(n_codes: int, start: int = 0) -> bytes:
 
     About 1 kB of codes decompresses to hundreds of kilobytes: a decompression bomb.
     """
-    codes = [65] + [min(256 + i, 1022) for i in range(n_codes - 1)]
+    return _xli_chunk([65] + [min(256 + i, 1022) for i in range(n_codes - 1)], start)
+
+
+def lzw_run_chunk(n_bytes: int, byte: int = 65, start: int = 0) -> bytes:
+    """One XLI chunk of 10-bit LZW codes that decompresses to exactly ``n_bytes`` × ``byte``.
+
+    A literal, then "KwKwK" codes whose strings grow by one byte each until the dictionary is
+    full (code 1022, 768 bytes), that code repeated, and one code for the remainder: about
+    10 bits of input per 768 bytes of output.
+    """
+    codes, emitted = [byte], 1
+    for code in range(256, 1023):
+        if emitted + code - 254 > n_bytes:
+            break
+        codes.append(code)
+        emitted += code - 254
+    longest = codes[-1] - 254 if len(codes) > 1 else 1
+    while n_bytes - emitted >= longest and len(codes) > 1:
+        codes.append(codes[-1])
+        emitted += longest
+    remainder = n_bytes - emitted
+    if remainder >= 2:
+        codes.append(256 + remainder - 2)
+    elif remainder == 1:
+        codes.append(byte)
+    return _xli_chunk(codes, start)
+
+
+def _xli_chunk(codes: list[int], start: int) -> bytes:
+    """An XLI chunk (size, reserved, start sample, then MSB-first 10-bit codes)."""
     bits = "".join(format(code, "010b") for code in codes)
     bits += "0" * (-len(bits) % 8)
-    payload = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    payload = int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
     header = (
         len(payload).to_bytes(4, "little") + b"\x00\x00" + start.to_bytes(2, "little", signed=True)
     )

@@ -201,6 +201,16 @@ def _wfdb_cases() -> list[HostileCase]:
             _header("rec 12 500 5000", "rec.dat 16:99999 1000/mV 16 0 0 0 0 {lead}"), v.data
         ),
     )
+    # Issue 18: no sample count, so the skew escaped the check against the record length;
+    # wfdb then allocated the skew (10^9 samples: 20 GB RSS, OOM-kill; 10^13: a 500).
+    for skew in (999_999_999, 10**13):
+        add(
+            f"no-sample-count-skew-{skew}",
+            422,
+            lambda v, k=skew: _wfdb(
+                _header("1 12 500", f"rec.dat 16:{k} 1000/mV 16 0 0 0 0 {{lead}}"), v.data
+            ),
+        )
     for name in ("../etc/passwd", "/abs/rec.dat", ".", "~", "rec.hea", "a b.dat"):
         add(
             f"data-file-name-{name}",
@@ -356,6 +366,12 @@ def _edf_cases() -> list[HostileCase]:
     for cut in (255, 300, 3328, 3329, 5000, 100_000):
         add(f"truncated-at-{cut}", 422 if cut >= 256 else 415, lambda d, c=cut: d[:c])
     add("one-extra-byte", 422, lambda d: d + b"\0")
+    # Issue 18: an 8 MB annotation channel cost 1.1 GB in pyedflib's annotation parser.
+    add(
+        "annotation-channel-400000-per-second",
+        413,
+        lambda d: builders.edf_with_annotations(d, 400_000),
+    )
     return cases
 
 
@@ -370,6 +386,12 @@ def _dicom_case(name: str, status: int, change: Callable[[Dataset], object]) -> 
 
 def _set_group(attribute: str, value: object) -> Callable[[Dataset], None]:
     return lambda dataset: setattr(dataset.WaveformSequence[0], attribute, value)
+
+
+def _meta_group_length_of_one_byte(valid: ValidFiles) -> bytes:
+    """A DICOM file whose (0002,0000) UL element holds one byte instead of four."""
+    data = builders.dicom_bytes(valid.dicom())
+    return data[:132] + b"\x02\x00\x00\x00UL\x01\x00" + data[140:141] + data[144:]
 
 
 def _dicom_cases() -> list[HostileCase]:
@@ -440,6 +462,29 @@ def _dicom_cases() -> list[HostileCase]:
     cases.append(HostileCase("dicom-file-truncated-at-132", 415, truncated(132)))
     for length in (200, 400, 1000, 5000):
         cases.append(HostileCase(f"dicom-file-truncated-at-{length}", 422, truncated(length)))
+    # Issue 18: pydicom inflates a deflated dataset in one call (1 MB -> 1 GB).
+    cases.append(
+        HostileCase(
+            "dicom-deflated-inflates-to-64-mb",
+            413,
+            lambda v: [UploadedFile("ecg.dcm", builders.deflated_dicom_bytes(v.dicom(), 64 << 20))],
+        )
+    )
+    cases.append(
+        HostileCase(
+            "dicom-deflated-stream-truncated",
+            422,
+            lambda v: [UploadedFile("ecg.dcm", builders.deflated_dicom_bytes(v.dicom())[:3000])],
+        )
+    )
+    # Issue 18, found by the HTTP fuzz test: (0002,0000) UL with a 1-byte value -> 500.
+    cases.append(
+        HostileCase(
+            "dicom-meta-group-length-of-one-byte",
+            422,
+            lambda v: [UploadedFile("ecg.dcm", _meta_group_length_of_one_byte(v))],
+        )
+    )
     cases.append(
         HostileCase(
             "dicom-marker-then-garbage",
@@ -613,6 +658,24 @@ def _xml_cases() -> list[HostileCase]:
         422,
         lambda v: builders.sierra_xml(
             builders.lzw_bomb_chunk(50) * 2, compression="XLI", duration_ms="100"
+        ),
+    )
+    # Issue 18: a sample beyond 16 bits made sierraecg's decoder raise OverflowError (a 500).
+    sierra(
+        "xli-sample-overflow",
+        422,
+        lambda v: builders.sierra_xml(
+            builders.lzw_run_chunk(1000) * 12, compression="XLI", duration_ms="1000"
+        ),
+    )
+    # 12 leads x 2000 Hz x 600 s declared in 53 kB of codes: decoded one code at a time (it cost
+    # 2.3 s of CPU per lead byte by byte), then refused for the same overflow.
+    sierra(
+        "xli-12-leads-2000-hz-600-s",
+        422,
+        lambda v: builders.sierra_xml(
+            builders.lzw_run_chunk(2_400_000) * 12, compression="XLI", fs_hz="2000",
+            duration_ms="600000",
         ),
     )
     sierra("base64-garbage", 422, lambda v: builders.sierra_xml(b"", encoded="$$$$" * 100))

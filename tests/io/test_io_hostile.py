@@ -5,10 +5,12 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
 
 from models.ecg.errors import EcgInputError
-from models.ecg.io import read_upload
+from models.ecg.io import UploadedFile, read_upload
 from tests.io.hostile_corpus import HostileCase, ValidFiles, hostile_cases, valid_files
+from tests.reliability.hostile import amplified_upload
 
 CASES = hostile_cases()
 MAX_PEAK_GROWTH_BYTES = 50 * 1024 * 1024
@@ -60,3 +62,27 @@ def test_hostile_input_is_refused_with_its_status_in_bounded_memory(
     assert error.status_code == case.status, f"{type(error).__name__}: {error.message}"
     assert error.message and error.to_dict()["error"] == error.kind
     assert peak - baseline < MAX_PEAK_GROWTH_BYTES, f"peak grew by {(peak - baseline) / 1e6:.0f} MB"
+
+
+#: What reading an amplifying upload may cost at most (a valid 19 MB deflated DICOM included).
+MAX_AMPLIFIED_PEAK_BYTES = 160 * 1024 * 1024
+VALID = valid_files()
+
+
+@seed(18)
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(amplified_upload(VALID))
+def test_amplifying_uploads_are_read_or_refused_in_bounded_memory(
+    files: list[UploadedFile],
+) -> None:
+    tracemalloc.start()
+    try:
+        try:
+            read_upload(files)
+        except EcgInputError as error:
+            assert error.status_code in (413, 415, 422)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_AMPLIFIED_PEAK_BYTES, f"peak {peak / 1e6:.0f} MB"

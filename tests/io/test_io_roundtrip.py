@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.ecg.errors import MalformedEcg
 from models.ecg.io import UploadedFile, read_upload
 from models.ecg.record import STANDARD_LEADS
 from tests.io import builders
@@ -42,6 +43,61 @@ def test_dicom_written_by_pydicom_reads_back_in_millivolts() -> None:
     assert result.format == "dicom"
     assert result.ecg.lead_names == STANDARD_LEADS and result.ecg.fs_hz == 500.0
     np.testing.assert_allclose(result.ecg.signal_mv, SIGNAL_MV, atol=0.00125 + 1e-6)  # 2.5 µV steps
+
+
+@pytest.mark.parametrize("padding_bytes", [0, 5 << 20])
+def test_a_deflated_dicom_within_the_upload_limit_reads_back(padding_bytes: int) -> None:
+    dataset = builders.dicom_dataset(SIGNAL_MV, 500.0)
+    data = builders.deflated_dicom_bytes(dataset, padding_bytes)
+    assert len(data) < 200_000  # 5 MB of padding deflates to a few kB
+    result = read_upload([UploadedFile("ecg.dcm", data)])
+    assert result.format == "dicom" and result.ecg.lead_names == STANDARD_LEADS
+    np.testing.assert_allclose(result.ecg.signal_mv, SIGNAL_MV, atol=0.00125 + 1e-6)
+
+
+def test_edf_annotations_within_the_rate_limit_are_counted_and_dropped() -> None:
+    edf = builders.edf_with_annotations(builders.edf_file(SIGNAL_MV, 500.0).data, 2000)
+    result = read_upload([UploadedFile("rec.edf", edf)])
+    np.testing.assert_allclose(result.ecg.signal_mv, SIGNAL_MV, atol=20.0 / 65535)
+    # 10 records of 4000 annotation bytes: a 6-byte time-keeping TAL, then 665 six-byte TALs.
+    assert "6650 EDF+ annotations were not kept" in result.warnings
+    assert "comments" in result.removed_fields
+
+
+def test_xli_decoding_equals_sierraecg_on_runs_and_random_codes() -> None:
+    from sierraecg.lzw import LzwDecoder
+    from sierraecg.xli import xli_decode_deltas as reference_deltas
+
+    from models.ecg.io.sierra import lzw_decode, xli_decode_deltas
+
+    rng = np.random.default_rng(18)
+    chunks = [builders.lzw_run_chunk(n)[8:] for n in (1, 2, 767, 300_000)]
+    chunks += [rng.integers(0, 256, 200, dtype=np.uint8).tobytes() for _ in range(50)]
+    for chunk in chunks:
+        decoder, expected = LzwDecoder(chunk, bits=10), bytearray()
+        try:
+            while (byte := decoder.read()) != -1:
+                expected.append(byte)
+        except IndexError:  # sierraecg on a code that refers to nothing yet
+            expected = None
+        try:
+            assert lzw_decode(chunk, 10**7, "lead 1") == expected
+        except MalformedEcg:
+            assert expected is None
+    smooth = np.round(SIGNAL_MV[1] * 200).astype(np.int64)  # 5 µV units
+    second = np.diff(smooth, 2)
+    # XLI stores value[i] = e[i+1] + 64 with e the negated second difference (first = e[2]).
+    stored = np.concatenate((smooth[:2], -second[1:] + 64, [0])).astype(np.int16)
+    raw = stored.view(np.uint16)
+    buffer = ((raw >> 8).astype(np.uint8).tobytes() + (raw & 0xFF).astype(np.uint8).tobytes())
+    decoded = xli_decode_deltas(buffer, int(-second[0]), "lead 1")
+    np.testing.assert_array_equal(decoded, smooth)
+    np.testing.assert_array_equal(decoded, reference_deltas(list(buffer), int(-second[0])))
+    overflowing = b"\x7f" * 200 + b"\xff" * 200
+    with pytest.raises(MalformedEcg, match="16-bit"):
+        xli_decode_deltas(overflowing, 0, "lead 1")
+    with pytest.raises(OverflowError):
+        reference_deltas(list(overflowing), 0)
 
 
 def test_aecg_reads_back_in_millivolts() -> None:

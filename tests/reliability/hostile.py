@@ -150,6 +150,48 @@ def edf_upload(draw: st.DrawFn, valid: ValidFiles) -> list[UploadedFile]:
     return [UploadedFile("rec.edf", bytes(data[:cut] if cut is not None else data))]
 
 
+@st.composite
+def amplified_upload(draw: st.DrawFn, valid: ValidFiles) -> list[UploadedFile]:
+    """Small files that claim or expand to much more (issue 18): WFDB skews and byte offsets
+    with or without a sample count, deflated DICOM (zeros deflate ≈ 1000:1, cut or not), EDF+
+    annotation channels of any width, and Sierra XLI runs declaring long, fast records."""
+    from tests.io import builders
+
+    kind = draw(st.sampled_from(["wfdb", "dicom", "edf", "sierra"]))
+    if kind == "wfdb":
+        count = draw(st.sampled_from(["", " 5000", " 2500", " 300000"]))
+        skew = draw(st.sampled_from(["", ":0", ":4999", ":5000"])
+                    | st.integers(0, 10**14).map(lambda k: f":{k}"))
+        offset = draw(st.sampled_from(["", "+0", "+24"])
+                      | st.integers(0, 10**14).map(lambda k: f"+{k}"))
+        lines = [f"rec 12 {draw(st.sampled_from(['500', '2000', '50']))}{count}"]
+        lines += [f"rec.dat 16{skew if draw(st.booleans()) else ''}{offset} 1000/mV 16 0 0 0 0 "
+                  f"{lead}" for lead in STANDARD_LEADS]
+        header = ("\n".join(lines) + "\n").encode()
+        return [UploadedFile("rec.hea", header), UploadedFile("rec.dat", valid.data)]
+    if kind == "dicom":
+        padding = draw(st.sampled_from([0, 1 << 20, 19 << 20, 21 << 20, 100 << 20]))
+        data = builders.deflated_dicom_bytes(valid.dicom(), padding)
+        if draw(st.booleans()):  # a fraction: the file's UIDs, hence its length, vary
+            data = data[: int(draw(st.floats(0, 1)) * len(data))]
+        return [UploadedFile("ecg.dcm", data)]
+    if kind == "edf":
+        width = draw(st.sampled_from([1, 57, 2000, 20_000, 999_999]) | st.integers(1, 999_999))
+        data = builders.edf_with_annotations(valid.edf, width)
+        if draw(st.booleans()):
+            data = data[: draw(st.integers(0, len(data)))]
+        return [UploadedFile("rec.edf", data)]
+    n_leads = draw(st.sampled_from([1, 12, 16]))
+    n_bytes = draw(st.sampled_from([2, 10_000, 2_400_000]) | st.integers(1, 2_400_001))
+    document = builders.sierra_xml(
+        builders.lzw_run_chunk(n_bytes, byte=draw(st.sampled_from([0, 64, 65, 255]))) * n_leads,
+        n_leads=n_leads, compression="XLI",
+        fs_hz=draw(st.sampled_from(["500", "2000"])),
+        duration_ms=draw(st.sampled_from(["10000", "600000", "600001", "1"])),
+    )
+    return [UploadedFile("ecg.xml", document)]
+
+
 XML_ROOTS = [("RestingECG", ""), ("AnnotatedECG", "urn:hl7-org:v3"),
              ("restingecgdata", "http://www3.medical.philips.com"), ("svg", "")]
 XML_TAGS = ["Waveform", "LeadData", "WaveFormData", "SampleBase", "LeadID", "LeadSampleCountTotal",
@@ -257,7 +299,8 @@ def url_path(template: str, values: list[str]) -> str:
 #: Every route of the service with its path parameters marked ``{}``.
 ROUTE_TEMPLATES = [
     "/api/v1/records", "/api/v1/records/{}", "/api/v1/records/{}/signal",
-    "/api/v1/records/{}/review", "/api/v1/records/{}/predictions", "/api/v1/predictions/{}",
+    "/api/v1/records/{}/review", "/api/v1/records/{}/reopen", "/api/v1/records/{}/predictions",
+    "/api/v1/predictions/{}",
     "/api/v1/predictions/{}/interventions", "/api/v1/predictions/{}/interventions/{}",
     "/api/v1/predictions/{}/suggestion", "/api/v1/exports/interventions",
     "/api/v1/exports/predictions", "/api/v1/analytics/interventions", "/api/v1/admin/users",

@@ -85,14 +85,19 @@ def check_sample_count(n_samples: int, fs_hz: float, limits: IngestLimits, field
         )
 
 
-def samples_for_duration(duration_s: float, fs_hz: float, limits: IngestLimits, field: str) -> int:
-    """The sample count of a record declared by its duration (s), after checking that duration."""
+def check_duration(duration_s: float, limits: IngestLimits, field: str) -> None:
+    """Refuse a declared record duration (s) beyond ``limits.max_duration_s``."""
     if duration_s > limits.max_duration_s:
         raise InputTooLarge(
             f"the file declares {duration_s:,.0f} s of signal; records up to "
             f"{limits.max_duration_s:g} s are accepted",
             field=field,
         )
+
+
+def samples_for_duration(duration_s: float, fs_hz: float, limits: IngestLimits, field: str) -> int:
+    """The sample count of a record declared by its duration (s), after checking that duration."""
+    check_duration(duration_s, limits, field)
     n_samples = round(duration_s * fs_hz)
     check_sample_count(n_samples, fs_hz, limits, field)
     return n_samples

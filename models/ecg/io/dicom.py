@@ -15,15 +15,19 @@ from __future__ import annotations
 import io
 import re
 import struct
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset, read_preamble
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from models.ecg.errors import EcgInputError, MalformedEcg, UnsupportedFormat
+from models.ecg.errors import EcgInputError, InputTooLarge, MalformedEcg, UnsupportedFormat
 from models.ecg.io.assemble import assemble
 from models.ecg.io.checks import (
     check_channel_count,
@@ -100,6 +104,8 @@ IDENTIFYING_KEYWORDS: dict[str, IdentifyingField] = {
 }
 
 _DICOM_PREAMBLE_BYTES = 128
+#: Deflated datasets are inflated in pieces of this size while their size is counted.
+_INFLATE_CHUNK_BYTES = 1024 * 1024
 _DICOM_MAGIC = b"DICM"
 _YEARS_PER_AGE_UNIT = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
 _LEAD_MEANING = re.compile(r"^(?:lead\s+)?(?P<lead>[^()]+?)\s*(?:\(.*\))?$", re.IGNORECASE)
@@ -122,6 +128,8 @@ def _dicom_errors() -> Iterator[None]:
         raise
     except (
         InvalidDicomError,
+        BytesLengthException,
+        zlib.error,
         EOFError,
         struct.error,
         ValueError,
@@ -135,6 +143,46 @@ def _dicom_errors() -> Iterator[None]:
         raise MalformedEcg(
             f"the DICOM file is damaged ({type(error).__name__})", field="DICOM"
         ) from None
+
+
+def _check_deflated_size(data: bytes, limits: IngestLimits) -> None:
+    """Refuse a Deflated Explicit VR Little Endian file that inflates beyond the upload limit.
+
+    ``pydicom`` inflates the whole dataset in one ``zlib.decompress`` call before reading it:
+    1 MB of deflated zeros becomes 1 GB. Here the file meta group is read first (always
+    uncompressed, PS3.10 section 7.1) and the rest is inflated in a stream that stops at
+    ``limits.max_upload_bytes`` + 1 bytes, so a deflated file may hold no more than an
+    uncompressed upload may. Only then does ``pydicom`` inflate it (at most that many bytes).
+
+    Raises:
+        InputTooLarge: the dataset inflates to more than ``limits.max_upload_bytes`` (413).
+    """
+    stream = DicomBytesIO(data)
+    read_preamble(stream, False)
+    meta = read_dataset(
+        stream, is_implicit_VR=False, is_little_endian=True,
+        stop_when=lambda tag, vr, length: tag.group != 0x0002,
+    )
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    pending: bytes | memoryview = memoryview(data)[stream.tell() :]
+    inflated = 0
+    while not inflater.eof and inflated <= limits.max_upload_bytes:
+        try:
+            piece = inflater.decompress(pending, _INFLATE_CHUNK_BYTES)
+        except zlib.error:
+            raise MalformedEcg("the deflated DICOM dataset is corrupt", field="DICOM") from None
+        pending = inflater.unconsumed_tail
+        if not piece and not pending:
+            break  # a truncated stream: pydicom's own reading reports it
+        inflated += len(piece)
+    if inflated > limits.max_upload_bytes:
+        raise InputTooLarge(
+            f"the deflated DICOM dataset inflates to more than {limits.max_upload_bytes / 1e6:.1f} "
+            "MB, the upload limit",
+            field="TransferSyntaxUID",
+        )
 
 
 def _choose_group(dataset: Dataset) -> tuple[int, Dataset, list[str]]:
@@ -235,6 +283,7 @@ def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
     """
     file = single_file(files, "DICOM")
     with _dicom_errors():
+        _check_deflated_size(file.data, limits)
         dataset = pydicom.dcmread(io.BytesIO(file.data))
         sop_class = str(
             dataset.get("SOPClassUID", "") or dataset.file_meta.get("MediaStorageSOPClassUID", "")

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 
-from models.ecg.errors import MalformedEcg, UnsupportedFormat
+from models.ecg.errors import InputTooLarge, MalformedEcg, UnsupportedFormat
 from models.ecg.io.assemble import assemble
 from models.ecg.io.checks import (
     check_channel_count,
+    check_duration,
     check_sampling_rate,
     parse_int,
     parse_real,
@@ -207,8 +208,13 @@ def parse_header(data: bytes, limits: IngestLimits) -> EdfHeader:
     records_held = data_bytes // header.record_bytes
     n_records = header.n_records if header.n_records != -1 else records_held
     for index, signal in enumerate(header.signals, start=1):
-        if not signal.is_annotation:
-            fs_hz = signal.samples_per_record / duration_s
+        fs_hz = signal.samples_per_record / duration_s
+        if signal.is_annotation:
+            # Annotation bytes count like samples: pyedflib's annotation parser costs ~100x
+            # their size, so an unchecked annotation channel is a memory amplifier.
+            _check_annotation_rate(fs_hz, limits, field=f"signal {index}")
+            check_duration(max(n_records, 1) * duration_s, limits, "number of data records")
+        else:
             check_sampling_rate(fs_hz, limits, field=f"signal {index}")
             samples_for_duration(
                 max(n_records, 1) * duration_s, fs_hz, limits, "number of data records"
@@ -221,6 +227,41 @@ def parse_header(data: bytes, limits: IngestLimits) -> EdfHeader:
             field="number of data records",
         )
     return dataclasses.replace(header, n_records=n_records)
+
+
+def _check_annotation_rate(rate_per_s: float, limits: IngestLimits, field: str) -> None:
+    """Refuse an annotation channel of more 2-byte units per second than a signal may have."""
+    if rate_per_s > limits.max_fs_hz:
+        raise InputTooLarge(
+            f"the annotation channel holds {rate_per_s:g} samples per second; at most "
+            f"{limits.max_fs_hz:g} are accepted, as for a signal",
+            field=field,
+        )
+
+
+def count_annotations(data: bytes, header: EdfHeader) -> int:
+    """Number of EDF+ annotation texts in the annotation channels (their text is not kept).
+
+    Counted on the bytes, without pyedflib's annotation parser (whose memory grows about 130
+    times the annotation bytes): every annotation text starts right after a ``\x14`` separator
+    (Kemp & Olivan 2003, section 2.2.2); the empty text of each record's time-keeping TAL
+    does not count.
+    """
+    channels = [index for index, signal in enumerate(header.signals) if signal.is_annotation]
+    if not channels:
+        return 0
+    width = 3 if header.is_bdf else 2
+    starts = np.cumsum([0] + [width * signal.samples_per_record for signal in header.signals])
+    records = np.frombuffer(
+        data, dtype=np.uint8, count=header.n_records * header.record_bytes,
+        offset=header.header_bytes,
+    ).reshape(header.n_records, header.record_bytes)
+    count = 0
+    for index in channels:
+        block = records[:, starts[index] : starts[index + 1]]
+        separator, following = block[:, :-1] == 0x14, block[:, 1:]
+        count += int(np.count_nonzero(separator & (following != 0x14) & (following != 0)))
+    return count
 
 
 def _demographics(header: EdfHeader) -> tuple[int | None, Sex | None, set[IdentifyingField]]:
@@ -274,16 +315,15 @@ def _blank_identity(data: bytes, header: EdfHeader) -> bytes:
     )
 
 
-def _decode(data: bytes, header: EdfHeader, channels: list[int]) -> tuple[np.ndarray, int]:
-    """Physical samples of ``channels`` via pyedflib (``[channels, samples]`` float64) and the
-    number of EDF+ annotations the file holds (their text is not kept)."""
+def _decode(data: bytes, header: EdfHeader, channels: list[int]) -> np.ndarray:
+    """Physical samples of ``channels`` via pyedflib (``[channels, samples]`` float64); the
+    annotations are not parsed (see :func:`count_annotations`)."""
     with tempfile.TemporaryDirectory(prefix="qtlens-edf-") as directory:
         path = Path(directory, "record.bdf" if header.is_bdf else "record.edf")
         path.write_bytes(_blank_identity(data, header))
         try:
-            with pyedflib.EdfReader(str(path), pyedflib.READ_ALL_ANNOTATIONS) as reader:
-                signals = np.stack([reader.readSignal(channel) for channel in channels])
-                return signals, int(reader.annotations_in_file)
+            with pyedflib.EdfReader(str(path), pyedflib.DO_NOT_READ_ANNOTATIONS) as reader:
+                return np.stack([reader.readSignal(channel) for channel in channels])
         except OSError as error:
             # pyedflib's own checks (e.g. a malformed start date) after ours passed.
             raise MalformedEcg(
@@ -328,7 +368,8 @@ def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
     file = single_file(files, "EDF")
     header = parse_header(file.data, limits)
     channels, notes = _choose_channels(header)
-    physical, n_annotations = _decode(file.data, header, channels)
+    physical = _decode(file.data, header, channels)
+    n_annotations = count_annotations(file.data, header)
     factors = np.array([millivolts_per_unit(header.signals[i].dimension) for i in channels])
     age, sex, removed = _demographics(header)
     if n_annotations:

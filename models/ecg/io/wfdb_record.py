@@ -283,9 +283,8 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
     max_frame = max(signal.samples_per_frame for signal in signals)
     if max_frame > 1:
         check_sampling_rate(fs_hz * max_frame, limits, field="samples per frame")
-    for index, signal in enumerate(signals, start=1):
-        if n_samples is not None and signal.skew > n_samples:
-            raise MalformedEcg(f"the skew of signal {index} is outside the record", field)
+    if n_samples is not None:
+        _check_skews(signals, n_samples)
     # The copy decoded by rdrecord: neutral name, no base time or date, one space per separator.
     frequency = record_line.split()[2] if len(record_line.split()) > 2 else ""
     neutral_line = " ".join(
@@ -303,6 +302,18 @@ def parse_header(data: bytes, limits: IngestLimits) -> WfdbHeader:
         has_base_date=bool(groups["base_date"]),
         warnings=tuple(notes),
     )
+
+
+def _check_skews(signals: Sequence[SignalSpec], n_samples: int) -> None:
+    """Refuse a skew (samples) beyond the record: ``wfdb`` allocates ``n_samples`` plus the
+    largest skew per signal, so an unchecked skew of 10^9 costs gigabytes."""
+    for index, signal in enumerate(signals, start=1):
+        if signal.skew > n_samples:
+            raise MalformedEcg(
+                f"the skew of signal {index} ({signal.skew} samples) is outside the record of "
+                f"{n_samples} samples",
+                field=f"signal {index}",
+            )
 
 
 def _basename(name: str) -> str:
@@ -412,6 +423,7 @@ def _check_data_sizes(
     if n_samples is None:
         n_samples = min(inferred)
         check_sample_count(n_samples, header.fs_hz, limits, field="number of samples")
+        _check_skews(header.signals, n_samples)  # the declared count was checked in the header
         notes.append(f"the header gives no sample count; {n_samples} samples per signal were read")
 
     for name, data, members, fmt, offset, samples_per_frame in layouts:
