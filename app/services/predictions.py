@@ -460,6 +460,7 @@ def prediction_view(state: PredictionState, viewer: User,
             probability=estimate.probability if estimate else None,
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
+            measured_low_confidence=measurement.get("low_confidence"),
             value=value, overridden=override is not None,
             overridden_by=(shown_name(viewer, override.username, override.pseudonym)
                            if override else None),
