@@ -499,11 +499,15 @@ def headline(state: PredictionState | None, primary_qtc: str = DEFAULT_QTC) -> H
     adjusted when a clinician value is in force), the same values the record page shows."""
     if state is None:
         return Headline(None, None, {}, {}, {}, False)
+    bands = {name: risk.band.value for name, risk in state.tasks.items()}
+    changed = state.change()[1]
+    if changed is not None:  # the change-based risk the record page shows for this task
+        bands[changed.task] = changed.band
     return Headline(
         prediction_id=state.prediction.id,
         qtc_ms=state.value(primary_qtc),
-        risks={name: risk.probability for name, risk in state.tasks.items()},
-        risk_bands={name: risk.band.value for name, risk in state.tasks.items()},
+        risks=state.risk_values(),
+        risk_bands=bands,
         risk_points={name: risk.points for name, risk in state.tasks.items()
                      if risk.points is not None},
         adjusted=state.adjusted,
