@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.api.schemas import ConceptOut, PredictionOut, SeriesViewOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services import fiducials as fiducial_marks
 from app.services.changes import change_risk, change_suggestion, changes_out
 from app.services.records import ensure_editable, latest_prediction
 from app.services.series import series_baseline
@@ -36,6 +37,10 @@ from models.tasks import get_task
 
 #: Policy used for the "check next" hint on the record page.
 SUGGESTION_POLICY = "expected_risk_change"
+
+#: The pseudo-concept of a fiducial move: one event that sets every interval concept the moved
+#: median-beat fiducials define (see :mod:`app.services.fiducials`).
+FIDUCIALS = "fiducials"
 
 
 class PredictionNotFound(LookupError):
@@ -146,8 +151,11 @@ class Override:
     pseudonym: str
 
 
-def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
-    """The overrides in force: per concept, its latest event if that is an override.
+def current_overrides(session: Session, prediction: Prediction,
+                      with_fiducials: bool = True) -> dict[str, Override]:
+    """The overrides in force: per concept, its latest event if that is an override; a concept
+    the latest fiducial move defines takes the move's value unless its own latest event is newer
+    (``with_fiducials=False``: what is in force once the fiducial move is reverted).
 
     Replaying the whole event log gives the same answer; reading only each concept's latest
     event keeps an edit's cost flat however long the prediction's history grows.
@@ -158,16 +166,36 @@ def current_overrides(session: Session, prediction: Prediction) -> dict[str, Ove
         .group_by(Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username,
-               User.pseudonym)
+        select(Intervention.id, Intervention.concept, Intervention.action, Intervention.new_value,
+               Intervention.fiducials, User.username, User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
     ).all()
-    return {
-        concept: Override(new_value, username, pseudonym)
-        for concept, action, new_value, username, pseudonym in rows
-        if action == "override" and new_value is not None
+    overrides = {
+        row.concept: Override(row.new_value, row.username, row.pseudonym)
+        for row in rows
+        if row.action == "override" and row.new_value is not None and row.concept != FIDUCIALS
     }
+    latest_ids = {row.concept: row.id for row in rows}
+    for row in rows:
+        if with_fiducials and row.concept == FIDUCIALS and row.action == "override":
+            for concept, value in row.fiducials["concepts"].items():
+                if latest_ids.get(concept, 0) < row.id:
+                    overrides[concept] = Override(value, row.username, row.pseudonym)
+    return overrides
+
+
+def fiducials_in_force(session: Session, prediction: Prediction) -> dict[str, float | None]:
+    """The median-beat fiducial positions in force (ms from R): the latest fiducial move's, or
+    the measured ones when none is in force."""
+    event = session.execute(
+        select(Intervention.action, Intervention.fiducials)
+        .where(Intervention.prediction_id == prediction.id, Intervention.concept == FIDUCIALS)
+        .order_by(Intervention.id.desc()).limit(1)
+    ).one_or_none()
+    if event is not None and event.action == "override":
+        return dict(event.fiducials["after"])
+    return fiducial_marks.measured_positions(prediction.measurements)
 
 
 def _model_prediction(bundle: LoadedBundle, prediction: Prediction) -> ModelPrediction:
@@ -337,9 +365,21 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
         model_name=prediction.model_name, model_checksum=prediction.model_checksum,
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
         risks=risks, suggestion=suggestion,
-        fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
+        fiducials=_plotted_fiducials(session, prediction),
         series=series.view if series is not None else None, changes=changes,
     )
+
+
+def _plotted_fiducials(session: Session, prediction: Prediction) -> dict[str, Any]:
+    """The stored delineation for plotting (seconds, mV), with ``fiducials_in_force``: the
+    median-beat positions in force (seconds from R) and whether a clinician moved them."""
+    plotted = {k: v for k, v in prediction.measurements.items() if k != "concepts"}
+    positions = fiducials_in_force(session, prediction)
+    plotted["fiducials_in_force"] = {
+        "moved": positions != fiducial_marks.measured_positions(prediction.measurements),
+        **{f"{name}_s": None if ms is None else ms / 1000.0 for name, ms in positions.items()},
+    }
+    return plotted
 
 
 def record_intervention(
@@ -356,45 +396,115 @@ def record_intervention(
 ) -> Intervention:
     """Apply an override (or revert) and store it with risks before/after, chained and audited.
 
+    The pseudo-concept :data:`FIDUCIALS` can only be reverted here (moves go through
+    :func:`move_fiducials`): that reverts every concept the fiducial move in force set.
+
     Raises:
         ModelMismatch: the prediction was made by another bundle.
         ValueError: unknown concept, implausible value, or nothing to revert.
         RecordLocked: the record is reviewed (reopen it first).
     """
+    model_prediction = _editable_prediction(bundle, prediction, record)
+    if not is_concept(concept) and concept != FIDUCIALS:
+        raise ValueError(f"unknown concept {concept!r}")
+    # The history this event extends is read inside the chain lock: read before it, two
+    # concurrent edits would both log the same predecessor (issue 18, finding 7).
+    audit.lock_chain(session, Intervention)
+    in_force = current_overrides(session, prediction)
+    after_overrides = {c: o.value for c, o in in_force.items()}
+    if concept == FIDUCIALS:
+        if action == "override":
+            raise ValueError("fiducials are moved with POST /predictions/{id}/fiducials")
+        if fiducials_in_force(session, prediction) == fiducial_marks.measured_positions(
+                prediction.measurements):
+            raise ValueError("no fiducial is moved; nothing to revert")
+        after_overrides = {c: o.value for c, o in current_overrides(
+            session, prediction, with_fiducials=False).items()}
+    elif action == "override":
+        after_overrides[concept] = validate_override(concept, value)  # type: ignore[arg-type]
+    elif concept not in in_force:
+        raise ValueError(f"{get_concept(concept).label} is not overridden; nothing to revert")
+    else:
+        del after_overrides[concept]
+    return _log_change(session, bundle, prediction, record, user, model_prediction,
+                       {c: o.value for c, o in in_force.items()}, after_overrides,
+                       Intervention(action=action, concept=concept, source=source,
+                                    comment=comment))
+
+
+def move_fiducials(session: Session, bundle: LoadedBundle, prediction: Prediction,
+                   record: Record, user: User, moves_ms: dict[str, float],
+                   comment: str | None = None) -> Intervention:
+    """Move median-beat fiducials: ONE ``fiducial`` event that overrides every interval concept
+    the positions in force define (where they differ from the measured ones), through the same
+    path as a typed override, with the positions before and after (ms from R) logged.
+
+    Raises:
+        ModelMismatch: the prediction was made by another bundle.
+        FiducialError: no median beat, a position outside it, or out of order.
+        ValueError: nothing moved, or a defined interval the registry finds implausible.
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    model_prediction = _editable_prediction(bundle, prediction, record)
+    audit.lock_chain(session, Intervention)
+    in_force = current_overrides(session, prediction)
+    measured = fiducial_marks.measured_positions(prediction.measurements)
+    before = fiducials_in_force(session, prediction)
+    after = fiducial_marks.moved_positions(
+        before, moves_ms, fiducial_marks.beat_window_ms(prediction.measurements))
+    if after == before:
+        raise ValueError("the fiducials are already there; nothing moved")
+    concepts = {name: validate_override(name, value) for name, value
+                in fiducial_marks.defined_concepts(measured, after).items()}
+    after_overrides = {c: o.value for c, o in current_overrides(
+        session, prediction, with_fiducials=False).items()}
+    after_overrides.update(concepts)
+    return _log_change(session, bundle, prediction, record, user, model_prediction,
+                       {c: o.value for c, o in in_force.items()}, after_overrides,
+                       Intervention(action="override", concept=FIDUCIALS, source="fiducial",
+                                    comment=comment,
+                                    fiducials={"before": before, "after": after,
+                                               "concepts": concepts}))
+
+
+def _editable_prediction(bundle: LoadedBundle, prediction: Prediction,
+                         record: Record) -> ModelPrediction:
+    """The stored model output, when its record and model allow an edit.
+
+    Raises:
+        RecordLocked: the record is reviewed. ModelMismatch: another bundle made it.
+        ValueError: the model has no concepts.
+    """
     ensure_editable(record)
     model_prediction = _model_prediction(bundle, prediction)
     if not model_prediction.concepts:
         raise ValueError(f"model {prediction.model_name} has no concepts to override")
-    if not is_concept(concept):
-        raise ValueError(f"unknown concept {concept!r}")
-    concept_meta = get_concept(concept)
-    # The history this event extends is read inside the chain lock: read before it, two
-    # concurrent edits would both log the same predecessor (issue 18, finding 7).
-    audit.lock_chain(session, Intervention)
-    in_force = {c: o.value for c, o in current_overrides(session, prediction).items()}
+    return model_prediction
+
+
+def _log_change(session: Session, bundle: LoadedBundle, prediction: Prediction, record: Record,
+                user: User, model_prediction: ModelPrediction, in_force: dict[str, float],
+                after_overrides: dict[str, float], event: Intervention) -> Intervention:
+    """Fill ``event`` (action, concept, source set) with the values and risks before/after the
+    overrides change from ``in_force`` to ``after_overrides``, chain it and audit it."""
+    concept = event.concept
     before = _apply(bundle, model_prediction, record, in_force)
-    previous_value = _in_force_value(concept, before, model_prediction, in_force)
-    after_overrides = dict(in_force)
-    if action == "override":
-        after_overrides[concept] = validate_override(concept, value)  # type: ignore[arg-type]
-    elif concept not in in_force:
-        raise ValueError(f"{concept_meta.label} is not overridden; nothing to revert")
-    else:
-        del after_overrides[concept]
     after = _apply(bundle, model_prediction, record, after_overrides)
     series = series_state(session, bundle, record)
-    event = Intervention(
-        prediction_id=prediction.id, user_id=user.id, created_at=audit.utc_now(),
-        action=action, concept=concept, unit=concept_meta.unit,
-        model_value=model_prediction.concepts[concept].value,
-        previous_value=previous_value,
-        new_value=_in_force_value(concept, after, model_prediction, after_overrides),
-        risks_before=_risk_values(bundle, before, model_prediction, in_force, record, series),
-        risks_after=_risk_values(bundle, after, model_prediction, after_overrides, record,
-                                 series),
-        source=source, comment=comment,
-    )
+    if is_concept(concept):
+        event.unit = get_concept(concept).unit
+        event.model_value = model_prediction.concepts[concept].value
+        event.previous_value = _in_force_value(concept, before, model_prediction, in_force)
+        event.new_value = _in_force_value(concept, after, model_prediction, after_overrides)
+    else:
+        event.unit = "ms"
+    event.prediction_id, event.user_id, event.created_at = (
+        prediction.id, user.id, audit.utc_now())
+    event.risks_before = _risk_values(bundle, before, model_prediction, in_force, record, series)
+    event.risks_after = _risk_values(bundle, after, model_prediction, after_overrides, record,
+                                     series)
     audit.append(session, event)
+    action = event.action
     audit.record_event(session, "intervention", user.id, record=record.public_id,
                        prediction=prediction.id, intervention=event.id, action=action,
                        concept=concept)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -13,7 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked, RowId
 from app.api.routes.records import record_or_404
-from app.api.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
+from app.api.schemas import (
+    FiducialMoveIn,
+    InterventionIn,
+    InterventionOut,
+    PredictionOut,
+    SuggestionOut,
+)
 from app.context import AppContext
 from app.db.models import Intervention, Prediction, Record, User
 from app.isolation import measure_concepts
@@ -83,19 +91,18 @@ def _intervention_out(event: Intervention, author: User, viewer: User,
         previous_value=event.previous_value, new_value=event.new_value,
         risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
         user=shown_name(viewer, author.username, author.pseudonym), source=event.source,
-        comment=shown_comment(viewer, event.comment), prediction=view,
+        comment=shown_comment(viewer, event.comment), fiducials=event.fiducials, prediction=view,
     )
 
 
-def _intervene(context: AppContext, prediction_id: int, user: User, concept: str,
-               action: Literal["override", "revert"], value: float | None = None,
-               source: str = "typed", comment: str | None = None) -> InterventionOut:
+def _intervene(context: AppContext, prediction_id: int, user: User,
+               change: Callable[..., Intervention]) -> InterventionOut:
+    """Run ``change(session, bundle, prediction, record, user)`` (a service edit) in one write
+    transaction; its refusals become 409 (another model) or 422 (the message says why)."""
     with context.db.write() as session:
         prediction, record = prediction_or_404(session, prediction_id)
         try:
-            event = service.record_intervention(
-                session, context.model, prediction, record, user, concept, action, value,
-                source, comment)
+            event = change(session, context.model, prediction, record, user)
         except service.ModelMismatch as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
@@ -109,8 +116,25 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
 def create_intervention(prediction_id: RowId, body: InterventionIn, user: ClinicianUser,
                         context: ContextDep) -> InterventionOut:
     """Override one concept; the risk is recomputed by the task head and the edit is logged."""
-    return _intervene(context, prediction_id, user, body.concept, "override", body.value,
-                      body.source, body.comment)
+    return _intervene(context, prediction_id, user, partial(
+        service.record_intervention, concept=body.concept, action="override", value=body.value,
+        source=body.source, comment=body.comment))
+
+
+@router.post("/predictions/{prediction_id}/fiducials", response_model=InterventionOut,
+             status_code=201, dependencies=[CsrfChecked])
+def move_fiducials(prediction_id: RowId, body: FiducialMoveIn, user: ClinicianUser,
+                   context: ContextDep) -> InterventionOut:
+    """Move median-beat fiducials (ms from R): one ``fiducial`` event overrides QT, QRS, PR,
+    J-Tpeak and Tpeak-Tend as the positions define them; revert with
+    ``DELETE /predictions/{id}/interventions/fiducials``."""
+    moves = body.moves_ms()
+    if not moves:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "give at least one of p_onset_ms, qrs_onset_ms, qrs_offset_ms, "
+                            "t_peak_ms, t_end_ms")
+    return _intervene(context, prediction_id, user, partial(
+        service.move_fiducials, moves_ms=moves, comment=body.comment))
 
 
 @router.delete("/predictions/{prediction_id}/interventions/{concept}",
@@ -118,7 +142,8 @@ def create_intervention(prediction_id: RowId, body: InterventionIn, user: Clinic
 def revert_intervention(prediction_id: RowId, concept: str, user: ClinicianUser,
                         context: ContextDep) -> InterventionOut:
     """Revert a concept to the model's value: a new *revert* event, never a row removal."""
-    return _intervene(context, prediction_id, user, concept, "revert")
+    return _intervene(context, prediction_id, user, partial(
+        service.record_intervention, concept=concept, action="revert"))
 
 
 @router.get("/predictions/{prediction_id}/interventions", response_model=list[InterventionOut])
