@@ -46,6 +46,9 @@ T = TypeVar("T")
 
 #: Modules the fork server imports once, so that every worker starts with them loaded.
 PRELOAD_MODULES = ["models.ecg.io", "models.ecg.measure", "models.ecg.synth"]
+#: Scheduling niceness of the workers: the API process (its event loop answers ``/health`` and
+#: every light request) goes first when uploads keep all cores busy.
+WORKER_NICENESS = 10
 #: Seconds between a worker's checks that the API process still lives.
 PARENT_POLL_S = 1.0
 #: One BLAS/OpenMP thread per worker: the pool itself is the parallelism.
@@ -65,10 +68,11 @@ def _on_cpu_limit(_signum: int, _frame: object) -> None:
 
 
 def _init_worker(memory_bytes: int, api_pid: int) -> None:
-    """Worker set-up: exit with the API process, cap the address space, catch ``SIGXCPU``,
-    warm up the measurement."""
+    """Worker set-up: exit with the API process, yield the CPU to it, cap the address space,
+    catch ``SIGXCPU``, warm up the measurement."""
     threading.Thread(target=_exit_with, args=(api_pid,), daemon=True,
                      name="qtlens-parent-watch").start()
+    os.nice(WORKER_NICENESS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     signal.signal(signal.SIGXCPU, _on_cpu_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the API process decides when workers stop

@@ -25,7 +25,7 @@ from app.api.routes.auth import (
     set_cookie,
 )
 from app.context import AppContext
-from app.db.models import User
+from app.services.users import User
 from app.security import SESSION_COOKIE
 from app.settings import PROJECT_ROOT
 from models.change import get_change_concept, is_change_concept

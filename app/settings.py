@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.concepts import DEFAULT_QTC, QTC_FORMULAS, qtc_formula
 from models.ecg.limits import IngestLimits
 
 #: Repository / installation root (the folder holding app/, models/, frontend/).
@@ -87,6 +88,17 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(default=10, ge=1)
     upload_rate_per_minute: int = Field(default=30, ge=1)
     log_level: str = Field(default="INFO")
+    primary_qtc: str = Field(
+        default=DEFAULT_QTC,
+        description="The QTc formula shown as the QTc on the record page and the worklist "
+        f"(one of {', '.join(QTC_FORMULAS)}); the others stay one click away.",
+    )
+
+    @field_validator("primary_qtc")
+    @classmethod
+    def _known_qtc_formula(cls, name: str) -> str:
+        """A QTc formula of the registry (clear message otherwise)."""
+        return qtc_formula(name).name
 
     @field_validator("database_url")
     @classmethod

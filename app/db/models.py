@@ -1,4 +1,4 @@
-"""Storage shapes (SQLAlchemy 2.0 ORM). API shapes live in :mod:`app.api.schemas`.
+"""Storage shapes (SQLAlchemy 2.0 ORM). API shapes live in :mod:`app.services.schemas`.
 
 ``interventions`` and ``audit_events`` are insert-only: database triggers refuse UPDATE, DELETE
 and REPLACE on both SQLite and PostgreSQL (see the Alembic migrations), and each row carries a

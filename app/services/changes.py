@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from app.api.schemas import ChangeOut, SuggestionOut, TaskRiskOut
+from app.services.schemas import ChangeOut, SuggestionOut, TaskRiskOut
 from models.bundle import LoadedBundle
 from models.change import CHANGE_REGISTRY, change_values, get_change_concept
 from models.concepts import Sex, get_concept
@@ -113,5 +113,6 @@ def change_suggestion(
             expected_risk_change=without - probability,
             reason=f"{label} moves the change-based TdP risk most ({push:+.2f} log-odds); "
             f"check {get_concept(target).label} on this ECG against its baseline.",
+            task=CHANGE_TASK, task_label=get_task(CHANGE_TASK).label,
         )
     return None

@@ -3,6 +3,9 @@
 Rows are read from the database in batches and written out as they come, so an export of any
 size runs in bounded memory. Ids are pseudonymous (record ``public_id``, user ``pseudonym``);
 free-text comments are not exported because a clinician may have typed an identifier into one.
+Timestamps are ISO 8601 with their UTC offset (``2026-12-06T00:05:43.123456+00:00``) on every
+engine. A prediction row carries its review state and the risks in force — after the clinician
+values, i.e. the risks after the prediction's latest intervention — beside the model's own.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
+from app.services.audit import as_utc
 from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
@@ -55,8 +59,15 @@ class Column:
     read: Callable[[Any], Any]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset, whatever the engine handed back (SQLite: naive UTC)."""
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
+def _source(event: Intervention) -> str:
+    """How the value came in: typed, caliper, suggestion — or ``revert`` for a revert (rows
+    stored before reverts recorded it say ``typed``)."""
+    return "revert" if event.action == "revert" else event.source
 
 
 def _positions(when: str) -> Callable[[Any], Any]:
@@ -98,7 +109,7 @@ INTERVENTION_COLUMNS: tuple[Column, ...] = (
         for task in TASKS
         for when in ("before", "after")
     ),
-    Column("source", pa.string(), lambda r: r.Intervention.source),
+    Column("source", pa.string(), lambda r: _source(r.Intervention)),
     Column("fiducials_before_ms", pa.string(), _positions("before")),
     Column("fiducials_after_ms", pa.string(), _positions("after")),
     Column("hash", pa.string(), lambda r: r.Intervention.hash),
@@ -135,7 +146,14 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("device", pa.string(), lambda r: r.Prediction.device),
     Column("latency_ms", pa.float64(), lambda r: r.Prediction.latency_ms),
     Column("user", pa.string(), lambda r: r.User.pseudonym),
+    Column("review_status", pa.string(), lambda r: r.Record.status),
+    Column("reviewed_at", pa.string(), lambda r: _iso(r.Record.reviewed_at)),
+    Column("reviewed_by", pa.string(), lambda r: r.Reviewer.pseudonym if r.Reviewer else None),
+    Column("adjusted", pa.bool_(), lambda r: r.risks_in_force is not None),
     *(Column(task.name, pa.float64(), lambda r, t=task.name: r.Prediction.risks.get(t))
+      for task in TASKS),
+    *(Column(f"{task.name}_in_force", pa.float64(),
+             lambda r, t=task.name: (r.risks_in_force or r.Prediction.risks).get(t))
       for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
@@ -172,12 +190,34 @@ def intervention_query(export_filter: ExportFilter) -> Select:
 
 
 def prediction_query(export_filter: ExportFilter) -> Select:
-    """Predictions with their record and the user who ran them, oldest first."""
+    """Predictions with their record, the user who ran them, the record's reviewer and the
+    risks in force (after the latest intervention; ``None`` when nothing is overridden),
+    oldest first."""
     creator = aliased(User, name="User")
+    reviewer = aliased(User, name="Reviewer")
+    latest = aliased(Intervention)
+    in_force = (
+        select(latest.risks_after)
+        .where(latest.prediction_id == Prediction.id)
+        .order_by(latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    adjusted = (
+        select(func.count(Intervention.id))
+        .where(Intervention.prediction_id == Prediction.id,
+               Intervention.id.in_(
+                   select(func.max(latest.id)).where(latest.prediction_id == Prediction.id)
+                   .group_by(latest.concept)),
+               Intervention.action == "override")
+        .scalar_subquery()
+    )
     query = (
-        select(Prediction, Record, creator)
+        select(Prediction, Record, creator, reviewer,
+               case((adjusted > 0, in_force), else_=None).label("risks_in_force"))
         .join(Record, Prediction.record_id == Record.id)
         .join(creator, Prediction.created_by == creator.id)
+        .outerjoin(reviewer, Record.reviewed_by == reviewer.id)
         .order_by(Prediction.id)
     )
     return _filtered(query, Prediction.created_at, Prediction.model_checksum,
@@ -199,7 +239,9 @@ def _rows(db: Database, query: Select, columns: Iterable[Column]) -> Iterator[li
             yield [[_clean(col.read(row)) for col in columns] for row in partition]
             # Forget the batch's objects (bounded memory). Not expunge_all(): it replaces the
             # identity map the running result still loads into, so batch 2 failed mid-stream.
-            for entity in {entity for row in partition for entity in row}:
+            mapped = {id(e): e for row in partition for e in row
+                      if hasattr(e, "_sa_instance_state")}  # not the risks-in-force dict
+            for entity in mapped.values():
                 if entity in session:
                     session.expunge(entity)
 

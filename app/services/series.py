@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Record, User
 from app.services.audit import record_event
+from app.services.records import ensure_editable
 
 #: What a clinician sends to start a new series.
 NEW_SERIES = "new"
@@ -55,7 +56,9 @@ def assign_series(
 
     Raises:
         SeriesError: an unknown series, or a baseline without a series.
+        RecordLocked: the record is reviewed (its series decides its change-based risk).
     """
+    ensure_editable(record)
     if series is None:
         if baseline:
             raise SeriesError("a record outside a series cannot be a baseline")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiToken, LoginSession, User
+
+__all__ = ["ApiToken", "User"]  # the entities routes annotate with (they never import app.db)
 from app.security import (
     Role,
     hash_password,
@@ -19,7 +21,7 @@ from app.security import (
     username_problem,
     verify_password,
 )
-from app.services.audit import record_event, utc_now
+from app.services.audit import as_utc, record_event, utc_now
 
 
 @functools.cache
@@ -148,3 +150,41 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken | 
         row.revoked_at = utc_now()
         record_event(session, "api_token_revoked", user.id, token_id=row.id)
     return row
+
+
+def user_for_credentials(session: Session, api_token: str | None,
+                         session_token: str | None, now: datetime) -> User | None:
+    """The active user a personal API token (when given: never falling back to the cookie) or
+    else a login-session token stands for at ``now`` (UTC); ``None`` for unknown, expired or
+    revoked credentials and inactive users."""
+    if api_token is not None:
+        row: ApiToken | LoginSession | None = session.execute(
+            select(ApiToken).where(ApiToken.token_sha256 == token_digest(api_token))
+        ).scalar_one_or_none()
+        valid = row is not None and row.revoked_at is None and (  # type: ignore[union-attr]
+            row.expires_at is None or as_utc(row.expires_at) > now)
+    elif session_token:
+        row = session.execute(
+            select(LoginSession).where(LoginSession.token_sha256 == token_digest(session_token))
+        ).scalar_one_or_none()
+        valid = row is not None and as_utc(row.expires_at) > now
+    else:
+        return None
+    user = row.user if valid and row is not None else None
+    return user if user is not None and user.is_active else None
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, oldest first."""
+    return list(session.execute(select(User).order_by(User.id)).scalars())
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user called ``username``, if any."""
+    return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
+    """``user``'s personal API tokens, oldest first."""
+    return list(session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars())

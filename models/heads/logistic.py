@@ -420,10 +420,15 @@ class ComposedConceptModel(ConceptModel):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Task logits ``[B, T]`` from concept values, composed heads included."""
-        return self.explain(values, sex, age_years, positive, negative, keep).logits
+        """Task logits ``[B, T]`` from concept values, composed heads included (without the
+        per-concept decomposition :meth:`explain` adds: the suggestion policies call this on
+        hundreds of candidate rows)."""
+        logits = super().decide(values, sex, age_years, positive, negative).clone()
+        derived = self.space.derive(values, sex)
+        for task, head in self.composed.items():
+            logits[:, self.composed_index[task]] = head.explain(derived, sex, age_years).logit
+        return logits
 
     def explain(
         self,
@@ -432,10 +437,9 @@ class ComposedConceptModel(ConceptModel):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> HeadExplanation:
         """The network head's decomposition with the composed tasks' rows replaced."""
-        network = super().explain(values, sex, age_years, positive, negative, keep)
+        network = super().explain(values, sex, age_years, positive, negative)
         logits, intercept, age, sex_push = (
             t.clone() for t in (network.logits, network.intercept, network.age, network.sex)
         )

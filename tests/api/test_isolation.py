@@ -93,7 +93,7 @@ def wfdb_upload(signal_mv: np.ndarray, fs_hz: float,
 def test_uploads_are_decoded_and_measured_in_worker_processes_only(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("app.api.routes.records.read_upload", read_upload_in_a_worker)
+    monkeypatch.setattr("app.services.records.read_upload", read_upload_in_a_worker)
     monkeypatch.setattr("app.api.routes.predictions.measure_concepts", measure_in_a_worker)
     with TestClient(create_app(make_settings(new_database(tmp_path)))) as client:
         login(client, "clinician1")

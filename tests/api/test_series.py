@@ -145,6 +145,10 @@ def test_the_worklist_sets_series_and_moves_the_baseline(client_as, herg: DrugPa
     assert clinician.get(f"/api/v1/records/{first['id']}").json()["is_baseline"] is False
     out = clinician.put(f"/api/v1/records/{first['id']}/series", json={"series": None}).json()
     assert out["series_id"] is None
+    # A review locks the series too: it decides which risk the record shows.
+    assert clinician.post(f"/api/v1/records/{first['id']}/review").status_code == 200
+    locked = clinician.put(f"/api/v1/records/{first['id']}/series", json={"series": series_id})
+    assert locked.status_code == 423 and "reopen" in locked.json()["message"]
 
 
 def test_the_concept_listing_has_the_change_concepts(client_as) -> None:

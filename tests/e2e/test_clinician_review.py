@@ -85,7 +85,7 @@ def test_calipers_override_revert_and_suggestion(server: Server, browser, data_d
     assert [(e.action, e.concept, e.source) for e in events] == [
         ("override", "qt", "caliper"),
         ("override", "tpeak_tend", "typed"),
-        ("revert", "tpeak_tend", "typed"),
+        ("revert", "tpeak_tend", "revert"),
         ("override", suggested, "suggestion"),
     ]
     assert events[0].new_value == round(caliper_ms)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 FORMATS = ("csv", "jsonl", "parquet")
 CHARTS = ("overrides", "difference", "risk", "flips", "users", "models", "time")
-EDITS = (("qtc_fridericia", "515"), ("tpeak_tend", "128"), ("t_amplitude_ii", "0.12"))
+EDITS = (("qt", "470"), ("tpeak_tend", "128"), ("t_amplitude_ii", "0.12"))
 REVERTED = "tpeak_tend"
 RISK_COLUMNS = tuple(f"{when}_{t.name}" for t in TASKS for when in ("before", "after"))
 INTERVENTION_NUMBERS = ("model_value", "previous_value", "new_value", *RISK_COLUMNS)
@@ -183,10 +183,10 @@ def test_dashboard_draws_the_edits_and_every_export_matches_the_database(
 
     # Filters: one concept narrows the table; a model version and a future start day reach the
     # exports too (nothing is that new).
-    page.select_option("[data-testid=filter-concept]", "qtc_fridericia")
+    page.select_option("[data-testid=filter-concept]", "qt")
     page.click("[data-testid=filter-apply]")
     expect(page.locator("#concept-stats-body tr")).to_have_count(1)
-    assert "concept=qtc_fridericia" in page.url
+    assert "concept=qt" in page.url
     page.select_option("[data-testid=filter-model]", predictions[-1].model_checksum)
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     page.fill("[data-testid=filter-from]", tomorrow)

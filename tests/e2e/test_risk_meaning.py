@@ -41,7 +41,7 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
 
     page.fill("[data-testid=override-qtc_bazett]", "490")
     page.click("[data-testid=apply-qtc_bazett]")
-    page.wait_for_selector("[data-concept=qtc_bazett].overridden")
+    page.wait_for_selector("[data-concept=qt].overridden")  # a typed QTc lands on QT
     after = page.text_content("[data-testid=risk-lqts_risk]")
     assert float(after.split()[0]) >= 3.0
     assert page.get_attribute("[data-testid=risk-lqts_risk]", "class").endswith("band-high")

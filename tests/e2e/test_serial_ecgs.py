@@ -86,5 +86,13 @@ def test_serial_ecgs_show_changes_overlay_and_change_based_risk(
     assert page.text_content("[data-testid=risk-tdp_risk]") != risk_before
     assert "Saved" in page.text_content("[data-testid=edit-status]")
     page.screenshot(path=str(ARTIFACTS / "e2e-series-after.png"), full_page=True)
+    on_drug_id = page.text_content("[data-testid=record-id]")
+
+    # The worklist shows both records in the series, the baseline ticked.
+    page.goto(f"{server.base_url}/worklist")
+    page.wait_for_selector(f"[data-testid=series-input-{on_drug_id}]")
+    for record, is_baseline in ((baseline_id, True), (on_drug_id, False)):
+        assert page.input_value(f"[data-testid=series-input-{record}]") == series_id
+        assert page.is_checked(f"[data-testid=series-baseline-{record}]") is is_baseline
     context.close()
     assert page_problems == []

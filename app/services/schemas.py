@@ -1,4 +1,5 @@
-"""API shapes (pydantic). Storage shapes live in :mod:`app.db.models`."""
+"""API shapes (pydantic), beside the services that produce them (routes return them; the
+services never import :mod:`app.api`). Storage shapes live in :mod:`app.db.models`."""
 
 from __future__ import annotations
 
@@ -108,9 +109,17 @@ class RecordOut(BaseModel):
         default=None, description="Pseudonymous subject series (ours, SER-…), if any."
     )
     is_baseline: bool = Field(default=False, description="The series' baseline ECG.")
-    qtc_ms: float | None = Field(default=None, description="Headline QTc (Fridericia) in ms.")
-    risks: dict[str, float] = Field(default_factory=dict)
+    qtc_name: str = Field(description="The primary QTc formula (a setting; Fridericia default).")
+    qtc_ms: float | None = Field(
+        default=None, description="Headline QTc in ms in force (the primary formula)."
+    )
+    risks: dict[str, float] = Field(
+        default_factory=dict, description="Risks in force (clinician values applied)."
+    )
     risk_bands: dict[str, str] = Field(default_factory=dict)
+    adjusted: bool = Field(
+        default=False, description="A clinician value is in force on the latest prediction."
+    )
     risk_points: dict[str, float] = Field(
         default_factory=dict, description="Tasks whose risk is a points score (Schwartz): points.")
     device: DeviceReadingOut | None = Field(
@@ -147,8 +156,16 @@ class ConceptOut(BaseModel):
     overridden_by: str | None = None
     normal_range: str
     decimals: int = Field(description="Digits to show.")
-    flag: str
+    flag: str = Field(description="Flag of the value in force.")
     flag_note: str = ""
+    derived_from: list[str] = Field(
+        default_factory=list, description="Concepts it is computed from (empty: primary)."
+    )
+    sets: str | None = Field(
+        default=None, description="A typed value of this derived concept sets this primary one."
+    )
+    can_be_typed: bool = Field(default=True, description="A clinician may give its value.")
+    checkable: bool = Field(default=True, description="Calipers or eye can check it on a strip.")
     disagreement: str | None = Field(
         default=None,
         description="Set when the model's and the measured value differ beyond their combined "
@@ -219,13 +236,15 @@ class SeriesIn(BaseModel):
 
 
 class SuggestionOut(BaseModel):
-    """The concept most worth checking next."""
+    """A concept worth checking next."""
 
     concept: str
     label: str
     score: float
     expected_risk_change: float
     reason: str
+    task: str = Field(description="The risk it would move.")
+    task_label: str
 
 
 class PredictionOut(BaseModel):
@@ -240,7 +259,13 @@ class PredictionOut(BaseModel):
     latency_ms: float
     concepts: list[ConceptOut]
     risks: list[TaskRiskOut]
-    suggestion: SuggestionOut | None
+    suggestion: SuggestionOut | None = Field(description="The best of ``suggestions``.")
+    suggestions: list[SuggestionOut] = Field(
+        default_factory=list, description="The best concept to check next for each risk."
+    )
+    primary_qtc: str = Field(description="The QTc formula shown as the QTc (a setting).")
+    adjusted: bool = Field(description="A clinician value is in force.")
+    editable: bool = Field(description="Made by the loaded model: concepts can be overridden.")
     fiducials: dict = Field(description="Delineation for plotting (seconds, mV).")
     series: SeriesViewOut | None = None
     changes: list[ChangeOut] = Field(default_factory=list)
