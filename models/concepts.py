@@ -149,6 +149,10 @@ class Concept:
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
+        qt_definition: for a QT or a concept computed from it, which QT: ``"global"`` (CSE:
+            earliest QRS onset → latest T end over the leads, as the ECGRDVQ table's vector-
+            magnitude QT) or ``"lead"`` (one lead, II or V5, as the LQTS criteria); ``None``
+            for every other concept.
         measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error, stated from the spread between validated automated algorithms
             (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
             model and the measurement may differ before they are said to disagree
@@ -178,6 +182,7 @@ class Concept:
     rate_corrected: bool = False
     references: tuple[str, ...] = ()
     decimals: int = 0
+    qt_definition: Literal["global", "lead"] | None = None
     measurement_sd: float | None = None
 
     def __post_init__(self) -> None:
@@ -308,6 +313,7 @@ def _qtc(
         checkable=False,
         rate_corrected=True,
         references=(reference, *_REF_QTC),
+        qt_definition="global",
         measurement_sd=_QTC_MEASUREMENT_SD_MS,
     )
 
@@ -406,9 +412,11 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="Global QRS onset to the end of the T wave: total ventricular "
         "depolarisation and repolarisation time.",
-        how_measured="Global QRS onset → T end by the tangent method on the median beat, in the "
-        "lead whose T ends last among leads with a T ≥ 0.1 mV (a lone lead ending > 40 ms after "
-        "all others is dropped). Unavailable when QRS ≥ 120 ms.",
+        how_measured="Global QT (CSE definition) on the median beat: the earliest QRS onset over the "
+        "leads (multi-lead spatial velocity) → the latest T end over the leads (each lead's "
+        "tangent to the isoelectric level; a latest T end > 30 ms after the next is dropped, "
+        "repeatedly). Low-confidence when the T end rests on ≤ 2 leads or QTcF is outside "
+        "300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
         normal_low=350,
         normal_high=440,
         thresholds=(
@@ -419,7 +427,10 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=800,
         references=(
             "Postema PG, Wilde AAM. The measurement of the QT interval. Curr Cardiol Rev 10:287 (2014)",
+            "The CSE Working Party. Recommendations for measurement standards in quantitative "
+            "electrocardiography. Eur Heart J 6:815 (1985)",
         ),
+        qt_definition="global",
     ),
     _qtc(
         "qtc_bazett",
@@ -717,6 +728,7 @@ REGISTRY: tuple[Concept, ...] = (
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
         sex_specific=True,
+        qt_definition="global",
         derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
         checkable=False,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),

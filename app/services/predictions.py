@@ -493,6 +493,7 @@ def prediction_view(state: PredictionState, viewer: User,
             probability=estimate.probability if estimate else None,
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
+            measured_low_confidence=measurement.get("low_confidence"),
             value=value, overridden=override is not None,
             overridden_by=(shown_name(viewer, override.username, override.pseudonym)
                            if override else None),
@@ -545,11 +546,15 @@ def headline(state: PredictionState | None, primary_qtc: str = DEFAULT_QTC) -> H
     adjusted when a clinician value is in force), the same values the record page shows."""
     if state is None:
         return Headline(None, None, {}, {}, {}, False)
+    bands = {name: risk.band.value for name, risk in state.tasks.items()}
+    changed = state.change()[1]
+    if changed is not None:  # the change-based risk the record page shows for this task
+        bands[changed.task] = changed.band
     return Headline(
         prediction_id=state.prediction.id,
         qtc_ms=state.value(primary_qtc),
-        risks={name: risk.probability for name, risk in state.tasks.items()},
-        risk_bands={name: risk.band.value for name, risk in state.tasks.items()},
+        risks=state.risk_values(),
+        risk_bands=bands,
         risk_points={name: risk.points for name, risk in state.tasks.items()
                      if risk.points is not None},
         adjusted=state.adjusted,
@@ -577,9 +582,10 @@ class Edit:
     after: PredictionState
 
 
-def record_intervention(
+def edit_prediction(
     session: Session,
-    state: PredictionState,
+    bundle: LoadedBundle,
+    prediction_id: int,
     user: User,
     concept: str,
     action: Literal["override", "revert"],
@@ -587,18 +593,26 @@ def record_intervention(
     source: str = "typed",
     comment: str | None = None,
 ) -> Edit:
-    """Apply an override (or revert) and store it with risks before/after, chained and audited.
+    """Apply one override (or revert) and store it with risks before/after, chained and audited.
 
-    A typed derived value (a QTc, J-Tpeak_c, the heart rate) is stored as the primary concept it
-    sets (QT back-solved with the RR in force and that formula), the audit event naming what was
-    typed; reverting a derived concept reverts the primary one it set. One head pass per side.
+    The intervention chain is locked first and the prediction loaded as it stands inside the
+    lock (:func:`prediction_state`: the history the event extends). A typed derived value (a QTc,
+    J-Tpeak_c, the heart rate) is stored as the primary concept it sets (QT back-solved with the
+    RR in force and that formula), the audit event naming what was typed; reverting a derived
+    concept reverts the primary one it set. One head pass per side of the edit. Reverting the
+    pseudo-concept :data:`FIDUCIALS` undoes the fiducial move in force (:func:`edit_fiducials`).
 
     Raises:
+        PredictionNotFound: no such prediction (or its record was deleted).
         ModelMismatch: the prediction was made by another bundle.
         ValueError: unknown concept, implausible value or combination (naming the concepts), or
             nothing to revert.
         RecordLocked: the record is reviewed (reopen it first).
     """
+    # The history this event extends is read inside the chain lock: read before it, two
+    # concurrent edits would both log the same predecessor (issue 18, finding 7).
+    audit.lock_chain(session, Intervention)
+    state = prediction_state(session, bundle, prediction_id)  # with its series context
     _ensure_editable(state)
     if concept == FIDUCIALS and action == "revert":
         return _revert_fiducials(session, state, user)
@@ -631,19 +645,23 @@ def record_intervention(
     return _store_edit(session, state, after, user, event, **typed)
 
 
-def move_fiducials(session: Session, state: PredictionState, user: User,
+def edit_fiducials(session: Session, bundle: LoadedBundle, prediction_id: int, user: User,
                    moves_ms: dict[str, float], comment: str | None = None) -> Edit:
     """Move median-beat fiducials: ONE ``fiducial`` event (concept :data:`FIDUCIALS`) whose
     interval values (QT, QRS, PR, J-Tpeak, Tpeak-Tend where their marks differ from the measured
     ones) are put in force like typed overrides, the positions before and after (ms from R)
-    logged with it. Take the chain lock first (:func:`edit_fiducials` does).
+    logged with it. The chain is locked and the prediction loaded inside the lock, as for
+    :func:`edit_prediction`.
 
     Raises:
+        PredictionNotFound: no such prediction (or its record was deleted).
         ModelMismatch: the prediction was made by another bundle.
         FiducialError: no median beat, a position outside it, or out of order (names them).
         ValueError: nothing moved, or an interval or combination the registry refuses.
         RecordLocked: the record is reviewed (reopen it first).
     """
+    audit.lock_chain(session, Intervention)
+    state = prediction_state(session, bundle, prediction_id)
     _ensure_editable(state)
     measurements = state.prediction.measurements
     before = fiducials_in_force(session, state.prediction)
@@ -709,40 +727,6 @@ def _store_edit(session: Session, state: PredictionState, after: PredictionState
                        prediction=state.prediction.id, intervention=event.id,
                        action=event.action, concept=event.concept, **detail)
     return Edit(event, state, after)
-
-
-def edit_prediction(
-    session: Session,
-    bundle: LoadedBundle,
-    prediction_id: int,
-    user: User,
-    concept: str,
-    action: Literal["override", "revert"],
-    value: float | None = None,
-    source: str = "typed",
-    comment: str | None = None,
-) -> Edit:
-    """Lock the intervention chain, load the prediction as it stands inside the lock, and apply
-    one override or revert (:func:`record_intervention`).
-
-    Raises:
-        PredictionNotFound, ModelMismatch, ValueError, RecordLocked: see
-            :func:`record_intervention`.
-    """
-    # The history this event extends is read inside the chain lock: read before it, two
-    # concurrent edits would both log the same predecessor (issue 18, finding 7).
-    audit.lock_chain(session, Intervention)
-    state = prediction_state(session, bundle, prediction_id)  # with its series context
-    return record_intervention(session, state, user, concept, action, value, source, comment)
-
-
-def edit_fiducials(session: Session, bundle: LoadedBundle, prediction_id: int, user: User,
-                   moves_ms: dict[str, float], comment: str | None = None) -> Edit:
-    """Lock the intervention chain, load the prediction inside the lock, and move its fiducials
-    (:func:`move_fiducials`; the same errors, and PredictionNotFound)."""
-    audit.lock_chain(session, Intervention)
-    state = prediction_state(session, bundle, prediction_id)
-    return move_fiducials(session, state, user, moves_ms, comment)
 
 
 def record_summaries(session: Session, bundle: LoadedBundle, records: Sequence[Record],

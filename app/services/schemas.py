@@ -151,6 +151,11 @@ class ConceptOut(BaseModel):
     measured_reason: str | None = Field(
         default=None, description="Why the signal pipeline could not measure it."
     )
+    measured_low_confidence: str | None = Field(
+        default=None,
+        description="Why the measured value should be checked by eye (QT and what derives from it: T end "
+        "resting on ≤ 2 leads, or QT implausible for the heart rate); null when there is no doubt.",
+    )
     value: float | None = Field(description="The value in force: the clinician's, else the model's.")
     overridden: bool
     overridden_by: str | None = None

@@ -139,7 +139,7 @@ def test_dashboard_draws_the_edits_and_every_export_matches_the_database(
     ours = [e for e in interventions if e.concept in dict(EDITS)][-len(EDITS) - 1:]
     assert [(e.action, e.concept) for e in ours] == [
         *(("override", concept) for concept, _ in EDITS), ("revert", REVERTED)]
-    assert ours[0].new_value == 515.0
+    assert ours[0].new_value == 470.0
 
     context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     _api_login(context, server, "researcher1")

@@ -192,7 +192,11 @@
 
   /** The measured value, or "n/a" with the pipeline's reason as visible text. */
   function measuredCell(concept, unit) {
-    if (concept.measured_value !== null) return el("td", {}, `${fmt(concept.measured_value, concept.decimals)}${unit}`);
+    if (concept.measured_value !== null) {
+      return el("td", {}, `${fmt(concept.measured_value, concept.decimals)}${unit}`,
+        concept.measured_low_confidence ? el("span", { class: "reason", title: concept.measured_low_confidence,
+          dataset: { testid: `low-confidence-${concept.name}` } }, `low confidence: ${concept.measured_low_confidence}`) : null);
+    }
     return el("td", { class: "na" }, "n/a",
       concept.measured_reason ? el("span", { class: "reason", dataset: { testid: `reason-${concept.name}` } },
         concept.measured_reason) : null);
