@@ -52,6 +52,7 @@ train-demo: install
 	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
 	$(BIN)/qtlens compose-bundle --base models/weights/demo --head lqts_risk=schwartz \
 	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
+	$(BIN)/qtlens calibrate-bands --bundle models/weights/demo
 
 # The black box every CBM-versus-black-box figure is measured against, and the shipped bundle's
 # evaluation/ (as shipped, composed heads included) against it on 2 000 fresh synthetic records.

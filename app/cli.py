@@ -50,11 +50,11 @@ def _clear_database_errors() -> Iterator[None]:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.services.audit import AuditKeyMissing, ChainTampered
+    from app.services.audit import AuditSetupError, ChainTampered
 
     try:
         yield
-    except (AuditKeyMissing, ChainTampered) as error:
+    except (AuditSetupError, ChainTampered) as error:
         typer.echo(f"error: audit log: {error}", err=True)
         raise typer.Exit(2) from None
     except (SQLAlchemyError, CommandError) as error:
@@ -69,11 +69,10 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the database schema (SQLite file or QTLENS_DATABASE_URL)."""
     from app.db.migrate import upgrade
-    from app.services.audit import ensure_key_file, seal_from_settings
+    from app.services.audit import seal_from_settings
 
     settings = _settings()
     with _clear_database_errors():
-        ensure_key_file(settings)
         upgrade(settings.database_url, revision, seal_from_settings(settings))
     typer.echo(f"database at revision {revision}")
 
@@ -162,8 +161,8 @@ def audit_verify(checkpoints: CheckpointOption = None) -> None:
     for report in reports:
         verdict = "OK" if report.ok else "TAMPERED"
         typer.echo(f"{report.table}: {report.rows} rows, {verdict}")
-        for problem in report.problems:
-            typer.echo(f"  {problem}")
+        for finding in report.findings:
+            typer.echo(f"  {finding}")
         failed = failed or not report.ok
     raise typer.Exit(1 if failed else 0)
 
@@ -173,12 +172,16 @@ def audit_checkpoint(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Append to this file instead (e.g. beside a database backup).")] = None,
 ) -> None:
-    """Verify the chains, then append a signed checkpoint of both heads (exit 1 if tampered)."""
+    """Verify the chains, then append a signed checkpoint of both heads (exit 1 if tampered).
+
+    A chain with no checkpoint yet (say the checkpoint file was lost) is sealed as it is now.
+    """
     from app.services.audit import verify_chains, write_checkpoint
 
     database = _database()
     with _clear_database_errors(), database.read() as session:
-        problems = [p for report in verify_chains(session) for p in report.problems]
+        reports = verify_chains(session)
+        problems = [p for report in reports for p in report.problems]
         if problems:
             typer.echo("error: the chains do not verify; not checkpointing a tampered log:",
                        err=True)
@@ -186,6 +189,9 @@ def audit_checkpoint(
                 typer.echo(f"  {problem}", err=True)
             raise typer.Exit(1)
         lines = write_checkpoint(session, database.audit_seal, out)
+    for report in reports:
+        if report.unsealed:
+            typer.echo(f"warning: {report.table} had no checkpoint; sealing it as it is now")
     for line in lines:
         typer.echo(f"checkpointed {line}")
 
@@ -212,10 +218,10 @@ def serve(
     """Serve the web application (run `qtlens db upgrade` first)."""
     import uvicorn
 
-    from app.services.audit import ensure_key_file
+    from app.services.audit import seal_from_settings
 
     _ensure_secret_key()
-    ensure_key_file(_settings())
+    seal_from_settings(_settings())  # creates var/audit_key before the workers start
     bundle = _settings().model_bundle
     if not Path(bundle).exists():
         typer.echo(f"error: model bundle {bundle} not found (QTLENS_MODEL_BUNDLE)", err=True)

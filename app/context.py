@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, status
 
 from app.db.session import Database
+from app.isolation import IsolatedPool
 from app.ratelimit import RateLimiter
 from app.services.explanations import ExplanationCache
 from app.settings import Settings
@@ -28,7 +29,7 @@ T = TypeVar("T")
 
 
 class WorkerPool:
-    """A bounded pool for CPU-heavy work (parsing, measurement, inference) off the event loop.
+    """A bounded thread pool for model work (inference, explanations) off the event loop.
 
     At most ``workers`` jobs run at once; at most ``max_waiting`` more wait. Beyond that the
     caller gets 503 with ``Retry-After`` instead of an ever-growing queue.
@@ -67,6 +68,7 @@ class AppContext:
     db: Database
     model: Any  # models.bundle.LoadedBundle, typed loosely to keep torch out of this import
     pool: WorkerPool
+    isolated: IsolatedPool  # decoding and measurement of untrusted input
     login_limiter: RateLimiter
     upload_limiter: RateLimiter
     explanations: ExplanationCache

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.routes import router as api_router
 from app.api.routes.health import router as health_router
 from app.context import AppContext, WorkerPool, configure_torch_threads
+from app.isolation import IsolatedPool
 from app.db.session import Database
 from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
@@ -220,6 +221,10 @@ def build_context(settings: Settings) -> AppContext:
         db=Database(settings.database_url, seal_from_settings(settings)),
         model=bundle,
         pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
+        isolated=IsolatedPool(settings.inference_workers,
+                              max_waiting=8 * settings.inference_workers,
+                              memory_bytes=settings.worker_memory_mb * 1024 * 1024,
+                              cpu_seconds=settings.worker_cpu_seconds),
         login_limiter=RateLimiter(settings.login_rate_per_minute),
         upload_limiter=RateLimiter(settings.upload_rate_per_minute),
         explanations=ExplanationCache(),
@@ -246,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             sys.setswitchinterval(switch_interval_s)
             context.pool.shutdown()
+            context.isolated.shutdown()
             context.db.dispose()
 
     app = FastAPI(

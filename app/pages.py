@@ -25,9 +25,10 @@ from app.api.routes.auth import (
     set_cookie,
 )
 from app.context import AppContext
-from app.db.models import User
+from app.services.users import User
 from app.security import SESSION_COOKIE
 from app.settings import PROJECT_ROOT
+from models.change import get_change_concept, is_change_concept
 from models.concepts import REGISTRY, get_concept, is_concept
 from models.heads.describe import describe_head
 from models.tasks import TASKS
@@ -35,7 +36,8 @@ from models.tasks import TASKS
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=PROJECT_ROOT / "frontend" / "templates")
 templates.env.filters["concept_label"] = lambda name: (
-    get_concept(name).label if is_concept(name) else name)
+    get_concept(name).label if is_concept(name)
+    else get_change_concept(name).concept.label if is_change_concept(name) else name)
 
 
 def render(request: Request, context: AppContext, name: str, user: User | None,

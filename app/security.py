@@ -9,10 +9,13 @@ request must echo the token in the ``X-CSRF-Token`` header or a ``csrf_token`` f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 import secrets
 from enum import Enum
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -70,12 +73,42 @@ def csrf_token_valid(secret_key: str, binding: str | None, presented: str | None
 
 
 MIN_PASSWORD_LENGTH = 10
+#: The bundled list of common passwords (source and licence in its header).
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().with_name("common_passwords.txt")
+#: Usernames: letters, digits and ``_ . @ -``, 1 to 64 of them (no markup, spaces or newlines).
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+#: A username this short may well occur in a good password by chance; not checked below it.
+MIN_USERNAME_IN_PASSWORD = 3
 
 
-def password_problem(password: str) -> str | None:
-    """Why ``password`` is unacceptable, or ``None`` when it is fine."""
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The bundled common passwords, case-folded."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.casefold() for line in lines if line and not line.startswith("#"))
+
+
+def username_problem(username: str) -> str | None:
+    """Why ``username`` is unacceptable, or ``None`` (the API and the CLI both ask this)."""
+    if USERNAME_PATTERN.fullmatch(username) is None:
+        return ("username must be 1 to 64 letters, digits or the characters _ . @ - "
+                "(no spaces, markup or line breaks)")
+    return None
+
+
+def password_problem(password: str, username: str | None = None) -> str | None:
+    """Why ``password`` is unacceptable for ``username``, or ``None`` when it is fine."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"password must have at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > 1024:
         return "password is too long"
+    if not password.strip():
+        return "password must not be only whitespace"
+    if len(set(password)) == 1:
+        return "password must not be one repeated character"
+    if (username and len(username) >= MIN_USERNAME_IN_PASSWORD
+            and username.casefold() in password.casefold()):
+        return "password contains the username"
+    if password.casefold() in common_passwords():
+        return "password is on the list of common passwords; choose another"
     return None

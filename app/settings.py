@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.concepts import DEFAULT_QTC, QTC_FORMULAS, qtc_formula
 from models.ecg.limits import IngestLimits
 
 #: Repository / installation root (the folder holding app/, models/, frontend/).
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     )
     audit_key_file: Path = Field(
         default=PROJECT_ROOT / "var" / "audit_key",
-        description="File holding the audit key (created, mode 0600, by `qtlens db upgrade`).",
+        description="File holding the audit key (created, mode 0600, on first use).",
     )
     audit_checkpoint_file: Path = Field(
         default=PROJECT_ROOT / "var" / "audit-checkpoints.jsonl",
@@ -63,6 +64,16 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, description="Login session lifetime in hours.")
     inference_workers: int = Field(
         default=2, ge=1, le=64, description="Concurrent model inferences (bounded worker pool)."
+    )
+    worker_memory_mb: int = Field(
+        default=3072, ge=512,
+        description="Address-space cap (MB) of each worker process that reads and measures "
+        "uploads (one per inference worker); an upload that needs more is refused with 413.",
+    )
+    worker_cpu_seconds: float = Field(
+        default=60.0, gt=0,
+        description="CPU-time limit (s) of reading or measuring one ECG in a worker process; "
+        "beyond it the request is refused with 422.",
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_channels: int = Field(default=16, ge=1, le=64)
@@ -77,6 +88,17 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(default=10, ge=1)
     upload_rate_per_minute: int = Field(default=30, ge=1)
     log_level: str = Field(default="INFO")
+    primary_qtc: str = Field(
+        default=DEFAULT_QTC,
+        description="The QTc formula shown as the QTc on the record page and the worklist "
+        f"(one of {', '.join(QTC_FORMULAS)}); the others stay one click away.",
+    )
+
+    @field_validator("primary_qtc")
+    @classmethod
+    def _known_qtc_formula(cls, name: str) -> str:
+        """A QTc formula of the registry (clear message otherwise)."""
+        return qtc_formula(name).name
 
     @field_validator("database_url")
     @classmethod

@@ -2,12 +2,17 @@
 
 * intervention round trip ÷ a bare FastAPI echo endpoint: the echo app is built here with the
   service's own middleware, served by the same uvicorn stack, called by the same keep-alive
-  client with the same JSON body, interleaved with the interventions (goal p50 ≤ 1.5);
+  client with the same JSON body, interleaved with the interventions (goal p50 ≤ 3); printed
+  beside a durable-commit route of the same echo app (two rows committed through QTLens'
+  own :class:`~app.db.session.Database` on SQLite), so storage's share is visible, and with a
+  profile of one edit in process that counts the recomputations per edit (one head pass per
+  side of the edit, one batch of risk changes for "check next", one parse, one checksum check);
 * predict (upload + predict over HTTP) ÷ the sum of its parts measured in this process: parse
   (``read_upload``) + measure (``measure``) + forward (``LoadedBundle.predict``) (goal ≤ 1.3);
 * the first predict after start-up: a fresh process's first analysis without warm-up (before)
   against the first predict request of a server that warmed up at start (after);
-* prediction throughput with 1 and 2 inference workers;
+* prediction throughput with 1 and 2 inference workers, and ``/health`` latency while 30 clients
+  upload and predict at once (``--workers-only`` runs just these);
 * where one analysis spends its time (cProfile), and optionally the parts measured on another
   git revision (``--baseline REV``) for before/after numbers in the same run;
 * on CUDA: absolute predict and intervene latency and batch throughput.
@@ -91,15 +96,33 @@ def multipart(files: list[UploadedFile]) -> Multipart:
 
 
 def echo_app() -> Any:
-    """A bare FastAPI app with the service's middleware: ``POST /echo`` returns its JSON body."""
-    from fastapi import FastAPI
+    """A bare FastAPI app with the service's middleware: ``POST /echo`` returns its JSON body;
+    ``POST /commit`` also commits two rows durably (SQLite through QTLens' own ``Database``, as
+    an edit commits its event and its audit row) before answering with the body."""
+    import os
 
+    from fastapi import FastAPI
+    from sqlalchemy import text
+
+    from app.db.session import Database
     from app.main import BodySizeLimit, SecurityHeaders
 
     app = FastAPI()
+    database = Database(os.environ.get("QTLENS_BENCH_COMMIT_URL", "sqlite://"))
+    with database.write() as session:
+        session.execute(text("CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, "
+                             "body TEXT NOT NULL)"))
 
     @app.post("/echo")
     def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    @app.post("/commit")
+    def commit(body: dict[str, Any]) -> dict[str, Any]:
+        with database.write() as session:
+            for _ in range(2):
+                session.execute(text("INSERT INTO bench (body) VALUES (:body)"),
+                                {"body": json.dumps(body)})
         return body
 
     @app.get("/health")
@@ -115,11 +138,12 @@ def echo_app() -> Any:
 def echo_server(folder: Path) -> Iterator[str]:
     """Serve :func:`echo_app` with uvicorn as ``qtlens serve`` does (one process, info log)."""
     port = free_port()
+    env = {**child_env(), "QTLENS_BENCH_COMMIT_URL": f"sqlite:///{folder / 'commit.sqlite3'}"}
     with (folder / "echo.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "benchmarks.bench_service:echo_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
-            cwd=REPO_ROOT, env=child_env(), stdout=log,
+            cwd=REPO_ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process)
@@ -147,21 +171,83 @@ def upload_and_predict(client: httpx.Client, files: Multipart) -> tuple[float, f
 
 
 def intervention_vs_echo(server: LiveServer, token: str, echo_url: str, prediction_id: int,
-                         n: int) -> tuple[Timing, Timing]:
-    """Interleaved round trips of an override and of the echo with the same body."""
-    intervention_s, echo_s = [], []
+                         n: int) -> tuple[Timing, Timing, Timing]:
+    """Interleaved round trips of an override, of the echo and of the echo's durable commit of
+    two rows, all with the same body: (intervention, echo, commit)."""
+    intervention_s, echo_s, commit_s = [], [], []
     with bearer(server.base_url, token) as service, httpx.Client(base_url=echo_url) as echo:
         for i in range(n + 5):
             body = {"concept": "qt", "value": 400.0 + i % 80}
             started = time.perf_counter()
             echo.post("/echo", json=body).raise_for_status()
-            middle = time.perf_counter()
+            echoed = time.perf_counter()
+            echo.post("/commit", json=body).raise_for_status()
+            committed = time.perf_counter()
             service.post(f"/api/v1/predictions/{prediction_id}/interventions",
                          json=body).raise_for_status()
             if i >= 5:  # the first few open connections and fill caches
-                echo_s.append(middle - started)
-                intervention_s.append(time.perf_counter() - middle)
-    return Timing.of(intervention_s), Timing.of(echo_s)
+                echo_s.append(echoed - started)
+                commit_s.append(committed - echoed)
+                intervention_s.append(time.perf_counter() - committed)
+    return Timing.of(intervention_s), Timing.of(echo_s), Timing.of(commit_s)
+
+
+def calls_per_run(profiler: cProfile.Profile, function: Callable[..., Any], repeats: int) -> float:
+    """How many times ``function`` ran per run in a profile of ``repeats`` runs."""
+    code = getattr(function, "__func__", function).__code__
+    key = (code.co_filename, code.co_firstlineno, code.co_name)
+    return pstats.Stats(profiler).stats.get(key, (0, 0))[1] / repeats  # type: ignore[attr-defined]
+
+
+def intervention_profile(database_url: str, bundle_path: Path, prediction_id: int,
+                         edits: int) -> str:
+    """cProfile of ``edits`` overrides done in this process exactly as the route does them
+    (lock, load the state, edit, view the state after): how often each costly step ran per edit,
+    and the QTLens functions with the most cumulative time."""
+    from sqlalchemy import select
+
+    from app.db.session import Database
+    from app.services import predictions as service
+    from app.services.users import User
+    from models import intervene
+    from models.bundle import load_bundle
+    from models.nets.prediction import ModelPrediction
+
+    db = Database(database_url)
+    bundle = load_bundle(bundle_path, device="cpu")
+    with db.read() as session:
+        user_id = session.execute(select(User.id).where(User.role == "clinician")).scalars().first()
+
+    def one_edit(value: float) -> None:
+        with db.write() as session:
+            user = session.get(User, user_id)
+            edit = service.edit_prediction(session, bundle, prediction_id, user, "qt",
+                                           "override", value)
+            service.prediction_view(edit.after, user)
+
+    one_edit(401.0)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(edits):
+        one_edit(402.0 + i % 60)
+    profiler.disable()
+    db.dispose()
+    counted_functions = {
+        "task-head passes (recompute: before, with the overrides in force, and after)":
+            intervene.recompute,
+        "batches of risk changes for check next (both risks in one)": intervene.risk_changes,
+        "parses of the stored prediction (ModelPrediction.from_dict)": ModelPrediction.from_dict,
+        "bundle checksum checks (head_batch)": intervene.head_batch,
+        "queries of the overrides in force": service.overrides_in_force,
+    }
+    counted = "\n".join(f"| {what} | {calls_per_run(profiler, function, edits):g} |"
+                         for what, function in counted_functions.items())
+    top = "\n".join(f"| {label} | {ms:.2f} |"
+                     for ms, label in sorted(own_functions(profiler, edits),
+                                                     reverse=True)[:14])
+    return ("| computed per edit (override of QT with overrides in force) | calls |\n|---|---|\n"
+            + counted + "\n\n| function (cumulative, per edit, in process) | ms |\n|---|---|\n"
+            + top)
 
 
 def median_s(function: Callable[[], object], repeats: int) -> float:
@@ -265,6 +351,15 @@ def parts_at_revision(revision: str, files: list[UploadedFile], bundle_path: Pat
                        check=False, capture_output=True, timeout=120)
 
 
+def own_functions(profiler: cProfile.Profile, repeats: int) -> list[tuple[float, str]]:
+    """QTLens' own functions in a profile of ``repeats`` runs: (cumulative ms per run,
+    ``folder/file.py:function``)."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    return [(cumulative / repeats * 1000, f"{Path(file).parent.name}/{Path(file).name}:{name}")
+            for (file, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.items()
+            if str(REPO_ROOT) in file and "benchmarks" not in file and not name.startswith("<")]
+
+
 def predict_profile(files: list[UploadedFile], bundle_path: Path, repeats: int) -> str:
     """The 12 functions of QTLens' own code with the most cumulative time in ``analyse``."""
     from app.services.predictions import analyse
@@ -278,11 +373,8 @@ def predict_profile(files: list[UploadedFile], bundle_path: Path, repeats: int) 
     for _ in range(repeats):
         analyse(bundle, ecg)
     profiler.disable()
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    own = [(cumulative / repeats * 1000, f"{Path(file).parent.name}/{Path(file).name}:{name}")
-           for (file, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.items()
-           if str(REPO_ROOT) in file and "benchmarks" not in file and not name.startswith("<")]
-    lines = [f"| {label} | {ms:.1f} |" for ms, label in sorted(own, reverse=True)[:12]]
+    lines = [f"| {label} | {ms:.1f} |"
+             for ms, label in sorted(own_functions(profiler, repeats), reverse=True)[:12]]
     return "| function (cumulative, per analysis) | ms |\n|---|---|\n" + "\n".join(lines)
 
 
@@ -323,6 +415,53 @@ def throughput(workers: int, files: Multipart, n_records: int, folder: Path) -> 
         return asyncio.run(predictions_per_second(server.base_url, token, record_ids, 4))
 
 
+async def health_during_uploads(base_url: str, token: str, files: Multipart,
+                                n_uploads: int) -> tuple[list[float], float]:
+    """``GET /health`` latencies (s) while ``n_uploads`` clients each upload and predict one
+    record at once, and the seconds the uploads took."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=300.0,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        async def upload_and_predict_one() -> None:
+            while (response := await client.post("/api/v1/records", files=files)).status_code \
+                    == 503:
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+            response.raise_for_status()
+            path = f"/api/v1/records/{response.json()['id']}/predictions"
+            while (response := await client.post(path)).status_code == 503:
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+            response.raise_for_status()
+
+        started = time.perf_counter()
+        uploads = asyncio.gather(*(upload_and_predict_one() for _ in range(n_uploads)))
+        latencies: list[float] = []
+        async with httpx.AsyncClient(base_url=base_url, timeout=60.0) as probe:
+            while not uploads.done():
+                sent = time.perf_counter()
+                (await probe.get("/health")).raise_for_status()
+                latencies.append(time.perf_counter() - sent)
+                await asyncio.sleep(0.02)
+        await uploads
+        return latencies, time.perf_counter() - started
+
+
+def worker_rows(report: Report, upload: Multipart, n_records: int, folder: Path) -> None:
+    """Prediction throughput with 1 and 2 workers, and /health p99 under 30 concurrent uploads
+    (2 workers: parsing and measurement in worker processes, the network in threads)."""
+    rates = {w: throughput(w, upload, n_records, folder) for w in (1, 2)}
+    report.row("prediction throughput, 1 → 2 inference workers (4 clients)",
+               f"{rates[1]:.1f} → {rates[2]:.1f} predictions/s (× {rates[2] / rates[1]:.2f})",
+               "≥ 1.6 on 2 cores")
+    database_url = f"sqlite:///{folder / 'health.sqlite3'}"
+    with running_server(database_url, folder, inference_workers="2",
+                        upload_rate_per_minute="100000") as server:
+        token = next(iter(api_tokens(database_url, Role.CLINICIAN, 1).values()))
+        latencies, seconds = asyncio.run(health_during_uploads(server.base_url, token, upload, 30))
+    ms = np.array(latencies) * 1000.0
+    report.row("/health during 30 concurrent uploads + predictions (2 workers)",
+               f"p50 {np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms "
+               f"({len(ms)} probes over {seconds:.1f} s)", "p99 ≤ 50 ms")
+
+
 def gpu_rows(report: Report, files: list[UploadedFile], bundle_path: Path) -> None:
     """Absolute predict / intervene latency and batch throughput on CUDA, or say there is none."""
     import torch
@@ -349,6 +488,35 @@ def gpu_rows(report: Report, files: list[UploadedFile], bundle_path: Path) -> No
         report.row(f"predict() batch {batch} on {name}", f"{batch / seconds:.0f} ECGs/s")
 
 
+def intervention_rows(report: Report, intervention: Timing, echo: Timing,
+                      commit: Timing) -> None:
+    """The intervention's round trip against the echo, beside the durable commit's."""
+    report.row("intervention round trip ÷ echo round trip (p50)",
+               f"{intervention.p50_ms / echo.p50_ms:.1f} ({intervention.p50_ms:.1f} ms ÷ "
+               f"{echo.p50_ms:.2f} ms; p90 {intervention.p90_ms:.1f} ÷ {echo.p90_ms:.2f} ms)",
+               "≤ 3")
+    report.row("durable commit of two rows (same echo app) ÷ echo round trip (p50)",
+               f"{commit.p50_ms / echo.p50_ms:.1f} ({commit.p50_ms:.2f} ms ÷ {echo.p50_ms:.2f} ms)")
+
+
+def run_intervention(report: Report, repeats: int) -> None:
+    """Only the intervention benchmark: round trips against the echo and the durable commit,
+    and the in-process profile of one edit."""
+    bundle_path = Settings().model_bundle
+    with tempfile.TemporaryDirectory(prefix="qtlens-bench-") as directory:
+        folder = Path(directory)
+        database_url = f"sqlite:///{folder / 'qtlens.sqlite3'}"
+        with running_server(database_url, folder, upload_rate_per_minute="100000") as server:
+            token = next(iter(api_tokens(database_url, Role.CLINICIAN, 1).values()))
+            with bearer(server.base_url, token) as client:
+                first = upload_and_predict(client, multipart(synthetic_ecg_files()))[2]
+            with echo_server(folder) as echo_url:
+                timings = intervention_vs_echo(server, token, echo_url, first["id"], 10 * repeats)
+        intervention_rows(report, *timings)
+        report.sections.append("### One edit, in process (cProfile)\n\n" + intervention_profile(
+            database_url, bundle_path, first["id"], 5 * repeats))
+
+
 def run(report: Report, repeats: int, baseline: str | None) -> None:
     """Every service benchmark, into ``report``."""
     bundle_path = Settings().model_bundle
@@ -364,15 +532,14 @@ def run(report: Report, repeats: int, baseline: str | None) -> None:
                 first = upload_and_predict(client, upload)[2]
                 http = [upload_and_predict(client, upload) for _ in range(repeats)]
             with echo_server(folder) as echo_url:
-                intervention, echo = intervention_vs_echo(server, token, echo_url, first["id"],
-                                                          10 * repeats)
+                intervention, echo, commit = intervention_vs_echo(server, token, echo_url,
+                                                                  first["id"], 10 * repeats)
         parts = predict_parts_ms(files, bundle_path, repeats)
         report.row("first predict after start: analysis ms (before = fresh process, no warm-up)",
                    f"before {cold_ms:.0f} ms, after {first['latency_ms']:.0f} ms")
-        report.row("intervention round trip ÷ echo round trip (p50)",
-                   f"{intervention.p50_ms / echo.p50_ms:.1f} ({intervention.p50_ms:.1f} ms ÷ "
-                   f"{echo.p50_ms:.2f} ms; p90 {intervention.p90_ms:.1f} ÷ {echo.p90_ms:.2f} ms)",
-                   "≤ 1.5")
+        intervention_rows(report, intervention, echo, commit)
+        report.sections.append("### One edit, in process (cProfile)\n\n" + intervention_profile(
+            database_url, bundle_path, first["id"], 5 * repeats))
         upload_ms = statistics.median(h[0] for h in http) * 1000
         predict_ms = statistics.median(h[1] for h in http) * 1000
         analysis_ms = statistics.median(h[2]["latency_ms"] for h in http)
@@ -389,9 +556,7 @@ def run(report: Report, repeats: int, baseline: str | None) -> None:
             before = parts_at_revision(baseline, files, bundle_path, repeats, folder)
             report.row(f"parts of predict at {baseline} → now (ms)",
                        ", ".join(f"{k} {before[k]:.1f} → {parts[k]:.1f}" for k in parts))
-        rates = {w: throughput(w, upload, 6 * repeats // 5 + 4, folder) for w in (1, 2)}
-        report.row("prediction throughput, 1 → 2 inference workers (4 clients)",
-                   f"{rates[1]:.1f} → {rates[2]:.1f} predictions/s (× {rates[2] / rates[1]:.2f})")
+        worker_rows(report, upload, 6 * repeats // 5 + 4, folder)
         gpu_rows(report, files, bundle_path)
         report.sections.append("### Where one analysis spends its time (cProfile)\n\n"
                                + predict_profile(files, bundle_path, repeats))
@@ -402,9 +567,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--baseline", help="git revision to measure the parts of predict on too")
+    parser.add_argument("--part", choices=("all", "intervention"), default="all",
+                        help="intervention: only the edit round trip, its baselines and profile")
+    parser.add_argument("--workers-only", action="store_true",
+                        help="only the worker rows: throughput 1 → 2 workers, /health p99")
     args = parser.parse_args()
     report = Report([], [])
-    run(report, args.repeats, args.baseline)
+    if args.part == "intervention":
+        run_intervention(report, args.repeats)
+    elif args.workers_only:
+        with tempfile.TemporaryDirectory(prefix="qtlens-bench-") as directory:
+            worker_rows(report, multipart(synthetic_ecg_files()), 6 * args.repeats // 5 + 4,
+                        Path(directory))
+    else:
+        run(report, args.repeats, args.baseline)
     print("\n\n".join(report.sections))
 
 

@@ -17,9 +17,15 @@ data it was learned from::
     "task_heads": {
       "lqts_risk": {"kind": "network", "learned_from": "joint network head trained on …"},
       "tdp_risk": {"kind": "logistic", "file": "heads/tdp_risk.json",
-                   "learned_from": "logistic head learned on ECGRDVQ (6 subjects, …)",
+                   "learned_from": "logistic head on one ECG, learned on ECGRDVQ (6 subjects, …)",
                    "features": [...], "evaluation": {...}, "limitations": [...],
-                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"}}}
+                   "replaces": {"kind": "network", "learned_from": "…", "note": "…"},
+                   "change_head": {"file": "heads/tdp_risk.change.json", "learned_from": "…",
+                                   "features": [...], "evaluation": {...}, ...}}}
+
+A ``change_head`` reads change concepts of an ECG and its baseline (:mod:`models.change`); the
+app reads it instead of the head for an ECG whose series has a baseline ECG
+(:attr:`LoadedBundle.change_heads`).
 
 A card without the section (every bundle ``qtlens train`` writes) carries the network's heads
 for every task (:func:`task_heads`). ``qtlens compose-bundle`` writes composed bundles.
@@ -34,13 +40,14 @@ shell).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.metadata
 import json
 import math
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +59,7 @@ from models.concepts import concept_names
 from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.heads.logistic import ComposedConceptModel, TaskHead
-from models.heads.points import POINTS_KIND, load_task_head
+from models.heads.points import POINTS_KIND, load_task_head, points_from_logit
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.bottleneck import sex_code
 from models.nets.inputs import InputSpec, ecg_to_input
@@ -281,13 +288,24 @@ def task_bands(card: dict[str, Any]) -> dict[str, Bands]:
     return bands
 
 
-def _composed_heads(path: Path, card: dict[str, Any]) -> dict[str, TaskHead]:
-    """The checksummed head files the card puts in force, by task."""
+#: Key of a logistic head entry's change head (read for an ECG whose series has a baseline).
+CHANGE_HEAD = "change_head"
+
+
+def _composed_heads(
+    path: Path, card: dict[str, Any], change: bool = False
+) -> dict[str, TaskHead]:
+    """The checksummed head files the card puts in force, by task: the heads on one ECG, or
+    with ``change`` the change heads (on an ECG and its baseline) that some of them carry."""
     recorded = recorded_checksums(path)
     heads = {}
     for task, entry in task_heads(card).items():
         if entry["kind"] not in FILE_HEADS:
             continue
+        if change:
+            entry = entry.get(CHANGE_HEAD)
+            if not entry:
+                continue
         if entry["file"] not in recorded:
             raise BundleError(f"bundle {path}: {entry['file']} ({task}) is not in {CHECKSUM_FILE}")
         try:
@@ -296,6 +314,8 @@ def _composed_heads(path: Path, card: dict[str, Any]) -> dict[str, TaskHead]:
             raise BundleError(f"bundle {path}: {error}") from None
         if head.task != task:
             raise BundleError(f"bundle {path}: {entry['file']} predicts {head.task}, not {task}")
+        if getattr(head, "reads_change", False) != change:
+            raise BundleError(f"bundle {path}: {entry['file']} is in the wrong place of the card")
         heads[task] = head
     return heads
 
@@ -323,6 +343,8 @@ class LoadedBundle:
         spec: the input rule.
         head_model: the same network on the CPU for interventions (the model itself when
             ``device`` is the CPU); a tiny linear head, so a GPU round trip would only add latency.
+        change_heads: per task, the change head read instead of the network's logit for an ECG
+            whose series has a baseline ECG (:mod:`models.change`).
     """
 
     path: Path
@@ -332,6 +354,7 @@ class LoadedBundle:
     model: RiskModel
     spec: InputSpec
     head_model: RiskModel
+    change_heads: Mapping[str, TaskHead] = field(default_factory=dict)
 
     @property
     def variant(self) -> str:
@@ -348,10 +371,15 @@ class LoadedBundle:
         """Per task, the head in force and what it was learned from (see :func:`task_heads`)."""
         return task_heads(self.card)
 
-    @property
+    @functools.cached_property
     def bands(self) -> dict[str, Bands]:
-        """Per task, the risk bands of the head in force (see :func:`task_bands`)."""
+        """Per task, the risk bands of the head in force (see :func:`task_bands`; read once)."""
         return task_bands(self.card)
+
+    @functools.cached_property
+    def points_tasks(self) -> frozenset[str]:
+        """The tasks whose head in force is a points head (their risks carry ``points``)."""
+        return frozenset(t for t, e in self.task_heads.items() if e["kind"] == POINTS_HEAD)
 
     def band(self, task: str, probability: float) -> RiskBand:
         """The risk band of ``probability`` (0–1) for ``task`` under this bundle's head."""
@@ -411,16 +439,17 @@ class LoadedBundle:
             }
             for i, ecg in enumerate(ecgs)
         ]
-        bands = self.bands
+        bands, points_tasks = self.bands, self.points_tasks
         if isinstance(self.head_model, ConceptModel):
-            predictions = self._concept_predictions(output, inputs, commons, bands)
+            predictions = self._concept_predictions(output, inputs, commons, bands, points_tasks)
         else:
             predictions = [
                 ModelPrediction(
                     **common,
                     concepts={},
                     tasks={
-                        t.name: task_risk(float(output.task_logits[i, j]), bands[t.name])
+                        t.name: task_risk(float(output.task_logits[i, j]), bands[t.name],
+                                          t.name in points_tasks)
                         for j, t in enumerate(TASKS)
                     },
                     head_state=None,
@@ -437,6 +466,7 @@ class LoadedBundle:
         inputs: InputBatch,
         commons: list[dict[str, Any]],
         bands: dict[str, Bands],
+        points_tasks: frozenset[str],
     ) -> list[ModelPrediction]:
         """One prediction per record: uncertainty and head explanation computed for the whole
         batch at once (each record's numbers are those it gets alone)."""
@@ -483,7 +513,7 @@ class LoadedBundle:
                 ModelPrediction(
                     **commons[i],
                     concepts=concepts,
-                    tasks=risks_from_explanation(explanation, i, bands),
+                    tasks=risks_from_explanation(explanation, i, bands, points_tasks),
                     head_state=state,
                 )
             )
@@ -528,25 +558,29 @@ def _require_finite(prediction: ModelPrediction, index: int) -> None:
         )
 
 
-def task_risk(logit: float, bands: Bands, **decomposition: Any) -> TaskRisk:
-    """A :class:`TaskRisk` for ``logit`` (probability and its band under ``bands`` filled in)."""
+def task_risk(logit: float, bands: Bands, points: bool = False, **decomposition: Any) -> TaskRisk:
+    """A :class:`TaskRisk` for ``logit`` (probability and its band under ``bands`` filled in;
+    with ``points``, the points of a points head's logit)."""
     probability = 1.0 / (1.0 + math.exp(-logit))
-    return TaskRisk(
-        probability=probability, band=bands.band(probability), logit=logit, **decomposition
-    )
+    return TaskRisk(probability=probability, band=bands.band(probability), logit=logit,
+                    points=points_from_logit(logit) if points else None, **decomposition)
 
 
 def risks_from_explanation(
-    explanation: HeadExplanation, row: int, bands: dict[str, Bands]
+    explanation: HeadExplanation,
+    row: int,
+    bands: dict[str, Bands],
+    points_tasks: frozenset[str] = frozenset(),
 ) -> dict[str, TaskRisk]:
     """Per-task risks with contributions for record ``row`` of a head explanation, banded by
-    ``bands`` (:attr:`LoadedBundle.bands`)."""
+    ``bands`` (:attr:`LoadedBundle.bands`); ``points_tasks`` carry their points."""
     names = concept_names()
     risks = {}
     for j, task in enumerate(task_names()):
         risks[task] = task_risk(
             float(explanation.logits[row, j]),
             bands[task],
+            task in points_tasks,
             intercept=float(explanation.intercept[row, j]),
             contributions={n: float(v) for n, v in zip(names, explanation.concept[row, j])},
             weights={n: float(v) for n, v in zip(names, explanation.weight[row, j])},
@@ -624,4 +658,5 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
         model=model.to(resolved),
         spec=spec,
         head_model=head_model,
+        change_heads=_composed_heads(path, card, change=True),
     )

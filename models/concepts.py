@@ -7,6 +7,16 @@ The order of :data:`REGISTRY` is the order of the bottleneck of every concept mo
 Nothing else in QTLens keeps its own list of concept names, units or ranges: the API, the
 frontend, the model, the exports and the measurement code all read them from here.
 
+**Primary concepts are the truth; formulas are views.** The *primary* concepts (RR, PR, QRS, QT,
+J-Tpeak, Tpeak-Tend, T morphology, …) are independent; every derived one (heart rate, each QTc,
+J-Tpeak_c, ``qtc_prolonged``) is always recomputed from the primary values in force, so the task
+heads — which may read derived columns — are functions of the primary concepts alone. A clinician
+may still type a derived value: its ``inverse`` (next to ``derive``) back-solves the primary input
+(a QTc → QT with the RR in force and that formula; J-Tpeak_c → J-Tpeak; heart rate → RR), so every
+view and every risk moves the same way whichever field was typed. ``qtc_prolonged`` has no
+inverse: it is never an input. :data:`JOINT_LIMITS` and the derived concepts' plausible ranges
+reject combinations outside physiology (:func:`implausible_combinations`).
+
 References (cited per concept below):
     * Bazett HC. Heart 7:353-370 (1920).
     * Fridericia LS. Acta Med Scand 53:469-486 (1920).
@@ -97,6 +107,9 @@ class Flag:
 
 
 Derivation = Callable[[Mapping[str, float], "Sex | None"], float]
+#: ``inverse(values, derived_value) -> primary value``: the primary input that makes the derived
+#: concept equal ``derived_value`` given the other inputs in force (elementwise, like ``derive``).
+Inverse = Callable[[Mapping[str, float], float], float]
 
 
 @dataclass(frozen=True)
@@ -120,17 +133,31 @@ class Concept:
             elementwise arithmetic (``+ - * / **``, comparisons) with no ``math.*`` call or
             ``float()``, so the same formula serves floats here, numpy arrays and the batched
             torch tensors inside the concept models (``models/nets/bottleneck.py``).
+        solves: for a derived concept a clinician may type, the primary concept its value is
+            back-solved into (``qt`` for every QTc, ``jtpeak`` for J-Tpeak_c, ``rr`` for the
+            heart rate); ``None`` = never an input (``qtc_prolonged``).
+        inverse: the back-solving formula, next to ``derive`` and under the same elementwise
+            rule: ``inverse(values, typed) -> value of solves`` with the other inputs in force.
+        checkable: a clinician can check it with calipers or by eye on a 10-s strip (so "check
+            next" may propose it). A derived concept never is, whatever this says
+            (:attr:`can_be_checked`): its inputs are checked instead.
+        lead: the lead it is read in, when only one (a record without that lead cannot have it
+            checked).
         measure: for a measured concept, the function computing it from an analysed record
             (:mod:`models.ecg.concept_measures`): value in ``unit`` or ``Unavailable(reason)``.
         rate_corrected: corrects for heart rate with the RR interval, so it is unavailable when
             the rhythm is too irregular for one RR to stand for the rate (atrial fibrillation).
         references: literature that defines the measure or its thresholds.
         decimals: digits shown in the UI.
-        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error for a
-            continuous concept, stated from the spread between validated automated algorithms
+        qt_definition: for a QT or a concept computed from it, which QT: ``"global"`` (CSE:
+            earliest QRS onset → latest T end over the leads, as the ECGRDVQ table's vector-
+            magnitude QT) or ``"lead"`` (one lead, II or V5, as the LQTS criteria); ``None``
+            for every other concept.
+        measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error, stated from the spread between validated automated algorithms
             (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
             model and the measurement may differ before they are said to disagree
-            (:mod:`models.disagreement`). ``None``: never flagged (binary findings).
+            (:mod:`models.disagreement`); binary findings on their 0–1 scale. ``None``: never
+            flagged.
     """
 
     name: str
@@ -148,10 +175,21 @@ class Concept:
     sex_specific: bool = False
     derive: Derivation | None = field(default=None, compare=False, repr=False)
     measure: MeasureFunction | None = field(default=None, compare=False, repr=False)
+    solves: str | None = None
+    inverse: Inverse | None = field(default=None, compare=False, repr=False)
+    checkable: bool = True
+    lead: str | None = None
     rate_corrected: bool = False
     references: tuple[str, ...] = ()
     decimals: int = 0
+    qt_definition: Literal["global", "lead"] | None = None
     measurement_sd: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.solves is None) != (self.inverse is None):
+            raise ValueError(f"{self.name}: give both solves and inverse, or neither")
+        if self.solves is not None and self.solves not in self.derived_from:
+            raise ValueError(f"{self.name} back-solves {self.solves}, not one of its inputs")
 
     @property
     def is_binary(self) -> bool:
@@ -162,6 +200,21 @@ class Concept:
     def is_derived(self) -> bool:
         """True when computed from other concepts rather than measured directly."""
         return bool(self.derived_from)
+
+    @property
+    def is_primary(self) -> bool:
+        """True for the independent concepts the task heads are a function of."""
+        return not self.is_derived
+
+    @property
+    def can_be_checked(self) -> bool:
+        """"Check next" may propose it: checkable on a strip and not derived."""
+        return self.checkable and not self.is_derived
+
+    @property
+    def can_be_typed(self) -> bool:
+        """A clinician may give its value: primary, or derived with a back-solving inverse."""
+        return self.is_primary or self.inverse is not None
 
     def is_plausible(self, value: float) -> bool:
         """Whether ``value`` lies in the physiological range (binary: exactly 0 or 1)."""
@@ -220,14 +273,27 @@ _REF_QTC = (
     "Rautaharju PM et al. Circulation 119:e241 (2009)",
     "Priori SG et al. Eur Heart J 36:2793 (2015)",
 )
-_PLAUSIBLE_QTC = (200.0, 800.0)
+#: No QTc outside these bounds has been recorded in a living patient (above 700 ms: an
+#: input error, e.g. a QT measured on a 200 ms RR).
+_PLAUSIBLE_QTC = (200.0, 700.0)
+#: A yes/no finding read on the median beat, on its 0–1 scale: with the model's Bernoulli SD it
+#: flags only a model more than 90 % sure of the opposite of the measurement.
+_FINDING_MEASUREMENT_SD = 0.35
 #: QT measured by validated automated algorithms differs by about 10–15 ms (SD) between them
 #: (Kligfield P et al. J Electrocardiol 47:441 (2014)); a QTc adds the RR's share.
 _QTC_MEASUREMENT_SD_MS = 14.0
 
 
-def _qtc(name: str, label: str, formula_text: str, derive: Derivation, reference: str) -> Concept:
-    """Every QTc formula shares inputs, thresholds and bounds; only the correction differs."""
+def _qtc(
+    name: str,
+    label: str,
+    formula_text: str,
+    derive: Derivation,
+    inverse: Inverse,
+    reference: str,
+) -> Concept:
+    """Every QTc formula shares inputs, thresholds and bounds; only the correction (and its
+    inverse, which back-solves QT from a typed QTc and the RR in force) differs."""
     return Concept(
         name=name,
         label=label,
@@ -242,8 +308,12 @@ def _qtc(name: str, label: str, formula_text: str, derive: Derivation, reference
         plausible_high=_PLAUSIBLE_QTC[1],
         derived_from=("qt", "rr"),
         derive=derive,
+        solves="qt",
+        inverse=inverse,
+        checkable=False,
         rate_corrected=True,
         references=(reference, *_REF_QTC),
+        qt_definition="global",
         measurement_sd=_QTC_MEASUREMENT_SD_MS,
     )
 
@@ -268,6 +338,9 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=300,
         derived_from=("rr",),
         derive=lambda v, sex: 60000.0 / v["rr"],
+        solves="rr",
+        inverse=lambda v, hr: 60000.0 / hr,
+        checkable=False,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
     Concept(
@@ -281,6 +354,12 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Median of R-R intervals of normal beats over the record.",
         normal_low=600,
         normal_high=1000,
+        thresholds=(  # the heart-rate flags, read as RR (60000 / bpm)
+            Threshold(600, FlagLevel.BORDERLINE, direction="below", note="tachycardia"),
+            Threshold(1200, FlagLevel.BORDERLINE, note="bradycardia"),
+            Threshold(1500, FlagLevel.ABNORMAL, note="marked bradycardia"),
+            Threshold(300, FlagLevel.CRITICAL, direction="below", note="rate above 200 bpm"),
+        ),
         plausible_low=200,
         plausible_high=3000,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
@@ -333,9 +412,11 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="Global QRS onset to the end of the T wave: total ventricular "
         "depolarisation and repolarisation time.",
-        how_measured="Global QRS onset → T end by the tangent method on the median beat, in the "
-        "lead whose T ends last among leads with a T ≥ 0.1 mV (a lone lead ending > 40 ms after "
-        "all others is dropped). Unavailable when QRS ≥ 120 ms.",
+        how_measured="Global QT (CSE definition) on the median beat: the earliest QRS onset over the "
+        "leads (multi-lead spatial velocity) → the latest T end over the leads (each lead's "
+        "tangent to the isoelectric level; a latest T end > 30 ms after the next is dropped, "
+        "repeatedly). Low-confidence when the T end rests on ≤ 2 leads or QTcF is outside "
+        "300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
         normal_low=350,
         normal_high=440,
         thresholds=(
@@ -346,13 +427,17 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=800,
         references=(
             "Postema PG, Wilde AAM. The measurement of the QT interval. Curr Cardiol Rev 10:287 (2014)",
+            "The CSE Working Party. Recommendations for measurement standards in quantitative "
+            "electrocardiography. Eur Heart J 6:815 (1985)",
         ),
+        qt_definition="global",
     ),
     _qtc(
         "qtc_bazett",
         "QTc (Bazett)",
         "Bazett's formula QT / √RR(s)",
         lambda v, sex: v["qt"] / _rr_s(v) ** 0.5,
+        lambda v, qtc: qtc * _rr_s(v) ** 0.5,
         "Bazett HC. Heart 7:353 (1920)",
     ),
     _qtc(
@@ -360,6 +445,7 @@ REGISTRY: tuple[Concept, ...] = (
         "QTc (Fridericia)",
         "Fridericia's formula QT / ∛RR(s)",
         lambda v, sex: v["qt"] / _rr_s(v) ** (1.0 / 3.0),
+        lambda v, qtc: qtc * _rr_s(v) ** (1.0 / 3.0),
         "Fridericia LS. Acta Med Scand 53:469 (1920)",
     ),
     _qtc(
@@ -367,6 +453,7 @@ REGISTRY: tuple[Concept, ...] = (
         "QTc (Framingham)",
         "the Framingham formula QT + 154 × (1 − RR(s))",
         lambda v, sex: v["qt"] + 154.0 * (1.0 - _rr_s(v)),
+        lambda v, qtc: qtc - 154.0 * (1.0 - _rr_s(v)),
         "Sagie A et al. Am J Cardiol 70:797 (1992)",
     ),
     _qtc(
@@ -374,6 +461,7 @@ REGISTRY: tuple[Concept, ...] = (
         "QTc (Hodges)",
         "Hodges' formula QT + 1.75 × (HR − 60)",
         lambda v, sex: v["qt"] + 1.75 * (60000.0 / v["rr"] - 60.0),
+        lambda v, qtc: qtc - 1.75 * (60000.0 / v["rr"] - 60.0),
         "Hodges M et al. J Am Coll Cardiol 1:694 (1983)",
     ),
     Concept(
@@ -408,6 +496,9 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=600,
         derived_from=("jtpeak", "rr"),
         derive=lambda v, sex: v["jtpeak"] / _rr_s(v) ** 0.58,
+        solves="jtpeak",
+        inverse=lambda v, jtpc: jtpc * _rr_s(v) ** 0.58,
+        checkable=False,
         rate_corrected=True,
         references=("Johannesen L et al. Clin Pharmacol Ther 96:549 (2014)",),
     ),
@@ -445,6 +536,7 @@ REGISTRY: tuple[Concept, ...] = (
         description="T-wave peak amplitude in lead II relative to the isoelectric (PR) level. "
         "hERG block lowers and flattens T.",
         how_measured="T peak minus isoelectric level on the lead II median beat.",
+        lead="II",
         normal_low=0.1,
         normal_high=0.8,
         thresholds=(
@@ -465,6 +557,7 @@ REGISTRY: tuple[Concept, ...] = (
         kind=ConceptKind.CONTINUOUS,
         description="T-wave peak amplitude in lead V5 relative to the isoelectric level.",
         how_measured="T peak minus isoelectric level on the V5 median beat.",
+        lead="V5",
         normal_low=0.1,
         normal_high=1.0,
         thresholds=(
@@ -494,6 +587,7 @@ REGISTRY: tuple[Concept, ...] = (
         thresholds=(Threshold(0.5, FlagLevel.BORDERLINE, note="marked T asymmetry"),),
         plausible_low=0.0,
         plausible_high=1.0,
+        checkable=False,  # an index computed over the T wave (or beats): no caliper reads it
         references=("Andersen MP et al. Computers in Cardiology 34:341 (2007)",),
         decimals=2,
     ),
@@ -517,6 +611,7 @@ REGISTRY: tuple[Concept, ...] = (
         thresholds=(Threshold(0.85, FlagLevel.BORDERLINE, note="flat, broad T wave"),),
         plausible_low=0.0,
         plausible_high=1.0,
+        checkable=False,  # an index computed over the T wave (or beats): no caliper reads it
         references=("Andersen MP et al. Computers in Cardiology 34:341 (2007)",),
         decimals=2,
     ),
@@ -538,11 +633,13 @@ REGISTRY: tuple[Concept, ...] = (
         thresholds=(Threshold(20, FlagLevel.BORDERLINE, note="labile repolarisation"),),
         plausible_low=0,
         plausible_high=200,
+        checkable=False,  # an index computed over the T wave (or beats): no caliper reads it
         references=("Berger RD et al. Circulation 96:1557 (1997)",),
         decimals=1,
     ),
     Concept(
         name="t_notched",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_notched,
         label="Notched T",
         unit="",
@@ -557,6 +654,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_inverted",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_inverted,
         label="Inverted T",
         unit="",
@@ -568,6 +666,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_late_onset",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_late_onset,
         label="Late-onset T",
         unit="",
@@ -581,6 +680,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_broad_based",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_broad_based,
         label="Broad-based T",
         unit="",
@@ -592,6 +692,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="u_wave",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_u_wave,
         label="U wave",
         unit="",
@@ -604,6 +705,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="t_alternans",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         measure=measures.measure_t_alternans,
         label="T-wave alternans",
         unit="",
@@ -616,6 +718,7 @@ REGISTRY: tuple[Concept, ...] = (
     ),
     Concept(
         name="qtc_prolonged",
+        measurement_sd=_FINDING_MEASUREMENT_SD,
         label="QTc prolonged",
         unit="",
         kind=ConceptKind.BINARY,
@@ -625,15 +728,92 @@ REGISTRY: tuple[Concept, ...] = (
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="QTc above the normal limit"),),
         derived_from=("qtc_fridericia",),
         sex_specific=True,
+        qt_definition="global",
         derive=lambda v, sex: (v["qtc_fridericia"] > qtc_fridericia_threshold_ms(sex)) * 1.0,
+        checkable=False,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
 )
 
 _BY_NAME: dict[str, Concept] = {c.name: c for c in REGISTRY}
 
-#: The concept shown as "the QTc" wherever a single QTc is wanted (worklist, clinical rule).
+#: The QTc formulas. One is shown as "the QTc" (record page headline, worklist): a setting
+#: (``QTLENS_PRIMARY_QTC``), Fridericia by default; the others are one click away.
+QTC_FORMULAS: tuple[str, ...] = ("qtc_fridericia", "qtc_bazett", "qtc_framingham", "qtc_hodges")
+#: The default primary QTc, and the one every clinical rule reads (``qtc_prolonged``, TCAV sets).
 DEFAULT_QTC = "qtc_fridericia"
+
+
+def qtc_formula(name: str) -> Concept:
+    """The QTc concept called ``name``; ``ValueError`` naming the formulas otherwise."""
+    if name not in QTC_FORMULAS:
+        raise ValueError(f"unknown QTc formula {name!r}; use one of {', '.join(QTC_FORMULAS)}")
+    return _BY_NAME[name]
+
+
+@dataclass(frozen=True)
+class JointLimit:
+    """Two intervals (ms) of one beat that physiology orders: ``shorter`` < ``longer``."""
+
+    shorter: str
+    longer: str
+    why: str
+
+
+#: Combinations outside physiology, each value plausible on its own (QT 800 ms with RR 200 ms).
+JOINT_LIMITS: tuple[JointLimit, ...] = (
+    JointLimit("qt", "rr", "repolarisation must end before the next beat"),
+    JointLimit("pr", "rr", "AV conduction must finish within the cycle"),
+    JointLimit("qrs", "qt", "QT includes the QRS"),
+    JointLimit("jtpeak", "qt", "QT includes J-Tpeak"),
+    JointLimit("tpeak_tend", "qt", "QT includes Tpeak-Tend"),
+)
+
+
+def _shown(concept: Concept, value: float) -> str:
+    unit = f" {concept.unit}" if concept.unit else ""
+    return f"{concept.label} {round(value, max(concept.decimals, 1)):g}{unit}"
+
+
+def implausible_combinations(
+    values: Mapping[str, float | None], changed: Iterable[str]
+) -> list[str]:
+    """Why the values in force are outside physiology, one sentence per problem naming both (or
+    all) concepts involved; only problems touching a ``changed`` concept (or a concept derived
+    from one) are reported, so a model estimate never blocks an unrelated edit.
+
+    Args:
+        values: every concept's value in force (registry units), derived ones re-derived.
+        changed: the concepts a clinician set.
+    """
+    touched = set(changed)
+    for name in list(touched):
+        touched.update(dependants(name))
+    problems = []
+    for limit in JOINT_LIMITS:
+        short, long_ = values.get(limit.shorter), values.get(limit.longer)
+        if short is None or long_ is None or not touched & {limit.shorter, limit.longer}:
+            continue
+        if short >= long_:
+            a, b = _BY_NAME[limit.shorter], _BY_NAME[limit.longer]
+            problems.append(
+                f"{_shown(a, short)} is not shorter than {_shown(b, long_)} ({a.name} ≥ "
+                f"{b.name}): {limit.why}"
+            )
+    for concept in derivation_order():
+        value = values.get(concept.name)
+        if concept.name not in touched or value is None or concept.is_binary:
+            continue
+        if not concept.plausible_low <= value <= concept.plausible_high:
+            inputs = " and ".join(
+                _shown(_BY_NAME[d], values[d])  # type: ignore[arg-type]
+                for d in concept.derived_from
+            )
+            problems.append(
+                f"{_shown(concept, value)} ({concept.name}) from {inputs} lies outside "
+                f"{concept.plausible_low:g}–{concept.plausible_high:g} {concept.unit}"
+            )
+    return problems
 
 
 def concept_names() -> tuple[str, ...]:
@@ -670,6 +850,19 @@ def derivation_order() -> tuple[Concept, ...]:
     return tuple(ordered)
 
 
+def back_solving_order() -> tuple[Concept, ...]:
+    """The derived concepts a clinician may type, ordered so that a back-solved input is in
+    place before another inverse reads it (heart rate → RR before any QTc → QT)."""
+    typed = [c for c in derivation_order() if c.inverse is not None]
+    read_by_others = {d for c in typed for d in c.derived_from if d != c.solves}
+    return tuple(sorted(typed, key=lambda c: c.solves not in read_by_others))
+
+
+def typed_target(name: str) -> str:
+    """The primary concept a typed value of ``name`` sets (itself when primary)."""
+    return get_concept(name).solves or name
+
+
 def dependants(name: str) -> tuple[str, ...]:
     """Every derived concept whose value changes when ``name`` changes (transitively)."""
     result: list[str] = []
@@ -681,26 +874,19 @@ def dependants(name: str) -> tuple[str, ...]:
     return tuple(result)
 
 
-def rederive(
-    values: Mapping[str, float | None],
-    sex: Sex | None,
-    keep: Iterable[str] = (),
-) -> dict[str, float | None]:
+def rederive(values: Mapping[str, float | None], sex: Sex | None) -> dict[str, float | None]:
     """Recompute every derived concept from its inputs, in dependency order.
 
     Args:
         values: concept values (units as in the registry); ``None`` = unavailable.
         sex: the patient's sex, for sex-specific derivations (``qtc_prolonged``).
-        keep: concepts whose given value must not be recomputed (e.g. a QTc a clinician
-            typed in directly overrides what the formula would give).
 
     Returns:
         A new dict with derived values filled in; a derived value is ``None`` when any input is.
     """
     out: dict[str, float | None] = dict(values)
-    kept = set(keep)
     for concept in derivation_order():
-        if concept.name in kept or concept.derive is None:
+        if concept.derive is None:
             continue
         inputs = [out.get(d) for d in concept.derived_from]
         if any(v is None or not math.isfinite(v) for v in inputs):

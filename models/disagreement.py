@@ -9,8 +9,10 @@ than trust either number. Two values disagree when
 
 with ``SD_model`` the network's predicted SD and ``SD_measurement`` the concept's stated
 measurement SD (:attr:`models.concepts.Concept.measurement_sd`) — a two-sided 95 % check of
-"same value" under Gaussian errors. Binary findings and concepts without a stated measurement SD
-are never flagged.
+"same value" under Gaussian errors. A binary finding compares the network's probability with the
+measured 0/1 call, its SD the Bernoulli SD ``sqrt(p (1 − p))``: with a measurement SD of 0.35 only
+a model more than 90 % sure of the opposite of the measurement is flagged. Concepts without a
+stated measurement SD are never flagged.
 
 The web app's concept panel and "Check next" (:func:`models.intervene.suggest`) and
 ``qtlens predict`` all read :func:`disagreement`.
@@ -35,7 +37,8 @@ class Disagreement:
 
     Attributes:
         concept: concept name.
-        model_value, measured_value: the two values (registry units).
+        model_value, measured_value: the two values (registry units; a finding: the network's
+            probability and the measured 0/1).
         combined_sd: ``sqrt(SD_model² + SD_measurement²)`` in the concept's unit.
         z: ``|model − measured| / combined_sd`` (> :data:`AGREEMENT_Z`).
     """
@@ -48,8 +51,12 @@ class Disagreement:
 
     @property
     def text(self) -> str:
-        """``"model 455 ms, measured 364 ms"``."""
+        """``"model 455 ms, measured 364 ms"``; a finding: ``"model 95 % likely, measured
+        absent"``."""
         concept = get_concept(self.concept)
+        if concept.is_binary:
+            call = "present" if self.measured_value >= 0.5 else "absent"
+            return f"model {self.model_value:.0%} likely, measured {call}"
         unit = f" {concept.unit}" if concept.unit else ""
         return (
             f"model {self.model_value:.{concept.decimals}f}{unit}, "
@@ -61,16 +68,16 @@ def disagreement(
     name: str, model_value: float | None, model_sd: float | None, measured_value: float | None
 ) -> Disagreement | None:
     """The disagreement of concept ``name``, or ``None`` when the values agree or cannot be
-    compared (either value missing, a binary finding, no stated measurement SD).
+    compared (either value missing, no stated measurement SD).
 
     Args:
         name: registry concept name.
-        model_value: the network's value (registry units).
+        model_value: the network's value (registry units; a binary finding: its probability).
         model_sd: the network's predicted SD (same unit; ``None`` counts as 0).
-        measured_value: the measurement pipeline's value (same unit).
+        measured_value: the measurement pipeline's value (same unit; a finding: 0 or 1).
     """
     concept = get_concept(name)
-    if concept.is_binary or concept.measurement_sd is None:
+    if concept.measurement_sd is None:
         return None
     if model_value is None or measured_value is None:
         return None
@@ -96,7 +103,12 @@ def disagreements(
     found = [
         d
         for name, estimate in model.items()
-        if (d := disagreement(name, estimate.value, estimate.uncertainty, measured.get(name)))
+        if (d := disagreement(name, _compared(estimate), estimate.uncertainty, measured.get(name)))
         is not None
     ]
     return {d.concept: d for d in sorted(found, key=lambda d: d.z, reverse=True)}
+
+
+def _compared(estimate: ConceptEstimate) -> float:
+    """What of the network's estimate is compared: its probability for a finding, else its value."""
+    return estimate.probability if estimate.probability is not None else estimate.value

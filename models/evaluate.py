@@ -189,7 +189,7 @@ def _head_probabilities(model: ConceptModel, batch: HeadBatch) -> torch.Tensor:
     """``[B, T]`` task probabilities of a head batch."""
     return torch.sigmoid(
         model.decide(
-            batch.values, batch.sex, batch.age_years, batch.positive, batch.negative, batch.keep
+            batch.values, batch.sex, batch.age_years, batch.positive, batch.negative
         )
     )
 
@@ -206,11 +206,11 @@ def intervention_curve(
 ) -> list[float]:
     """Task AUROC after 0…``max_steps`` concepts replaced by their true values, per record.
 
-    At each step every record gets the concept its policy ranks highest among those not yet
-    replaced (and with a known true value).
+    At each step every record gets the concept its policy ranks highest among the primary
+    concepts not yet replaced (and with a known true value); derived ones follow from them.
     """
     rng = np.random.default_rng(seed)
-    unknown = ~true.isfinite()
+    unknown = ~true.isfinite() | model.space.is_derived
     curve = [auroc(labels, _head_probabilities(model, batch)[:, task_index].numpy())]
     for _ in range(max_steps):
         parts = []
@@ -221,7 +221,9 @@ def intervention_curve(
             choice = torch.zeros_like(part.overridden)
             has_candidate = scores.isfinite().any(dim=1)
             choice[has_candidate, scores.argmax(dim=1)[has_candidate]] = True
-            parts.append(part.with_values(choice, true[start : start + _CHUNK].nan_to_num(0.0)))
+            parts.append(
+                part.with_values(model.space, choice, true[start : start + _CHUNK].nan_to_num(0.0))
+            )
         batch = HeadBatch(
             *(torch.cat([getattr(p, f) for p in parts]) for f in HeadBatch.__dataclass_fields__)
         )
@@ -240,7 +242,7 @@ def intervention_report(
     """Intervention curves of every policy for every task, with the all-concepts-true oracle."""
     true = torch.as_tensor(true_concepts, dtype=torch.float32)
     known_measured = true.isfinite() & model.space.is_measured
-    oracle = batch.with_values(known_measured, true.nan_to_num(0.0))
+    oracle = batch.with_values(model.space, known_measured, true.nan_to_num(0.0))
     oracle_probabilities = _head_probabilities(model, oracle).numpy()
     report: dict[str, Any] = {}
     with torch.inference_mode():

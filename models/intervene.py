@@ -3,8 +3,12 @@
 An intervention never reruns the backbone: the stored :class:`~models.nets.prediction.HeadState`
 plus the overrides go through the task head alone (Koh et al., ICML 2020, "test-time
 intervention") — a few hundred microseconds on the CPU. Overriding a concept re-derives every
-concept derived from it (QT → all four QTc, ``qtc_prolonged``) unless that derived concept is
-itself overridden, exactly as :func:`models.concepts.rederive` does. A task head composed into
+concept derived from it (QT → all four QTc, ``qtc_prolonged``), exactly as
+:func:`models.concepts.rederive` does; a typed derived value (a QTc, J-Tpeak_c, the heart rate) is
+back-solved into its primary input first (:meth:`~models.nets.bottleneck.ConceptSpace.back_solve`),
+so QTc (Bazett) X and the QTc (Fridericia) implying the same QT give the same risks. The values in
+force are then checked against physiology as a whole (QT ≥ RR, a QTc above 700 ms:
+:func:`models.concepts.implausible_combinations`). A task head composed into
 the bundle from elsewhere (:mod:`models.heads`, e.g. ``tdp_risk`` learned on ECGRDVQ) takes part
 in the recomputation, the contributions and the suggestion policies like the network's own.
 
@@ -19,6 +23,10 @@ Intervention Procedure of Concept Bottleneck Models", ICML 2023:
   ``v ~ N(value, SD²)`` (7-point Gauss–Hermite) for continuous concepts and
   ``v ~ Bernoulli(p)`` for binary ones.
 
+The clinician is only ever asked to check what can be checked on the record: a concept the
+registry marks ``checkable`` (calipers or eye on a 10-s strip — not QTc variability, not a derived
+QTc), read in a lead the record has, and not already set (nor the input a typed QTc set).
+
 The same batched functions (:class:`HeadBatch`, :func:`risk_changes`, :func:`policy_scores`)
 drive the intervention curves of :mod:`models.evaluate`.
 """
@@ -26,7 +34,7 @@ drive the intervention curves of :mod:`models.evaluate`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -34,17 +42,21 @@ import numpy as np
 import torch
 
 from models.bundle import POINTS_HEAD, LoadedBundle, risks_from_explanation
-from models.concepts import REGISTRY, Sex, get_concept, is_concept
+from models.concepts import (
+    REGISTRY,
+    Sex,
+    get_concept,
+    implausible_combinations,
+    is_concept,
+    typed_target,
+)
 from models.disagreement import AGREEMENT_Z, Disagreement, disagreements
-from models.nets.bottleneck import sex_code
+from models.nets.bottleneck import ConceptSpace, sex_code
 from models.nets.model import ConceptModel, ModelOutput
 from models.nets.prediction import ModelPrediction, TaskRisk
 from models.tasks import get_task, task_names
 
 Policy = Literal["random", "uncertainty", "expected_risk_change"]
-#: What a risk change is measured in: the task probability, or the task logit (for a points
-#: head, its points).
-RiskScale = Literal["probability", "logit"]
 POLICIES: tuple[Policy, ...] = ("random", "uncertainty", "expected_risk_change")
 
 #: Probabilists' Gauss–Hermite nodes (in SDs) and weights for E[f(v)], v ~ N(µ, σ²), and the
@@ -86,13 +98,16 @@ class InterventionResult:
         concepts: per concept, the value the task head read (registry units; binary: the
             model's probability, or the clinician's 0/1), derived concepts re-derived.
         changed: concepts whose value differs from the prediction (overridden or re-derived).
-        overrides: the validated overrides that were applied.
+        overrides: the validated overrides that were applied (as typed).
+        implausible: why the values in force are outside physiology as a whole (empty when
+            they are not); :func:`intervene` refuses such a result.
     """
 
     tasks: dict[str, TaskRisk]
     concepts: dict[str, float]
     changed: tuple[str, ...]
     overrides: dict[str, float]
+    implausible: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -105,15 +120,22 @@ class InterventionResult:
 
 
 def validate_override(name: str, value: float) -> float:
-    """``value`` as a float if it is a plausible value of concept ``name``.
+    """``value`` as a float if concept ``name`` may be typed and ``value`` is plausible for it.
 
     Raises:
-        ValueError: unknown concept, or a value outside the registry's plausible range (binary
+        ValueError: unknown concept, a derived concept that is never an input
+            (``qtc_prolonged``), or a value outside the registry's plausible range (binary
             concepts: not 0 or 1), naming the concept and the range.
     """
     if not is_concept(name):
         raise ValueError(f"unknown concept {name!r}")
     concept = get_concept(name)
+    if not concept.can_be_typed:
+        inputs = ", ".join(get_concept(d).label for d in concept.derived_from)
+        raise ValueError(
+            f"{concept.label} ({name}) is derived from {inputs}, never an input: set QT or a "
+            "QTc instead"
+        )
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -129,16 +151,47 @@ def validate_override(name: str, value: float) -> float:
     )
 
 
+def validate_overrides(overrides: Mapping[str, float]) -> dict[str, float]:
+    """Every override validated (:func:`validate_override`), and at most one per primary input.
+
+    Raises:
+        ValueError: as :func:`validate_override`, or two values that both set one primary
+            concept (QT and a QTc, two QTc formulas), naming both.
+    """
+    clean = {name: validate_override(name, value) for name, value in overrides.items()}
+    setter: dict[str, str] = {}
+    for name in clean:
+        target = typed_target(name)
+        if target in setter:
+            first, second = get_concept(setter[target]), get_concept(name)
+            raise ValueError(
+                f"{first.label} ({first.name}) and {second.label} ({second.name}) both set "
+                f"{get_concept(target).label}: give one of them"
+            )
+        setter[target] = name
+    return clean
+
+
+#: ``[K, K]``: row i marks the concepts a typed value of concept i sets (itself and, for a
+#: derived concept with an inverse, its primary input).
+_SETS = torch.tensor(
+    [[a.name == b.name or typed_target(a.name) == b.name for b in REGISTRY] for a in REGISTRY]
+)
+
+
 @dataclass(frozen=True)
 class HeadBatch:
     """Task-head inputs of ``B`` records, with their overrides (CPU tensors).
 
     Attributes:
-        values: ``[B, K]`` concept values (registry units, binary = probability), overrides in.
+        values: ``[B, K]`` concept values (registry units, binary = probability), overrides in
+            as primary concepts (typed derived values back-solved); derived columns are
+            re-derived by the head.
         measured_sd: ``[B, K]`` predicted SD of measured continuous concepts (0 elsewhere).
         sex, age_years: ``[B]`` demographics.
         positive, negative: ``[B, K, m]`` concept embeddings.
-        overridden: ``[B, K]`` bool, concepts a clinician (or the oracle) has set.
+        overridden: ``[B, K]`` bool, concepts a clinician (or the oracle) has set, with the
+            primary inputs a typed derived value set.
     """
 
     values: torch.Tensor
@@ -148,12 +201,6 @@ class HeadBatch:
     positive: torch.Tensor
     negative: torch.Tensor
     overridden: torch.Tensor
-
-    @property
-    def keep(self) -> torch.Tensor:
-        """``[B, K]`` overridden derived concepts (kept, not re-derived)."""
-        derived = torch.tensor([c.is_derived for c in REGISTRY])
-        return self.overridden & derived
 
     @classmethod
     def from_output(
@@ -209,12 +256,17 @@ class HeadBatch:
             overridden=torch.zeros_like(values, dtype=torch.bool),
         )
 
-    def with_values(self, mask: torch.Tensor, values: torch.Tensor) -> HeadBatch:
-        """A copy where ``values`` replace the entries selected by ``mask`` ``[B, K]``."""
+    def with_values(
+        self, space: ConceptSpace, mask: torch.Tensor, values: torch.Tensor
+    ) -> HeadBatch:
+        """A copy where ``values`` are set for the entries selected by ``mask`` ``[B, K]`` —
+        typed derived values back-solved into their primary inputs
+        (:meth:`ConceptSpace.back_solve`)."""
+        overrides = torch.where(mask, values, math.nan)
         return replace(
             self,
-            values=torch.where(mask, values, self.values),
-            overridden=self.overridden | mask,
+            values=space.back_solve(self.values, overrides),
+            overridden=self.overridden | (mask.float() @ _SETS.float() > 0),
         )
 
     def select(self, index: slice) -> HeadBatch:
@@ -225,26 +277,37 @@ class HeadBatch:
 def uncertainty(model: ConceptModel, batch: HeadBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sd [B, K] registry units, probability [B, K])`` given the overrides (overridden: 0)."""
     measured_sd = torch.where(batch.overridden, 0.0, batch.measured_sd)
-    return model.space.spread(batch.values, measured_sd, batch.sex, batch.keep)
+    return model.space.spread(batch.values, measured_sd, batch.sex)
 
 
 def risk_changes(
-    model: ConceptModel, batch: HeadBatch, task_index: int, scale: RiskScale = "probability"
+    model: ConceptModel,
+    batch: HeadBatch,
+    sd: torch.Tensor,
+    probability: torch.Tensor,
+    concepts: torch.Tensor | None = None,
+    on_logit: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """How much learning each concept's true value would move the risk.
+    """How much learning each concept's true value would move each task's risk.
+
+    One batched pass of the task head serves every task, every concept and the current risk.
 
     Args:
-        scale: ``probability`` measures changes of the task probability; ``logit`` changes of
-            the task logit — for a points head (:mod:`models.heads.points`) its points.
+        model, batch: the head model and the records with their overrides.
+        sd, probability: :func:`uncertainty` of ``batch``.
+        concepts: ``[K]`` bool, the concepts worth evaluating (others give 0); all by default.
+        on_logit: ``[T]`` bool, tasks whose change is measured on the logit — a points head's
+            points (:mod:`models.heads.points`) — rather than the probability.
 
     Returns:
-        ``(expected [B, K], bound [B, K])``: expected absolute change of the task risk (on
-        ``scale``) under the model's predictive distribution of that concept, and the largest
-        change for a value within ±2 SD (binary: either outcome). Overridden concepts give 0.
+        ``(expected [B, T, K], bound [B, T, K])``: expected absolute change of each task's
+        probability under the model's predictive distribution of that concept, and the largest
+        change for a value within ±2 SD (binary: either outcome). Overridden concepts, and
+        derived ones (re-derived from their inputs whatever is put in), give 0.
     """
     space = model.space
     b, k = batch.values.shape
-    sd, probability = uncertainty(model, batch)
+    columns = torch.arange(k) if concepts is None else torch.nonzero(concepts).squeeze(1)
     nodes_sd = torch.tensor(_NODES_SD, dtype=torch.float32)  # [Q]
     q = nodes_sd.numel()
     continuous_nodes = (batch.values.unsqueeze(-1) + sd.unsqueeze(-1) * nodes_sd).clamp(
@@ -263,32 +326,56 @@ def risk_changes(
     in_bound = torch.where(
         is_binary, torch.arange(q) < 2, (nodes_sd.abs() <= 2.0).expand(1, k, q)
     )  # [B or 1, K, Q]
-    # Candidate rows (record b, concept j, node n): the record's values, column j set to the node.
-    eye = torch.eye(k, dtype=torch.bool)  # [K(j), K]
+    # Candidate rows (record b, concept j, node n): the record's values, column j set to the node;
+    # then the records themselves (the current risk), all through the head at once.
+    c = columns.numel()
+    eye = torch.eye(k, dtype=torch.bool)[columns]  # [C(j), K]
     candidate = torch.where(
-        eye.view(1, k, 1, k), nodes.unsqueeze(-1), batch.values.view(b, 1, 1, k)
-    )  # [B, K, Q, K]
-    keep = batch.keep.view(b, 1, 1, k) | (eye & space.is_derived).view(1, k, 1, k)
-    rows = k * q
+        eye.view(1, c, 1, k), nodes[:, columns].unsqueeze(-1), batch.values.view(b, 1, 1, k)
+    )  # [B, C, Q, K]
+    rows = c * q
+    values = torch.cat([candidate.reshape(b * rows, k), batch.values])
     logits = model.decide(
-        candidate.reshape(b * rows, k),
-        batch.sex.repeat_interleave(rows),
-        batch.age_years.repeat_interleave(rows),
-        batch.positive.repeat_interleave(rows, dim=0),
-        batch.negative.repeat_interleave(rows, dim=0),
-        keep.expand(b, k, q, k).reshape(b * rows, k),
-    )[:, task_index].view(b, k, q)
-    current = model.decide(
-        batch.values, batch.sex, batch.age_years, batch.positive, batch.negative, batch.keep
-    )[:, task_index]
-    on_scale = torch.sigmoid if scale == "probability" else torch.clone
-    change = (on_scale(logits) - on_scale(current).view(b, 1, 1)).abs()  # [B, K, Q]
-    expected = (change * weights).sum(-1)
-    bound = torch.where(in_bound, change, 0.0).amax(-1)
-    return (
-        torch.where(batch.overridden, 0.0, expected),
-        torch.where(batch.overridden, 0.0, bound),
+        values,
+        torch.cat([batch.sex.repeat_interleave(rows), batch.sex]),
+        torch.cat([batch.age_years.repeat_interleave(rows), batch.age_years]),
+        torch.cat([batch.positive.repeat_interleave(rows, dim=0), batch.positive]),
+        torch.cat([batch.negative.repeat_interleave(rows, dim=0), batch.negative]),
+    )  # [B·rows + B, T]
+    t = logits.shape[1]
+    if on_logit is not None:
+        logits = torch.where(on_logit, logits, torch.sigmoid(logits))
+    else:
+        logits = torch.sigmoid(logits)
+    moved = logits[: b * rows].view(b, c, q, t).permute(0, 3, 1, 2)  # [B, T, C, Q]
+    current = logits[b * rows :].view(b, t, 1, 1)
+    change = (moved - current).abs()
+    expected = torch.zeros(b, t, k).index_copy(
+        2, columns, (change * weights[..., columns, :].unsqueeze(1)).sum(-1)
+    )  # [B, T, K]
+    bound = torch.zeros(b, t, k).index_copy(
+        2, columns, torch.where(in_bound[..., columns, :].unsqueeze(1), change, 0.0).amax(-1)
     )
+    overridden = batch.overridden.unsqueeze(1)
+    return torch.where(overridden, 0.0, expected), torch.where(overridden, 0.0, bound)
+
+
+def _scores(
+    model: ConceptModel,
+    policy: Policy,
+    rng: np.random.Generator,
+    sd: torch.Tensor,
+    expected: torch.Tensor,
+) -> torch.Tensor:
+    """``[B, K]`` scores of ``policy`` from the batch's uncertainty and one task's expected risk
+    changes (higher = check first)."""
+    if policy == "random":
+        return torch.as_tensor(rng.random(sd.shape), dtype=torch.float32)
+    if policy == "uncertainty":
+        return _relative_uncertainty(model, sd)
+    if policy == "expected_risk_change":
+        return expected
+    raise ValueError(f"unknown policy {policy!r}; use one of {POLICIES}")
 
 
 def policy_scores(
@@ -297,18 +384,15 @@ def policy_scores(
     policy: Policy,
     task_index: int,
     rng: np.random.Generator,
-    scale: RiskScale = "probability",
 ) -> torch.Tensor:
-    """``[B, K]`` scores of ``policy`` (higher = check first; ``scale`` as for
-    :func:`risk_changes`); overridden concepts get −inf."""
-    if policy == "random":
-        scores = torch.as_tensor(rng.random(batch.values.shape), dtype=torch.float32)
-    elif policy == "uncertainty":
-        scores = _relative_uncertainty(model, uncertainty(model, batch)[0])
-    elif policy == "expected_risk_change":
-        scores = risk_changes(model, batch, task_index, scale)[0]
-    else:
-        raise ValueError(f"unknown policy {policy!r}; use one of {POLICIES}")
+    """``[B, K]`` scores of ``policy`` (higher = check first); overridden concepts get −inf."""
+    sd, probability = uncertainty(model, batch)
+    expected = (
+        risk_changes(model, batch, sd, probability)[0][:, task_index]
+        if policy == "expected_risk_change"
+        else torch.zeros_like(sd)
+    )
+    scores = _scores(model, policy, rng, sd, expected)
     return torch.where(batch.overridden, -math.inf, scores)
 
 
@@ -317,25 +401,70 @@ def _relative_uncertainty(model: ConceptModel, sd: torch.Tensor) -> torch.Tensor
     return torch.where(model.space.is_binary, sd / 0.5, sd / model.space.sd)
 
 
-def _overrides_batch(
+def head_batch(
     bundle: LoadedBundle,
     prediction: ModelPrediction,
-    overrides: Mapping[str, float] | None,
-    sex: Sex | None,
-    age_years: float | None,
-) -> tuple[ConceptModel, HeadBatch, dict[str, float]]:
-    """The bundle's head model and the prediction's head batch with validated overrides applied."""
+    sex: Sex | None = None,
+    age_years: float | None = None,
+) -> tuple[ConceptModel, HeadBatch]:
+    """The bundle's head model and the prediction's head batch (no overrides) — the one place
+    that checks the prediction was made by this bundle.
+
+    Raises:
+        ValueError: a black-box bundle, or a prediction from another bundle.
+    """
     model = bundle.concept_model()
     if prediction.bundle_sha256 != bundle.checksum:
         raise ValueError(
             f"the prediction was made by model {prediction.bundle_sha256[:12]}, not by the loaded "
             f"bundle {bundle.checksum[:12]}; predict again with this bundle"
         )
-    clean = {name: validate_override(name, value) for name, value in (overrides or {}).items()}
-    batch = HeadBatch.from_prediction(model, prediction, sex, age_years)
-    mask = torch.tensor([[n in clean for n in model.space.names]])
-    values = torch.tensor([[clean.get(n, 0.0) for n in model.space.names]], dtype=torch.float32)
-    return model, batch.with_values(mask, values), clean
+    return model, HeadBatch.from_prediction(model, prediction, sex, age_years)
+
+
+def apply_overrides(
+    model: ConceptModel, batch: HeadBatch, overrides: Mapping[str, float]
+) -> tuple[HeadBatch, dict[str, float]]:
+    """``batch`` (one record) with validated overrides in force, and the overrides as validated.
+
+    Raises:
+        ValueError: as :func:`validate_overrides`.
+    """
+    clean = validate_overrides(overrides)
+    names = model.space.names
+    mask = torch.tensor([[n in clean for n in names]])
+    values = torch.tensor([[clean.get(n, 0.0) for n in names]], dtype=torch.float32)
+    return batch.with_values(model.space, mask, values), clean
+
+
+def recompute(
+    bundle: LoadedBundle,
+    model: ConceptModel,
+    batch: HeadBatch,
+    prediction: ModelPrediction,
+    overrides: dict[str, float],
+) -> InterventionResult:
+    """One pass of the task head over one record's batch: risks (banded by the bundle's heads),
+    contributions, concepts in force, what changed from the prediction and what is outside
+    physiology."""
+    with torch.inference_mode():
+        explanation = model.explain(
+            batch.values, batch.sex, batch.age_years, batch.positive, batch.negative
+        )
+    before = prediction.head_state.head_values if prediction.head_state else []
+    names = model.space.names
+    after = dict(zip(names, (float(v) for v in explanation.values[0])))
+    changed = tuple(
+        n for n, old in zip(names, before) if not math.isclose(old, after[n], abs_tol=1e-6)
+    )
+    set_names = [n for n, flag in zip(names, batch.overridden[0].tolist()) if flag]
+    return InterventionResult(
+        tasks=risks_from_explanation(explanation, 0, bundle.bands, bundle.points_tasks),
+        concepts=after,
+        changed=changed,
+        overrides=overrides,
+        implausible=tuple(implausible_combinations(after, set_names)),
+    )
 
 
 def intervene(
@@ -352,29 +481,91 @@ def intervene(
         prediction: a stored prediction (``ModelPrediction.from_dict``).
         overrides: concept name → value in registry units (binary: 0 or 1). Every override of
             the record, not only the newest: the result is relative to the model's prediction.
+            A derived concept (a QTc) sets its primary input (QT) with the RR in force.
         sex, age: replace the prediction's demographics when given.
 
     Raises:
-        ValueError: unknown concept or implausible value (naming the concept and range), a black
-            box bundle, or a prediction from another bundle.
+        ValueError: unknown concept, implausible value (naming the concept and range), a
+            combination outside physiology (naming the concepts), two values setting one input,
+            a black box bundle, or a prediction from another bundle.
     """
-    model, batch, clean = _overrides_batch(bundle, prediction, overrides, sex, age)
+    model, base = head_batch(bundle, prediction, sex, age)
+    batch, clean = apply_overrides(model, base, overrides)
+    result = recompute(bundle, model, batch, prediction, clean)
+    if result.implausible:
+        raise ValueError("; ".join(result.implausible))
+    return result
+
+
+def checkable_mask(leads: Collection[str] | None = None) -> torch.Tensor:
+    """``[K]`` bool: concepts a clinician can check on a record with ``leads`` (``None``: any
+    lead), per the registry's ``checkable`` and ``lead``."""
+    return torch.tensor(
+        [c.can_be_checked and (c.lead is None or leads is None or c.lead in leads) for c in REGISTRY]
+    )
+
+
+def rank_checks(
+    model: ConceptModel,
+    batch: HeadBatch,
+    tasks: Sequence[str],
+    policy: Policy = "expected_risk_change",
+    leads: Collection[str] | None = None,
+    seed: int = 0,
+    discordant: Mapping[str, Disagreement] | None = None,
+    points: Mapping[str, str] | None = None,
+) -> dict[str, list[Suggestion]]:
+    """Per task, the concepts a clinician can check on this record, best first (one record).
+
+    The uncertainty and one batched pass of risk changes serve every task. Only checkable
+    concepts (:func:`checkable_mask`) not already set are ranked. Concepts whose model and
+    measured values disagree (``discordant``, most discordant first:
+    :func:`models.disagreement.disagreements`) come first whatever the policy — a derived one
+    (a QTc) through the primary input a clinician checks (QT): neither number can be trusted
+    until a clinician has looked. ``points`` names the tasks whose head is a points head (task →
+    the score's name, e.g. "Schwartz score"): their changes are counted in points.
+
+    Raises:
+        ValueError: an unknown policy or task.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; use one of {POLICIES}")
+    for task in tasks:
+        if task not in task_names():
+            raise ValueError(f"unknown task {task!r}; use one of {task_names()}")
+    allowed = checkable_mask(leads) & ~batch.overridden[0]
     with torch.inference_mode():
-        explanation = model.explain(
-            batch.values, batch.sex, batch.age_years, batch.positive, batch.negative, batch.keep
-        )
-    before = prediction.head_state.head_values if prediction.head_state else []
-    after = [float(v) for v in explanation.values[0]]
+        sd, probability = uncertainty(model, batch)
+        on_logit = torch.tensor([t in (points or {}) for t in task_names()])
+        expected, bound = risk_changes(model, batch, sd, probability, allowed, on_logit)
     names = model.space.names
-    changed = tuple(
-        n for n, old, new in zip(names, before, after) if not math.isclose(old, new, abs_tol=1e-6)
-    )
-    return InterventionResult(
-        tasks=risks_from_explanation(explanation, 0, bundle.bands),
-        concepts=dict(zip(names, after)),
-        changed=changed,
-        overrides=clean,
-    )
+    first: dict[int, Disagreement] = {}
+    for name, found in (discordant or {}).items():
+        k = names.index(typed_target(name))
+        if allowed[k] and k not in first:
+            first[k] = found
+    ranked: dict[str, list[Suggestion]] = {}
+    for task in tasks:
+        j = task_names().index(task)
+        scores = _scores(model, policy, np.random.default_rng(seed), sd, expected[:, j])[0]
+        label = (points or {}).get(task) or get_task(task).label
+        counted = _points_text if task in (points or {}) else points_text
+        order = list(first) + [
+            k for k in torch.argsort(scores, descending=True, stable=True).tolist()
+            if allowed[k] and k not in first
+        ]
+        ranked[task] = [
+            Suggestion(
+                names[k],
+                float(scores[k]),
+                float(expected[0, j, k]),
+                _disagreement_reason(first[k]) if k in first else _reason(
+                    policy, names[k], float(sd[0, k]), float(probability[0, k]),
+                    counted(float(bound[0, j, k])), label),
+            )
+            for k in order
+        ]
+    return ranked
 
 
 def suggest(
@@ -386,9 +577,11 @@ def suggest(
     sex: Sex | None = None,
     age: float | None = None,
     seed: int = 0,
+    leads: Collection[str] | None = None,
     measured: Mapping[str, float | None] | None = None,
 ) -> list[Suggestion]:
-    """Concepts not yet overridden, best first, under ``policy`` (see the module docstring).
+    """Concepts a clinician can check and has not set, best first, under ``policy`` (see the
+    module docstring).
 
     Concepts whose model value and measured value disagree beyond their combined uncertainty
     (:func:`models.disagreement.disagreements`) come first, most discordant first, whatever the
@@ -399,55 +592,35 @@ def suggest(
         policy: ``random``, ``uncertainty`` or ``expected_risk_change``.
         task: the task whose risk matters (``lqts_risk`` or ``tdp_risk``).
         seed: seed of the ``random`` policy.
+        leads: the record's leads (a concept read in a lead it lacks is not proposed).
         measured: concept name → the signal pipeline's value on the same ECG (registry units;
             ``None`` = not measured); without it nothing is ranked for disagreement.
 
     Raises:
         ValueError: as :func:`intervene`, or an unknown policy or task.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; use one of {POLICIES}")
-    if task not in task_names():
-        raise ValueError(f"unknown task {task!r}; use one of {task_names()}")
-    model, batch, _ = _overrides_batch(bundle, prediction, overrides, sex, age)
-    task_index = task_names().index(task)
-    points_head = bundle.task_heads[task]["kind"] == POINTS_HEAD
-    scale: RiskScale = "logit" if points_head else "probability"
-    with torch.inference_mode():
-        scores = policy_scores(
-            model, batch, policy, task_index, np.random.default_rng(seed), scale
-        )[0]
-        expected, bound = (t[0] for t in risk_changes(model, batch, task_index, scale))
-        sd, probability = (t[0] for t in uncertainty(model, batch))
-    task_label = (
-        str(bundle.task_heads[task].get("name", "score")) if points_head else get_task(task).label
-    )
-    discordant = disagreements(
-        prediction.concepts, measured or {}
-    )
-    first = [model.space.names.index(n) for n in discordant]
-    order = first + [
-        k for k in torch.argsort(scores, descending=True, stable=True).tolist() if k not in first
-    ]
-    suggestions = []
-    for k in order:
-        if batch.overridden[0, k]:
-            continue
-        concept = REGISTRY[k]
-        if concept.name in discordant:
-            reason = _disagreement_reason(discordant[concept.name])
-        elif policy == "expected_risk_change":
-            change = _points_text(float(bound[k])) if points_head else _percent_points_text(
-                float(bound[k]))
-            reason = _risk_reason(
-                concept.name, float(sd[k]), float(probability[k]), change, task_label
-            )
-        elif policy == "uncertainty":
-            reason = _uncertainty_reason(concept.name, float(sd[k]), float(probability[k]))
-        else:
-            reason = f"Check {concept.label}: picked at random (the baseline policy)."
-        suggestions.append(Suggestion(concept.name, float(scores[k]), float(expected[k]), reason))
-    return suggestions
+    model, base = head_batch(bundle, prediction, sex, age)
+    batch, _ = apply_overrides(model, base, overrides or {})
+    discordant = disagreements(prediction.concepts, measured or {})
+    return rank_checks(model, batch, (task,), policy, leads, seed, discordant,
+                       points_heads(bundle))[task]
+
+
+def points_heads(bundle: LoadedBundle) -> dict[str, str]:
+    """Task → the score's name, for the tasks whose head in force is a points head."""
+    return {task: str(entry.get("name", "score")) for task, entry in bundle.task_heads.items()
+            if entry["kind"] == POINTS_HEAD}
+
+
+def _reason(
+    policy: Policy, name: str, sd: float, probability: float, change: str, task_label: str
+) -> str:
+    """The sentence shown with a suggestion (``change``: the largest risk change, in words)."""
+    if policy == "expected_risk_change":
+        return _risk_reason(name, sd, probability, change, task_label)
+    if policy == "uncertainty":
+        return _uncertainty_reason(name, sd, probability)
+    return f"Check {get_concept(name).label}: picked at random (the baseline policy)."
 
 
 def _format(name: str, value: float) -> str:
@@ -456,35 +629,40 @@ def _format(name: str, value: float) -> str:
     return f"{value:.{concept.decimals}f}{unit}"
 
 
-def _percent_points_text(change: float) -> str:
-    """A probability change as percentage points: ``"12 points"``."""
+def points_text(change: float) -> str:
+    """A probability change (0–1) in percentage points, in words: ``"1 point"``,
+    ``"12 points"``, ``"less than 1 point"``."""
     points = round(100 * change)
-    return f"{points} point{'' if points == 1 else 's'}"
+    if points < 1:
+        return "less than 1 point"
+    return f"{points} point" if points == 1 else f"{points} points"
 
 
 def _points_text(change: float) -> str:
-    """A points head's change, on its half-point grid: ``"1.5 points"``."""
+    """A points head's change, on its half-point grid: ``"1.5 points"``, ``"1 point"``."""
     points = round(2.0 * change) / 2.0
     return f"{points:g} point{'' if points == 1 else 's'}"
 
 
-def _risk_reason(name: str, sd: float, probability: float, change: str, task_label: str) -> str:
+def _risk_reason(name: str, sd: float, probability: float, points: str, task_label: str) -> str:
     concept = get_concept(name)
     if concept.is_binary:
         return (
             f"Check {concept.label} (model: {probability:.0%} likely): confirming or ruling it "
-            f"out moves the {task_label} by up to {change}."
+            f"out moves the {task_label} by up to {points}."
         )
     return (
         f"Check {concept.label}: within its uncertainty (±{_format(name, 2 * sd)}) it moves the "
-        f"{task_label} by up to {change}."
+        f"{task_label} by up to {points}."
     )
 
 
 def _disagreement_reason(found: Disagreement) -> str:
     concept = get_concept(found.concept)
+    checked = get_concept(typed_target(found.concept))
+    what = found.text if checked is concept else f"{concept.label} {found.text}"
     return (
-        f"Check {concept.label}: {found.text} — further apart than their combined uncertainty "
+        f"Check {checked.label}: {what} — further apart than their combined uncertainty "
         f"(±{_format(found.concept, AGREEMENT_Z * found.combined_sd)})."
     )
 

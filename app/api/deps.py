@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
-from sqlalchemy import select
 
 from app.context import AppContext
-from app.db.models import ApiToken, LoginSession, User
 from app.security import (
     ANON_COOKIE,
     CSRF_FORM_FIELD,
@@ -23,8 +21,8 @@ from app.security import (
     SESSION_COOKIE,
     Role,
     csrf_token_valid,
-    token_digest,
 )
+from app.services.users import User, user_for_credentials
 
 #: A row id in a URL: a positive integer that an INTEGER column holds on every engine
 #: (PostgreSQL's is 32-bit), so an id out of range is a 422 rather than a driver overflow.
@@ -40,10 +38,6 @@ async def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer …`` header, if the request carries one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -53,28 +47,12 @@ def bearer_token(request: Request) -> str | None:
 def optional_user(request: Request, context: ContextDep) -> User | None:
     """The caller: by personal API token when the request carries one (never falling back to
     the cookie then), else by login session; ``None`` for anonymous, expired or revoked."""
-    now = datetime.now(UTC)
     api_token = bearer_token(request)
     session_token = request.cookies.get(SESSION_COOKIE)
     if api_token is None and not session_token:
         return None
     with context.db.read() as session:
-        if api_token is not None:
-            row = session.execute(
-                select(ApiToken).where(ApiToken.token_sha256 == token_digest(api_token))
-            ).scalar_one_or_none()
-            valid = row is not None and row.revoked_at is None and (
-                row.expires_at is None or _aware(row.expires_at) > now)
-        else:
-            row = session.execute(
-                select(LoginSession).where(LoginSession.token_sha256 == token_digest(
-                    session_token))  # type: ignore[arg-type]
-            ).scalar_one_or_none()
-            valid = row is not None and _aware(row.expires_at) > now
-        user = row.user if valid else None  # type: ignore[union-attr]
-    if user is None or not user.is_active:
-        return None
-    return user
+        return user_for_credentials(session, api_token, session_token, datetime.now(UTC))
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

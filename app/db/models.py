@@ -1,4 +1,4 @@
-"""Storage shapes (SQLAlchemy 2.0 ORM). API shapes live in :mod:`app.api.schemas`.
+"""Storage shapes (SQLAlchemy 2.0 ORM). API shapes live in :mod:`app.services.schemas`.
 
 ``interventions`` and ``audit_events`` are insert-only: database triggers refuse UPDATE, DELETE
 and REPLACE on both SQLite and PostgreSQL (see the Alembic migrations), and each row carries a
@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -99,12 +100,19 @@ class Record(Base):
     sex: Mapped[str | None] = mapped_column(String(8), nullable=True)
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     removed_fields: Mapped[list[Any]] = mapped_column(JSON)
+    #: The cart's own intervals and statements (MUSE, Philips, aECG), de-identified; see
+    #: :class:`models.ecg.io.device.DeviceReading`.
+    device_measurements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The signal and the original files are read only where they are used (deferred), so
     # worklists, predictions and interventions do not carry hundreds of kB per record.
     signal_npy: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     original_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True,
                                                          deferred=True)
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    #: Pseudonymous subject series (``SER-…``, ours) the record belongs to; ``None`` = alone.
+    series_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    #: The series' baseline ECG (change concepts of the other records are against it).
+    is_baseline: Mapped[bool] = mapped_column(default=False, server_default=false())
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -153,6 +161,9 @@ class Intervention(Base):
     risks_after: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="typed")  # typed | caliper | suggestion
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A fiducial move: {"before": {name: ms}, "after": {name: ms}, "concepts": {concept: value}}
+    # (positions in ms from the median beat's R peak); NULL for every other event.
+    fiducials: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     seq: Mapped[int] = mapped_column(Integer)  # position in the chain: 1, 2, …
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -74,7 +74,7 @@ class Database:
 
     @property
     def audit_seal(self) -> AuditSeal:
-        """The key and checkpoint file of the audit chains (:class:`AuditKeyMissing` if none)."""
+        """The key and checkpoint file of the audit chains (:class:`AuditSetupError` if none)."""
         if self._audit_seal is None:
             from app.services.audit import seal_from_settings
             from app.settings import Settings

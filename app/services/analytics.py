@@ -172,6 +172,12 @@ class InterventionSummary(BaseModel):
     facets: Facets
 
 
+def check_concept(name: str | None) -> None:
+    """Refuse a concept filter that names no registry concept (``ValueError``)."""
+    if name is not None and not is_concept(name):
+        raise ValueError(f"unknown concept {name!r}")
+
+
 def _risk(column: Any, task: Task) -> ColumnElement[float]:
     return column[task.name].as_float()
 

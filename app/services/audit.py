@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditChain, AuditEvent, Intervention
@@ -50,17 +51,22 @@ _CONTENT_COLUMNS: dict[type, tuple[str, ...]] = {
     ),
     AuditEvent: ("created_at", "user_id", "event_type", "detail"),
 }
+#: Content columns added after rows were chained: hashed only when set, so that the rows written
+#: before them keep their hashes.
+_OPTIONAL_COLUMNS: dict[type, tuple[str, ...]] = {Intervention: ("fiducials",), AuditEvent: ()}
 #: The chained tables, in the order they are verified.
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
 _LOCK_KEYS: dict[type, int] = {Intervention: 71_001, AuditEvent: 71_002}
-#: ``session.info`` keys: the heads appended in the open transaction, and the listener flag.
+#: ``session.info`` keys: the heads appended in the open transaction, the listener flag, and the
+#: chain id (read once per session).
 _PENDING = "qtlens_audit_heads"
 _LISTENING = "qtlens_audit_listening"
+_IDENTITY = "qtlens_chain_id"
 
 
-class AuditKeyMissing(RuntimeError):
-    """No usable audit key is configured (the message says how to provide one)."""
+class AuditSetupError(RuntimeError):
+    """The audit key or the checkpoint file is not usable (the message says why)."""
 
 
 class ChainTampered(RuntimeError):
@@ -81,31 +87,37 @@ class AuditSeal:
 
     def __post_init__(self) -> None:
         if len(self.key) < MIN_KEY_BYTES:
-            raise AuditKeyMissing(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
+            raise AuditSetupError(f"the audit key must be at least {MIN_KEY_BYTES} bytes long")
 
 
-def ensure_key_file(settings: Settings) -> None:
+def _ensure_key_file(settings: Settings) -> None:
     """Create the audit key file (random, mode 0600) unless ``QTLENS_AUDIT_KEY`` is set or the
-    file exists (``qtlens db upgrade`` and ``qtlens serve`` call this, like the secret key)."""
+    file exists."""
     if settings.audit_key is not None or settings.audit_key_file.exists():
         return
     settings.audit_key_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(settings.audit_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600)
+    except FileExistsError:  # another process created it first
+        return
     with os.fdopen(descriptor, "w") as handle:
         handle.write(secrets.token_urlsafe(32))
 
 
 def seal_from_settings(settings: Settings) -> AuditSeal:
-    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file; :class:`AuditKeyMissing`."""
-    if settings.audit_key is not None:
-        key = settings.audit_key.get_secret_value()
-    elif settings.audit_key_file.exists():
-        key = settings.audit_key_file.read_text().strip()
-    else:
-        raise AuditKeyMissing(
-            f"no audit key: set QTLENS_AUDIT_KEY or run `qtlens db upgrade` to create "
-            f"{settings.audit_key_file}"
-        )
+    """The configured seal: ``QTLENS_AUDIT_KEY``, else the key file (created on first use, like
+    the secret key). :class:`AuditSetupError` when the key is too short or the checkpoint file
+    cannot be appended to (found at start-up, not after an edit has committed)."""
+    try:
+        if settings.audit_key is not None:
+            key = settings.audit_key.get_secret_value()
+        else:
+            _ensure_key_file(settings)
+            key = settings.audit_key_file.read_text().strip()
+        _append(settings.audit_checkpoint_file, b"")
+    except OSError as error:
+        raise AuditSetupError(f"{error.filename}: {error.strerror}") from None
     return AuditSeal(key=key.encode("utf-8"), checkpoint_file=settings.audit_checkpoint_file)
 
 
@@ -113,7 +125,7 @@ def seal_of(session: Session) -> AuditSeal:
     """The seal of the :class:`~app.db.session.Database` that opened ``session``."""
     database = session.info.get("qtlens_database")
     if database is None:
-        raise AuditKeyMissing("this session was not opened by a QTLens Database: no audit key")
+        raise AuditSetupError("this session was not opened by a QTLens Database: no audit key")
     return database.audit_seal  # type: ignore[no-any-return]
 
 
@@ -145,6 +157,12 @@ def _canonical_value(value: Any) -> Any:
 
 def _payload(row: Intervention | AuditEvent, columns: tuple[str, ...]) -> bytes:
     content = {name: _canonical_value(getattr(row, name)) for name in columns}
+    state = sa_inspect(row)
+    for name in _OPTIONAL_COLUMNS[type(row)]:
+        if name in state.unloaded and name not in state.expired_attributes:
+            continue  # never read: a migration reading the schema before the column existed
+        if getattr(row, name) is not None:
+            content[name] = _canonical_value(getattr(row, name))
     return json.dumps(content, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
 
@@ -197,9 +215,11 @@ def append(session: Session, row: Intervention | AuditEvent) -> Intervention | A
     seal = seal_of(session)
     lock_chain(session, model)
     last_seq, last_hash = _head(session, model)
+    if _IDENTITY not in session.info:
+        session.info[_IDENTITY] = chain_id(session)
     row.seq = last_seq + 1
     row.prev_hash = last_hash
-    row.hash = row_hash(seal.key, chain_id(session), row.prev_hash, row)
+    row.hash = row_hash(seal.key, session.info[_IDENTITY], row.prev_hash, row)
     session.add(row)
     session.flush()
     _checkpoint_on_commit(session)
@@ -219,7 +239,7 @@ def _checkpoint_on_commit(session: Session) -> None:
         heads = committed.info.pop(_PENDING, {})
         if heads:
             seal = seal_of(committed)
-            identity = committed.info["qtlens_chain_id"]
+            identity = committed.info[_IDENTITY]
             for table, (seq, head) in heads.items():
                 write_checkpoint_line(seal, seal.checkpoint_file, identity, table, seq, head)
 
@@ -228,7 +248,6 @@ def _checkpoint_on_commit(session: Session) -> None:
 
     event.listen(session, "after_commit", after_commit)
     event.listen(session, "after_rollback", after_rollback)
-    session.info["qtlens_chain_id"] = chain_id(session)
 
 
 def record_event(
@@ -258,10 +277,14 @@ def write_checkpoint_line(seal: AuditSeal, path: Path, identity: str, table: str
               "at": utc_now().isoformat(timespec="seconds")}
     line = json.dumps({**fields, "mac": _checkpoint_mac(seal.key, fields)},
                       sort_keys=True, separators=(",", ":")) + "\n"
+    _append(path, line.encode("utf-8"))
+
+
+def _append(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(descriptor, line.encode("utf-8"))
+        os.write(descriptor, data)
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
@@ -330,12 +353,21 @@ class ChainReport:
     table: str
     rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Rows but no checkpoint of this chain: deleting rows from the end cannot be ruled out.
+    unsealed: bool = False
 
     @property
     def ok(self) -> bool:
         """True when every row links to its predecessor, carries its keyed hash, and the chain
         reaches its latest checkpoint."""
-        return not self.problems
+        return not self.problems and not self.unsealed
+
+    @property
+    def findings(self) -> list[str]:
+        """Every reason the chain is not ok, in words."""
+        unsealed = [f"{self.table}: no checkpoint of this chain in the checkpoint file, so "
+                    "deleting rows from the end cannot be ruled out"] if self.unsealed else []
+        return [*self.problems, *unsealed]
 
 
 def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
@@ -377,11 +409,7 @@ def verify_chain(session: Session, model: type, seal: AuditSeal, identity: str,
             f"{report.table}: {report.rows} rows, but {checkpoint.seq} were checkpointed at "
             f"{checkpoint.at} (rows deleted from the end)"
         )
-    if checkpoint is None and report.rows:
-        report.problems.append(
-            f"{report.table}: no checkpoint of this chain ({identity}) in the checkpoint file, "
-            "so deleting rows from the end cannot be ruled out"
-        )
+    report.unsealed = checkpoint is None and report.rows > 0
     return report
 
 
@@ -390,7 +418,11 @@ def verify_chains(session: Session, seal: AuditSeal | None = None,
     """Verify the interventions chain and the audit-event chain against the key and the latest
     checkpoints (``checkpoint_file``, default the seal's; e.g. the one saved with a backup)."""
     seal = seal or seal_of(session)
-    identity = chain_id(session)
+    identities = session.execute(select(AuditChain.chain_id)).scalars().all()
+    if len(identities) != 1:
+        return [ChainReport(table=AuditChain.__tablename__, problems=[
+            f"{len(identities)} chain ids where there must be one (deleted or added)"])]
+    identity = identities[0]
     path = checkpoint_file or seal.checkpoint_file
     checkpoints, problems = read_checkpoints(path, seal.key, identity)
     reports = [verify_chain(session, model, seal, identity,

@@ -3,6 +3,9 @@
 Rows are read from the database in batches and written out as they come, so an export of any
 size runs in bounded memory. Ids are pseudonymous (record ``public_id``, user ``pseudonym``);
 free-text comments are not exported because a clinician may have typed an identifier into one.
+Timestamps are ISO 8601 with their UTC offset (``2026-12-06T00:05:43.123456+00:00``) on every
+engine. A prediction row carries its review state and the risks in force — after the clinician
+values, i.e. the risks after the prediction's latest intervention — beside the model's own.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
+from app.services.audit import as_utc
 from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
+from models.ecg.io.device import QUANTITIES
 from models.tasks import TASKS
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
@@ -54,18 +59,40 @@ class Column:
     read: Callable[[Any], Any]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset, whatever the engine handed back (SQLite: naive UTC)."""
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
+def _source(event: Intervention) -> str:
+    """How the value came in: typed, caliper, suggestion — or ``revert`` for a revert (rows
+    stored before reverts recorded it say ``typed``)."""
+    return "revert" if event.action == "revert" else event.source
+
+
+def _positions(when: str) -> Callable[[Any], Any]:
+    """A fiducial move's positions ``before``/``after`` (ms from R) as a JSON object text."""
+    def read(row: Any) -> str | None:
+        moved = row.Intervention.fiducials
+        return None if moved is None else json.dumps(moved[when], sort_keys=True)
+    return read
 
 
 def _risk(field: str, task: str) -> Callable[[Any], Any]:
     return lambda row: (getattr(row.Intervention, field) or {}).get(task)
 
 
+#: The record's pseudonymous subject series (ours) and whether it is the series' baseline.
+SERIES_COLUMNS: tuple[Column, ...] = (
+    Column("series_id", pa.string(), lambda r: r.Record.series_id),
+    Column("is_baseline", pa.bool_(), lambda r: r.Record.is_baseline),
+)
+
 INTERVENTION_COLUMNS: tuple[Column, ...] = (
     Column("intervention_id", pa.int64(), lambda r: r.Intervention.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Intervention.created_at)),
     Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    *SERIES_COLUMNS,
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("model_name", pa.string(), lambda r: r.Prediction.model_name),
     Column("model_checksum", pa.string(), lambda r: r.Prediction.model_checksum),
@@ -82,13 +109,24 @@ INTERVENTION_COLUMNS: tuple[Column, ...] = (
         for task in TASKS
         for when in ("before", "after")
     ),
-    Column("source", pa.string(), lambda r: r.Intervention.source),
+    Column("source", pa.string(), lambda r: _source(r.Intervention)),
+    Column("fiducials_before_ms", pa.string(), _positions("before")),
+    Column("fiducials_after_ms", pa.string(), _positions("after")),
     Column("hash", pa.string(), lambda r: r.Intervention.hash),
 )
 
 
 def _model_value(name: str) -> Callable[[Any], Any]:
     return lambda row: (row.Prediction.model_output.get("concepts", {}).get(name) or {}).get("value")
+
+
+def _cart_value(name: str) -> Callable[[Any], Any]:
+    return lambda row: ((row.Record.device_measurements or {}).get("values") or {}).get(name)
+
+
+def _cart_statements(row: Any) -> str | None:
+    statements = (row.Record.device_measurements or {}).get("statements")
+    return " | ".join(statements) if statements else None
 
 
 def _measured_value(name: str) -> Callable[[Any], Any]:
@@ -99,6 +137,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Prediction.created_at)),
     Column("record_id", pa.string(), lambda r: r.Record.public_id),
+    *SERIES_COLUMNS,
     Column("source_format", pa.string(), lambda r: r.Record.source_format),
     Column("age_years", pa.int64(), lambda r: r.Record.age_years),
     Column("sex", pa.string(), lambda r: r.Record.sex),
@@ -107,10 +146,22 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("device", pa.string(), lambda r: r.Prediction.device),
     Column("latency_ms", pa.float64(), lambda r: r.Prediction.latency_ms),
     Column("user", pa.string(), lambda r: r.User.pseudonym),
+    Column("review_status", pa.string(), lambda r: r.Record.status),
+    Column("reviewed_at", pa.string(), lambda r: _iso(r.Record.reviewed_at)),
+    Column("reviewed_by", pa.string(), lambda r: r.Reviewer.pseudonym if r.Reviewer else None),
+    Column("adjusted", pa.bool_(), lambda r: r.risks_in_force is not None),
     *(Column(task.name, pa.float64(), lambda r, t=task.name: r.Prediction.risks.get(t))
+      for task in TASKS),
+    *(Column(f"{task.name}_in_force", pa.float64(),
+             lambda r, t=task.name: (r.risks_in_force or r.Prediction.risks).get(t))
       for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
+    # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
+    Column("cart_source", pa.string(),
+           lambda r: (r.Record.device_measurements or {}).get("source")),
+    *(Column(f"cart_{name}", pa.float64(), _cart_value(name)) for name in QUANTITIES),
+    Column("cart_statements", pa.string(), _cart_statements),
 )
 
 
@@ -139,12 +190,34 @@ def intervention_query(export_filter: ExportFilter) -> Select:
 
 
 def prediction_query(export_filter: ExportFilter) -> Select:
-    """Predictions with their record and the user who ran them, oldest first."""
+    """Predictions with their record, the user who ran them, the record's reviewer and the
+    risks in force (after the latest intervention; ``None`` when nothing is overridden),
+    oldest first."""
     creator = aliased(User, name="User")
+    reviewer = aliased(User, name="Reviewer")
+    latest = aliased(Intervention)
+    in_force = (
+        select(latest.risks_after)
+        .where(latest.prediction_id == Prediction.id)
+        .order_by(latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    adjusted = (
+        select(func.count(Intervention.id))
+        .where(Intervention.prediction_id == Prediction.id,
+               Intervention.id.in_(
+                   select(func.max(latest.id)).where(latest.prediction_id == Prediction.id)
+                   .group_by(latest.concept)),
+               Intervention.action == "override")
+        .scalar_subquery()
+    )
     query = (
-        select(Prediction, Record, creator)
+        select(Prediction, Record, creator, reviewer,
+               case((adjusted > 0, in_force), else_=None).label("risks_in_force"))
         .join(Record, Prediction.record_id == Record.id)
         .join(creator, Prediction.created_by == creator.id)
+        .outerjoin(reviewer, Record.reviewed_by == reviewer.id)
         .order_by(Prediction.id)
     )
     return _filtered(query, Prediction.created_at, Prediction.model_checksum,
@@ -166,7 +239,9 @@ def _rows(db: Database, query: Select, columns: Iterable[Column]) -> Iterator[li
             yield [[_clean(col.read(row)) for col in columns] for row in partition]
             # Forget the batch's objects (bounded memory). Not expunge_all(): it replaces the
             # identity map the running result still loads into, so batch 2 failed mid-stream.
-            for entity in {entity for row in partition for entity in row}:
+            mapped = {id(e): e for row in partition for e in row
+                      if hasattr(e, "_sa_instance_state")}  # not the risks-in-force dict
+            for entity in mapped.values():
                 if entity in session:
                     session.expunge(entity)
 

@@ -5,36 +5,70 @@ measurements. Its *current* state is never stored as a mutable row: it is the mo
 the intervention events replayed (latest override per concept; a revert removes it), recomputed
 through the task head alone. Every edit is one new ``interventions`` row, chained into the
 tamper-evident log, together with its audit event, in one transaction.
+
+A request loads a prediction once as a :class:`PredictionState` (one query for the overrides in
+force, one parse of the stored output, one bundle checksum check, one head pass), which then
+serves the record view, an edit's before and after, the suggestion and the worklist headline.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.api.schemas import ConceptOut, OodOut, PredictionOut, SuggestionOut, TaskRiskOut
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services import fiducials as fiducial_marks
+from app.services import records as record_queries
 from app.services.records import ensure_editable
-from app.services.users import shown_name
+from app.services.changes import CHANGE_TASK, change_risk, change_suggestion, changes_out
+from app.services.schemas import (
+    ConceptOut,
+    InterventionOut,
+    OodOut,
+    PredictionOut,
+    RecordOut,
+    SeriesViewOut,
+    SuggestionOut,
+    TaskRiskOut,
+)
+from app.services.series import series_baseline
+from app.services.users import shown_comment, shown_name
 from models.bundle import LoadedBundle
-from models.concepts import REGISTRY, get_concept, is_concept
-from models.disagreement import disagreements
+from models.concepts import DEFAULT_QTC, REGISTRY, get_concept, is_concept, typed_target
+from models.disagreement import Disagreement, disagreements
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
-from models.intervene import InterventionResult, intervene, suggest, validate_override
+from models.intervene import (
+    HeadBatch,
+    InterventionResult,
+    Policy,
+    apply_overrides,
+    head_batch,
+    points_heads,
+    rank_checks,
+    recompute,
+    validate_override,
+)
+from models.nets.model import ConceptModel
 from models.nets.ood import describe_score
-from models.nets.prediction import ModelPrediction, OodScore
+from models.nets.prediction import ModelPrediction, OodScore, TaskRisk
 from models.scoring import analyse_ecg
-from models.tasks import get_task
+from models.tasks import get_task, task_names
 
 #: Policy used for the "check next" hint on the record page.
-SUGGESTION_POLICY = "expected_risk_change"
+SUGGESTION_POLICY: Policy = "expected_risk_change"
+
+#: The pseudo-concept of a fiducial move: one event that sets every interval concept the moved
+#: median-beat fiducials define (see :mod:`app.services.fiducials`).
+FIDUCIALS = "fiducials"
 
 
 class PredictionNotFound(LookupError):
@@ -55,18 +89,28 @@ class PredictionRun:
     latency_ms: float
 
 
-def analyse(bundle: LoadedBundle, ecg: Ecg) -> PredictionRun:
-    """Measure the concepts on the signal and run the model (blocking; call in the worker pool).
+def analyse(bundle: LoadedBundle, ecg: Ecg,
+            measurements: dict[str, Any] | None = None) -> PredictionRun:
+    """Run the model on the signal, measuring the concepts first unless ``measurements`` (from
+    :func:`app.isolation.measure_concepts`, run by the API in a capped worker process) are
+    given (blocking; call in the worker pool).
 
     Returns:
         The model output, the measurements and the risks, with the wall time in ms.
     """
-    analysis = analyse_ecg(bundle, ecg)
+    if measurements is None:
+        analysis = analyse_ecg(bundle, ecg)
+        prediction, measurements = analysis.prediction, analysis.measurements.to_dict()
+        latency_ms = analysis.latency_ms
+    else:
+        started = time.perf_counter()
+        prediction = bundle.predict([ecg])[0]
+        latency_ms = (time.perf_counter() - started) * 1000.0
     return PredictionRun(
-        model_output=analysis.prediction.to_dict(),
-        measurements=analysis.measurements.to_dict(),
-        risks={task: risk.probability for task, risk in analysis.prediction.tasks.items()},
-        latency_ms=analysis.latency_ms,
+        model_output=prediction.to_dict(),
+        measurements=measurements,
+        risks={task: risk.probability for task, risk in prediction.tasks.items()},
+        latency_ms=latency_ms,
     )
 
 
@@ -135,77 +179,315 @@ class Override:
     pseudonym: str
 
 
-def current_overrides(session: Session, prediction: Prediction) -> dict[str, Override]:
-    """The overrides in force: per concept, its latest event if that is an override.
+def overrides_in_force(
+    session: Session, prediction_ids: Sequence[int], with_fiducials: bool = True
+) -> dict[int, dict[str, Override]]:
+    """Per prediction, the overrides in force: per concept, its latest event if that is an
+    override, in the order they were set; a concept the latest fiducial move defines takes the
+    move's value unless its own latest event is newer (``with_fiducials=False``: what is in
+    force once the fiducial move is reverted). One query however many predictions.
 
     Replaying the whole event log gives the same answer; reading only each concept's latest
     event keeps an edit's cost flat however long the prediction's history grows.
     """
+    if not prediction_ids:
+        return {}
     latest = (
         select(func.max(Intervention.id))
-        .where(Intervention.prediction_id == prediction.id)
-        .group_by(Intervention.concept)
+        .where(Intervention.prediction_id.in_(prediction_ids))
+        .group_by(Intervention.prediction_id, Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.concept, Intervention.action, Intervention.new_value, User.username,
-               User.pseudonym)
+        select(Intervention.id, Intervention.prediction_id, Intervention.concept,
+               Intervention.action, Intervention.new_value, Intervention.fiducials,
+               User.username, User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
+        .order_by(Intervention.id)
     ).all()
+    latest_ids = {(row.prediction_id, row.concept): row.id for row in rows}
+    found: dict[int, dict[str, Override]] = {pid: {} for pid in prediction_ids}
+    for row in rows:
+        if row.concept != FIDUCIALS:
+            if row.action == "override" and row.new_value is not None:
+                found[row.prediction_id][row.concept] = Override(row.new_value, row.username,
+                                                                 row.pseudonym)
+        elif with_fiducials and row.action == "override":
+            for concept, value in row.fiducials["concepts"].items():
+                if latest_ids.get((row.prediction_id, concept), 0) < row.id:
+                    found[row.prediction_id][concept] = Override(value, row.username,
+                                                                 row.pseudonym)
+    return found
+
+
+def fiducials_in_force(session: Session, prediction: Prediction) -> dict[str, float | None]:
+    """The median-beat fiducial positions in force (ms from R): the latest fiducial move's, or
+    the measured ones when none is in force."""
+    event = session.execute(
+        select(Intervention.action, Intervention.fiducials)
+        .where(Intervention.prediction_id == prediction.id, Intervention.concept == FIDUCIALS)
+        .order_by(Intervention.id.desc()).limit(1)
+    ).one_or_none()
+    if event is not None and event.action == "override":
+        return dict(event.fiducials["after"])
+    return fiducial_marks.measured_positions(prediction.measurements)
+
+
+@dataclass(frozen=True)
+class PredictionState:
+    """One prediction as it stands, loaded once per request and shared by the record view, an
+    edit's before and after, the "check next" suggestion and the worklist headline.
+
+    Built by :func:`load_state`: the stored prediction parsed once, the overrides in force read
+    in one query, the bundle checksum compared once, and — when anything is overridden — one
+    pass of the task head (:func:`models.intervene.recompute`).
+
+    Attributes:
+        record, prediction: the rows.
+        model_prediction: the stored model output, parsed.
+        overrides: concept → override in force (primary concepts; a typed QTc is stored as the
+            QT it set), oldest first.
+        bundle: the loaded model bundle.
+        model, base: the head model and the prediction's head batch without overrides, when the
+            prediction is editable (made by the loaded bundle, with concepts); else ``None``.
+        batch: ``base`` with the overrides in force.
+        result: the head pass over ``batch`` (``None`` when nothing is overridden or not
+            editable: the stored output is then what is in force).
+        discordant: concepts whose model and measured values disagree (most discordant first).
+        series: the record's series context (its baseline's values in force), when loaded
+            (:func:`prediction_state`, :func:`latest_states`) and the record is in a series.
+        fiducials: the median-beat fiducial positions in force (ms from R), when loaded
+            (:func:`prediction_state`).
+    """
+
+    record: Record
+    prediction: Prediction
+    model_prediction: ModelPrediction
+    overrides: dict[str, Override]
+    bundle: LoadedBundle
+    model: ConceptModel | None
+    base: HeadBatch | None
+    batch: HeadBatch | None
+    result: InterventionResult | None
+    discordant: dict[str, Disagreement]
+    series: SeriesState | None = None
+    fiducials: dict[str, float | None] | None = None
+
+    @property
+    def editable(self) -> bool:
+        """Concepts can be overridden: the loaded bundle made it, and it has concepts."""
+        return self.model is not None
+
+    @property
+    def adjusted(self) -> bool:
+        """A clinician value is in force."""
+        return bool(self.overrides)
+
+    @property
+    def override_values(self) -> dict[str, float]:
+        """Concept → value of the overrides in force."""
+        return {name: o.value for name, o in self.overrides.items()}
+
+    @property
+    def tasks(self) -> dict[str, TaskRisk]:
+        """Per task, the risk in force."""
+        return self.result.tasks if self.result is not None else self.model_prediction.tasks
+
+    def value(self, name: str) -> float | None:
+        """The value of concept ``name`` in force: the model's unless an override (or a value
+        derived from one) moved it; a binary finding not set keeps the model's 0/1 call."""
+        estimate = self.model_prediction.concepts.get(name)
+        if self.result is not None and (
+            name in self.overrides or name in self.result.changed or get_concept(name).is_derived
+        ):
+            return self.result.concepts[name]
+        return estimate.value if estimate else None
+
+    def values(self) -> dict[str, float | None]:
+        """Every concept's value in force (:meth:`value`)."""
+        return {c.name: self.value(c.name) for c in REGISTRY}
+
+    def change(self) -> tuple[list[Any], TaskRiskOut | None]:
+        """The change concepts against the series' baseline and the change-based risk (empty
+        and ``None`` outside a series or without a usable baseline)."""
+        if self.series is None or self.series.baseline_values is None:
+            return [], None
+        current = self.values()
+        risk = change_risk(self.bundle, current, self.series.baseline_values, self.record.sex,
+                           self.record.age_years)  # type: ignore[arg-type]
+        return changes_out(current, self.series.baseline_values), risk
+
+    def risk_values(self) -> dict[str, float]:
+        """Each task's probability in force: the change-based TdP risk where a baseline gives
+        one (what an intervention event logs before and after)."""
+        risks = {task: risk.probability for task, risk in self.tasks.items()}
+        changed = self.change()[1]
+        if changed is not None:
+            risks[changed.task] = changed.probability
+        return risks
+
+    def with_overrides(self, overrides: dict[str, Override]) -> PredictionState:
+        """This prediction with ``overrides`` in force instead (one head pass).
+
+        Raises:
+            ModelMismatch: not editable.
+            ValueError: an invalid override (:func:`models.intervene.apply_overrides`).
+        """
+        if self.model is None or self.base is None:
+            raise ModelMismatch(
+                f"this prediction was made by model {self.prediction.model_name}, which is not "
+                "the one loaded now (or has no concepts); run a new prediction to edit concepts"
+            )
+        values = {name: o.value for name, o in overrides.items()}
+        batch, clean = apply_overrides(self.model, self.base, values)
+        result = (recompute(self.bundle, self.model, batch, self.model_prediction, clean)
+                  if clean else None)
+        return replace(self, overrides=dict(overrides), batch=batch, result=result)
+
+
+def load_state(
+    bundle: LoadedBundle,
+    prediction: Prediction,
+    record: Record,
+    overrides: dict[str, Override],
+) -> PredictionState:
+    """The :class:`PredictionState` of a prediction whose overrides in force were read."""
+    model_prediction = ModelPrediction.from_dict(prediction.model_output)
+    discordant = disagreements(model_prediction.concepts,
+                               measured_values(prediction.measurements))
+    empty = PredictionState(record, prediction, model_prediction, {}, bundle, None, None, None,
+                            None, discordant)
+    if prediction.model_checksum != bundle.checksum or not model_prediction.concepts:
+        return replace(empty, overrides=overrides)
+    model, base = head_batch(bundle, model_prediction, sex=record.sex,  # type: ignore[arg-type]
+                             age_years=record.age_years)
+    return replace(empty, model=model, base=base).with_overrides(overrides)
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """A record's series context: what the page shows, and the baseline's values in force
+    (``None`` when no change can be computed — see ``view.note``)."""
+
+    view: SeriesViewOut
+    baseline_values: dict[str, float | None] | None
+
+
+def series_state(session: Session, bundle: LoadedBundle, record: Record) -> SeriesState | None:
+    """The series context of ``record`` (``None`` outside a series): its baseline ECG's latest
+    prediction with that ECG's own overrides applied, by the loaded bundle."""
+    if record.series_id is None:
+        return None
+    baseline = series_baseline(session, record)
+    if baseline is None:
+        note = ("this is the series' baseline ECG" if record.is_baseline
+                else "the series has no baseline ECG yet")
+        return SeriesState(SeriesViewOut(series_id=record.series_id, baseline_record_id=None,
+                                         baseline_prediction_id=None, note=note), None)
+    base = record_queries.latest_prediction(session, baseline)
+    values, note = None, None
+    if base is None:
+        note = "the baseline ECG has not been analysed yet: open it to analyse it"
+    elif base.model_checksum != bundle.checksum:
+        note = "the baseline ECG was analysed by another model: analyse it again"
+    else:
+        overrides = overrides_in_force(session, [base.id])[base.id]
+        values = load_state(bundle, base, baseline, overrides).values()
+    view = SeriesViewOut(
+        series_id=record.series_id, baseline_record_id=baseline.public_id,
+        baseline_prediction_id=base.id if base else None, note=note,
+        baseline_median_beats=base.measurements.get("median_beats") if base else None,
+    )
+    return SeriesState(view, values)
+
+
+def with_series(session: Session, state: PredictionState) -> PredictionState:
+    """``state`` with its record's series context (unchanged outside a series or when the
+    loaded bundle did not make the prediction)."""
+    if state.record.series_id is None or not state.editable:
+        return state
+    return replace(state, series=series_state(session, state.bundle, state.record))
+
+
+def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int) -> PredictionState:
+    """The prediction ``prediction_id`` as it stands (:class:`PredictionNotFound` otherwise).
+
+    Before an edit, take the intervention chain lock first (:func:`edit_prediction` does): the
+    overrides in force are the history the new event extends (issue 18, finding 7).
+    """
+    prediction, record = get_prediction(session, prediction_id)
+    overrides = overrides_in_force(session, [prediction.id])[prediction.id]
+    state = with_series(session, load_state(bundle, prediction, record, overrides))
+    return replace(state, fiducials=fiducials_in_force(session, prediction))
+
+
+def latest_states(
+    session: Session, bundle: LoadedBundle, records: Sequence[Record]
+) -> dict[int, PredictionState]:
+    """Record id → the state of its newest prediction (records without one are left out); two
+    queries for the whole page, one head pass per adjusted record."""
+    latest = {p.record_id: p for p in record_queries.latest_predictions(session, records)}
+    in_force = overrides_in_force(session, [p.id for p in latest.values()])
+    by_id = {r.id: r for r in records}
     return {
-        concept: Override(new_value, username, pseudonym)
-        for concept, action, new_value, username, pseudonym in rows
-        if action == "override" and new_value is not None
+        record_id: with_series(session, load_state(bundle, prediction, by_id[record_id],
+                                                   in_force[prediction.id]))
+        for record_id, prediction in latest.items()
     }
 
 
-def _model_prediction(bundle: LoadedBundle, prediction: Prediction) -> ModelPrediction:
-    if prediction.model_checksum != bundle.checksum:
-        raise ModelMismatch(
-            f"this prediction was made by model {prediction.model_name}, but {bundle.version} is "
-            "loaded now; run a new prediction to edit concepts"
-        )
-    return ModelPrediction.from_dict(prediction.model_output)
-
-
-def _apply(bundle: LoadedBundle, model_prediction: ModelPrediction, record: Record,
-           overrides: dict[str, float]) -> InterventionResult:
-    return intervene(bundle, model_prediction, overrides, sex=record.sex,  # type: ignore[arg-type]
-                     age=record.age_years)
-
-
-def _in_force_value(name: str, result: InterventionResult, model_prediction: ModelPrediction,
-                    overrides: dict[str, float]) -> float:
-    """The value shown for a concept: the result's when overridden or re-derived, else the
-    model's own (for binary findings the 0/1 call rather than the head's probability)."""
-    if name in overrides or name in result.changed:
-        return result.concepts[name]
-    return model_prediction.concepts[name].value
-
-
-def prediction_view(session: Session, bundle: LoadedBundle, prediction: Prediction,
-                    record: Record, viewer: User) -> PredictionOut:
-    """The prediction with every override applied: concepts, risks, contributions, suggestion
-    (who overrode a concept named as ``viewer`` may see it: a pseudonym for researchers)."""
-    model_prediction = ModelPrediction.from_dict(prediction.model_output)
-    in_force = current_overrides(session, prediction)
-    override_values = {c: o.value for c, o in in_force.items()}
-    editable = prediction.model_checksum == bundle.checksum and bool(model_prediction.concepts)
-    result = _apply(bundle, model_prediction, record, override_values) if editable else None
-    measured = measured_concepts(prediction.measurements)
-    discordant = disagreements(
-        model_prediction.concepts, measured_values(prediction.measurements)
+def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
+    """A risk in force with what the bundle's card says of its head (when the loaded bundle made
+    the prediction)."""
+    heads = state.bundle.task_heads if state.editable else {}
+    reading = read_risk(state.bundle.card, name, risk) if state.editable else None
+    return TaskRiskOut(
+        task=name, label=get_task(name).label, probability=risk.probability,
+        band=risk.band.value, contributions=dict(risk.contributions),
+        learned_from=heads.get(name, {}).get("learned_from"),
+        head=reading.head if reading else None,
+        head_kind=reading.kind if reading else None,
+        meaning=reading.sentence if reading else None,
+        points=reading.points if reading else None,
+        max_points=reading.max_points if reading else None,
     )
+
+
+def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
+                tasks: Sequence[str] = task_names(), seed: int = 0
+                ) -> dict[str, list[SuggestionOut]]:
+    """Per task, what to check next on this record, best first (empty when not editable):
+    one batched pass of risk changes serves every task."""
+    if state.model is None or state.batch is None:
+        return {task: [] for task in tasks}
+    ranked = rank_checks(state.model, state.batch, tasks, policy,
+                         leads=state.record.lead_names, seed=seed, discordant=state.discordant,
+                         points=points_heads(state.bundle))
+    return {
+        task: [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label,
+                             score=s.score, expected_risk_change=s.expected_risk_change,
+                             reason=s.reason_text, task=task, task_label=get_task(task).label)
+               for s in items]
+        for task, items in ranked.items()
+    }
+
+
+def prediction_view(state: PredictionState, viewer: User,
+                    primary_qtc: str = DEFAULT_QTC) -> PredictionOut:
+    """The prediction with every override applied: concepts (flags on the values in force),
+    risks, contributions, and the best concept to check next for each risk (who overrode a
+    concept named as ``viewer`` may see it: a pseudonym for researchers)."""
+    model_prediction = state.model_prediction
+    sex = state.record.sex
+    measured = measured_concepts(state.prediction.measurements)
+    discordant = state.discordant
     concepts = []
     for concept in REGISTRY:
         estimate = model_prediction.concepts.get(concept.name)
-        if result is not None:
-            value = _in_force_value(concept.name, result, model_prediction, override_values)
-        else:
-            value = estimate.value if estimate else None
+        value = state.value(concept.name)
         measurement = measured.get(concept.name, {})
-        flag = concept.flag(value, record.sex)  # type: ignore[arg-type]
-        override = in_force.get(concept.name)
+        flag = concept.flag(value, sex)  # type: ignore[arg-type]
+        override = state.overrides.get(concept.name)
         concepts.append(ConceptOut(
             name=concept.name, label=concept.label, unit=concept.unit, kind=concept.kind.value,
             model_value=estimate.value if estimate else None,
@@ -213,47 +495,38 @@ def prediction_view(session: Session, bundle: LoadedBundle, prediction: Predicti
             probability=estimate.probability if estimate else None,
             measured_value=measurement.get("value"),
             measured_reason=measurement.get("reason"),
+            measured_low_confidence=measurement.get("low_confidence"),
             value=value, overridden=override is not None,
             overridden_by=(shown_name(viewer, override.username, override.pseudonym)
                            if override else None),
             normal_range=concept.normal_range_text(), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
+            derived_from=list(concept.derived_from), sets=concept.solves,
+            can_be_typed=concept.can_be_typed, checkable=concept.can_be_checked,
             disagreement=discordant[concept.name].text if concept.name in discordant else None,
         ))
-    tasks = result.tasks if result is not None else model_prediction.tasks
-    same_model = prediction.model_checksum == bundle.checksum
-    heads = bundle.task_heads if same_model else {}
-    risks = []
-    for name, risk in tasks.items():
-        reading = read_risk(bundle.card, name, risk) if same_model else None
-        risks.append(TaskRiskOut(
-            task=name, label=get_task(name).label, probability=risk.probability,
-            band=risk.band.value, contributions=dict(risk.contributions),
-            learned_from=heads.get(name, {}).get("learned_from"),
-            head=reading.head if reading else None,
-            head_kind=reading.kind if reading else None,
-            meaning=reading.sentence if reading else None,
-            points=reading.points if reading else None,
-            max_points=reading.max_points if reading else None,
-        ))
-    suggestion = None
-    if editable:
-        ranked = suggest(bundle, model_prediction, override_values,
-                         policy=SUGGESTION_POLICY, sex=record.sex,  # type: ignore[arg-type]
-                         age=record.age_years,
-                         measured=measured_values(prediction.measurements))
-        if ranked:
-            best = ranked[0]
-            suggestion = SuggestionOut(
-                concept=best.concept, label=get_concept(best.concept).label, score=best.score,
-                expected_risk_change=best.expected_risk_change, reason=best.reason_text)
+    changes, changed_risk = state.change()
+    risks = [changed_risk if changed_risk is not None and changed_risk.task == name
+             else _risk_out(state, name, risk) for name, risk in state.tasks.items()]
+    best = [items[0] for items in suggestions(state).values() if items]
+    change_hint = None
+    if changed_risk is not None:
+        found = change_suggestion(state.bundle, state.values(), state.series.baseline_values,
+                                  state.record.sex, state.record.age_years,  # type: ignore
+                                  set(state.overrides))
+        if found is not None:  # the change head's own "check next" stands for its risk
+            change_hint = found
+            best = [found if s.task == CHANGE_TASK else s for s in best]
+    prediction = state.prediction
     return PredictionOut(
-        id=prediction.id, record_id=record.public_id, created_at=prediction.created_at,
+        id=prediction.id, record_id=state.record.public_id, created_at=prediction.created_at,
         model_name=prediction.model_name, model_checksum=prediction.model_checksum,
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
-        risks=risks, suggestion=suggestion,
-        fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
-        ood=ood_view(model_prediction.ood),
+        risks=risks, suggestion=change_hint or (best[0] if best else None), suggestions=best,
+        primary_qtc=primary_qtc, adjusted=state.adjusted, editable=state.editable,
+        fiducials=_plotted_fiducials(state),
+        series=state.series.view if state.series is not None else None, changes=changes,
+        ood=ood_view(state.model_prediction.ood),
     )
 
 
@@ -265,58 +538,242 @@ def ood_view(ood: OodScore | None) -> OodOut | None:
                   message=describe_score(ood.percentile, ood.high))
 
 
-def record_intervention(
+def _plotted_fiducials(state: PredictionState) -> dict[str, Any]:
+    """The stored delineation for plotting (seconds, mV), with ``fiducials_in_force``: the
+    median-beat positions in force (seconds from R) and whether a clinician moved them."""
+    measurements = state.prediction.measurements
+    plotted = {k: v for k, v in measurements.items() if k != "concepts"}
+    measured = fiducial_marks.measured_positions(measurements)
+    positions = state.fiducials if state.fiducials is not None else measured
+    plotted["fiducials_in_force"] = {
+        "moved": positions != measured,
+        **{f"{name}_s": None if ms is None else ms / 1000.0 for name, ms in positions.items()},
+    }
+    return plotted
+
+
+def headline(state: PredictionState | None, primary_qtc: str = DEFAULT_QTC) -> Headline:
+    """The worklist's numbers for a record: the primary QTc and the risks in force (marked
+    adjusted when a clinician value is in force), the same values the record page shows."""
+    if state is None:
+        return Headline(None, None, {}, {}, {}, False)
+    bands = {name: risk.band.value for name, risk in state.tasks.items()}
+    changed = state.change()[1]
+    if changed is not None:  # the change-based risk the record page shows for this task
+        bands[changed.task] = changed.band
+    return Headline(
+        prediction_id=state.prediction.id,
+        qtc_ms=state.value(primary_qtc),
+        risks=state.risk_values(),
+        risk_bands=bands,
+        risk_points={name: risk.points for name, risk in state.tasks.items()
+                     if risk.points is not None},
+        adjusted=state.adjusted,
+    )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What the worklist shows of a record's newest prediction (values in force)."""
+
+    prediction_id: int | None
+    qtc_ms: float | None
+    risks: dict[str, float]
+    risk_bands: dict[str, str]
+    risk_points: dict[str, float]
+    adjusted: bool
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One stored intervention with the prediction's state before and after it."""
+
+    event: Intervention
+    before: PredictionState
+    after: PredictionState
+
+
+def edit_prediction(
     session: Session,
     bundle: LoadedBundle,
-    prediction: Prediction,
-    record: Record,
+    prediction_id: int,
     user: User,
     concept: str,
     action: Literal["override", "revert"],
     value: float | None = None,
     source: str = "typed",
     comment: str | None = None,
-) -> Intervention:
-    """Apply an override (or revert) and store it with risks before/after, chained and audited.
+) -> Edit:
+    """Apply one override (or revert) and store it with risks before/after, chained and audited.
+
+    The intervention chain is locked first and the prediction loaded as it stands inside the
+    lock (:func:`prediction_state`: the history the event extends). A typed derived value (a QTc,
+    J-Tpeak_c, the heart rate) is stored as the primary concept it sets (QT back-solved with the
+    RR in force and that formula), the audit event naming what was typed; reverting a derived
+    concept reverts the primary one it set. One head pass per side of the edit. Reverting the
+    pseudo-concept :data:`FIDUCIALS` undoes the fiducial move in force (:func:`edit_fiducials`).
 
     Raises:
+        PredictionNotFound: no such prediction (or its record was deleted).
         ModelMismatch: the prediction was made by another bundle.
-        ValueError: unknown concept, implausible value, or nothing to revert.
+        ValueError: unknown concept, implausible value or combination (naming the concepts), or
+            nothing to revert.
         RecordLocked: the record is reviewed (reopen it first).
     """
-    ensure_editable(record)
-    model_prediction = _model_prediction(bundle, prediction)
-    if not model_prediction.concepts:
-        raise ValueError(f"model {prediction.model_name} has no concepts to override")
-    if not is_concept(concept):
-        raise ValueError(f"unknown concept {concept!r}")
-    concept_meta = get_concept(concept)
     # The history this event extends is read inside the chain lock: read before it, two
     # concurrent edits would both log the same predecessor (issue 18, finding 7).
     audit.lock_chain(session, Intervention)
-    in_force = {c: o.value for c, o in current_overrides(session, prediction).items()}
-    before = _apply(bundle, model_prediction, record, in_force)
-    previous_value = _in_force_value(concept, before, model_prediction, in_force)
-    after_overrides = dict(in_force)
+    state = prediction_state(session, bundle, prediction_id)  # with its series context
+    _ensure_editable(state)
+    if concept == FIDUCIALS and action == "revert":
+        return _revert_fiducials(session, state, user)
+    if not is_concept(concept):
+        raise ValueError(f"unknown concept {concept!r}")
+    target = typed_target(concept)
+    target_meta = get_concept(target)
+    after_overrides = dict(state.overrides)
+    after_overrides.pop(target, None)
     if action == "override":
-        after_overrides[concept] = validate_override(concept, value)  # type: ignore[arg-type]
-    elif concept not in in_force:
-        raise ValueError(f"{concept_meta.label} is not overridden; nothing to revert")
-    else:
+        typed_value = validate_override(concept, value)  # type: ignore[arg-type]
+        after_overrides[concept] = Override(typed_value, user.username, user.pseudonym)
+    elif target not in state.overrides:
+        raise ValueError(f"{target_meta.label} is not overridden; nothing to revert")
+    after = _checked(state, after_overrides)
+    if action == "override" and concept != target:  # keep the back-solved primary in force
+        solved = after.value(target)
         del after_overrides[concept]
-    after = _apply(bundle, model_prediction, record, after_overrides)
+        after_overrides[target] = Override(solved, user.username,  # type: ignore[arg-type]
+                                           user.pseudonym)
+        after = replace(after, overrides=after_overrides)
     event = Intervention(
-        prediction_id=prediction.id, user_id=user.id, created_at=audit.utc_now(),
-        action=action, concept=concept, unit=concept_meta.unit,
-        model_value=model_prediction.concepts[concept].value,
-        previous_value=previous_value,
-        new_value=_in_force_value(concept, after, model_prediction, after_overrides),
-        risks_before={t: r.probability for t, r in before.tasks.items()},
-        risks_after={t: r.probability for t, r in after.tasks.items()},
-        source=source, comment=comment,
+        action=action, concept=target, unit=target_meta.unit,
+        model_value=state.model_prediction.concepts[target].value,
+        previous_value=state.value(target),
+        new_value=after.value(target),
+        source="revert" if action == "revert" else source, comment=comment,
     )
+    typed = {"typed_concept": concept, "typed_value": value} if concept != target else {}
+    return _store_edit(session, state, after, user, event, **typed)
+
+
+def edit_fiducials(session: Session, bundle: LoadedBundle, prediction_id: int, user: User,
+                   moves_ms: dict[str, float], comment: str | None = None) -> Edit:
+    """Move median-beat fiducials: ONE ``fiducial`` event (concept :data:`FIDUCIALS`) whose
+    interval values (QT, QRS, PR, J-Tpeak, Tpeak-Tend where their marks differ from the measured
+    ones) are put in force like typed overrides, the positions before and after (ms from R)
+    logged with it. The chain is locked and the prediction loaded inside the lock, as for
+    :func:`edit_prediction`.
+
+    Raises:
+        PredictionNotFound: no such prediction (or its record was deleted).
+        ModelMismatch: the prediction was made by another bundle.
+        FiducialError: no median beat, a position outside it, or out of order (names them).
+        ValueError: nothing moved, or an interval or combination the registry refuses.
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    audit.lock_chain(session, Intervention)
+    state = prediction_state(session, bundle, prediction_id)
+    _ensure_editable(state)
+    measurements = state.prediction.measurements
+    before = fiducials_in_force(session, state.prediction)
+    after_positions = fiducial_marks.moved_positions(
+        before, moves_ms, fiducial_marks.beat_window_ms(measurements))
+    if after_positions == before:
+        raise ValueError("the fiducials are already there; nothing moved")
+    concepts = {name: validate_override(name, value) for name, value in
+                fiducial_marks.defined_concepts(fiducial_marks.measured_positions(measurements),
+                                                after_positions).items()}
+    after_overrides = overrides_in_force(session, [state.prediction.id],
+                                         with_fiducials=False)[state.prediction.id]
+    for name, value in concepts.items():
+        after_overrides.pop(name, None)  # the move is the newest value: last in order
+        after_overrides[name] = Override(value, user.username, user.pseudonym)
+    after = replace(_checked(state, after_overrides), fiducials=after_positions)
+    event = Intervention(action="override", concept=FIDUCIALS, unit="ms", source="fiducial",
+                         comment=comment, fiducials={"before": before, "after": after_positions,
+                                                     "concepts": concepts})
+    return _store_edit(session, state, after, user, event)
+
+
+def _revert_fiducials(session: Session, state: PredictionState, user: User) -> Edit:
+    """Undo the fiducial move in force: its concepts fall back to what was in force without it."""
+    measured = fiducial_marks.measured_positions(state.prediction.measurements)
+    before = fiducials_in_force(session, state.prediction)
+    if before == measured:
+        raise ValueError("no fiducial is moved; nothing to revert")
+    after_overrides = overrides_in_force(session, [state.prediction.id],
+                                         with_fiducials=False)[state.prediction.id]
+    after = replace(_checked(state, after_overrides), fiducials=measured)
+    event = Intervention(action="revert", concept=FIDUCIALS, unit="ms", source="revert",
+                         fiducials={"before": before, "after": measured, "concepts": {}})
+    return _store_edit(session, state, after, user, event)
+
+
+def _ensure_editable(state: PredictionState) -> None:
+    """Refuse an edit of a reviewed record (RecordLocked) or of another bundle's prediction
+    (ModelMismatch, with the reason)."""
+    ensure_editable(state.record)
+    if not state.editable:
+        state.with_overrides({})  # raises ModelMismatch with the reason
+
+
+def _checked(state: PredictionState, overrides: dict[str, Override]) -> PredictionState:
+    """``state`` with ``overrides`` in force; ValueError naming the concepts when the values
+    together fall outside physiology."""
+    after = state.with_overrides(overrides)
+    if after.result is not None and after.result.implausible:
+        raise ValueError("; ".join(after.result.implausible))
+    return after
+
+
+def _store_edit(session: Session, state: PredictionState, after: PredictionState, user: User,
+                event: Intervention, **detail: Any) -> Edit:
+    """Complete ``event`` (who, when, the risks in force before and after), chain it into the
+    intervention log and audit it (``detail`` joins the audit event)."""
+    event.prediction_id, event.user_id, event.created_at = (
+        state.prediction.id, user.id, audit.utc_now())
+    event.risks_before, event.risks_after = state.risk_values(), after.risk_values()
     audit.append(session, event)
-    audit.record_event(session, "intervention", user.id, record=record.public_id,
-                       prediction=prediction.id, intervention=event.id, action=action,
-                       concept=concept)
-    return event
+    audit.record_event(session, "intervention", user.id, record=state.record.public_id,
+                       prediction=state.prediction.id, intervention=event.id,
+                       action=event.action, concept=event.concept, **detail)
+    return Edit(event, state, after)
+
+
+def record_summaries(session: Session, bundle: LoadedBundle, records: Sequence[Record],
+                     viewer: User, primary_qtc: str = DEFAULT_QTC) -> list[RecordOut]:
+    """The worklist rows of ``records`` as ``viewer`` may see them: each with its newest
+    prediction's headline in force — the values the record page shows."""
+    states = latest_states(session, bundle, records)
+    return [record_queries.record_out(r, headline(states.get(r.id), primary_qtc), primary_qtc,
+                                      viewer)
+            for r in records]
+
+
+def intervention_history(session: Session, prediction_id: int,
+                         viewer: User) -> list[InterventionOut]:
+    """The prediction's intervention events, oldest first, as ``viewer`` may see them
+    (:class:`PredictionNotFound` when the prediction or its record is gone)."""
+    get_prediction(session, prediction_id)
+    rows = session.execute(
+        select(Intervention, User)
+        .join(User, Intervention.user_id == User.id)
+        .where(Intervention.prediction_id == prediction_id)
+        .order_by(Intervention.id)
+    ).all()
+    return [intervention_out(event, author, viewer, None) for event, author in rows]
+
+
+def intervention_out(event: Intervention, author: User, viewer: User,
+                     view: PredictionOut | None) -> InterventionOut:
+    """The API view of one intervention event as ``viewer`` may see it (researchers get the
+    author's pseudonym and no comment), with the prediction after it when given."""
+    return InterventionOut(
+        id=event.id, created_at=event.created_at, action=event.action,  # type: ignore[arg-type]
+        concept=event.concept, unit=event.unit, model_value=event.model_value,
+        previous_value=event.previous_value, new_value=event.new_value,
+        risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
+        user=shown_name(viewer, author.username, author.pseudonym), source=event.source,
+        comment=shown_comment(viewer, event.comment), fiducials=event.fiducials,
+        prediction=view,
+    )

@@ -13,15 +13,27 @@ import io
 import secrets
 import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Prediction, Record, User
 from app.services.audit import as_utc, record_event, utc_now
-from models.ecg.io import IngestResult, UploadedFile
+from app.services.schemas import RecordOut
+from app.services.users import shown_name
+from models.ecg.io import IngestResult, UploadedFile, read_upload
+from models.ecg.io.checks import check_file_count
+from models.ecg.io.device import QUANTITIES
 from models.ecg.record import Ecg
+
+#: The upload readers the record routes call, through this service (routes never reach past it).
+__all__ = ["Ecg", "IngestResult", "Record", "Session", "UploadedFile", "check_file_count",
+           "read_upload"]
+
+if TYPE_CHECKING:
+    from app.services.predictions import Headline
 
 #: zlib level of stored signals (1 = fastest; signals are written on every upload).
 SIGNAL_COMPRESSION_LEVEL = 1
@@ -82,6 +94,7 @@ def store_record(
         sex=ecg.sex,
         content_sha256=content_digest(files),
         removed_fields=list(result.removed_fields),
+        device_measurements=result.device.to_dict() if result.device else None,
         signal_npy=encode_signal(ecg.signal_mv),
         original_bytes=_pack_originals(files) if keep_original_bytes else None,
         status="new",
@@ -113,6 +126,21 @@ def get_record(session: Session, public_id: str) -> Record:
     return record
 
 
+def device_reading_view(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cart's stored reading with each value's label and unit, in registry order (the API's
+    ``DeviceReadingOut``); ``None`` for a record without one."""
+    if not stored:
+        return None
+    values = stored.get("values") or {}
+    return {
+        "source": stored.get("source", ""),
+        "values": [{"name": name, "label": quantity.label, "unit": quantity.unit,
+                    "value": values[name]}
+                   for name, quantity in QUANTITIES.items() if name in values],
+        "statements": list(stored.get("statements") or []),
+    }
+
+
 def record_ecg(record: Record) -> Ecg:
     """The stored record as an :class:`Ecg`."""
     if record.signal_npy is None:
@@ -127,14 +155,67 @@ def record_ecg(record: Record) -> Ecg:
     )
 
 
+def latest_predictions(session: Session, records: Sequence[Record]) -> list[Prediction]:
+    """The newest prediction of each of ``records`` that has one (one query)."""
+    if not records:
+        return []
+    newest = (
+        select(func.max(Prediction.id))
+        .where(Prediction.record_id.in_([r.id for r in records]))
+        .group_by(Prediction.record_id)
+    )
+    return list(session.execute(select(Prediction).where(Prediction.id.in_(newest))).scalars())
+
+
 def latest_prediction(session: Session, record: Record) -> Prediction | None:
     """The newest prediction of ``record``, if any."""
-    return session.execute(
-        select(Prediction)
-        .where(Prediction.record_id == record.id)
-        .order_by(Prediction.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    return next(iter(latest_predictions(session, [record])), None)
+
+
+def list_records(
+    session: Session,
+    status: str | None,
+    newest_first: bool,
+    limit: int,
+    offset: int,
+) -> list[Record]:
+    """A page of the live records, optionally of one status."""
+    query = select(Record).where(Record.status != "deleted")
+    if status:
+        query = query.where(Record.status == status)
+    order = Record.id.desc() if newest_first else Record.id.asc()
+    return list(session.execute(query.order_by(order).limit(limit).offset(offset)).scalars())
+
+
+def record_out(record: Record, headline: Headline, primary_qtc: str, viewer: User) -> RecordOut:
+    """The API view of a record with the headline of its latest prediction (values in force),
+    its reviewer named as ``viewer`` may see them."""
+    return RecordOut(
+        id=record.public_id,
+        uploaded_at=record.uploaded_at,
+        source_format=record.source_format,
+        fs_hz=record.fs_hz,
+        n_leads=len(record.lead_names),
+        lead_names=list(record.lead_names),
+        duration_s=record.duration_s,
+        age_years=record.age_years,
+        sex=record.sex,  # type: ignore[arg-type]
+        status=record.status,
+        reviewed_by=(shown_name(viewer, record.reviewer.username, record.reviewer.pseudonym)
+                     if record.reviewer is not None else None),
+        reviewed_at=record.reviewed_at,
+        removed_fields=list(record.removed_fields),
+        latest_prediction_id=headline.prediction_id,
+        series_id=record.series_id,
+        is_baseline=record.is_baseline,
+        qtc_name=primary_qtc,
+        qtc_ms=headline.qtc_ms,
+        risks=headline.risks,
+        risk_bands=headline.risk_bands,
+        risk_points=headline.risk_points,
+        adjusted=headline.adjusted,
+        device=device_reading_view(record.device_measurements),
+    )
 
 
 def delete_record(session: Session, record: Record, admin: User) -> None:
@@ -201,7 +282,7 @@ def reopen(session: Session, record: Record, user: User) -> None:
     record_event(session, "record_reopened", user.id, record=record.public_id,
                  reviewed_by=record.reviewed_by,
                  reviewed_at=as_utc(record.reviewed_at).isoformat() if record.reviewed_at else None)
-    record.status = "predicted" if latest_prediction(session, record) is not None else "new"
+    record.status = "predicted" if latest_predictions(session, [record]) else "new"
     record.reviewed_by = None
     record.reviewed_at = None
     session.flush()

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiToken, LoginSession, User
+
+__all__ = ["ApiToken", "User"]  # the entities routes annotate with (they never import app.db)
 from app.security import (
     Role,
     hash_password,
     new_token,
     password_problem,
     token_digest,
+    username_problem,
     verify_password,
 )
-from app.services.audit import record_event, utc_now
+from app.services.audit import as_utc, record_event, utc_now
 
 
 @functools.cache
@@ -46,7 +49,7 @@ class UserError(ValueError):
 def create_user(session: Session, username: str, password: str, role: Role,
                 created_by: int | None = None) -> User:
     """Create a user with an argon2id-hashed password and a random pseudonym for exports."""
-    problem = password_problem(password)
+    problem = username_problem(username) or password_problem(password, username)
     if problem:
         raise UserError(problem)
     if session.execute(select(User.id).where(User.username == username)).first():
@@ -61,6 +64,26 @@ def create_user(session: Session, username: str, password: str, role: Role,
     session.add(user)
     session.flush()
     record_event(session, "user_created", created_by, target_user=user.pseudonym, role=role.value)
+    return user
+
+
+def change_user_account(session: Session, user: User, admin: User, role: Role | None,
+                        is_active: bool | None) -> User:
+    """Change ``user``'s role and/or activity (audited). Deactivation ends their login sessions
+    and revokes their API tokens for good, so a later reactivation revives neither: they log
+    in again and create new tokens."""
+    if role is not None:
+        user.role = role.value
+    if is_active is False and user.is_active:
+        now = utc_now()
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        session.execute(update(ApiToken)
+                        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+    if is_active is not None:
+        user.is_active = is_active
+    record_event(session, "user_changed", admin.id, target_user=user.pseudonym,
+                 role=user.role, is_active=user.is_active)
     return user
 
 
@@ -127,3 +150,41 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken | 
         row.revoked_at = utc_now()
         record_event(session, "api_token_revoked", user.id, token_id=row.id)
     return row
+
+
+def user_for_credentials(session: Session, api_token: str | None,
+                         session_token: str | None, now: datetime) -> User | None:
+    """The active user a personal API token (when given: never falling back to the cookie) or
+    else a login-session token stands for at ``now`` (UTC); ``None`` for unknown, expired or
+    revoked credentials and inactive users."""
+    if api_token is not None:
+        row: ApiToken | LoginSession | None = session.execute(
+            select(ApiToken).where(ApiToken.token_sha256 == token_digest(api_token))
+        ).scalar_one_or_none()
+        valid = row is not None and row.revoked_at is None and (  # type: ignore[union-attr]
+            row.expires_at is None or as_utc(row.expires_at) > now)
+    elif session_token:
+        row = session.execute(
+            select(LoginSession).where(LoginSession.token_sha256 == token_digest(session_token))
+        ).scalar_one_or_none()
+        valid = row is not None and as_utc(row.expires_at) > now
+    else:
+        return None
+    user = row.user if valid and row is not None else None
+    return user if user is not None and user.is_active else None
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, oldest first."""
+    return list(session.execute(select(User).order_by(User.id)).scalars())
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user called ``username``, if any."""
+    return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
+    """``user``'s personal API tokens, oldest first."""
+    return list(session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars())

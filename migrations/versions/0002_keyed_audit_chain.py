@@ -8,8 +8,8 @@ then every row gets its ``seq`` and keyed hash. That needs the audit key, which
 :func:`app.db.migrate.upgrade` passes in (``qtlens db upgrade`` reads it from the settings).
 
 SQLite's ``INSERT OR REPLACE`` deletes the conflicting row without firing DELETE triggers
-(unless ``recursive_triggers`` is on), so a BEFORE INSERT trigger refuses any insert whose id or
-hash is already present. On PostgreSQL ``INSERT … ON CONFLICT DO UPDATE`` fires the row-level
+(unless ``recursive_triggers`` is on), so a BEFORE INSERT trigger refuses any insert whose id,
+hash or position (any unique column) is already present. On PostgreSQL ``INSERT … ON CONFLICT DO UPDATE`` fires the row-level
 UPDATE trigger of 0001 and is refused already.
 
 Revision ID: 0002_keyed_audit_chain
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
-from app.services.audit import AuditKeyMissing, ChainTampered
+from app.services.audit import AuditSetupError, ChainTampered
 
 if TYPE_CHECKING:
     from app.services.audit import AuditSeal
@@ -48,7 +48,7 @@ def upgrade() -> None:
     seal = op.get_context().config.attributes.get("audit_seal")
     for table in CHAINED_TABLES:  # before any DDL: SQLite's is not transactional
         if seal is None and bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first():
-            raise AuditKeyMissing(f"{table} holds rows: re-keying them needs the audit key "
+            raise AuditSetupError(f"{table} holds rows: re-keying them needs the audit key "
                                "(run `qtlens db upgrade`, which reads QTLENS_AUDIT_KEY or "
                                "var/audit_key)")
     op.create_table(
@@ -73,7 +73,8 @@ def upgrade() -> None:
             op.execute(
                 f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
                 f"WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id"
-                + (" OR hash = NEW.hash" if table != "audit_chain" else "")
+                + (" OR hash = NEW.hash OR seq = NEW.seq" if table != "audit_chain"
+                   else " OR chain_id = NEW.chain_id")
                 + f") BEGIN {_refuse(table, 'REPLACE')}; END"
             )
         for action in ("UPDATE", "DELETE"):
@@ -109,7 +110,11 @@ def _rekey(bind: sa.Connection, seal: AuditSeal, identity: str) -> None:
             continue
         _set_update_guard(bind, table, enabled=False)
         legacy_prev = new_prev = GENESIS_HASH
-        rows = session.execute(sa.select(model).order_by(model.id)).scalars().all()
+        # The live models may have columns added by later revisions: read only today's.
+        present = {column["name"] for column in sa.inspect(bind).get_columns(table)}
+        loaded = [getattr(model, name) for name in model.__table__.columns.keys() if name in present]
+        rows = session.execute(sa.select(model).options(load_only(*loaded))
+                               .order_by(model.id)).scalars().all()
         for seq, row in enumerate(rows, start=1):
             if row.prev_hash != legacy_prev or legacy_row_hash(row.prev_hash, row) != row.hash:
                 raise ChainTampered(f"{table} row {row.id} does not verify under the unkeyed "

@@ -104,6 +104,18 @@ EXTRA_MEASURES = MappingProxyType(
     }
 )
 
+#: Registry concepts the table lacks whose *relative* change (:mod:`models.change`) a table
+#: column stands in for → (column, factor to the concept's unit). The T amplitude of the
+#: vector-magnitude median beat (µV) stands in for the T amplitude of leads II and V5 (mV): a
+#: relative change carries no unit, and a drug that shrinks the T loop shrinks its projection on
+#: every lead alike to first order — not exactly, so a head reading it inherits that error.
+RELATIVE_CHANGE_STANDINS = MappingProxyType(
+    {
+        "t_amplitude_ii": ("twave_amplitude_vm_uv", 1e-3),
+        "t_amplitude_v5": ("twave_amplitude_vm_uv", 1e-3),
+    }
+)
+
 #: Fiducial columns of ``validation.csv`` (sample indices, 1 sample = 1 ms) → their index name.
 FIDUCIAL_COLUMNS = MappingProxyType(
     {

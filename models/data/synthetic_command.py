@@ -143,14 +143,18 @@ def register(cli: typer.Typer) -> None:
             validate_settings(fs_hz=fs, duration_s=duration, label_model=label_model)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
-        table = write_synthetic_set(
-            n,
-            out,
-            seed=seed,
-            fs_hz=fs,
-            duration_s=duration,
-            shortcut=ShortcutConfig(agreement=shortcut_agreement) if shortcut else None,
-            clean=clean,
-            label_model=label_model,
-        )
+        try:
+            table = write_synthetic_set(
+                n,
+                out,
+                seed=seed,
+                fs_hz=fs,
+                duration_s=duration,
+                shortcut=ShortcutConfig(agreement=shortcut_agreement) if shortcut else None,
+                clean=clean,
+                label_model=label_model,
+            )
+        except ValueError as error:  # a drawn record these settings cannot make (too short…)
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"wrote {n} records and {table}")

@@ -18,6 +18,14 @@ class DatasetChoice(str, Enum):
     qtdb = "qtdb"
 
 
+class PartChoice(str, Enum):
+    """Parts of the development split (``models.ecg.validate.record_part``)."""
+
+    both = "both"
+    tuning = "tuning"
+    check = "check"
+
+
 def record_paths(files: list[Path]) -> list[Path]:
     """One path per record: a WFDB data file is dropped when its header is also given."""
     headers = {path.with_suffix("") for path in files if path.suffix.lower() == ".hea"}
@@ -57,30 +65,40 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
         typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {concept.normal_range_text():<14} {flag}")
 
 
-def _print_scores(report: dict[str, object]) -> None:
-    scores: dict[str, dict[str, dict[str, dict[str, object]]]] = report["scores"]  # type: ignore[assignment]
+def _print_part(part: str, values: dict[str, object]) -> None:
+    scores: dict[str, dict[str, dict[str, dict[str, object]]]] = values["scores"]  # type: ignore[assignment]
+    typer.echo(f"\n=== {part} part ({len(values['records'])} records) ===")  # type: ignore[arg-type]
     for scope, by_method in scores.items():
         typer.echo(f"\n{scope}: error mean ± SD ms (sensitivity / PPV)")
         fiducials = list(next(iter(by_method.values())))
         typer.echo(f"  {'method':<22}" + "".join(f"{f:>24}" for f in fiducials))
-        for method, values in by_method.items():
+        for method, by_fiducial in by_method.items():
             cells = []
             for fiducial in fiducials:
-                v = values[fiducial]
+                v = by_fiducial[fiducial]
                 cells.append(
                     "—".rjust(24)
                     if v["sd_ms"] is None
                     else f"{v['mean_ms']:+6.1f} ± {v['sd_ms']:4.1f} ({v['sensitivity']:.2f}/{v['ppv']:.2f})".rjust(24)
                 )
             typer.echo(f"  {method:<22}" + "".join(cells))
-    qt: dict[str, dict[str, object]] = report["qt"]  # type: ignore[assignment]
-    typer.echo("\nQT (method − marks), Bland–Altman:")
-    for method, values in qt.items():
-        if values["n"]:
-            typer.echo(
-                f"  {method:<22} {values['mean_diff_ms']:+6.1f} ± {values['sd_diff_ms']:.1f} ms "
-                f"(limits {values['loa_low_ms']:.0f} … {values['loa_high_ms']:.0f}, n {values['n']})"
-            )
+    lead_qt: dict[str, dict[str, dict[str, object]]] = values["lead_qt"]  # type: ignore[assignment]
+    for title, by_method in [("global QT", values["qt"]), *((f"lead {lead} QT", v) for lead, v in lead_qt.items())]:
+        typer.echo(f"\n{title} (method − marks), Bland–Altman:")
+        for method, stats in by_method.items():  # type: ignore[union-attr]
+            if stats["n"]:
+                typer.echo(
+                    f"  {method:<22} {stats['mean_diff_ms']:+6.1f} ± {stats['sd_diff_ms']:.1f} ms "
+                    f"(limits {stats['loa_low_ms']:.0f} … {stats['loa_high_ms']:.0f}, n {stats['n']})"
+                )
+    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
+    typer.echo(f"\nQT available on {availability['with_qt']} of {availability['narrow_qrs']} narrow-QRS records")
+
+
+def _print_scores(report: dict[str, object]) -> None:
+    typer.echo(f"{report['openecg']}; {report['best_rule']}")
+    for part, values in report["parts"].items():  # type: ignore[attr-defined]
+        _print_part(part, values)
 
 
 def register(cli: typer.Typer) -> None:
@@ -116,20 +134,34 @@ def register(cli: typer.Typer) -> None:
             Path, typer.Option("--data-dir", help="Folder holding ludb/ and qtdb/ (or the dataset folder itself).")
         ],
         out: Annotated[Path, typer.Option("--out", help="Where the JSON and HTML reports go.")] = Path("reports"),
-        methods: Annotated[str, typer.Option("--methods", help="NeuroKit2 methods to compare.")] = "dwt,prominence,peak,cwt",
+        methods: Annotated[
+            str, typer.Option("--methods", help="Anchors: NeuroKit2 methods (dwt, prominence, peak, cwt) and openecg.")
+        ] = "dwt,prominence,peak,cwt,openecg",
         workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
+        part: Annotated[
+            PartChoice, typer.Option("--part", help="Records of the tuning part, the check part, or both.")
+        ] = PartChoice.both,
     ) -> None:
-        """Score QTLens and NeuroKit2 delineation against cardiologists' marks (JSON + HTML)."""
+        """Score QTLens, NeuroKit2 (run its own way) and openecg against cardiologists' marks, per split part (JSON + HTML)."""
         from models.data.base import DatasetRootError
-        from models.ecg.validate import NEUROKIT_METHODS, run_validation, write_report
+        from models.ecg.anchors import NEUROKIT_METHODS, OPENECG, openecg_available
+        from models.ecg.validate import Anchors, run_validation, write_report
 
         chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
-        unknown = sorted(set(chosen) - set(NEUROKIT_METHODS))
+        unknown = sorted(set(chosen) - {*NEUROKIT_METHODS, OPENECG})
         if unknown:
-            raise typer.BadParameter(f"unknown method(s) {unknown}; choose from {', '.join(NEUROKIT_METHODS)}", param_hint="--methods")
+            raise typer.BadParameter(
+                f"unknown method(s) {unknown}; choose from {', '.join((*NEUROKIT_METHODS, OPENECG))}", param_hint="--methods"
+            )
+        with_openecg = OPENECG in chosen and openecg_available()
+        if OPENECG in chosen and not with_openecg:
+            typer.echo("openecg is not installed (pip install openecg): it is left out of this report")
+        anchors = Anchors(tuple(m for m in chosen if m != OPENECG), with_openecg)
         root = data_dir / dataset.value if (data_dir / dataset.value).is_dir() else data_dir
         try:
-            report = run_validation(dataset.value, root, methods=chosen, workers=workers)
+            report = run_validation(
+                dataset.value, root, anchors=anchors, workers=workers, part=None if part is PartChoice.both else part.value
+            )
         except DatasetRootError as error:
             raise typer.BadParameter(str(error), param_hint="--data-dir") from None
         json_path, html_path = write_report(report, out)

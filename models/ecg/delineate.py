@@ -9,7 +9,8 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   percentile → maximum); the onset is the *knee* where SV takes off in the 60 ms before the
   core — the point of its cumulative sum farthest below the chord, a threshold-free rule — and
   the offset the knee where it dies out in the 100 ms after. Multi-lead boundaries are the
-  standard of the CSE study (Willems JL et al., Circulation 72:1087, 1985).
+  standard of the CSE study (Willems JL et al., Circulation 72:1087, 1985): on SV the take-off
+  of the first lead to depolarise is the global (earliest) onset.
 * **Per-lead QRS onset/offset**: the same knee rule on the lead's own ``|dx/dt|`` (core at 10 %
   of its maximum), kept inside the global QRS.
 * **Isoelectric level** per lead: median of the 16 ms of PR segment ending 4 ms before the
@@ -33,9 +34,13 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   (300 ms, at most 0.45 RR, before the QRS onset up to 10 ms before it) that is a true local
   extremum, kept when ≥ 0.03 mV and ≥ 4 × the median-beat noise; onset and offset are the knees
   of its absolute deviation within 120 ms of the peak.
-* **Global T end** (for QT): the latest T end among leads whose T is at least 0.1 mV (all
-  leads with a T when none is), after dropping a T end more than 40 ms later than every other
-  lead's (a lone late outlier; with two leads the earlier is kept).
+* **Global T end** (for the global QT, CSE definition: earliest QRS onset → latest T end over
+  the leads): each lead's tangent meets the PR-segment isoelectric level (``t_end_iso_s``; the
+  TP level of the per-lead T end sits above it on long or fused T waves); the latest of these
+  among the leads where a T end was found, after repeatedly
+  dropping a latest T end more than 30 ms after the next one (outlier control: one noisy or
+  mis-delineated lead cannot move it). Its *support* is the number of leads whose T end lies
+  within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence.
 * **Global T peak** (for J-Tpeak, Tpeak-Tend): the T peak of the vector magnitude of the Kors
   XYZ leads (Kors JA et al., Eur Heart J 11:1083, 1990) when I, II and V1-V6 are usable, else of
   the root-mean-square of the usable leads.
@@ -87,13 +92,13 @@ class DelineationConfig:
         lead_qrs_core_fraction: per-lead |slope| level marking the lead's QRS core.
         lead_qrs_margin_s: the per-lead knee search starts this far outside the global QRS.
         min_t_amplitude_mv: smaller T waves are not delineated in a lead.
-        qt_lead_min_t_amplitude_mv: leads with smaller T do not vote for the global T end.
         min_p_amplitude_mv: smaller P waves count as absent.
         p_reach_s: P onset/offset are sought this far from the P peak.
         biphasic_fraction: a later opposite lobe this large (relative) ends a biphasic T.
         u_wave_fraction: an earlier distinct hump this large (relative) is the T before a U.
         limb_fraction: the terminal T limb must fall below this fraction of the peak to end.
-        global_t_end_outlier_s: a latest T end this much after all others is dropped (s).
+        global_t_end_outlier_s: a latest T end this much after the next is dropped; leads within
+            it support the global T end (s).
         beat_t_shift_s: largest per-beat T-wave lag against the median T wave (s).
     """
 
@@ -109,13 +114,12 @@ class DelineationConfig:
     lead_qrs_core_fraction: float = 0.1
     lead_qrs_margin_s: float = 0.02
     min_t_amplitude_mv: float = 0.03
-    qt_lead_min_t_amplitude_mv: float = 0.1
     min_p_amplitude_mv: float = 0.03
     p_reach_s: float = 0.12
     biphasic_fraction: float = 0.3
     u_wave_fraction: float = 0.4
     limb_fraction: float = 0.5
-    global_t_end_outlier_s: float = 0.040
+    global_t_end_outlier_s: float = 0.030
     beat_t_shift_s: float = 0.040
 
 
@@ -124,7 +128,8 @@ class WaveFiducials:
     """Fiducials of one median beat (seconds relative to R; ``None`` = not found).
 
     ``t_amplitude_mv``/``p_amplitude_mv`` are signed (negative for an inverted wave) and
-    measured from ``isoelectric_mv``.
+    measured from ``isoelectric_mv``. ``t_end_iso_s`` is where the same tangent meets the
+    PR-segment isoelectric level: the lead's vote for the global T end.
     """
 
     p_onset_s: float | None = None
@@ -135,6 +140,7 @@ class WaveFiducials:
     t_onset_s: float | None = None
     t_peak_s: float | None = None
     t_end_s: float | None = None
+    t_end_iso_s: float | None = None
     isoelectric_mv: float = 0.0
     t_amplitude_mv: float | None = None
     p_amplitude_mv: float | None = None
@@ -149,6 +155,8 @@ class Delineation:
         global_fiducials: QRS onset/offset across leads, global T peak and T end, earliest P
             onset / latest P offset across leads.
         t_end_lead: the lead whose T end is the global T end (``None`` when no T end).
+        t_end_support: leads whose T end lies within ``global_t_end_outlier_s`` of the global
+            T end (0 when none).
         t_shift_s: per detected beat, its T-wave lag against the median T wave (s; ``nan`` for
             beats outside the median beat).
         global_curve_mv: the curve the global T peak was found on (Kors VM or RMS).
@@ -159,6 +167,7 @@ class Delineation:
     t_end_lead: str | None
     t_shift_s: np.ndarray = field(repr=False)
     global_curve_mv: np.ndarray = field(repr=False)
+    t_end_support: int = 0
 
 
 def delineate_beats(
@@ -206,11 +215,11 @@ def delineate_beats(
         )
 
     global_curve = _global_curve(medians, lead_names, usable)
-    global_fiducials, t_end_lead = _global_fiducials(
+    global_fiducials, t_end_lead, support = _global_fiducials(
         leads, global_curve, r_index, fs, rr_s, global_on, global_off, config
     )
     shifts = _t_shifts(beats, lead_names, leads, global_fiducials, config)
-    return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve)
+    return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve, support)
 
 
 def _seconds(index: float | None, r_index: int, fs: float) -> float | None:
@@ -273,7 +282,7 @@ def _lead_fiducials(
     isoelectric: float,
     qrs: tuple[float, float],
     p_wave: tuple[float | None, float | None, float | None, float | None],
-    t_wave: tuple[float | None, float | None, float | None, float | None],
+    t_wave: tuple[float | None, float | None, float | None, float | None, float | None],
 ) -> WaveFiducials:
     """One lead's fiducials in seconds relative to R from sample indices."""
     return WaveFiducials(
@@ -285,6 +294,7 @@ def _lead_fiducials(
         t_onset_s=_seconds(t_wave[0], r_index, fs),
         t_peak_s=_seconds(t_wave[1], r_index, fs),
         t_end_s=_seconds(t_wave[2], r_index, fs),
+        t_end_iso_s=_seconds(t_wave[4], r_index, fs),
         isoelectric_mv=isoelectric,
         t_amplitude_mv=t_wave[3],
         p_amplitude_mv=p_wave[3],
@@ -323,12 +333,12 @@ def _t_wave(
     qrs_off: float,
     t_limit: float | None,
     config: DelineationConfig,
-) -> tuple[float | None, float | None, float | None, float | None]:
-    """T onset, peak, end (sample indices) and signed amplitude (mV) of one median beat; a T wave
-    too small to delineate keeps only its amplitude."""
+) -> tuple[float | None, float | None, float | None, float | None, float | None]:
+    """T onset, peak, end (sample indices), signed amplitude (mV) and the end on the isoelectric
+    level (samples) of one median beat; a T wave too small to delineate keeps only its amplitude."""
     start, end = _t_window(r_index, fs, rr_s, qrs_off, t_limit, deviation.size)
     if end - start < int(0.05 * fs):
-        return None, None, None, None
+        return None, None, None, None, None
     smooth = moving_average(deviation, config.t_smooth_s * fs)
     window = smooth[start : end + 1]
     detrended = window - np.linspace(window[0], window[-1], window.size)
@@ -336,7 +346,7 @@ def _t_wave(
     peak = highest if detrended[highest] >= -detrended[lowest] else lowest
     peak = _earlier_distinct_wave(detrended, peak, config.u_wave_fraction)
     if abs(detrended[peak]) < config.min_t_amplitude_mv:
-        return None, None, None, float(window[peak])  # a flat T: amplitude only
+        return None, None, None, float(window[peak]), None  # a flat T: amplitude only
     sign = float(np.sign(detrended[peak]))
     # The opposite extreme of the window ends a biphasic T when it comes after the peak and
     # crosses the isoelectric level.
@@ -350,11 +360,11 @@ def _t_wave(
         terminal = opposite
     terminal_sign = sign if terminal == peak else -sign
     slope = np.gradient(smooth)  # mV per sample
-    t_end = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config)
+    t_end, t_end_iso = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config)
     t_onset = _t_onset(smooth, slope, start, start + peak, sign)
     t_peak = _refine_peak(deviation, start + peak, sign, fs, config)
     light = moving_average(deviation, config.t_peak_smooth_s * fs)
-    return t_onset, float(t_peak), t_end, float(light[t_peak])
+    return t_onset, float(t_peak), t_end, float(light[t_peak]), t_end_iso
 
 
 def _refine_peak(values: np.ndarray, peak: int, sign: float, fs: float, config: DelineationConfig) -> int:
@@ -395,22 +405,26 @@ def _steepest(slope: np.ndarray, start: int, end: int, direction: float) -> int 
 
 def _t_end(
     smooth: np.ndarray, slope: np.ndarray, peak: int, sign: float, end: int, fs: float, config: DelineationConfig
-) -> float | None:
-    """T end (sample index) after the terminal peak by the configured method."""
+) -> tuple[float | None, float | None]:
+    """T end (sample index) after the terminal peak by the configured method, and where the
+    tangent meets the PR isoelectric level (the trapezium end for that method)."""
     limb_end = _limb_end(smooth, slope, peak, end, sign, config.limb_fraction)
     steepest = _steepest(slope, peak, limb_end, -sign)
     if steepest is None or limb_end >= end:
         # No steepest point, or the wave never levels off before the next P wave (T-P fusion
         # at fast rates): its end cannot be seen.
-        return None
+        return None, None
     if config.t_end_method == "trapezium":
         reference = min(end, steepest + int(0.25 * fs))
         candidates = np.arange(steepest, reference + 1)
         area = sign * (smooth[steepest] - smooth[candidates]) * (2 * reference - candidates - steepest)
-        return float(candidates[int(np.argmax(area))])
-    level = smooth[limb_end] if config.t_end_baseline == "tp" else 0.0
-    crossing = steepest + (level - smooth[steepest]) / slope[steepest]
-    return float(crossing) if steepest < crossing <= end + 0.1 * fs else None
+        trapezium = float(candidates[int(np.argmax(area))])
+        return trapezium, trapezium
+    crossings = []
+    for level in (smooth[limb_end] if config.t_end_baseline == "tp" else 0.0, 0.0):
+        crossing = steepest + (level - smooth[steepest]) / slope[steepest]
+        crossings.append(float(crossing) if steepest < crossing <= end + 0.1 * fs else None)
+    return crossings[0], crossings[1]
 
 
 def _t_onset(smooth: np.ndarray, slope: np.ndarray, start: int, peak: int, sign: float) -> float | None:
@@ -466,9 +480,10 @@ def _global_fiducials(
     global_on: float,
     global_off: float,
     config: DelineationConfig,
-) -> tuple[WaveFiducials, str | None]:
-    """Global QRS bounds, T peak (on ``curve``), T end (latest reliable lead) and P bounds."""
-    t_end, t_end_lead = _global_t_end(leads, config)
+) -> tuple[WaveFiducials, str | None, int]:
+    """Global QRS bounds, T peak (on ``curve``), T end (latest reliable lead, with its lead and
+    support) and P bounds."""
+    t_end, t_end_lead, support = _global_t_end(leads, config)
     start, end = _t_window(r_index, fs, rr_s, global_off, None, curve.size)
     if t_end is not None:
         end = min(end, int(r_index + t_end * fs))
@@ -490,24 +505,24 @@ def _global_fiducials(
         t_peak_s=t_peak,
         t_end_s=t_end,
     )
-    return fiducials, t_end_lead
+    return fiducials, t_end_lead, support
 
 
-def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[float | None, str | None]:
-    """The latest T end among leads with a clear T, dropping a lone late outlier."""
-    with_t = {name: f.t_end_s for name, f in leads.items() if f.t_end_s is not None}
-    strong = {
-        name: t_end
-        for name, t_end in with_t.items()
-        if abs(leads[name].t_amplitude_mv or 0.0) >= config.qt_lead_min_t_amplitude_mv
-    }
-    ordered = sorted((strong or with_t).items(), key=lambda item: item[1], reverse=True)
+def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[float | None, str | None, int]:
+    """The latest lead T end after repeatedly dropping a latest one more than
+    ``global_t_end_outlier_s`` after the next; its lead; the leads within that gap of it."""
+    ordered = sorted(
+        ((name, f.t_end_iso_s) for name, f in leads.items() if f.t_end_iso_s is not None),
+        key=lambda item: item[1],
+        reverse=True,
+    )
     if not ordered:
-        return None, None
-    if len(ordered) >= 2 and ordered[0][1] - ordered[1][1] > config.global_t_end_outlier_s:
+        return None, None, 0
+    while len(ordered) >= 2 and ordered[0][1] - ordered[1][1] > config.global_t_end_outlier_s:
         ordered = ordered[1:]
     name, t_end = ordered[0]
-    return t_end, name
+    support = sum(1 for _, value in ordered if t_end - value <= config.global_t_end_outlier_s)
+    return t_end, name, support
 
 
 def _t_shifts(

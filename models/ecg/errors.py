@@ -20,6 +20,10 @@ class EcgInputError(ValueError):
         self.message = message
         self.field = field
 
+    def __reduce__(self) -> tuple[type[EcgInputError], tuple[str, str | None]]:
+        # Pickled with its field: errors cross from the worker processes to the API process.
+        return type(self), (self.message, self.field)
+
     def to_dict(self) -> dict[str, str | None]:
         """JSON body for the API error response."""
         return {"error": self.kind, "message": self.message, "field": self.field}

@@ -14,6 +14,15 @@ when the RR intervals are highly irregular — the median absolute difference be
 RR intervals above 15 % of the median RR over at least four intervals (atrial fibrillation,
 frequent ectopy): no single RR then stands for the rate the QT adapted to.
 
+**Which QT.** The ``qt`` concept (and every QTc derived from it) is the *global* QT of the CSE
+definition: earliest QRS onset over the leads → latest T end over the leads, with outlier control
+(:mod:`models.ecg.delineate`). Beside it, :attr:`Measurements.lead_qt` is the QT the LQTS
+criteria use: measured in lead II (V5 when lead II has no T end) from that lead's QRS onset to
+its T end by the tangent method (Postema & Wilde 2014; Schwartz PJ et al., Circulation 124:2181,
+2011). **Confidence.** The QT and everything derived from it are marked low-confidence when the
+global T end rests on ≤ 2 leads (:data:`MIN_T_END_SUPPORT`) or when the QT is implausible for the
+heart rate (QTcF outside :data:`PLAUSIBLE_QTCF_MS`); the note says why.
+
 Example:
     >>> from models.ecg.measure import measure
     >>> result = measure(ecg)  # doctest: +SKIP
@@ -28,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, rederive
+from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, get_concept, rederive
 from models.ecg.beats import BeatConfig, Beats, build_beats, detect_r_peaks, reference_lead
 from models.ecg.concept_measures import MeasureContext, Unavailable
 from models.ecg.delineate import Delineation, DelineationConfig, WaveFiducials, delineate_beats
@@ -57,6 +66,12 @@ FIDUCIAL_FIELDS: tuple[str, ...] = (
 )
 _T_FIELDS = ("t_peak_s", "t_end_s")
 _MIN_DURATION_S = 1.0
+#: A global T end supported by fewer leads than this makes the QT low-confidence.
+MIN_T_END_SUPPORT = 3
+#: QTcF (ms) outside this range is implausible for the heart rate: the T end was likely missed.
+PLAUSIBLE_QTCF_MS: tuple[float, float] = (300.0, 650.0)
+#: Leads the lead QT is measured in, in order of preference (LQTS criteria).
+LEAD_QT_LEADS: tuple[str, ...] = ("II", "V5")
 
 
 @dataclass(frozen=True)
@@ -124,13 +139,15 @@ class Analysis:
 
 @dataclass(frozen=True)
 class ConceptValue:
-    """One concept's measurement: a value in ``unit`` or the reason it is unavailable."""
+    """One concept's measurement: a value in ``unit`` or the reason it is unavailable;
+    ``low_confidence`` says why a value should be checked by eye (``None`` = no doubt)."""
 
     name: str
     value: float | None
     unit: str
     reason: str | None
     flag: Flag
+    low_confidence: str | None = None
 
     @property
     def available(self) -> bool:
@@ -175,6 +192,15 @@ class LeadQuality:
 
 
 @dataclass(frozen=True)
+class LeadQt:
+    """The QT of one lead (LQTS criteria): the lead, its QT and QTcF (ms)."""
+
+    lead: str
+    qt_ms: float
+    qtc_fridericia_ms: float | None
+
+
+@dataclass(frozen=True)
 class Measurements:
     """Every registry concept measured on one ECG, with the fiducials behind them."""
 
@@ -186,6 +212,8 @@ class Measurements:
     lead_quality: dict[str, LeadQuality]
     record_reason: str | None
     rhythm_reason: str | None
+    lead_qt: LeadQt | None = None
+    t_end_support: int = 0
 
     def value(self, name: str) -> float | None:
         """The value of one concept (``None`` when unavailable)."""
@@ -224,9 +252,18 @@ class Measurements:
                     "reason": entry.reason,
                     "flag": entry.flag.level.value,
                     "flag_note": entry.flag.note,
+                    "low_confidence": entry.low_confidence,
                 }
                 for entry in self.concepts.values()
             ],
+            "lead_qt": None
+            if self.lead_qt is None
+            else {
+                "lead": self.lead_qt.lead,
+                "qt_ms": _finite(self.lead_qt.qt_ms),
+                "qtc_fridericia_ms": _finite(self.lead_qt.qtc_fridericia_ms),
+            },
+            "t_end_support": self.t_end_support,
             "median_beats": {
                 lead: {
                     "fs_hz": trace.fs_hz,
@@ -264,7 +301,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def _fiducials_dict(fiducials: WaveFiducials) -> dict[str, float | None]:
-    names = (*FIDUCIAL_FIELDS, "isoelectric_mv", "t_amplitude_mv", "p_amplitude_mv")
+    names = (*FIDUCIAL_FIELDS, "t_end_iso_s", "isoelectric_mv", "t_amplitude_mv", "p_amplitude_mv")
     return {name: _finite(getattr(fiducials, name)) for name in names}
 
 
@@ -383,6 +420,7 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
         for concept in REGISTRY:
             if concept.rate_corrected and concept.name not in reasons:
                 reasons[concept.name] = analysis.rhythm_reason
+    doubt = _qt_doubt(analysis, values.get("qt") if "qt" not in reasons else None, values.get("rr"))
     concepts = {}
     for concept in REGISTRY:
         value = None if concept.name in reasons else values.get(concept.name)
@@ -392,6 +430,7 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
             unit=concept.unit,
             reason=reasons.get(concept.name),
             flag=concept.flag(value, ecg.sex) if value is not None else Flag(FlagLevel.NORMAL),
+            low_confidence=doubt if value is not None and _rests_on_qt(concept.name) else None,
         )
     return Measurements(
         concepts=concepts,
@@ -409,7 +448,49 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
         },
         record_reason=analysis.record_reason,
         rhythm_reason=analysis.rhythm_reason,
+        lead_qt=_lead_qt(analysis, values.get("rr"), "qt" not in reasons),
+        t_end_support=0 if analysis.delineation is None else analysis.delineation.t_end_support,
     )
+
+
+def _rests_on_qt(name: str) -> bool:
+    """Whether a concept is the QT or derived from it (directly or through another)."""
+    if name == "qt":
+        return True
+    return any(_rests_on_qt(source) for source in get_concept(name).derived_from)
+
+
+def _qtcf_ms(qt_ms: float, rr_ms: float | None) -> float | None:
+    return None if rr_ms is None or rr_ms <= 0 else qt_ms / (rr_ms / 1000.0) ** (1.0 / 3.0)
+
+
+def _qt_doubt(analysis: Analysis, qt_ms: float | None, rr_ms: float | None) -> str | None:
+    """Why a measured QT is low-confidence (see module doc), or ``None``."""
+    if qt_ms is None or analysis.delineation is None:
+        return None
+    reasons = []
+    support = analysis.delineation.t_end_support
+    if support < MIN_T_END_SUPPORT:
+        reasons.append(f"the T end rests on {support} lead{'s' if support != 1 else ''} only")
+    qtcf = _qtcf_ms(qt_ms, rr_ms)
+    low, high = PLAUSIBLE_QTCF_MS
+    if qtcf is not None and not low <= qtcf <= high:
+        reasons.append(f"QT {qt_ms:.0f} ms is implausible at this heart rate (QTcF {qtcf:.0f} ms)")
+    return "; ".join(reasons) + ": check the T end on the median beat" if reasons else None
+
+
+def _lead_qt(analysis: Analysis, rr_ms: float | None, narrow_qrs: bool) -> LeadQt | None:
+    """QT in lead II, else V5: the lead's QRS onset → its tangent T end (``None`` when neither
+    lead has both, or when the QRS is too wide for a QT)."""
+    if analysis.delineation is None or not narrow_qrs:
+        return None
+    for lead in LEAD_QT_LEADS:
+        fiducials = analysis.delineation.leads.get(lead)
+        if fiducials is None or fiducials.qrs_onset_s is None or fiducials.t_end_s is None:
+            continue
+        qt_ms = (fiducials.t_end_s - fiducials.qrs_onset_s) * 1000.0
+        return LeadQt(lead, qt_ms, _qtcf_ms(qt_ms, rr_ms))
+    return None
 
 
 def _median_traces(analysis: Analysis) -> dict[str, MedianBeatTrace]:

@@ -1,15 +1,22 @@
-"""Validation of the delineator against cardiologists' marks (LUDB, QTDB), beside NeuroKit2.
+"""Validation of the delineator against cardiologists' marks (LUDB, QTDB), beside anchor delineators.
 
 For every record (QTDB: every 10 s window holding marked beats) QTLens runs once
-(:func:`models.ecg.measure.analyse`), and NeuroKit2's ``ecg_delineate`` runs with each requested
-method on **the same filtered leads and the same R peaks** (QTLens' beats). Every method is then
-scored against the same marked beats.
+(:func:`models.ecg.measure.analyse`), and every anchor (:mod:`models.ecg.anchors`: NeuroKit2's
+``ecg_delineate`` methods and openecg) runs **its own way**: on the raw lead at the record's own
+sampling rate, with its own cleaning and its own R peaks. Every method is then scored against
+the same marked beats.
+
+**Tuning and check parts.** The development records are split once and for all by
+:func:`record_part`: a record is in the *check* part when the first byte of
+SHA-256(``"<dataset>/<record id>"``) is odd, else in the *tuning* part (LUDB 27 check / 33
+tuning, QTDB 14 / 16). Delineator settings may be chosen on the tuning part only; reported
+figures and the tests' assertions use the check part. The report gives both parts.
 
 How beats and fiducials are matched (documented in the report):
 
-* **Beats.** Each marked beat (its QRS peak mark) is paired with the nearest detected R within
-  150 ms, one to one. The *evaluated span* runs from the first to the last marked QRS peak (LUDB
-  marks only the middle of each record; QTDB windows hold only their own marked beats).
+* **Beats.** Each marked beat (its QRS peak mark) is paired with the nearest R the method found
+  within 150 ms, one to one. The *evaluated span* runs from the first to the last marked QRS
+  peak (LUDB marks only the middle of each record; QTDB windows hold only their own marked beats).
 * **Fiducials.** P onset/offset, QRS onset/offset, T peak, T end. For a marked fiducial of a
   paired beat, the method's fiducial of that beat within 150 ms is a true positive (its error
   ``method − mark`` in ms is kept); otherwise a false negative. A method's fiducial on a detected
@@ -21,14 +28,23 @@ How beats and fiducials are matched (documented in the report):
   positive: read QTDB's PPV as a lower bound.
 * **Scopes.** ``per_lead`` (LUDB): each lead's marks against each method's delineation of that
   lead. ``global``: one fiducial per beat for the whole record — the reference is the earliest
-  onset / latest offset marked over the leads (LUDB; T peak: the median over leads) or the single
-  multi-lead mark (QTDB); QTLens gives its global fiducials; NeuroKit2's per-lead fiducials are
-  combined the way QTLens combines T ends: earliest onset / latest offset over the leads, dropping
-  a lone lead more than 40 ms beyond all others (T peak: median). ``global_consensus`` (LUDB):
-  the same, but the reference is the median over leads of the marks — robust to a single lead's
-  early or late mark.
-* **QT.** For every paired beat with a marked QRS onset and T end in the ``global`` scope,
-  QT = T end − QRS onset of the reference and of each method: Bland–Altman statistics and plots.
+  onset / latest offset marked over the leads (LUDB; T peak: the median over leads; the CSE
+  definition of the global QT) or the single multi-lead mark (QTDB); QTLens gives its global
+  fiducials; an anchor's per-lead beats are grouped across leads (R peaks within 100 ms, a group
+  found in at least half the leads is a beat) and its fiducials combined the way QTLens combines
+  T ends: earliest onset / latest offset over the leads, dropping a lone lead more than 40 ms
+  beyond all others (T peak: median). ``global_consensus`` (LUDB): the same, but the reference is
+  the median over leads of the marks — robust to a single lead's early or late mark.
+* **Best NeuroKit2.** Per scope and fiducial, the NeuroKit2 method with the lowest error SD
+  among those with sensitivity ≥ 0.8 (:data:`BEST_MIN_SENSITIVITY`); none qualifies → the one
+  with the highest sensitivity. A method that finds few fiducials cannot win on a small SD.
+  openecg is reported beside it, not ranked (it was trained on these records).
+* **QT.** ``qt``: the global QT (T end − QRS onset of the ``global`` scope; for LUDB the
+  cardiologists' global QT of the CSE definition) of every paired beat, per method:
+  Bland–Altman statistics and plots. ``lead_qt`` (LUDB): the QT of lead II and of lead V5 (the
+  leads the LQTS criteria use) against the same lead's marks. ``qt_availability``: of the
+  records (QTDB: windows) whose marked QRS is < 120 ms (LUDB: the median over leads), the
+  share where QTLens reports its QT concept.
 
 CSE tolerances for the error SD (2 SD of the referees): P on 10.2, P off 12.7, QRS on 6.5,
 QRS off 11.6, T end 30.6 ms (The CSE Working Party, Circulation 1985).
@@ -36,12 +52,12 @@ QRS off 11.6, T end 30.6 ms (The CSE Working Party, Circulation 1985).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +66,14 @@ import numpy as np
 from models.data.base import DatasetRecord, RecordDataset
 from models.data.registry import open_dataset
 from models.data.wfdb_annotated import ALL_LEADS, AnnotatedWave
+from models.ecg.anchors import (
+    NEUROKIT_METHODS,
+    OPENECG,
+    LeadBeats,
+    anchor_names,
+    neurokit_leads,
+    openecg_lead,
+)
 from models.ecg.measure import (
     MeasureConfig,
     Measurements,
@@ -68,25 +92,43 @@ FIDUCIALS: dict[str, str] = {
     "T_peak": "t_peak_s",
     "T_end": "t_end_s",
 }
-#: NeuroKit2 output keys of each scored fiducial.
-_NEUROKIT_KEYS: dict[str, str] = {
-    "P_on": "ECG_P_Onsets",
-    "P_off": "ECG_P_Offsets",
-    "QRS_on": "ECG_R_Onsets",
-    "QRS_off": "ECG_R_Offsets",
-    "T_peak": "ECG_T_Peaks",
-    "T_end": "ECG_T_Offsets",
-}
-#: Fiducials that come before the R peak (assigned to the next R), the others to the previous R.
-_BEFORE_R = frozenset({"P_on", "P_off", "QRS_on"})
 _ONSETS = frozenset({"P_on", "QRS_on"})
 #: CSE tolerances (2 SD, ms) where defined.
 CSE_TOLERANCE_MS: dict[str, float] = {"P_on": 10.2, "P_off": 12.7, "QRS_on": 6.5, "QRS_off": 11.6, "T_end": 30.6}
-NEUROKIT_METHODS: tuple[str, ...] = ("dwt", "prominence", "peak", "cwt")
 MATCH_WINDOW_S = 0.150
 LEAD_OUTLIER_S = 0.040
+#: R peaks of different leads within this window are the same beat (s).
+GRID_WINDOW_S = 0.100
+#: The best anchor of a fiducial is the lowest SD among anchors at least this sensitive.
+BEST_MIN_SENSITIVITY = 0.8
+#: Parts of the development split (:func:`record_part`).
+PARTS: tuple[str, ...] = ("tuning", "check")
+#: Leads whose own QT the LQTS criteria use (Schwartz PJ et al., Circulation 124:2181, 2011).
+LQTS_LEADS: tuple[str, ...] = ("II", "V5")
+#: Records whose marked QRS is at least this long (ms) have no QT (bundle branch block).
+WIDE_QRS_MS = 120.0
 QTDB_WINDOW_S = 10.0
 QTLENS = "qtlens"
+
+
+def record_part(dataset: str, record_id: str) -> str:
+    """The part of the development split a record belongs to: ``"check"`` when the first byte of
+    SHA-256(``"<dataset>/<record id>"``) is odd, else ``"tuning"``. The only place the split is
+    defined; tune on ``"tuning"``, report and test on ``"check"``."""
+    digest = hashlib.sha256(f"{dataset}/{record_id}".encode()).digest()
+    return "check" if digest[0] % 2 else "tuning"
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The anchor delineators to run: NeuroKit2 methods and whether openecg runs."""
+
+    neurokit: tuple[str, ...] = NEUROKIT_METHODS
+    openecg: bool = False
+
+    def names(self) -> list[str]:
+        """Report names of the anchors."""
+        return anchor_names(self.neurokit, self.openecg)
 
 
 @dataclass(frozen=True)
@@ -107,6 +149,9 @@ class ScopeResult:
         reference: marked beats: QRS peak time and the marked fiducials (s).
         methods: per method name, its fiducials on the detected beats.
         span_s: the evaluated span (first → last marked QRS peak).
+        qtlens_qt_ms: QTLens' QT concept of the segment (global scopes; ``None`` = unavailable).
+        record_id: the record the segment belongs to.
+        part: the record's part of the development split (:func:`record_part`).
     """
 
     scope: str
@@ -114,6 +159,9 @@ class ScopeResult:
     reference: list[dict[str, float]]
     methods: dict[str, ScopeBeats]
     span_s: tuple[float, float]
+    qtlens_qt_ms: float | None = None
+    record_id: str = ""
+    part: str = ""
 
 
 @dataclass
@@ -225,32 +273,6 @@ def _qtlens_beats(measurements: Measurements, lead: str | None, offset_s: float)
     return ScopeBeats(r_peak_s, times)
 
 
-def neurokit_fiducials(lead_mv: np.ndarray, r_samples: np.ndarray, fs_hz: float, method: str) -> dict[str, np.ndarray]:
-    """NeuroKit2 ``ecg_delineate`` fiducials of one filtered lead, one per R peak (samples; NaN
-    when absent). Onsets are given to the next R, offsets and peaks to the previous one;
-    a failure of the method on this lead leaves every fiducial absent."""
-    import neurokit2 as nk
-
-    out = {name: np.full(r_samples.size, np.nan) for name in FIDUCIALS}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            _, waves = nk.ecg_delineate(lead_mv, r_samples, sampling_rate=round(fs_hz), method=method)
-        except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError):
-            return out
-    for name, key in _NEUROKIT_KEYS.items():
-        for value in waves.get(key, []):
-            if value is None or not np.isfinite(value):
-                continue
-            side = "left" if name in _BEFORE_R else "right"
-            index = int(np.searchsorted(r_samples, value, side=side)) - (0 if name in _BEFORE_R else 1)
-            if 0 <= index < r_samples.size:
-                current = out[name][index]
-                if np.isnan(current) or abs(value - r_samples[index]) < abs(current - r_samples[index]):
-                    out[name][index] = float(value)
-    return out
-
-
 def combine_leads(values: np.ndarray, fiducial: str) -> float:
     """One global time from per-lead times of a beat: earliest onset / latest offset, dropping a
     lone lead more than 40 ms beyond all others; the median for T peak; NaN when none."""
@@ -265,13 +287,37 @@ def combine_leads(values: np.ndarray, fiducial: str) -> float:
     return float(ordered[0])
 
 
-def _combined(r_peak_s: np.ndarray, leads: Sequence[ScopeBeats]) -> ScopeBeats:
-    """One method's global fiducials per beat from its per-lead ones (:func:`combine_leads`)."""
+def _beat_grid(peaks_per_lead: Sequence[np.ndarray]) -> np.ndarray:
+    """Beats across leads: R peaks (s) of all leads grouped within 100 ms; a group found in at
+    least half the leads is a beat, at its median time (s)."""
+    leads = peaks_per_lead
+    peaks = np.sort(np.concatenate(list(leads))) if leads else np.zeros(0)
+    grid: list[float] = []
+    group: list[float] = []
+    for peak in [*peaks, math.inf]:
+        if group and peak - group[0] > GRID_WINDOW_S:
+            if len(group) >= max(1, len(leads) / 2):
+                grid.append(float(np.median(group)))
+            group = []
+        group.append(peak)
+    return np.asarray(grid)
+
+
+def _combined(leads: Sequence[ScopeBeats]) -> ScopeBeats:
+    """One method's global fiducials per beat from its per-lead ones (:func:`combine_leads`),
+    each lead's beat matched to the nearest beat of the grid (:func:`_beat_grid`)."""
+    grid = _beat_grid([lead.r_peak_s for lead in leads])
     times = {}
     for fiducial in FIDUCIALS:
-        per_lead = np.vstack([lead.times_s[fiducial] for lead in leads]) if leads else np.zeros((0, r_peak_s.size))
-        times[fiducial] = np.array([combine_leads(per_lead[:, beat], fiducial) for beat in range(r_peak_s.size)])
-    return ScopeBeats(r_peak_s, times)
+        per_lead = np.full((len(leads), grid.size), np.nan)
+        for row, lead in enumerate(leads):
+            for beat, r_peak in enumerate(lead.r_peak_s):
+                if grid.size:
+                    nearest = int(np.argmin(np.abs(grid - r_peak)))
+                    if abs(grid[nearest] - r_peak) <= GRID_WINDOW_S:
+                        per_lead[row, nearest] = lead.times_s[fiducial][beat]
+        times[fiducial] = np.array([combine_leads(per_lead[:, beat], fiducial) for beat in range(grid.size)])
+    return ScopeBeats(grid, times)
 
 
 def _global_reference(
@@ -309,14 +355,36 @@ def _span(reference: Sequence[dict[str, float]]) -> tuple[float, float]:
     return (min(peaks), max(peaks)) if peaks else (0.0, -1.0)
 
 
+def _anchor_leads(segment_mv: np.ndarray, fs_hz: float, anchors: Anchors) -> list[dict[str, LeadBeats]]:
+    """Per lead row, every anchor's own beats and fiducials (samples from the segment start)."""
+    rows = []
+    for lead_mv in segment_mv:
+        by_anchor: dict[str, LeadBeats] = {}
+        if anchors.neurokit:
+            for method, beats in neurokit_leads(lead_mv, fs_hz, anchors.neurokit).items():
+                by_anchor[f"neurokit_{method}"] = beats
+        if anchors.openecg:
+            by_anchor[OPENECG] = openecg_lead(lead_mv, fs_hz)
+        rows.append(by_anchor)
+    return rows
+
+
+def _scope_beats(beats: LeadBeats, fs_hz: float, offset_s: float) -> ScopeBeats:
+    """An anchor's lead beats in seconds from the record start."""
+    return ScopeBeats(
+        beats.r_samples / fs_hz + offset_s,
+        {name: values / fs_hz + offset_s for name, values in beats.fiducials.items()},
+    )
+
+
 def evaluate_segment(
     record: DatasetRecord,
     segment_s: Segment,
-    methods: Sequence[str],
+    anchors: Anchors,
     config: MeasureConfig | None = None,
 ) -> list[ScopeResult]:
-    """Run QTLens and NeuroKit2 on one segment of ``record`` and collect every scope's marks and
-    fiducials (times in s from the record start)."""
+    """Run QTLens and every anchor on one segment of ``record`` and collect every scope's marks
+    and fiducials (times in s from the record start)."""
     ecg = record.ecg
     start_s, stop_s = segment_s.start_s, segment_s.stop_s
     first, last = round(start_s * ecg.fs_hz), round(stop_s * ecg.fs_hz)
@@ -328,36 +396,30 @@ def evaluate_segment(
         lead: [beat for beat in reference_beats(waves) if segment_s.owns(beat["R"])]
         for lead, waves in (record.fiducials or {}).items()
     }
-    r_samples = analysis.beats.r_samples if analysis.beats is not None else np.zeros(0, dtype=np.int64)
-    r_peak_s = r_samples / analysis.fs_hz + offset
+    anchor_rows = _anchor_leads(segment.signal_mv, ecg.fs_hz, anchors)
     per_lead_methods: dict[str, dict[str, ScopeBeats]] = {}
     for row, lead in enumerate(segment.lead_names):
         per_lead_methods[lead] = {QTLENS: _qtlens_beats(measurements, lead, offset)}
-        for method in methods:
-            fiducials = (
-                neurokit_fiducials(analysis.filtered_mv[row], r_samples, analysis.fs_hz, method)
-                if r_samples.size
-                else {name: np.zeros(0) for name in FIDUCIALS}
-            )
-            per_lead_methods[lead][f"neurokit_{method}"] = ScopeBeats(
-                r_peak_s, {name: values / analysis.fs_hz + offset for name, values in fiducials.items()}
-            )
+        for name, beats in anchor_rows[row].items():
+            per_lead_methods[lead][name] = _scope_beats(beats, ecg.fs_hz, offset)
     global_methods = {QTLENS: _qtlens_beats(measurements, None, offset)}
-    for method in methods:
-        name = f"neurokit_{method}"
-        global_methods[name] = _combined(r_peak_s, [by_method[name] for by_method in per_lead_methods.values()])
+    for name in anchors.names():
+        global_methods[name] = _combined([by_method[name] for by_method in per_lead_methods.values()])
+    qt = measurements.value("qt")
     results: list[ScopeResult] = []
     if ALL_LEADS in inside:
         reference = inside[ALL_LEADS]
-        results.append(ScopeResult("global", ALL_LEADS, reference, global_methods, _span(reference)))
+        if reference:
+            results.append(ScopeResult("global", ALL_LEADS, reference, global_methods, _span(reference), qt))
         return results
     for lead, reference in inside.items():
         if lead in per_lead_methods and reference:
             results.append(ScopeResult("per_lead", lead, reference, per_lead_methods[lead], _span(reference)))
+    grid = _beat_grid([np.array([beat["R"] for beat in beats]) for beats in inside.values()])
     for scope, reducer in (("global", _extreme), ("global_consensus", _median)):
-        reference = _global_reference(inside, r_peak_s, reducer)
+        reference = _global_reference(inside, grid, reducer)
         if reference:
-            results.append(ScopeResult(scope, ALL_LEADS, reference, global_methods, _span(reference)))
+            results.append(ScopeResult(scope, ALL_LEADS, reference, global_methods, _span(reference), qt))
     return results
 
 
@@ -393,10 +455,16 @@ def segments(record: DatasetRecord, window_s: float = QTDB_WINDOW_S) -> list[Seg
     return windows
 
 
-def evaluate_record(dataset: DatasetName, root: str, record_id: str, methods: tuple[str, ...]) -> list[ScopeResult]:
-    """Every scope result of one record (picklable: runs in a worker process)."""
+def evaluate_record(dataset: DatasetName, root: str, record_id: str, anchors: Anchors) -> list[ScopeResult]:
+    """Every scope result of one record, tagged with its id and part (picklable: runs in a
+    worker process)."""
     record = _reader(dataset, Path(root)).load(record_id)
-    return [result for segment in segments(record) for result in evaluate_segment(record, segment, methods)]
+    part = record_part(dataset, record_id)
+    return [
+        replace(result, record_id=record_id, part=part)
+        for segment in segments(record)
+        for result in evaluate_segment(record, segment, anchors)
+    ]
 
 
 def _reader(dataset: DatasetName, root: Path) -> RecordDataset:
@@ -421,33 +489,41 @@ def bland_altman(pairs: Iterable[tuple[float, float]]) -> dict[str, float | int 
 def run_validation(
     dataset: DatasetName,
     root: Path,
-    methods: Sequence[str] = NEUROKIT_METHODS,
+    anchors: Anchors | None = None,
     workers: int = 2,
     record_ids: Sequence[str] | None = None,
     progress: bool = True,
+    part: str | None = None,
 ) -> dict[str, object]:
-    """Validate QTLens and NeuroKit2 on every dev record of ``dataset`` (see module docstring).
+    """Validate QTLens and the anchors on every dev record of ``dataset`` (see module docstring).
 
     Args:
         dataset: ``"ludb"`` or ``"qtdb"``.
         root: the dataset folder (e.g. ``$QTLENS_DATA_DIR/ludb``).
-        methods: NeuroKit2 ``ecg_delineate`` methods to compare.
+        anchors: the anchor delineators (default: NeuroKit2's four methods, openecg when
+            installed).
         workers: processes (records are spread over them; 1 = in this process).
         record_ids: a subset of records (default: the whole dev split).
         progress: show a tqdm progress bar.
+        part: only the records of this part of the split (``"tuning"`` or ``"check"``).
 
     Returns:
-        The report as JSON-serialisable data (scores per scope, method and fiducial; QT
-        Bland–Altman statistics and pairs).
+        The report as JSON-serialisable data, per part of the split (:func:`summarise`).
     """
     from tqdm import tqdm
 
-    unknown = sorted(set(methods) - set(NEUROKIT_METHODS))
+    from models.ecg.anchors import openecg_available
+
+    anchors = anchors or Anchors(openecg=openecg_available())
+    unknown = sorted(set(anchors.neurokit) - set(NEUROKIT_METHODS))
     if unknown:
         raise ValueError(f"unknown NeuroKit2 method(s) {unknown}; choose from {NEUROKIT_METHODS}")
     reader = _reader(dataset, root)
+    if part is not None and part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; choose from {PARTS}")
     ids = list(record_ids) if record_ids is not None else list(reader.record_ids())
-    tasks = [(dataset, str(reader.root), record_id, tuple(methods)) for record_id in ids]
+    ids = [r for r in ids if part is None or record_part(dataset, r) == part]
+    tasks = [(dataset, str(reader.root), record_id, anchors) for record_id in ids]
     bar = tqdm(total=len(tasks), desc=f"validate {dataset}", unit="record", disable=not progress)
     all_results: list[ScopeResult] = []
     if workers <= 1:
@@ -460,49 +536,122 @@ def run_validation(
                 all_results.extend(results)
                 bar.update()
     bar.close()
-    return summarise(dataset, ids, methods, all_results)
+    return summarise(dataset, ids, anchors, all_results)
 
 
-def summarise(
-    dataset: str, record_ids: Sequence[str], methods: Sequence[str], results: Sequence[ScopeResult]
-) -> dict[str, object]:
-    """The report data from every scope result."""
+def _qt_report(pairs: Sequence[tuple[float, float]]) -> dict[str, object]:
+    return {**bland_altman(pairs), "pairs_ms": [[round(a, 2), round(b, 2)] for a, b in pairs]}
+
+
+def _single_mark(results: Sequence[ScopeResult]) -> bool:
+    """Whether the marks are one multi-lead mark per beat (QTDB) rather than per lead (LUDB)."""
+    return not any(result.scope == "global_consensus" for result in results)
+
+
+def _reference_qrs_ms(result: ScopeResult) -> float | None:
+    """Median marked QRS duration (ms) of a global scope's reference beats (LUDB: of the
+    consensus reference, as the earliest onset / latest offset over leads is wider than any
+    lead's QRS)."""
+    widths = [(b["QRS_off"] - b["QRS_on"]) * 1000.0 for b in result.reference if "QRS_on" in b and "QRS_off" in b]
+    return float(np.median(widths)) if widths else None
+
+
+def summarise_part(results: Sequence[ScopeResult]) -> dict[str, object]:
+    """Scores, QT Bland–Altman (global and LQTS-lead), QT availability and best anchors of the
+    scope results of one part of the split."""
     scores: dict[str, dict[str, dict[str, FiducialScore]]] = {}
     qt: dict[str, list[tuple[float, float]]] = {}
+    lead_qt: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    narrow: dict[tuple[str, float], bool] = {}
+    width_scope = "global" if _single_mark(results) else "global_consensus"
     for result in results:
         score_scope(result, scores.setdefault(result.scope, {}))
         if result.scope == "global":
             for method, pairs in qt_pairs(result).items():
                 qt.setdefault(method, []).extend(pairs)
+        if result.scope == width_scope:
+            qrs_ms = _reference_qrs_ms(result)
+            if qrs_ms is not None and qrs_ms < WIDE_QRS_MS:
+                narrow[(result.record_id, result.span_s[0])] = result.qtlens_qt_ms is not None
+        elif result.scope == "per_lead" and result.lead in LQTS_LEADS:
+            for method, pairs in qt_pairs(result).items():
+                lead_qt.setdefault(result.lead, {}).setdefault(method, []).extend(pairs)
+    summaries = {
+        scope: {method: {f: s.summary() for f, s in by_fiducial.items()} for method, by_fiducial in by_method.items()}
+        for scope, by_method in scores.items()
+    }
+    return {
+        "records": sorted({result.record_id for result in results}, key=_natural),
+        "scores": summaries,
+        "best_neurokit": {
+            scope: {fiducial: best_anchor(by_method, fiducial) for fiducial in FIDUCIALS}
+            for scope, by_method in summaries.items()
+        },
+        "qt": {method: _qt_report(pairs) for method, pairs in qt.items()},
+        "lead_qt": {lead: {m: _qt_report(p) for m, p in by_method.items()} for lead, by_method in lead_qt.items()},
+        "qt_availability": {
+            "narrow_qrs": len(narrow),
+            "with_qt": sum(narrow.values()),
+            "share": sum(narrow.values()) / len(narrow) if narrow else None,
+        },
+    }
+
+
+def _natural(record_id: str) -> tuple[int, str]:
+    return (int(record_id), "") if record_id.isdigit() else (0, record_id)
+
+
+def summarise(
+    dataset: str, record_ids: Sequence[str], anchors: Anchors, results: Sequence[ScopeResult]
+) -> dict[str, object]:
+    """The report data from every scope result: one :func:`summarise_part` per part."""
     return {
         "dataset": dataset,
         "records": len(record_ids),
-        "methods": [QTLENS, *[f"neurokit_{m}" for m in methods]],
+        "methods": [QTLENS, *anchors.names()],
+        "openecg": (
+            "openecg ran (its codec was trained on LUDB and QTDB: it has seen these records)"
+            if anchors.openecg
+            else "openecg did not run (not installed: pip install openecg)"
+        ),
         "match_window_ms": MATCH_WINDOW_S * 1000.0,
         "cse_tolerance_ms": CSE_TOLERANCE_MS,
-        "scores": {
-            scope: {method: {f: s.summary() for f, s in by_fiducial.items()} for method, by_fiducial in by_method.items()}
-            for scope, by_method in scores.items()
+        "best_rule": f"best NeuroKit2: lowest SD among its methods with sensitivity >= {BEST_MIN_SENSITIVITY}",
+        "split": {part: sorted((r for r in record_ids if record_part(dataset, r) == part), key=_natural) for part in PARTS},
+        "parts": {
+            part: summarise_part([r for r in results if r.part == part])
+            for part in PARTS
+            if any(record_part(dataset, r) == part for r in record_ids)
         },
-        "qt": {method: {**bland_altman(pairs), "pairs_ms": [[round(a, 2), round(b, 2)] for a, b in pairs]} for method, pairs in qt.items()},
         "definitions": __doc__,
     }
 
 
-def best_neurokit(report: dict[str, object], scope: str, fiducial: str) -> tuple[str, float]:
-    """The NeuroKit2 method with the lowest error SD on ``fiducial`` in ``scope``, and that SD."""
-    scores = report["scores"][scope]  # type: ignore[index]
+def best_anchor(
+    by_method: dict[str, dict[str, dict[str, object]]], fiducial: str, family: str = "neurokit_"
+) -> dict[str, object] | None:
+    """The best anchor of a family (method names starting ``family``) on ``fiducial``
+    (:data:`BEST_MIN_SENSITIVITY` rule, see module doc): ``{"method", "sd_ms", "sensitivity"}``,
+    or ``None`` when no anchor of the family placed the fiducial."""
     candidates = [
-        (method, values[fiducial]["sd_ms"])
-        for method, values in scores.items()
-        if method != QTLENS and values[fiducial]["sd_ms"] is not None
+        (method, values[fiducial])
+        for method, values in by_method.items()
+        if method.startswith(family) and values[fiducial]["sd_ms"] is not None
     ]
-    return min(candidates, key=lambda item: item[1])
+    if not candidates:
+        return None
+    sensitive = [c for c in candidates if c[1]["sensitivity"] >= BEST_MIN_SENSITIVITY]  # type: ignore[operator]
+    if sensitive:
+        method, values = min(sensitive, key=lambda c: c[1]["sd_ms"])  # type: ignore[arg-type,return-value]
+    else:
+        method, values = max(candidates, key=lambda c: c[1]["sensitivity"])  # type: ignore[arg-type,return-value]
+    return {"method": method, "sd_ms": values["sd_ms"], "sensitivity": values["sensitivity"]}
 
 
 def write_report(report: dict[str, object], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``<dataset>_delineation.json`` and ``.html`` (Plotly, inlined) into ``out_dir``."""
-    from models.ecg.validation_report import render_html
+    """Write ``<dataset>_delineation.json``, ``.html`` (Plotly, inlined) and ``.md`` (the README
+    table of the check part, when it was run) into ``out_dir``."""
+    from models.ecg.validation_report import render_html, render_markdown
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{report['dataset']}_delineation"
@@ -510,4 +659,6 @@ def write_report(report: dict[str, object], out_dir: Path) -> tuple[Path, Path]:
     html_path = out_dir / f"{stem}.html"
     json_path.write_text(json.dumps(report, indent=1), encoding="utf-8")
     html_path.write_text(render_html(report), encoding="utf-8")
+    if "check" in report["parts"]:  # type: ignore[operator]
+        (out_dir / f"{stem}.md").write_text(render_markdown(report), encoding="utf-8")
     return json_path, html_path

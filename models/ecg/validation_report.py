@@ -25,13 +25,18 @@ def _cell(summary: dict[str, object], best: bool) -> str:
     return f'<td class="{"best" if best else ""}">{text}</td>'
 
 
-def _table(scope: str, by_method: dict[str, dict[str, dict[str, object]]], tolerances: dict[str, float]) -> str:
+def _table(
+    scope: str,
+    by_method: dict[str, dict[str, dict[str, object]]],
+    best_neurokit: dict[str, dict[str, object] | None],
+    tolerances: dict[str, float],
+) -> str:
     methods = list(by_method)
     fiducials = list(next(iter(by_method.values())))
     rows = []
     for fiducial in fiducials:
-        sds = {m: by_method[m][fiducial]["sd_ms"] for m in methods if by_method[m][fiducial]["sd_ms"] is not None}
-        best = min(sds, key=sds.get) if sds else None  # type: ignore[arg-type]
+        chosen = best_neurokit.get(fiducial)
+        best = None if chosen is None else chosen["method"]
         tolerance = tolerances.get(fiducial)
         label = f"{fiducial}" + (f"<br><small>CSE SD ≤ {tolerance}</small>" if tolerance else "")
         cells = "".join(_cell(by_method[m][fiducial], m == best) for m in methods)
@@ -43,14 +48,14 @@ def _table(scope: str, by_method: dict[str, dict[str, dict[str, object]]], toler
     )
 
 
-def _bland_altman(qt: dict[str, dict[str, object]]) -> str:
+def _bland_altman(qt: dict[str, dict[str, object]], title: str) -> str:
     import plotly.graph_objects as go
     import plotly.io as pio
     from plotly.subplots import make_subplots
 
     methods = [m for m in qt if qt[m]["n"]]
     if not methods:
-        return "<p>No beat with both a marked QRS onset and T end.</p>"
+        return f"<h3>{html.escape(title)}</h3><p>No beat with both a marked QRS onset and T end.</p>"
     figure = make_subplots(rows=1, cols=len(methods), subplot_titles=methods, shared_yaxes=True)
     for column, method in enumerate(methods, start=1):
         pairs = qt[method]["pairs_ms"]
@@ -71,16 +76,35 @@ def _bland_altman(qt: dict[str, dict[str, object]]) -> str:
         f"(limits {qt[m]['loa_low_ms']:.0f} to {qt[m]['loa_high_ms']:.0f} ms, n {qt[m]['n']})</li>"
         for m in methods
     )
-    return pio.to_html(figure, include_plotlyjs=False, full_html=False) + f"<ul>{summary}</ul>"
+    return f"<h3>{html.escape(title)}</h3>" + pio.to_html(figure, include_plotlyjs=False, full_html=False) + f"<ul>{summary}</ul>"
+
+
+def _part(part: str, values: dict[str, object], tolerances: dict[str, float]) -> str:
+    """One part of the split: score tables, QT Bland–Altman plots and QT availability."""
+    scores: dict[str, dict[str, dict[str, dict[str, object]]]] = values["scores"]  # type: ignore[assignment]
+    best: dict[str, dict[str, dict[str, object] | None]] = values["best_neurokit"]  # type: ignore[assignment]
+    tables = "".join(_table(scope, by_method, best[scope], tolerances) for scope, by_method in scores.items())
+    lead_qt: dict[str, dict[str, dict[str, object]]] = values["lead_qt"]  # type: ignore[assignment]
+    plots = _bland_altman(values["qt"], "Global QT (CSE: earliest QRS onset → latest T end)")  # type: ignore[arg-type]
+    plots += "".join(_bland_altman(by_method, f"Lead {lead} QT against lead {lead}'s marks") for lead, by_method in lead_qt.items())
+    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
+    records = ", ".join(html.escape(str(r)) for r in values["records"])  # type: ignore[attr-defined]
+    return (
+        f"<h1>{part.capitalize()} part ({len(values['records'])} records)</h1>"  # type: ignore[arg-type]
+        f"<p><small>Records: {records}</small></p>{tables}"
+        f"<h2>QT: Bland–Altman against the marks</h2>{plots}"
+        f"<p>QT available on {availability['with_qt']} of {availability['narrow_qrs']} records with a marked QRS "
+        "&lt; 120 ms.</p>"
+    )
 
 
 def render_html(report: dict[str, object]) -> str:
     """The standalone HTML page of a validation report (see :func:`models.ecg.validate.summarise`)."""
     from plotly.offline import get_plotlyjs
 
-    scores: dict[str, dict[str, dict[str, dict[str, object]]]] = report["scores"]  # type: ignore[assignment]
     tolerances: dict[str, float] = report["cse_tolerance_ms"]  # type: ignore[assignment]
-    tables = "".join(_table(scope, by_method, tolerances) for scope, by_method in scores.items())
+    parts: dict[str, dict[str, object]] = report["parts"]  # type: ignore[assignment]
+    body = "".join(_part(part, values, tolerances) for part, values in parts.items())
     dataset = html.escape(str(report["dataset"]).upper())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -95,11 +119,58 @@ pre {{ white-space: pre-wrap; background: #f6f6f6; padding: 1em; font-size: 0.85
 </style></head><body>
 <h1>Delineation validation — {dataset} ({report['records']} records)</h1>
 <p>Error = method − cardiologist's mark, mean ± SD in ms over true positives (matching window
-{report['match_window_ms']:.0f} ms); Se = sensitivity, PPV = positive predictive value. The lowest SD of
-each row is highlighted.</p>
-{tables}
-<h2>QT: Bland–Altman against the marks (global scope)</h2>
-{_bland_altman(report['qt'])}  
+{report['match_window_ms']:.0f} ms); Se = sensitivity, PPV = positive predictive value. Highlighted:
+the {html.escape(str(report['best_rule']))}. {html.escape(str(report['openecg']))}. Figures to quote
+are the <b>check</b> part's; the tuning part is what settings were chosen on.</p>
+{body}
 <h2>Definitions</h2><pre>{html.escape(str(report['definitions']))}</pre>
 </body></html>
 """
+
+
+_README_FIDUCIALS = {"P_on": "P on", "P_off": "P off", "QRS_on": "QRS on", "QRS_off": "QRS off", "T_peak": "T peak", "T_end": "T end"}
+
+
+def _md_cell(summary: dict[str, object] | None) -> str:
+    if summary is None or summary["sd_ms"] is None:
+        return "—"
+    return f"{summary['mean_ms']:+.1f} ± {summary['sd_ms']:.1f} ({summary['sensitivity']:.2f})".replace("-", "−")
+
+
+def render_markdown(report: dict[str, object], part: str = "check") -> str:
+    """The README table of one part: per fiducial QTLens, the best NeuroKit2 method (by the
+    report's rule) and openecg, error mean ± SD ms (sensitivity); then the QT Bland–Altman lines."""
+    values: dict[str, object] = report["parts"][part]  # type: ignore[index]
+    scores: dict[str, dict[str, dict[str, dict[str, object]]]] = values["scores"]  # type: ignore[assignment]
+    scope = "per_lead" if "per_lead" in scores else "global"
+    by_method = scores[scope]
+    best: dict[str, dict[str, object] | None] = values["best_neurokit"][scope]  # type: ignore[index]
+    has_openecg = "openecg" in by_method
+    header = "| fiducial | QTLens | best NeuroKit2 | " + ("openecg¹ | " if has_openecg else "") + "CSE 2SD |"
+    lines = [
+        f"{str(report['dataset']).upper()} {part} part ({len(values['records'])} records), {scope.replace('_', ' ')}:",  # type: ignore[arg-type]
+        "",
+        header,
+        "|---" * (header.count("|") - 1) + "|",
+    ]
+    tolerances: dict[str, float] = report["cse_tolerance_ms"]  # type: ignore[assignment]
+    for fiducial, label in _README_FIDUCIALS.items():
+        chosen = best.get(fiducial)
+        nk = "—" if chosen is None else f"{_md_cell(by_method[str(chosen['method'])][fiducial])} {str(chosen['method']).removeprefix('neurokit_')}"
+        row = f"| {label} | {_md_cell(by_method['qtlens'][fiducial])} | {nk} | "
+        if has_openecg:
+            row += f"{_md_cell(by_method['openecg'][fiducial])} | "
+        lines.append(row + f"{tolerances.get(fiducial, '—')} |")
+    lines.append("")
+    qt: dict[str, dict[str, object]] = values["qt"]  # type: ignore[assignment]
+    lead_qt: dict[str, dict[str, dict[str, object]]] = values["lead_qt"]  # type: ignore[assignment]
+    for title, stats in [("global QT", qt), *((f"lead {lead} QT", s) for lead, s in lead_qt.items())]:
+        cells = ", ".join(
+            f"{m} {s['mean_diff_ms']:+.1f} ± {s['sd_diff_ms']:.1f} (n {s['n']})".replace("-", "−")
+            for m, s in stats.items()
+            if s["n"] and (m in ("qtlens", "openecg") or m == (best.get("T_end") or {}).get("method"))
+        )
+        lines.append(f"- {title} vs marks: {cells}")
+    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
+    lines.append(f"- QT available on {availability['with_qt']} of {availability['narrow_qrs']} narrow-QRS records")
+    return "\n".join(lines) + "\n"

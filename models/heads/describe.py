@@ -78,14 +78,14 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
         return RiskReading(name, kind, sentence, None, max_points, set_by)
     if kind == "logistic":
         head = "logistic head on concepts"
-        meaning = str(entry.get("probability_meaning") or f"probability of {label.lower()}")
+        meaning = str(entry.get("probability_meaning") or f"probability of the {label} label")
     else:
         head = f"{card.get('variant', '')} network head".strip()
         source = str(card.get("data", {}).get("source", ""))
         meaning = str(
             entry.get("probability_meaning")
             or _NETWORK_MEANING.get(source, "probability of the {label} label of the "
-                                    "training data").format(label=label.lower())
+                                    "training data").format(label=label)
         )
     sentence = f"{_capital(meaning)} — {learned_from or 'learned from unstated data'}."
     return RiskReading(head, kind, sentence, bands_set_by=set_by)
@@ -102,7 +102,7 @@ def read_risk(card: Mapping[str, Any], task: str, risk: TaskRisk) -> RiskReading
     head = describe_head(card, task)
     if head.kind != POINTS_KIND:
         return head
-    points = points_from_logit(risk.logit)
+    points = risk.points if risk.points is not None else points_from_logit(risk.logit)
     out_of = f" of {head.max_points:g}" if head.max_points else ""
     entry = task_heads(dict(card))[task]
     reference = entry.get("short_reference") or entry.get("reference", "")

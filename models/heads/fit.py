@@ -8,24 +8,39 @@ ECGs of every period carry no drug and serve as that period's baseline instead.
 
 **Two variants, one composable.**
 
-* ``absolute`` — the head reads the concepts of one ECG as they are. It is the head a bundle
-  carries, because an uploaded ECG comes alone, without a drug-free baseline of the same person.
-* ``change_from_baseline`` — the same concepts minus their mean over the subject's pre-dose
-  ECGs of the same period (the study's own ΔQTcF-style analysis). Evaluated for comparison only:
-  it needs a baseline ECG, which the app does not have, so it is never composed.
+* ``absolute`` — the head reads the concepts of one ECG as they are. It is the head the network
+  is composed with, used whenever an ECG comes without a drug-free baseline of the same person.
+* ``change_from_baseline`` — the head reads change concepts (:mod:`models.change`): each ECG's
+  concepts minus their mean over the subject's pre-dose ECGs of the same period (the study's own
+  ΔQTcF-style analysis). A bundle carries it beside the absolute head, and the app uses it for
+  an ECG whose series has a baseline ECG. Its default inputs follow the mechanism of Johannesen
+  et al.: ΔJ-Tpeak_c (lengthened by pure hERG block, unchanged or shorter under added late-sodium
+  or calcium block) and ΔTpeak-Tend (lengthened by both), plus the relative change of the T
+  amplitude. The third was chosen among a few candidates (ΔQTcF, ΔHR, ΔQRS, ΔPR, ΔT amplitude)
+  by leave-one-subject-out AUROC on the six development subjects, so its development numbers are
+  optimistic; the unseen-subject re-run of ``qtlens evaluate-head`` is the test. Its coefficient
+  is *positive*: at a given ΔJ-Tpeak_c and ΔTpeak-Tend, a flatter T points to ranolazine (which
+  flattens T without lengthening J-Tpeak_c), not to a hERG blocker.
 
 **Model.** L2-regularised logistic regression on standardised features (scikit-learn), the
 penalty ``C`` chosen by leave-one-subject-out log-loss inside the training subjects (nested), so
 probabilities are calibrated to the study's mix of ECGs. Features default to QTc (Fridericia),
 J-Tpeak_c and Tpeak-Tend: QTc because it is what clinicians read and override, J-Tpeak_c and
 Tpeak-Tend because they split QTc into the early and late repolarisation that separate the drugs
-in Johannesen et al. (chosen before looking at this data, not selected on it). Which table
+in Johannesen et al., and heart rate because ranolazine and verapamil change it while QTc
+formulas correct for it imperfectly (heart rate was added after the first three fell short of
+QTcF by up to 0.02 AUROC in leave-pair-out evaluation — a choice made on these six subjects, so
+the unseen-subject re-run of ``qtlens evaluate-head`` is the test of it). Which table
 columns are registry concepts is the loader's decision
 (:data:`models.data.ecgrdvq.CONCEPT_COLUMNS`); the table's T-wave amplitude, asymmetry and
 flatness use other definitions and scales (ECGlib, vector magnitude) than the concepts the
-network predicts, so a head trained on them could not be composed. Sex and age are allowed
-features but not defaults: the six subjects are all women aged 20–32, so sex cannot be learned
-at all and age only as a per-subject constant.
+network predicts, so a head trained on them could not be composed (the one exception is the
+*relative* change of the T amplitude, unit- and lead-free to first order, see
+:data:`models.data.ecgrdvq.RELATIVE_CHANGE_STANDINS`). Sex enters both heads as ``female`` where
+the data allow — when the training table holds both sexes (``HeadFitConfig.sex_input``); the six
+development subjects are all women, so there it cannot be learned: the heads then carry no sex
+term and their probabilities are those of women, applied unchanged to men. Age is an allowed
+feature but not a default (ages 20–32 here, one constant per subject).
 
 **Evaluation.** Every score is computed by models that never saw the subjects it scores. Three
 AUROCs per comparison (high-risk drugs vs low-risk drugs, vs placebo):
@@ -70,14 +85,21 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from models.change import PREFIX, ChangeConcept, get_change_concept, is_change_concept
 from models.concepts import DEFAULT_QTC, get_concept, is_concept
-from models.data.ecgrdvq import HIGH_TDP_RISK_DRUGS, Ecgrdvq
+from models.data.ecgrdvq import HIGH_TDP_RISK_DRUGS, RELATIVE_CHANGE_STANDINS, Ecgrdvq
 from models.evaluate import calibration
 from models.heads.logistic import FEMALE_FEATURE, HeadFeature, LogisticTaskHead, feature_unit
 
 TASK = "tdp_risk"
 LABEL = Ecgrdvq.task_labels[TASK]
-DEFAULT_FEATURES: tuple[str, ...] = ("qtc_fridericia", "jtpeak_c", "tpeak_tend")
+DEFAULT_FEATURES: tuple[str, ...] = ("qtc_fridericia", "jtpeak_c", "tpeak_tend", "heart_rate")
+#: Inputs of the change-from-baseline head (change concepts, :mod:`models.change`).
+DEFAULT_CHANGE_FEATURES: tuple[str, ...] = (
+    "delta_jtpeak_c",
+    "delta_tpeak_tend",
+    "delta_t_amplitude_v5",
+)
 #: The clinical baseline: QTc (Fridericia) alone.
 QTC_RULE = DEFAULT_QTC
 #: Inverse L2 penalties searched (on standardised features).
@@ -90,8 +112,14 @@ GROUPS = ("high", "low", PLACEBO)
 COMPARISONS: Mapping[str, tuple[str, str]] = {
     "high_vs_low": ("high", "low"),
     "high_vs_placebo": ("high", PLACEBO),
+    "low_vs_placebo": ("low", PLACEBO),
 }
 VARIANTS = ("absolute", "change_from_baseline")
+#: The QTcF rule each variant is compared with: QTcF of the ECG, or its change from baseline.
+VARIANT_RULES: Mapping[str, str] = {
+    "absolute": QTC_RULE,
+    "change_from_baseline": PREFIX + QTC_RULE,
+}
 #: Scores of each variant: the head, the univariate QTcF logistic, QTcF itself.
 SCORES = ("head", "qtcf_logistic", "qtcf")
 
@@ -108,8 +136,11 @@ class HeadFitConfig:
     """How the head is fitted and evaluated.
 
     Attributes:
-        features: head inputs — registry concepts present in the table, ``age_years``,
-            ``female``.
+        features: inputs of the absolute head — registry concepts present in the table,
+            ``age_years``, ``female``.
+        change_features: inputs of the change-from-baseline head — change concepts
+            (:mod:`models.change`), ``age_years``, ``female``.
+        sex_input: add ``female`` to both heads' inputs when the table holds both sexes.
         c_grid: inverse L2 penalties searched by inner leave-one-subject-out log-loss.
         n_boot: subject-bootstrap resamples per CI.
         seed: seed of the bootstrap.
@@ -119,6 +150,8 @@ class HeadFitConfig:
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
+    change_features: tuple[str, ...] = DEFAULT_CHANGE_FEATURES
+    sex_input: bool = True
     c_grid: tuple[float, ...] = C_GRID
     n_boot: int = 1000
     seed: int = 0
@@ -131,13 +164,15 @@ class HeadFitResult:
     """What :func:`fit_tdp_head` produces.
 
     Attributes:
-        head: the ``absolute`` head fitted on every subject (the composable one).
+        head: the ``absolute`` head fitted on every subject.
+        change_head: the ``change_from_baseline`` head fitted on every subject.
         report: the evaluation, JSON-ready (``evaluation.json``).
         scored: the evaluated ECGs (``subject``, ``drug``, ``group``, ``time_h``, ``label``)
             with one leave-one-subject-out column per ``"<variant>/<score>"``.
     """
 
     head: LogisticTaskHead
+    change_head: LogisticTaskHead
     report: dict[str, Any]
     scored: pd.DataFrame
 
@@ -190,24 +225,56 @@ def feature_frame(table: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=table.index)
 
 
+def _change_source(table: pd.DataFrame, change: ChangeConcept) -> pd.Series:
+    """The column a change concept is computed from, in its source concept's unit: the concept
+    itself, or for a relative change the table's stand-in (:data:`RELATIVE_CHANGE_STANDINS`).
+
+    Raises:
+        ValueError: the table has neither.
+    """
+    if change.source in table.columns:
+        return table[change.source].astype(float)
+    if change.relative and change.source in RELATIVE_CHANGE_STANDINS:
+        column, factor = RELATIVE_CHANGE_STANDINS[change.source]
+        if column in table.columns:
+            return table[column].astype(float) * factor
+    raise ValueError(
+        f"the table has no column for {change.name!r} (the change of {change.source!r})"
+    )
+
+
 def change_from_baseline(
-    table: pd.DataFrame, rows: pd.Index, concepts: Sequence[str]
+    table: pd.DataFrame, rows: pd.Index, changes: Sequence[str]
 ) -> pd.DataFrame:
-    """``concepts`` of ``rows`` minus their mean over the same subject's baseline ECGs of the
-    same period (NaN where that period has no baseline ECG).
+    """Change concepts (:mod:`models.change`) of ``rows`` against the mean of the same subject's
+    baseline ECGs of the same period (NaN where that period has no baseline ECG).
 
     Args:
-        table: the study table (``subject``, ``period``, ``baseline`` and the concept columns).
+        table: the study table (``subject``, ``period``, ``baseline`` and the source columns).
         rows: the rows to express as changes.
-        concepts: registry concept names (columns of ``table``).
+        changes: change concept names (``delta_qtc_fridericia``…).
+
+    Raises:
+        ValueError: a name that is no change concept, or a source the table lacks.
     """
-    values = feature_frame(table, concepts)
     keys = ["subject", "period"]
-    baseline = values[table["baseline"]].groupby([table[k] for k in keys]).mean()
-    reference = baseline.reindex(pd.MultiIndex.from_frame(table.loc[rows, keys]))
-    return pd.DataFrame(
-        values.loc[rows].to_numpy() - reference.to_numpy(), index=rows, columns=list(concepts)
-    )
+    at_baseline = table["baseline"].to_numpy()
+    reference_rows = pd.MultiIndex.from_frame(table.loc[rows, keys])
+    columns = {}
+    for name in changes:
+        try:
+            change = get_change_concept(name)
+        except KeyError as error:
+            raise ValueError(error.args[0]) from None
+        source = _change_source(table, change)
+        baseline = source[at_baseline].groupby([table.loc[at_baseline, k] for k in keys]).mean()
+        reference = baseline.reindex(reference_rows).to_numpy()
+        current = source.loc[rows].to_numpy()
+        columns[name] = [
+            np.nan if (value := change.change(c, b)) is None else value
+            for c, b in zip(current, reference, strict=True)
+        ]
+    return pd.DataFrame(columns, index=rows, dtype=float)
 
 
 def fit_logistic(
@@ -285,19 +352,21 @@ def held_out_scores(
     subjects: np.ndarray,
     features: Sequence[str] | None,
     c_grid: Sequence[float],
+    rule: str = QTC_RULE,
 ) -> HeldOutScores:
     """Fit a head without each subject and without each pair of subjects, and score them.
 
     Args:
         frame: rows with ``subject``, ``group``, ``label`` and the feature columns (no NaN).
         subjects: the subjects in bootstrap order.
-        features: the head's inputs; ``None`` scores the QTcF column itself (no fitting).
+        features: the head's inputs; ``None`` scores the ``rule`` column itself (no fitting).
         c_grid: as for :func:`fit_logistic`.
+        rule: the column scored when ``features`` is ``None``.
     """
     position = np.searchsorted(subjects, frame["subject"].to_numpy())
     group = frame["group"].to_numpy()
     n = subjects.size
-    x = frame[list(features or (QTC_RULE,))].to_numpy()
+    x = frame[list(features or (rule,))].to_numpy()
     loso = np.full(len(frame), np.nan)
     counts = {c: PairCounts(np.zeros((n, n)), np.zeros((n, n))) for c in COMPARISONS}
     folds = []
@@ -382,7 +451,7 @@ def _within_subject(counts: PairCounts) -> Callable[[np.ndarray], float]:
     return lambda draw: float(np.nanmean(own[draw]))
 
 
-def _pooled(
+def pooled_auroc(
     boot: SubjectBootstrap, group: np.ndarray, score: np.ndarray, comparison: str
 ) -> Callable[[np.ndarray], float]:
     """AUROC of the leave-one-subject-out scores of the drawn subjects, pooled."""
@@ -404,7 +473,7 @@ def _auroc_statistics(
         comparison: {
             "leave_pair_out": _leave_pair_out(scores.counts[comparison]),
             "within_subject": _within_subject(scores.counts[comparison]),
-            "pooled": _pooled(boot, group, scores.loso, comparison),
+            "pooled": pooled_auroc(boot, group, scores.loso, comparison),
         }
         for comparison in COMPARISONS
     }
@@ -459,17 +528,30 @@ def _time_course(scored: pd.DataFrame, score: np.ndarray) -> dict[str, dict[str,
     return course
 
 
-def _variant_inputs(
+def variant_inputs(
     table: pd.DataFrame, rows: pd.Index, variant: str, features: Sequence[str]
 ) -> pd.DataFrame:
-    """The feature columns of ``rows`` for a variant (head features ∪ QTcF)."""
-    names = list(dict.fromkeys([*features, QTC_RULE]))
+    """The feature columns of ``rows`` for a variant (head features ∪ the variant's QTcF rule);
+    demographic features are the ECG's own in both variants."""
+    names = list(dict.fromkeys([*features, VARIANT_RULES[variant]]))
     if variant == "absolute":
         return feature_frame(table.loc[rows], names)
-    return change_from_baseline(table, rows, names)
+    changes = [n for n in names if is_change_concept(n)]
+    own = feature_frame(table.loc[rows], [n for n in names if not is_change_concept(n)])
+    return pd.concat([change_from_baseline(table, rows, changes), own], axis=1)[names]
 
 
-def _study_rows(table: pd.DataFrame) -> pd.DataFrame:
+def variant_features(table: pd.DataFrame, variant: str, config: HeadFitConfig) -> list[str]:
+    """A variant's head inputs: the configured ones, plus ``female`` when
+    ``config.sex_input`` and the table holds ECGs of both sexes."""
+    chosen = config.features if variant == "absolute" else config.change_features
+    both_sexes = set(table["sex"].dropna()) >= {"female", "male"}
+    if config.sex_input and both_sexes and FEMALE_FEATURE not in chosen:
+        chosen = (*chosen, FEMALE_FEATURE)
+    return list(chosen)
+
+
+def study_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The post-dose ECGs with subject, drug, risk group, time and label."""
     post = table[~table["pre_dose"]]
     return pd.DataFrame(
@@ -504,16 +586,17 @@ def _variant_report(
     table: pd.DataFrame, rows: pd.DataFrame, variant: str, config: HeadFitConfig
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Held-out scores and their evaluation for one variant, on ECGs with every input."""
-    features = [n for n in config.features if variant == "absolute" or is_concept(n)]
-    inputs = _variant_inputs(table, rows.index, variant, features)
+    features = variant_features(table, variant, config)
+    rule = VARIANT_RULES[variant]
+    inputs = variant_inputs(table, rows.index, variant, features)
     complete = inputs.notna().all(axis=1)
     frame = pd.concat([rows[complete], inputs[complete]], axis=1)
     subjects = np.unique(frame["subject"])
     group = frame["group"].to_numpy()
     held = {
         "head": held_out_scores(frame, subjects, features, config.c_grid),
-        "qtcf_logistic": held_out_scores(frame, subjects, (QTC_RULE,), config.c_grid),
-        "qtcf": held_out_scores(frame, subjects, None, config.c_grid),
+        "qtcf_logistic": held_out_scores(frame, subjects, (rule,), config.c_grid),
+        "qtcf": held_out_scores(frame, subjects, None, config.c_grid, rule),
     }
     boot = SubjectBootstrap(subjects, frame["subject"].to_numpy(), config.n_boot, config.seed)
     statistics = {name: _auroc_statistics(boot, group, h) for name, h in held.items()}
@@ -553,10 +636,11 @@ def _variant_report(
         entry["loso_coefficient_per_sd_range"] = [min(per_fold), max(per_fold)]
     report = {
         "features": features,
+        "qtcf_rule": rule,
         "feature_meaning": "value of one ECG"
         if variant == "absolute"
-        else "value minus the mean of the subject's pre-dose ECGs of the same period",
-        "composable": variant == "absolute",
+        else "change from the mean of the subject's pre-dose ECGs of the same period",
+        "composable": True,
         "n_ecgs": len(frame),
         "dropped_incomplete_ecgs": int((~complete).sum()),
         "scores": scores,
@@ -571,12 +655,13 @@ def _variant_report(
     return report, frame[rows.columns].assign(**columns)
 
 
-def _head_from(report: dict[str, Any], code_version: str) -> LogisticTaskHead:
-    """The composable head: the ``absolute`` variant fitted on every subject."""
-    absolute = report["variants"]["absolute"]
-    fitted = absolute["coefficients"]
-    scores = absolute["scores"]
+def _head_from(report: dict[str, Any], variant: str, code_version: str) -> LogisticTaskHead:
+    """A variant's head fitted on every subject, with its provenance and evaluation summary."""
+    chosen = report["variants"][variant]
+    fitted = chosen["coefficients"]
+    scores = chosen["scores"]
     data = report["data"]
+    reads = "one ECG" if variant == "absolute" else "an ECG's change from the baseline ECG"
     return LogisticTaskHead(
         task=TASK,
         intercept=fitted["intercept"],
@@ -585,10 +670,13 @@ def _head_from(report: dict[str, Any], code_version: str) -> LogisticTaskHead:
             for f in fitted["features"]
         ),
         learned_from=(
-            f"logistic head learned on {STUDY} ({len(data['subjects'])} subjects, "
-            f"{absolute['n_ecgs']} post-dose ECGs; {STUDY_ID})"
+            f"logistic head on {reads}, learned on {STUDY} ({len(data['subjects'])} subjects, "
+            f"{chosen['n_ecgs']} post-dose ECGs; {STUDY_ID})"
         ),
         details={
+            "variant": variant,
+            "feature_meaning": chosen["feature_meaning"],
+            "qtcf_rule": chosen["qtcf_rule"],
             "target": report["design"]["target"],
             "probability_meaning": report["design"]["probability_meaning"],
             "data": data,
@@ -606,25 +694,37 @@ def _head_from(report: dict[str, Any], code_version: str) -> LogisticTaskHead:
                     }
                     for comparison in COMPARISONS
                 },
+                "leave_pair_out_auroc_difference_vs_qtcf": {
+                    comparison: entry["leave_pair_out"]
+                    for comparison, entry in chosen["auroc_difference"]["head_minus_qtcf"].items()
+                },
                 "ece": scores["head"]["calibration"]["ece"],
                 "risk_difference_low_vs_placebo": scores["head"]["risk_difference"][
                     "low_vs_placebo"
                 ],
             },
-            "limitations": _limitations(report),
+            "limitations": _limitations(report, variant),
             "code_version": code_version,
         },
     )
 
 
-def _limitations(report: dict[str, Any]) -> list[str]:
+def _limitations(report: dict[str, Any], variant: str) -> list[str]:
     """What the head cannot claim, stated in the head file and the bundle card."""
     data = report["data"]
     sexes = " and ".join(f"{n} {s}" for s, n in data["sex"].items())
     ages = "–".join(str(a) for a in data["age_years"])
-    difference = report["variants"]["absolute"]["auroc_difference"]["head_minus_qtcf"]
+    chosen = report["variants"][variant]
+    difference = chosen["auroc_difference"]["head_minus_qtcf"]
     low, high = difference["high_vs_low"]["leave_pair_out"]["ci95"]
     verdict = "better than" if low > 0 else "worse than" if high < 0 else "about as well as"
+    rule = "ΔQTcF" if variant == "change_from_baseline" else "QTcF"
+    sex_note = (
+        "Sex is an input."
+        if FEMALE_FEATURE in chosen["features"]
+        else "All subjects were of one sex, so sex is no input: the probability is that learned "
+        "on them, applied unchanged to everyone."
+    )
     return [
         (
             f"Learned on {len(data['subjects'])} healthy volunteers ({sexes}, {ages} years) "
@@ -642,9 +742,10 @@ def _limitations(report: dict[str, Any]) -> list[str]:
             "systematic difference between the two measurements shifts the risk."
         ),
         (
-            f"Leave-pair-out it separates high- from low-risk drugs {verdict} QTcF alone "
+            f"Leave-pair-out it separates high- from low-risk drugs {verdict} {rule} alone "
             f"(AUROC difference 95 % CI {low:+.3f} to {high:+.3f})."
         ),
+        sex_note,
     ]
 
 
@@ -668,12 +769,26 @@ def fit_tdp_head(
     for name in config.features:
         if is_concept(name) and get_concept(name).is_binary:
             raise ValueError(f"{name} is a yes/no finding; the head reads continuous concepts")
-    rows = _study_rows(table)
+    for name in config.change_features:
+        feature_unit(name)
+        if is_concept(name):
+            raise ValueError(
+                f"{name} is a concept of one ECG; the change head reads change concepts "
+                f"({PREFIX}{name}…)"
+            )
+    rows = study_rows(table)
     n_subjects = rows["subject"].nunique()
     if n_subjects < 3:
         raise ValueError(f"the evaluation needs at least 3 subjects, the table has {n_subjects}")
-    inputs = feature_frame(table.loc[rows.index], config.features)
-    constant = {n: inputs[n].dropna().unique() for n in config.features if inputs[n].nunique() < 2}
+    inputs = pd.concat(
+        [
+            feature_frame(table.loc[rows.index], config.features),
+            variant_inputs(table, rows.index, "change_from_baseline", config.change_features),
+        ],
+        axis=1,
+    )
+    inputs = inputs.loc[:, ~inputs.columns.duplicated()]
+    constant = {n: inputs[n].dropna().unique() for n in inputs.columns if inputs[n].nunique() < 2}
     if constant:
         raise ValueError(
             "constant in the training rows, so their effect cannot be learned: "
@@ -714,6 +829,10 @@ def fit_tdp_head(
             scored_parts.append(scored.drop(columns=rows.columns))
     report["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["code_version"] = code_version
-    head = _head_from(report, code_version)
+    head = _head_from(report, "absolute", code_version)
+    change_head = _head_from(report, "change_from_baseline", code_version)
     report["head"] = head.to_dict()
-    return HeadFitResult(head=head, report=report, scored=pd.concat(scored_parts, axis=1))
+    report["change_head"] = change_head.to_dict()
+    return HeadFitResult(
+        head=head, change_head=change_head, report=report, scored=pd.concat(scored_parts, axis=1)
+    )

@@ -2,7 +2,8 @@
 
 :class:`LogisticTaskHead` is the whole head as data — intercept, and per feature its training
 mean and SD and its logit change per SD — so a clinician can read it and a bundle can checksum
-it. Features are registry concepts (:mod:`models.concepts`, registry units) or the demographics
+it. Features are registry concepts (:mod:`models.concepts`, registry units), change concepts of an
+ECG and its baseline (:mod:`models.change`; a *change head* reads these), or the demographics
 ``age_years`` (years) and ``female`` (1 female, 0 male)::
 
     logit = intercept + Σ_f coefficient_per_sd_f · (x_f − mean_f) / sd_f
@@ -31,6 +32,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 import torch
 from torch import nn
 
+from models.change import get_change_concept, is_change_concept
 from models.concepts import concept_names, get_concept, is_concept
 from models.nets.bottleneck import SEX_FEMALE, SEX_MALE
 from models.nets.model import (
@@ -54,17 +56,21 @@ DEMOGRAPHIC_UNITS: Mapping[str, str] = {AGE_FEATURE: "years", FEMALE_FEATURE: ""
 
 
 def feature_unit(name: str) -> str:
-    """Unit of a head feature: the registry unit of a concept, ``years`` for age, ``""`` for sex.
+    """Unit of a head feature: the unit of a concept or change concept, ``years`` for age,
+    ``""`` for sex.
 
     Raises:
-        ValueError: neither a registry concept nor a demographic feature.
+        ValueError: neither a (change) concept nor a demographic feature.
     """
     if is_concept(name):
         return get_concept(name).unit
+    if is_change_concept(name):
+        return get_change_concept(name).concept.unit
     if name in DEMOGRAPHIC_UNITS:
         return DEMOGRAPHIC_UNITS[name]
     raise ValueError(
-        f"unknown head feature {name!r}: use registry concepts or {', '.join(DEMOGRAPHIC_UNITS)}"
+        f"unknown head feature {name!r}: use registry concepts, change concepts (delta_…) or "
+        f"{', '.join(DEMOGRAPHIC_UNITS)}"
     )
 
 
@@ -151,12 +157,58 @@ class LogisticTaskHead:
     def __post_init__(self) -> None:
         get_task(self.task)
         names = [f.name for f in self.features]
-        if not any(is_concept(n) for n in names):
+        concepts = [n for n in names if is_concept(n)]
+        changes = [n for n in names if is_change_concept(n)]
+        if not (concepts or changes):
             raise ValueError("a task head needs at least one concept among its features")
+        if concepts and changes:
+            raise ValueError(
+                f"a task head reads one ECG or its change from baseline, not both: {names}"
+            )
         if len(set(names)) != len(names):
             raise ValueError(f"task head features repeat: {names}")
         if not self.learned_from.strip():
             raise ValueError("a task head must say what data it was learned from")
+
+    @property
+    def reads_change(self) -> bool:
+        """Whether it is a change head (its inputs are change concepts of an ECG pair)."""
+        return any(is_change_concept(f.name) for f in self.features)
+
+    def logit_contributions(
+        self, values: Mapping[str, float | None], female: float | None, age_years: float | None
+    ) -> dict[str, float]:
+        """Each feature's logit push ``coefficient_per_sd · (x − mean) / sd`` for one ECG.
+
+        Args:
+            values: (change) concept values in their units; a missing concept is an error.
+            female: 1 female, 0 male, ``None`` unknown (no push).
+            age_years: years, ``None`` unknown (no push).
+
+        Raises:
+            ValueError: a concept feature without a finite value.
+        """
+        known = {**values, FEMALE_FEATURE: female, AGE_FEATURE: age_years}
+        pushes = {}
+        for feature in self.features:
+            value = known.get(feature.name)
+            if value is None or not math.isfinite(value):
+                if feature.name in DEMOGRAPHIC_UNITS:
+                    pushes[feature.name] = 0.0
+                    continue
+                raise ValueError(f"the head needs {feature.name}, which is unavailable")
+            pushes[feature.name] = feature.coefficient_per_sd * (value - feature.mean) / feature.sd
+        return pushes
+
+    def probability(
+        self,
+        values: Mapping[str, float | None],
+        female: float | None = None,
+        age_years: float | None = None,
+    ) -> float:
+        """The head's probability for one ECG (see :meth:`logit_contributions`)."""
+        logit = self.intercept + sum(self.logit_contributions(values, female, age_years).values())
+        return 1.0 / (1.0 + math.exp(-logit))
 
     def to_dict(self) -> dict[str, Any]:
         """The head file's JSON object."""
@@ -264,6 +316,11 @@ class LogisticHeadModule(nn.Module):
 
     def __init__(self, head: LogisticTaskHead) -> None:
         super().__init__()
+        if head.reads_change:
+            raise ValueError(
+                "a change head reads an ECG and its baseline, not one ECG's concepts: it cannot "
+                "be composed into a network"
+            )
         names = concept_names()
         on_concepts = [f for f in head.features if is_concept(f.name)]
         self.register_buffer(
@@ -363,10 +420,15 @@ class ComposedConceptModel(ConceptModel):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Task logits ``[B, T]`` from concept values, composed heads included."""
-        return self.explain(values, sex, age_years, positive, negative, keep).logits
+        """Task logits ``[B, T]`` from concept values, composed heads included (without the
+        per-concept decomposition :meth:`explain` adds: the suggestion policies call this on
+        hundreds of candidate rows)."""
+        logits = super().decide(values, sex, age_years, positive, negative).clone()
+        derived = self.space.derive(values, sex)
+        for task, head in self.composed.items():
+            logits[:, self.composed_index[task]] = head.explain(derived, sex, age_years).logit
+        return logits
 
     def explain(
         self,
@@ -375,10 +437,9 @@ class ComposedConceptModel(ConceptModel):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> HeadExplanation:
         """The network head's decomposition with the composed tasks' rows replaced."""
-        network = super().explain(values, sex, age_years, positive, negative, keep)
+        network = super().explain(values, sex, age_years, positive, negative)
         logits, intercept, age, sex_push = (
             t.clone() for t in (network.logits, network.intercept, network.age, network.sex)
         )

@@ -185,9 +185,9 @@ def write_head_report(result: HeadFitResult, path: Path) -> None:
     for variant in VARIANTS:
         entry = report["variants"][variant]
         composable = (
-            "the head a bundle carries"
-            if entry["composable"]
-            else ("needs a baseline ECG of the same person: evaluated, never composed")
+            "read when the ECG comes alone"
+            if variant == "absolute"
+            else "read when the ECG's series has a baseline ECG"
         )
         figures = "".join(
             f"<h3>{html.escape(title)}</h3>"
@@ -198,6 +198,7 @@ def write_head_report(result: HeadFitResult, path: Path) -> None:
             f"<section><h2>{html.escape(variant.replace('_', ' '))} — "
             f"{html.escape(composable)}</h2>"
             f"<p>Features: {html.escape(', '.join(entry['features']))} "
+            f"(compared with {html.escape(entry['qtcf_rule'])}) "
             f"({html.escape(entry['feature_meaning'])}); {entry['n_ecgs']} ECGs "
             f"({entry['dropped_incomplete_ecgs']} without every input left out).</p>"
             f"<h3>Coefficients (fitted on every subject)</h3>{_coefficient_table(entry)}"

@@ -5,12 +5,15 @@ called ``values`` is ``[B, K]`` in registry units (ms, mV, bpm, a.u.), binary co
 probability in [0, 1]; ``activations`` are what the task head reads: continuous concepts
 standardised with the training mean and SD, binary concepts unchanged.
 
-**Derived concepts are re-derived, never predicted.** ``heart_rate``, the four QTc formulas,
-``jtpeak_c`` and ``qtc_prolonged`` are computed inside the network from the predicted ``rr``,
-``qt``, ``jtpeak`` (and sex) with the registry's own formulas (:meth:`ConceptSpace.derive`), so the
-model can never show a QTc that disagrees with its QT and RR, and an intervention on QT moves
-every QTc exactly as :func:`models.concepts.rederive` does. A derived concept a clinician types
-in directly is *kept* (not recomputed) and its own dependants follow it.
+**Derived concepts are re-derived, never predicted nor kept.** ``heart_rate``, the four QTc
+formulas, ``jtpeak_c`` and ``qtc_prolonged`` are computed inside the network from the predicted
+``rr``, ``qt``, ``jtpeak`` (and sex) with the registry's own formulas (:meth:`ConceptSpace.derive`),
+so the model can never show a QTc that disagrees with its QT and RR, and an intervention on QT
+moves every QTc exactly as :func:`models.concepts.rederive` does. A derived concept a clinician
+types in directly is *back-solved* into its primary input with the registry's inverse formula
+(:meth:`ConceptSpace.override`: a QTc → QT with the RR in force), so the task head — whose input
+includes derived columns, and which is not retrained for this — is a function of the primary
+concepts in force whichever field was typed.
 
 **Uncertainty** of a measured continuous concept is a predicted log-variance trained with a
 Gaussian negative log-likelihood on the detached mean (Kendall & Gal, NeurIPS 2017,
@@ -33,7 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from models.concepts import REGISTRY, Sex, derivation_order
+from models.concepts import REGISTRY, Sex, back_solving_order, derivation_order
 
 #: Integer codes for sex in model inputs.
 SEX_UNKNOWN, SEX_FEMALE, SEX_MALE = 0, 1, 2
@@ -89,6 +92,10 @@ class ConceptSpace(nn.Module):
         self._derived = tuple((self._index[c.name], c) for c in derivation_order())
         index = torch.tensor([i for i, _ in self._derived])
         self.register_buffer("derived_index", index, persistent=False)
+        self._solving = tuple(
+            (self._index[c.name], self._index[c.solves], c)  # type: ignore[index]
+            for c in back_solving_order()
+        )
 
     @property
     def n_concepts(self) -> int:
@@ -124,15 +131,12 @@ class ConceptSpace(nn.Module):
         continuous = (raw * self.sd + self.mean).clamp(self.plausible_low, self.plausible_high)
         return torch.where(self.is_binary, torch.sigmoid(raw), continuous)
 
-    def derive(
-        self, values: torch.Tensor, sex: torch.Tensor, keep: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def derive(self, values: torch.Tensor, sex: torch.Tensor) -> torch.Tensor:
         """Recompute every derived concept from its inputs with the registry's formulas.
 
         Args:
-            values: ``[B, K]`` registry units; derived columns are overwritten unless kept.
+            values: ``[B, K]`` registry units; derived columns are overwritten.
             sex: ``[B]`` sex codes (sex-specific formulas such as ``qtc_prolonged``).
-            keep: ``[B, K]`` bool, derived entries to leave as given (clinician overrides).
 
         Returns:
             ``[B, K]`` values whose derived columns follow from the rest.
@@ -149,26 +153,40 @@ class ConceptSpace(nn.Module):
                 )
             else:
                 derived = concept.derive(columns, None)
-            if keep is not None:
-                derived = torch.where(keep[:, i], values[:, i], derived)
             columns.derived[concept.name] = derived
         derived_columns = torch.stack([columns.derived[c.name] for _, c in self._derived], dim=1)
         return values.index_copy(1, self.derived_index, derived_columns.to(values.dtype))
 
+    def back_solve(self, values: torch.Tensor, overrides: torch.Tensor) -> torch.Tensor:
+        """``values`` with the given ``overrides`` (``[B, K]``, NaN = not given) in force as
+        primary concepts: a primary one is put in; a typed derived one (a QTc) sets its primary
+        input (QT) through the registry's inverse, reading the other inputs in force (RR, itself
+        possibly overridden or back-solved from a typed heart rate). A derived override without
+        an inverse (``qtc_prolonged``) is ignored, and one whose primary input is given too
+        yields to it; :func:`models.intervene.validate_overrides` refuses both up front.
+        Derived columns are left for :meth:`derive`."""
+        given = ~overrides.isnan()
+        primary = torch.where(given & ~self.is_derived, overrides, values)
+        for i, target, concept in self._solving:
+            assert concept.inverse is not None
+            solved = concept.inverse(_Columns(primary, self._index), overrides[:, i])
+            use = given[:, i] & ~given[:, target]
+            column = torch.where(use, solved, primary[:, target]).unsqueeze(1)
+            primary = primary.index_copy(1, torch.tensor([target], device=values.device), column)
+        return primary
+
     def override(
         self, values: torch.Tensor, overrides: torch.Tensor, sex: torch.Tensor
     ) -> torch.Tensor:
-        """``values`` with the given ``overrides`` (``[B, K]``, NaN = not given) put in and the
-        derived concepts re-derived from them; a derived concept given directly is kept."""
-        given = ~overrides.isnan()
-        return self.derive(torch.where(given, overrides, values), sex, given & self.is_derived)
+        """``values`` with ``overrides`` back-solved into the primary concepts
+        (:meth:`back_solve`) and every derived concept re-derived from them."""
+        return self.derive(self.back_solve(values, overrides), sex)
 
     def spread(
         self,
         values: torch.Tensor,
         measured_sd: torch.Tensor,
         sex: torch.Tensor,
-        keep: torch.Tensor | None = None,
         n_draws: int = 256,
         seed: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,7 +202,6 @@ class ConceptSpace(nn.Module):
             values: ``[B, K]`` predicted values (registry units, binary = probability).
             measured_sd: ``[B, K]`` SD of the measured continuous concepts (other columns ignored).
             sex: ``[B]`` sex codes.
-            keep: ``[B, K]`` derived concepts given directly (not re-derived; no spread).
             n_draws: Monte Carlo draws per record.
             seed: seed of the draws.
 
@@ -201,8 +218,7 @@ class ConceptSpace(nn.Module):
         )  # [n_draws, B, K]
         binary_draw = (uniform < values).to(values.dtype)
         draws = torch.where(self.is_binary, binary_draw, continuous_draw).reshape(n_draws * b, k)
-        keep_draws = None if keep is None else keep.repeat(n_draws, 1)
-        derived = self.derive(draws, sex.repeat(n_draws), keep_draws).reshape(n_draws, b, k)
+        derived = self.derive(draws, sex.repeat(n_draws)).reshape(n_draws, b, k)
         derived_sd = derived.std(dim=0)
         probability = torch.where(self.is_derived, derived.mean(dim=0), values)
         sd = torch.where(

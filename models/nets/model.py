@@ -262,17 +262,18 @@ class ConceptModel(_RiskModelBase):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Task logits ``[B, T]`` from concept values alone — the intervention path.
 
         Args:
-            values: ``[B, K]`` registry units (binary: probability or a clinician's 0/1).
+            values: ``[B, K]`` registry units (binary: probability or a clinician's 0/1); the
+                derived columns are re-derived from the primary ones, so the logits are a
+                function of the primary concepts (back-solve typed derived values first:
+                :meth:`ConceptSpace.back_solve`).
             sex, age_years: ``[B]`` demographics.
             positive, negative: ``[B, K, m]`` concept embeddings from the forward pass.
-            keep: ``[B, K]`` derived concepts given directly that must not be re-derived.
         """
-        activations = self.space.standardise(self.space.derive(values, sex, keep))  # [B, K]
+        activations = self.space.standardise(self.space.derive(values, sex))  # [B, K]
         return self._head(activations, sex, age_years, positive, negative)
 
     def explain(
@@ -282,13 +283,12 @@ class ConceptModel(_RiskModelBase):
         age_years: torch.Tensor,
         positive: torch.Tensor,
         negative: torch.Tensor,
-        keep: torch.Tensor | None = None,
     ) -> HeadExplanation:
         """:meth:`decide` with its exact per-concept decomposition (same arguments)."""
         k, m = self.space.n_concepts, self.concept_head.embedding_dim
         weight = self.task_head.weight  # [T, K·m + D]
         concept_weight = weight[:, : k * m].reshape(-1, k, m)  # [T, K, m]
-        derived = self.space.derive(values, sex, keep)  # [B, K]
+        derived = self.space.derive(values, sex)  # [B, K]
         activations = self.space.standardise(derived)
         per_unit = torch.einsum("tkm,bkm->btk", concept_weight, positive - negative)  # [B, T, K]
         concept = per_unit * activations.unsqueeze(1)  # [B, T, K]

@@ -46,7 +46,8 @@ class TaskRisk:
     """One task's risk and how the concepts produce it.
 
     ``logit = intercept + Σ contributions + age_contribution + sex_contribution``;
-    ``probability = sigmoid(logit)``. ``weights`` are logit changes per SD (continuous) or for
+    ``probability = sigmoid(logit)``; for a points head (:mod:`models.heads.points`) the logit is
+    ``points − 2.5`` and ``points`` holds the score. ``weights`` are logit changes per SD (continuous) or for
     presence (binary) — for a task head composed from elsewhere (:mod:`models.heads`), per SD of
     that head's training data, and 0 for concepts it does not read. Contributions and weights
     are empty for the black box.
@@ -60,6 +61,7 @@ class TaskRisk:
     weights: dict[str, float] = field(default_factory=dict)
     age_contribution: float = 0.0
     sex_contribution: float = 0.0
+    points: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

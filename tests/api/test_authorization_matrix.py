@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/records/{public_id}/signal"): LOGGED_IN,
     ("POST", "/api/v1/records/{public_id}/review"): CLINICAL,
     ("POST", "/api/v1/records/{public_id}/reopen"): CLINICAL,
+    ("PUT", "/api/v1/records/{public_id}/series"): CLINICAL,
     ("DELETE", "/api/v1/records/{public_id}"): {ADMIN},
     ("POST", "/api/v1/records/{public_id}/predictions"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}"): LOGGED_IN,
@@ -64,6 +65,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/research"): RESEARCH,
     ("GET", "/admin"): {ADMIN},
     ("GET", "/account"): LOGGED_IN,
+    ("GET", "/about"): LOGGED_IN,
     ("GET", "/static/vendor/plotly.min.js"): EVERYONE,
 }
 UNCHECKED = {"/api/docs", "/api/docs/oauth2-redirect", "/api/v1/openapi.json"}
@@ -163,7 +165,7 @@ def _request(client: TestClient, method: str, path: str) -> int:
     kwargs: dict = {"follow_redirects": False}
     if not path.startswith("/api/"):
         kwargs["headers"] = {"Accept": "text/html"}
-    if method in {"POST", "PATCH"}:
+    if method in {"POST", "PATCH", "PUT"}:
         kwargs["json"] = {}
     return client.request(method, path, **kwargs).status_code
 

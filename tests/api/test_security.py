@@ -106,3 +106,37 @@ def test_upload_is_rate_limited(app_database: str) -> None:
                                                                      "application/octet-stream"))]
                                 ).status_code for _ in range(4)]
     assert statuses == [415, 415, 429, 429]
+
+
+def _add_user(admin: TestClient, username: str, password: str):  # noqa: ANN202 - a Response
+    return admin.post("/api/v1/admin/users",
+                      json={"username": username, "password": password, "role": "clinician"})
+
+
+def test_weak_passwords_are_refused_with_the_reason(client_as) -> None:
+    admin = client_as("admin")
+    for password, reason in (("aaaaaaaaaa", "one repeated character"),
+                             (" " * 12, "only whitespace"),
+                             ("xdr_weakpass_x", "contains the username"),
+                             ("Qwertyuiop", "common passwords"),
+                             ("1234567890", "common passwords")):
+        refused = _add_user(admin, "dr_weakpass", password)
+        assert refused.status_code == 422, (password, refused.text)
+        assert reason in refused.json()["message"], (password, refused.json())
+    assert _add_user(admin, "dr_weakpass", "violet lantern 73 ridge").status_code == 201
+
+
+def test_reactivating_a_user_does_not_revive_their_sessions_or_tokens(client_as,
+                                                                      app_client) -> None:
+    admin = client_as("admin")
+    assert _add_user(admin, "dr_paused", PASSWORD).status_code == 201
+    user = TestClient(app_client.app)
+    login(user, "dr_paused")
+    token = user.post("/api/v1/me/tokens", json={"name": "script"}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    for active in (False, True):
+        changed = admin.patch("/api/v1/admin/users/dr_paused", json={"is_active": active})
+        assert changed.status_code == 200, changed.text
+    assert user.get("/api/v1/me").status_code == 401
+    assert TestClient(app_client.app).get("/api/v1/me", headers=bearer).status_code == 401
+    assert login(TestClient(app_client.app), "dr_paused").get("/api/v1/me").status_code == 200

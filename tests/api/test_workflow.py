@@ -51,26 +51,31 @@ def test_upload_predict_override_revert_export(client_as, data_dir: Path,
                           json={"concept": "qtc_fridericia", "value": 540, "comment": "calipers"})
     assert edit.status_code == 201, edit.text
     event = edit.json()
-    assert event["new_value"] == 540 and event["previous_value"] == qtc["value"]
+    after = {c["name"]: c for c in event["prediction"]["concepts"]}
+    rr_s = after["rr"]["value"] / 1000
+    # A typed QTc sets QT with the RR in force and that formula: the event is the QT it set.
+    assert event["concept"] == "qt" and event["previous_value"] == after["qt"]["model_value"]
+    assert abs(event["new_value"] - 540 * rr_s ** (1 / 3)) < 0.01
     assert event["risks_before"]["tdp_risk"] == tdp_before
     # A longer QTc (Fridericia, which the TdP head reads) raises the risk.
     assert event["risks_after"]["tdp_risk"] > tdp_before
-    after = {c["name"]: c for c in event["prediction"]["concepts"]}
-    assert after["qtc_fridericia"]["overridden"] and after["qtc_fridericia"]["value"] == 540
-    assert after["qtc_fridericia"]["overridden_by"] == "clinician1"
+    assert abs(after["qtc_fridericia"]["value"] - 540) < 0.01
+    assert after["qt"]["overridden"] and after["qt"]["overridden_by"] == "clinician1"
+    assert not after["qtc_fridericia"]["overridden"] and after["qtc_fridericia"]["sets"] == "qt"
 
     qt_edit = clinician.post(f"/api/v1/predictions/{prediction['id']}/interventions",
                              json={"concept": "qt", "value": 480, "source": "caliper"}).json()
     rederived = {c["name"]: c for c in qt_edit["prediction"]["concepts"]}
-    rr_s = rederived["rr"]["value"] / 1000
     assert abs(rederived["qtc_bazett"]["value"] - 480 / rr_s ** 0.5) < 0.5  # QT moves Bazett
-    assert rederived["qtc_fridericia"]["value"] == 540  # an explicit override stays
+    assert abs(rederived["qtc_fridericia"]["value"] - 480 / rr_s ** (1 / 3)) < 0.5  # and every QTc
 
+    # Reverting a QTc reverts the QT it set: back to the model's values.
     revert = clinician.delete(f"/api/v1/predictions/{prediction['id']}/interventions/qtc_fridericia")
     assert revert.status_code == 200, revert.text
+    assert revert.json()["concept"] == "qt" and revert.json()["source"] == "revert"
     reverted = {c["name"]: c for c in revert.json()["prediction"]["concepts"]}
-    assert not reverted["qtc_fridericia"]["overridden"]
-    assert abs(reverted["qtc_fridericia"]["value"] - 480 / rr_s ** (1 / 3)) < 0.5
+    assert not reverted["qt"]["overridden"]
+    assert abs(reverted["qtc_fridericia"]["value"] - qtc["model_value"]) < 0.01
 
     history = clinician.get(f"/api/v1/predictions/{prediction['id']}/interventions").json()
     assert [h["action"] for h in history] == ["override", "override", "revert"]
@@ -81,7 +86,7 @@ def test_upload_predict_override_revert_export(client_as, data_dir: Path,
     rows = list(csv.DictReader(io.StringIO(export.text)))
     ours = [r for r in rows if r["record_id"] == record["id"]]
     assert [r["action"] for r in ours] == ["override", "override", "revert"]
-    assert float(ours[0]["new_value"]) == 540 and ours[0]["concept"] == "qtc_fridericia"
+    assert ours[0]["concept"] == "qt" and ours[2]["source"] == "revert"
     assert float(ours[0]["after_tdp_risk"]) > float(ours[0]["before_tdp_risk"])
     assert ours[0]["user"].startswith("U-") and "clinician1" not in export.text
     assert "calipers" not in export.text  # free-text comments are not exported
@@ -130,6 +135,13 @@ def test_bad_values_are_refused_with_a_reason(client_as, data_dir: Path) -> None
     assert nothing.status_code == 422 and "not overridden" in nothing.json()["message"]
     assert clinician.post("/api/v1/predictions/999999/interventions",
                           json={"concept": "qt", "value": 400}).status_code == 404
+
+
+def test_a_worklist_offset_beyond_64_bits_is_refused_not_a_server_error(client_as) -> None:
+    clinician = client_as("clinician")
+    huge = clinician.get("/api/v1/records", params={"offset": "6065918615820068454400"})
+    assert huge.status_code == 422 and "offset" in huge.json()["message"]
+    assert clinician.get("/api/v1/records", params={"offset": "1000000000"}).status_code == 200
 
 
 def _counts(database_url: str) -> tuple[int, int, int]:

@@ -68,3 +68,38 @@ def test_database_problems_are_one_line_errors(run, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("QTLENS_DEVICE", "tpu")
     bad_setting = run("users", "list")
     assert bad_setting.exit_code == 2 and "invalid configuration" in bad_setting.output
+
+
+@pytest.mark.parametrize("username", ["<b>dr</b>", "dr\nsmith", "dr smith", "x" * 65])
+def test_users_add_validates_usernames_like_the_api(run, username: str) -> None:
+    run("db", "upgrade")
+    refused = run("users", "add", username, "--role", "clinician", "--password-stdin",
+                  stdin="violet lantern 73 ridge\n")
+    assert refused.exit_code == 2, refused.output
+    assert "username" in refused.output and "Traceback" not in refused.output
+    assert username not in run("users", "list").output
+
+
+def test_the_audit_key_file_is_created_private_and_reused(run, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "var" / "audit_key"
+    monkeypatch.delenv("QTLENS_AUDIT_KEY")
+    monkeypatch.setenv("QTLENS_AUDIT_KEY_FILE", str(key_file))
+    assert run("db", "upgrade").exit_code == 0
+    assert key_file.stat().st_mode & 0o777 == 0o600 and len(key_file.read_text()) >= 32
+    key = key_file.read_text()
+    assert run("users", "add", "dr_k", "--role", "clinician", "--password-stdin",
+               stdin="violet lantern 73 ridge\n").exit_code == 0
+    assert key_file.read_text() == key and run("audit", "verify").exit_code == 0
+    key_file.write_text("another key, not the one that signed the rows")
+    assert run("audit", "verify").exit_code == 1
+
+
+def test_an_unwritable_checkpoint_file_is_a_one_line_error(run, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("QTLENS_AUDIT_CHECKPOINT_FILE", str(blocker / "checkpoints.jsonl"))
+    failed = run("db", "upgrade")
+    assert failed.exit_code == 2 and failed.output.startswith("error: audit log: ")
+    assert "a-file" in failed.output and len(failed.output.splitlines()) == 1

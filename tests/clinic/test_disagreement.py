@@ -28,17 +28,21 @@ def test_values_disagree_only_beyond_their_combined_uncertainty() -> None:
     assert found is not None and found.z == pytest.approx(91.0 / combined)
     assert found.text == "model 455 ms, measured 364 ms"
     assert disagreement("t_amplitude_ii", 0.4, 0.02, 0.1).text == "model 0.40 mV, measured 0.10 mV"
-    # Nothing to compare: a missing value, a binary finding.
+    # Nothing to compare: a missing value.
     assert disagreement("qt", 455.0, 10.0, None) is None
-    assert disagreement("t_notched", 1.0, 0.1, 0.0) is None
+    # A finding: only a model more than 90 % sure of the opposite is flagged.
+    bernoulli = lambda p: math.sqrt(p * (1 - p))  # noqa: E731
+    found = disagreement("t_notched", 0.95, bernoulli(0.95), 0.0)
+    assert found is not None and found.text == "model 95% likely, measured absent"
+    assert disagreement("t_notched", 0.05, bernoulli(0.05), 1.0).text == (
+        "model 5% likely, measured present")
+    assert disagreement("t_notched", 0.85, bernoulli(0.85), 0.0) is None
+    assert disagreement("t_notched", 0.95, bernoulli(0.95), 1.0) is None
 
 
-def test_every_continuous_concept_states_a_measurement_sd() -> None:
+def test_every_concept_states_a_measurement_sd() -> None:
     for concept in REGISTRY:
-        if concept.is_binary:
-            assert concept.measurement_sd is None
-        else:
-            assert concept.measurement_sd is not None and concept.measurement_sd > 0, concept.name
+        assert concept.measurement_sd is not None and concept.measurement_sd > 0, concept.name
 
 
 def test_disagreements_are_ordered_most_discordant_first() -> None:
@@ -73,7 +77,8 @@ def test_the_api_flags_disagreement_in_words_and_ranks_it_first(
     prediction = clinician.post(f"/api/v1/records/{record['id']}/predictions").json()
     # Every flag the API shows follows the rule on the API's own numbers.
     for c in prediction["concepts"]:
-        expected = disagreement(c["name"], c["model_value"], c["uncertainty"], c["measured_value"])
+        compared = c["probability"] if c["kind"] == "binary" else c["model_value"]
+        expected = disagreement(c["name"], compared, c["uncertainty"], c["measured_value"])
         assert c["disagreement"] == (expected.text if expected else None), c["name"]
     # A measurement far from the model's QT (as a pipeline reading a U wave as T would give).
     qt = next(c for c in prediction["concepts"] if c["name"] == "qt")
@@ -91,7 +96,7 @@ def test_the_api_flags_disagreement_in_words_and_ranks_it_first(
     flagged = next(c for c in view["concepts"] if c["name"] == "qt")
     assert flagged["disagreement"] == f"model {qt['model_value']:.0f} ms, measured {far} ms"
     found = disagreements(
-        {c["name"]: ConceptEstimate(c["model_value"], c["uncertainty"])
+        {c["name"]: ConceptEstimate(c["model_value"], c["uncertainty"], c["probability"])
          for c in view["concepts"] if c["model_value"] is not None},
         {c["name"]: c["measured_value"] for c in view["concepts"]})
     assert view["suggestion"]["concept"] == next(iter(found))

@@ -15,7 +15,7 @@ from models.bundle import LoadedBundle, load_bundle
 from models.cli import build_cli
 from models.concepts import concept_names
 from models.ecg.record import Ecg
-from models.heads.describe import read_risk
+from models.heads.describe import describe_head, read_risk
 from models.heads.points import (
     PointsTaskHead,
     load_task_head,
@@ -100,7 +100,8 @@ def test_the_shipped_long_qt_risk_is_the_schwartz_score(demo_bundle: LoadedBundl
     values = {n: prediction.head_state.head_values[i] for i, n in enumerate(NAMES)}
     expected, _ = score(values["qtc_bazett"], values["t_alternans"], values["t_notched"],
                         values["heart_rate"], SEX_FEMALE, 51)
-    assert points_from_logit(risk.logit) == expected
+    assert points_from_logit(risk.logit) == expected == risk.points
+    assert prediction.tasks["tdp_risk"].points is None
     assert risk.band.value == schwartz_head().category(expected)
     reading = read_risk(demo_bundle.card, "lqts_risk", risk)
     assert reading.head == "Schwartz score (ECG items)" and reading.points == expected
@@ -140,6 +141,9 @@ def test_the_api_says_which_head_produced_the_risk_and_its_points(client_as,
     assert risks["tdp_risk"]["meaning"].startswith(
         "Probability that the ECG was recorded under a high-TdP-risk hERG blocker")
     assert "ECGRDVQ" in risks["tdp_risk"]["meaning"]
+    listed = clinician.get(f"/api/v1/records/{record['id']}").json()
+    assert listed["risk_bands"] == {t: r["band"] for t, r in risks.items()}  # the bundle's bands
+    assert listed["risk_points"] == {"lqts_risk": lqts["points"]}
     edit = clinician.post(f"/api/v1/predictions/{prediction['id']}/interventions",
                           json={"concept": "qtc_bazett", "value": 485})
     assert edit.status_code == 201, edit.text
@@ -173,6 +177,11 @@ def test_compose_puts_the_schwartz_head_in_force_and_the_network_back(tmp_path: 
     assert research.task_heads["lqts_risk"]["kind"] == "network"
     assert research.task_heads["tdp_risk"]["kind"] == "logistic"
     assert not (out / "heads" / "lqts_risk.json").exists()
+    reading = describe_head(research.card, "lqts_risk")
+    assert (reading.head, reading.kind, reading.points) == ("joint network head", "network", None)
+    assert reading.sentence == (
+        "Probability of the Long-QT risk label of QTLens' synthetic causal model (a simulation, "
+        "not a patient's risk) — joint network head trained on 4000 synthetic ECGs, seed 0.")
     wrong = runner.invoke(build_cli(), ["compose-bundle", "--base", str(out), "--head",
                                         "tdp_risk=schwartz", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "predicts lqts_risk" in wrong.output

@@ -59,10 +59,8 @@ def _seed(db: Database, bundle) -> tuple[list[int], int]:  # noqa: ANN001
 def _edit(db: Database, bundle, user_id: int, prediction_id: int, concept: str,  # noqa: ANN001
           value: float) -> None:
     with db.write() as session:
-        prediction, record = service.get_prediction(session, prediction_id)
         user = session.get(service.User, user_id)
-        service.record_intervention(session, bundle, prediction, record, user, concept,
-                                    "override", value)
+        service.edit_prediction(session, bundle, prediction_id, user, concept, "override", value)
 
 
 def test_concurrent_edits_log_each_predecessor(migrated_url: str, bundle) -> None:  # noqa: ANN001

@@ -122,14 +122,15 @@ def test_replace_is_refused_by_the_database(logged) -> None:
                      "ON CONFLICT (id) DO UPDATE SET new_value = 999")
     with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
         session.execute(sa.text(statement))
-    if db.is_sqlite:  # a REPLACE on the unique hash, under a new id, is refused too
-        with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
-            session.execute(sa.text(
-                "INSERT OR REPLACE INTO interventions (id, prediction_id, user_id, created_at, "
-                "action, concept, unit, risks_before, risks_after, source, seq, prev_hash, hash) "
-                "SELECT 99, prediction_id, user_id, created_at, action, concept, unit, "
-                "risks_before, risks_after, source, 99, prev_hash, hash FROM interventions "
-                "WHERE id = 2"))
+    if db.is_sqlite:  # a REPLACE on another unique column, under a new id, is refused too
+        for seq, new_hash in (("99", "hash"), ("seq", "'f' || hash")):
+            with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+                session.execute(sa.text(
+                    "INSERT OR REPLACE INTO interventions (id, prediction_id, user_id, "
+                    "created_at, action, concept, unit, risks_before, risks_after, source, seq, "
+                    f"prev_hash, hash) SELECT 99, prediction_id, user_id, created_at, action, "
+                    f"concept, unit, risks_before, risks_after, source, {seq}, prev_hash, "
+                    f"{new_hash} FROM interventions WHERE id = 2"))
 
 
 def test_replace_with_the_guard_dropped_is_detected(
@@ -229,3 +230,25 @@ def test_migration_rekeys_a_verified_legacy_chain(
         code, output = _verify(database_url, monkeypatch)
         assert code == 0 and "interventions: 3 rows, OK" in output
     db.dispose()
+
+
+def test_a_lost_checkpoint_file_fails_until_the_operator_seals_again(
+        logged, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    db, _, _ = logged
+    lost = tmp_path / "new-checkpoints.jsonl"
+    monkeypatch.setenv("QTLENS_AUDIT_CHECKPOINT_FILE", str(lost))
+    _assert_tampered(db.url, monkeypatch, "deleting rows from the end cannot be ruled out")
+    sealed = CliRunner().invoke(build_main_cli(), ["audit", "checkpoint"])
+    assert sealed.exit_code == 0 and "had no checkpoint; sealing it" in sealed.output
+    assert _verify(db.url, monkeypatch)[0] == 0
+
+
+def test_a_deleted_chain_id_is_detected(logged, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _, _ = logged
+    with db.write() as session:
+        if db.is_sqlite:
+            session.execute(sa.text("DROP TRIGGER audit_chain_no_delete"))
+        else:
+            session.execute(sa.text("ALTER TABLE audit_chain DISABLE TRIGGER USER"))
+        session.execute(sa.text("DELETE FROM audit_chain"))
+    _assert_tampered(db.url, monkeypatch, "0 chain ids where there must be one")

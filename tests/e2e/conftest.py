@@ -103,14 +103,16 @@ def watch(page: object, problems: list[str]) -> object:
     return page
 
 
-def open_uploaded_record(browser: object, server: Server, data_dir: Path, record: str,
-                         problems: list[str], timeout_ms: int = 60_000) -> tuple[object, object]:
-    """Log in as ``clinician1``, upload LUDB ``record`` and wait for its risk on the record page.
+def open_upload(browser: object, server: Server, paths: list[Path], problems: list[str],
+                viewport: dict[str, int] | None = None,
+                timeout_ms: int = 60_000) -> tuple[object, object]:
+    """Log in as ``clinician1`` in a fresh browser context (``viewport``, default 1366 × 900),
+    upload the ECG files ``paths`` and wait for the record page's risk and tracing.
 
     Returns:
         ``(browser context, page)``; console and page errors go to ``problems``.
     """
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900})
     page = watch(context.new_page(), problems)
     page.set_default_timeout(timeout_ms)
     page.goto(f"{server.base_url}/login")
@@ -118,9 +120,16 @@ def open_uploaded_record(browser: object, server: Server, data_dir: Path, record
     page.fill("input[name=password]", PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/worklist")
-    folder = data_dir / "ludb" / "data"
-    page.set_input_files("[data-testid=file-input]",
-                         [str(folder / f"{record}.hea"), str(folder / f"{record}.dat")])
+    page.set_input_files("[data-testid=file-input]", [str(path) for path in paths])
     page.wait_for_url("**/records/ECG-*")
     page.wait_for_selector("[data-testid=risk-lqts_risk]")
+    page.wait_for_selector("#ecg-plot .main-svg")
     return context, page
+
+
+def open_uploaded_record(browser: object, server: Server, data_dir: Path, record: str,
+                         problems: list[str], timeout_ms: int = 60_000) -> tuple[object, object]:
+    """:func:`open_upload` of LUDB ``record`` (its ``.hea`` and ``.dat``)."""
+    folder = data_dir / "ludb" / "data"
+    return open_upload(browser, server, [folder / f"{record}.hea", folder / f"{record}.dat"],
+                       problems, timeout_ms=timeout_ms)

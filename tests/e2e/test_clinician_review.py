@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db.models import Intervention, Record
+from models.concepts import get_concept
 from tests.e2e.conftest import ARTIFACTS, Server, open_uploaded_record
 
 pytestmark = pytest.mark.e2e
@@ -69,9 +70,9 @@ def test_calipers_override_revert_and_suggestion(server: Server, browser, data_d
     page.click("[data-testid=follow-suggestion]")
     focused = page.evaluate("document.activeElement.dataset.testid")
     assert focused == f"override-{suggested}"
-    page.keyboard.type("1" if suggested in {"t_notched", "t_inverted", "t_late_onset",
-                                            "t_broad_based", "u_wave", "t_alternans",
-                                            "qtc_prolonged"} else "500")
+    concept = get_concept(suggested)  # a plausible value in the concept's own unit
+    page.keyboard.type("1" if concept.kind.value == "binary"
+                       else f"{concept.normal_high:.{concept.decimals}f}")
     page.keyboard.press("Enter")
     page.wait_for_selector(f"[data-concept={suggested}].overridden")
 
@@ -84,7 +85,7 @@ def test_calipers_override_revert_and_suggestion(server: Server, browser, data_d
     assert [(e.action, e.concept, e.source) for e in events] == [
         ("override", "qt", "caliper"),
         ("override", "tpeak_tend", "typed"),
-        ("revert", "tpeak_tend", "typed"),
+        ("revert", "tpeak_tend", "revert"),
         ("override", suggested, "suggestion"),
     ]
     assert events[0].new_value == round(caliper_ms)

@@ -28,13 +28,29 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
                           "blocker") and "ECGRDVQ" in tdp
     assert "logistic head" in page.text_content("[data-testid=risk-head-tdp_risk]")
 
+    # Every disagreement the API reports is written on its concept row, and only those.
+    record_id = page.get_attribute("#record-app", "data-record-id")
+    record = page.request.get(f"{server.base_url}/api/v1/records/{record_id}").json()
+    prediction = page.request.get(
+        f"{server.base_url}/api/v1/predictions/{record['latest_prediction_id']}").json()
+    expected = {c["name"]: c["disagreement"] for c in prediction["concepts"] if c["disagreement"]}
+    shown = {node.get_attribute("data-testid").removeprefix("disagreement-"): node.text_content()
+             for node in page.query_selector_all("[data-testid^=disagreement-]")}
+    assert shown == {name: f"Model and measurement disagree: {text}"
+                     for name, text in expected.items()}
+
     page.fill("[data-testid=override-qtc_bazett]", "490")
     page.click("[data-testid=apply-qtc_bazett]")
-    page.wait_for_selector("[data-concept=qtc_bazett].overridden")
+    page.wait_for_selector("[data-concept=qt].overridden")  # a typed QTc lands on QT
     after = page.text_content("[data-testid=risk-lqts_risk]")
     assert float(after.split()[0]) >= 3.0
     assert page.get_attribute("[data-testid=risk-lqts_risk]", "class").endswith("band-high")
     page.screenshot(path=str(ARTIFACTS / "e2e-risk-meaning.png"), full_page=True)
+
+    page.click("nav >> text=Worklist")
+    page.wait_for_selector(f"text={record_id}")
+    row = page.locator("tr", has_text=record_id)
+    assert " pts " in row.text_content()  # the worklist shows the Schwartz points, not a percent
 
     page.click("nav >> text=About this model")
     page.wait_for_url("**/about")

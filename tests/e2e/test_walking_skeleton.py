@@ -47,7 +47,7 @@ def test_clinician_edits_qtc_and_researcher_exports_it(server: Server, browser, 
     # The Long-QT risk is the Schwartz score's ECG items, which read QTc (Bazett), in points.
     page.fill("[data-testid=override-qtc_bazett]", "560")
     page.click("[data-testid=apply-qtc_bazett]")
-    page.wait_for_selector("[data-concept=qtc_bazett].overridden")
+    page.wait_for_selector("[data-concept=qt].overridden")  # a typed QTc lands on QT
     risk_after = page.text_content("[data-testid=risk-lqts_risk]")
     assert risk_after != risk_before
     assert float(risk_after.split()[0]) > float(risk_before.split()[0])
@@ -63,8 +63,9 @@ def test_clinician_edits_qtc_and_researcher_exports_it(server: Server, browser, 
         page.click("[data-testid=export-interventions]")
     exported = download_info.value.path().read_text()
     rows = list(csv.DictReader(io.StringIO(exported)))
-    edits = [r for r in rows if r["record_id"] == record_id and r["concept"] == "qtc_bazett"]
-    assert len(edits) == 1 and float(edits[0]["new_value"]) == 560.0
+    # The typed QTc (Bazett) was stored as the QT it implies at the record's RR.
+    edits = [r for r in rows if r["record_id"] == record_id and r["concept"] == "qt"]
+    assert len(edits) == 1 and float(edits[0]["new_value"]) > float(edits[0]["previous_value"])
     assert float(edits[0]["after_lqts_risk"]) > float(edits[0]["before_lqts_risk"])
     page.screenshot(path=str(ARTIFACTS / "e2e-research.png"), full_page=True)
     context.close()

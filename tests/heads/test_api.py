@@ -21,7 +21,9 @@ def test_tdp_risk_of_an_uploaded_ecg_comes_from_the_ecgrdvq_head(client_as, data
     risks = {r["task"]: r for r in prediction["risks"]}
     assert list(risks) == ["lqts_risk", "tdp_risk"]
     assert risks["lqts_risk"]["head"] == "Schwartz score (ECG items)"
-    assert risks["tdp_risk"]["learned_from"].startswith("logistic head learned on ECGRDVQ")
+    assert risks["tdp_risk"]["learned_from"].startswith(
+        "logistic head on one ECG, learned on ECGRDVQ"
+    )
     head = LogisticTaskHead.load(SHIPPED_HEAD / "head.json")
     inputs = {f.name for f in head.features}
     tdp_contributions = risks["tdp_risk"]["contributions"]
@@ -46,6 +48,9 @@ def test_the_admin_page_shows_what_each_head_was_learned_from(client_as) -> None
     admin: TestClient = client_as("admin")
     page = admin.get("/admin")
     assert page.status_code == 200
-    assert 'data-testid="task-head-source-tdp_risk">logistic head learned on ECGRDVQ' in page.text
+    assert (
+        'data-testid="task-head-source-tdp_risk">logistic head on one ECG, learned on ECGRDVQ'
+        in page.text
+    )
     assert "nothing learned: the published Schwartz score" in page.text
     assert "qtc_fridericia, jtpeak_c, tpeak_tend" in page.text

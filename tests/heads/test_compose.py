@@ -174,9 +174,9 @@ def test_suggestions_for_tdp_risk_follow_the_composed_head(composed: Path, ludb_
     prediction = _round_trip(bundle.predict([ludb_ecg])[0])
     ranked = suggest(bundle, prediction, task="tdp_risk")
     moving = {s.concept for s in ranked if s.expected_risk_change > 1e-6}
-    # Only the head's inputs, and the measured concepts they are derived from, move it.
-    assert moving <= {"qt", "rr", "qtc_fridericia", "tpeak_tend"}
-    assert {"tpeak_tend", "qtc_fridericia"} <= moving
+    # Only the head's primary inputs move it: the QTc it reads is checked through QT (and RR).
+    assert moving <= {"qt", "rr", "tpeak_tend"}
+    assert {"tpeak_tend", "qt"} <= moving
     assert ranked[0].concept in moving
 
 
@@ -247,6 +247,16 @@ def test_compose_bundle_command(network: Path, tmp_path: Path) -> None:
     card = read_json(out / CARD_FILE)
     assert card["composition"]["command"].startswith("qtlens compose-bundle --base")
     assert "ECGRDVQ" in card["task_heads"]["tdp_risk"]["learned_from"]
+    # The train-head folder's change head comes along, checksummed, and loads beside the head.
+    change = card["task_heads"]["tdp_risk"]["change_head"]
+    assert change["file"] == "heads/tdp_risk.change.json"
+    assert change["features"] == ["delta_jtpeak_c", "delta_tpeak_tend", "delta_t_amplitude_v5"]
+    assert change["file"] in (out / CHECKSUM_FILE).read_text()
+    loaded = load_bundle(out, device="cpu")
+    assert loaded.change_heads["tdp_risk"] == LogisticTaskHead.load(
+        SHIPPED_HEAD / "change_head.json"
+    )
+    assert "tdp_risk" not in load_bundle(network, device="cpu").change_heads
     for bad, message in (("tdp_risk", "is not TASK=DIR"), (f"tdp_risk={tmp_path}", "head.json")):
         failed = runner.invoke(
             build_cli(),
@@ -261,15 +271,18 @@ def test_the_demo_bundle_carries_the_ecgrdvq_head(ludb_ecg: Ecg) -> None:
     assert heads["lqts_risk"]["kind"] == "points"
     assert "synthetic" in heads["lqts_risk"]["replaces"]["learned_from"]
     assert heads["tdp_risk"]["learned_from"].startswith(
-        "logistic head learned on ECGRDVQ (6 subjects"
+        "logistic head on one ECG, learned on ECGRDVQ (6 subjects"
     )
     shipped = LogisticTaskHead.load(SHIPPED_HEAD / "head.json")
     assert LogisticTaskHead.load(DEMO_BUNDLE / "heads" / "tdp_risk.json") == shipped
+    assert bundle.change_heads["tdp_risk"] == LogisticTaskHead.load(
+        SHIPPED_HEAD / "change_head.json"
+    )
     size = sum(p.stat().st_size for p in DEMO_BUNDLE.rglob("*") if p.is_file())
     assert size < 20 * 2**20
     prediction = _round_trip(bundle.predict([ludb_ecg])[0])
     weights = {f.name: f.coefficient_per_sd for f in shipped.features}
-    assert set(weights) == {"qtc_fridericia", "jtpeak_c", "tpeak_tend"}
+    assert set(weights) == {"qtc_fridericia", "jtpeak_c", "tpeak_tend", "heart_rate"}
     for concept, change in (("qtc_fridericia", 30.0), ("tpeak_tend", 20.0)):
         after = intervene(
             bundle, prediction, {concept: prediction.concepts[concept].value + change}

@@ -22,6 +22,7 @@ def _text_fields(result: IngestResult) -> str:
             str(ecg.age_years),
             str(ecg.sex),
             ecg.source_format,
+            repr(result.device.to_dict()) if result.device else "",
         ]
     )
 

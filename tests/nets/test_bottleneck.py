@@ -49,7 +49,7 @@ def test_derive_in_the_network_equals_the_registry(sex_code: int, sex: str | Non
             assert math.isclose(derived[i, k].item(), expected[name], rel_tol=1e-9), name
 
 
-def test_qt_override_moves_every_qtc_and_kept_qtc_stays() -> None:
+def test_qt_override_moves_every_qtc() -> None:
     space = ConceptSpace()
     values = _values(np.random.default_rng(1), 1).float()
     sex = torch.tensor([SEX_MALE])
@@ -60,14 +60,50 @@ def test_qt_override_moves_every_qtc_and_kept_qtc_stays() -> None:
     for name in ("qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges"):
         assert moved[0, NAMES.index(name)] > base[0, NAMES.index(name)] + 30.0
     assert moved[0, NAMES.index("heart_rate")] == base[0, NAMES.index("heart_rate")]
-    typed = base.clone()
-    typed[0, NAMES.index("qtc_fridericia")] = 505.0
-    keep = torch.zeros_like(typed, dtype=torch.bool)
-    keep[0, NAMES.index("qtc_fridericia")] = True
-    kept = space.derive(typed, sex, keep)
-    assert kept[0, NAMES.index("qtc_fridericia")] == 505.0
-    assert kept[0, NAMES.index("qtc_prolonged")] == 1.0  # follows the kept QTc
-    assert kept[0, NAMES.index("qtc_bazett")] == base[0, NAMES.index("qtc_bazett")]
+
+
+@pytest.mark.parametrize(
+    "typed, solves",
+    [
+        ("qtc_bazett", "qt"),
+        ("qtc_fridericia", "qt"),
+        ("qtc_framingham", "qt"),
+        ("qtc_hodges", "qt"),
+        ("jtpeak_c", "jtpeak"),
+        ("heart_rate", "rr"),
+    ],
+)
+def test_a_typed_derived_value_back_solves_its_primary_input(typed: str, solves: str) -> None:
+    """The typed value comes back out of the forward formula exactly, the primary input moved,
+    and every other view follows that input (nothing is kept apart from its inputs)."""
+    space = ConceptSpace().double()
+    values = space.derive(_values(np.random.default_rng(2), 1), torch.tensor([SEX_FEMALE]))
+    target = float(values[0, NAMES.index(typed)]) * 1.07
+    overrides = torch.full_like(values, math.nan)
+    overrides[0, NAMES.index(typed)] = target
+    out = space.override(values, overrides, torch.tensor([SEX_FEMALE]))
+    assert out[0, NAMES.index(typed)].item() == pytest.approx(target, rel=1e-9)
+    assert out[0, NAMES.index(solves)] != values[0, NAMES.index(solves)]
+    # The same as putting the back-solved primary value in and deriving (pure Python).
+    primary = dict(zip(NAMES, values[0].tolist()))
+    primary[solves] = out[0, NAMES.index(solves)].item()
+    expected = rederive(primary, "female")
+    for k, name in enumerate(NAMES):
+        assert out[0, k].item() == pytest.approx(expected[name], rel=1e-9), name
+
+
+def test_back_solving_reads_the_rr_in_force_and_a_given_primary_wins() -> None:
+    space = ConceptSpace().double()
+    values = space.derive(_values(np.random.default_rng(3), 1), torch.tensor([SEX_MALE]))
+    overrides = torch.full_like(values, math.nan)
+    overrides[0, NAMES.index("heart_rate")] = 50.0  # RR 1200 ms
+    overrides[0, NAMES.index("qtc_bazett")] = 480.0
+    out = space.override(values, overrides, torch.tensor([SEX_MALE]))
+    assert out[0, NAMES.index("rr")].item() == pytest.approx(1200.0)
+    assert out[0, NAMES.index("qt")].item() == pytest.approx(480.0 * 1.2**0.5)
+    overrides[0, NAMES.index("qt")] = 400.0  # QT given too: the primary value stands
+    out = space.override(values, overrides, torch.tensor([SEX_MALE]))
+    assert out[0, NAMES.index("qt")].item() == 400.0
 
 
 def test_values_from_raw_clip_to_the_plausible_range_and_standardise_inverts() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from models.bundle import LoadedBundle, load_bundle
-from models.concepts import concept_names
+from models.concepts import REGISTRY, concept_names
 from models.data.dataset import ConceptDataset
 from models.ecg.record import STANDARD_LEADS, Ecg
-from models.intervene import POLICIES, intervene, suggest, validate_override
+from models.intervene import POLICIES, intervene, points_text, suggest, validate_override
 from models.nets.prediction import ModelPrediction
 from tests.nets.conftest import logit_from_parts
 
@@ -69,23 +69,53 @@ def test_qt_override_rederives_every_qtc_and_moves_the_risk(
     assert json.loads(json.dumps(result.to_dict()))["overrides"] == {"qt": qt + 80.0}
 
 
-def test_a_typed_qtc_is_kept_and_sex_moves_the_sex_specific_threshold(
+def test_any_qtc_formula_implying_the_same_qt_gives_the_same_qt_and_risks(
+    predicted: tuple[LoadedBundle, ModelPrediction],
+) -> None:
+    """One truth per quantity: a QTc is a view of QT and RR, so typing it sets QT."""
+    bundle, prediction = predicted
+    bazett = intervene(bundle, prediction, {"qtc_bazett": 520.0, "t_notched": 1.0})
+    qt = bazett.concepts["qt"]
+    assert bazett.concepts["qtc_bazett"] == pytest.approx(520.0, abs=1e-3)
+    assert "qt" in bazett.changed
+    rr_s = prediction.concepts["rr"].value / 1000.0
+    assert qt == pytest.approx(520.0 * rr_s**0.5, rel=1e-5)
+    same_qt = {"qtc_fridericia": bazett.concepts["qtc_fridericia"], "t_notched": 1.0}
+    by_qt = intervene(bundle, prediction, {"qt": qt, "t_notched": 1.0})
+    for other in (intervene(bundle, prediction, same_qt), by_qt):
+        assert other.concepts["qt"] == pytest.approx(qt, abs=1e-3)
+        for task, risk in bazett.tasks.items():
+            assert other.tasks[task].probability == pytest.approx(risk.probability, abs=1e-5)
+        for name in QTCS:
+            assert other.concepts[name] == pytest.approx(bazett.concepts[name], abs=1e-3)
+
+
+def test_qtc_prolonged_follows_the_primary_qtc_and_the_sex(
     predicted: tuple[LoadedBundle, ModelPrediction],
 ) -> None:
     bundle, prediction = predicted
-    result = intervene(bundle, prediction, {"qtc_fridericia": 455.0, "t_notched": 1.0})
-    assert result.concepts["qtc_fridericia"] == 455.0
-    assert result.concepts["qtc_bazett"] == pytest.approx(
-        prediction.head_state.head_values[concept_names().index("qtc_bazett")], rel=1e-6
-    )
+    result = intervene(bundle, prediction, {"qtc_fridericia": 455.0})
     assert result.concepts["qtc_prolonged"] == 0.0  # 455 ≤ 460 for a woman
-    assert (
-        intervene(bundle, prediction, {"qtc_fridericia": 455.0}, sex="male").concepts[
-            "qtc_prolonged"
-        ]
-        == 1.0
-    )
-    assert result.concepts["t_notched"] == 1.0
+    male = intervene(bundle, prediction, {"qtc_fridericia": 455.0}, sex="male")
+    assert male.concepts["qtc_prolonged"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"qt": 800.0, "rr": 200.0}, r"QT interval 800 ms is not shorter than RR interval 200 ms"),
+        ({"rr": 600.0, "qt": 590.0}, r"QTc \(Bazett\) 761.7 ms \(qtc_bazett\) from QT"),
+        ({"qtc_bazett": 520.0, "qt": 450.0}, r"\(qtc_bazett\) and QT interval \(qt\) both set"),
+        ({"qtc_prolonged": 1.0}, r"QTc prolonged \(qtc_prolonged\) is derived from"),
+        ({"jtpeak": 560.0, "qt": 420.0}, r"J-Tpeak 560 ms is not shorter than QT interval 420"),
+    ],
+)
+def test_combinations_outside_physiology_are_refused_naming_both(
+    predicted: tuple[LoadedBundle, ModelPrediction], overrides: dict[str, float], message: str
+) -> None:
+    bundle, prediction = predicted
+    with pytest.raises(ValueError, match=message):
+        intervene(bundle, prediction, overrides)
 
 
 @pytest.mark.parametrize(
@@ -123,15 +153,28 @@ def test_suggest_ranks_unchecked_concepts_with_a_reason(
     predicted: tuple[LoadedBundle, ModelPrediction], policy: str
 ) -> None:
     bundle, prediction = predicted
-    suggestions = suggest(bundle, prediction, {"qt": 430.0}, policy=policy, task="tdp_risk")
+    suggestions = suggest(bundle, prediction, {"qtc_bazett": 430.0}, policy=policy, task="tdp_risk")
     names = [s.concept for s in suggestions]
-    assert "qt" not in names and len(names) == len(prediction.concepts) - 1
+    checkable = {c.name for c in REGISTRY if c.can_be_checked}
+    # Never the QT a typed QTc set, nor anything derived, nor what no caliper reads.
+    assert set(names) == checkable - {"qt"}
+    assert not {"qtc_variability", "t_flatness", "t_asymmetry", "qtc_fridericia"} & set(names)
     scores = [s.score for s in suggestions]
     assert scores == sorted(scores, reverse=True)
     assert all(
         s.reason_text.startswith("Check ") and 0 <= s.expected_risk_change <= 1 for s in suggestions
     )
-    assert suggestions == suggest(bundle, prediction, {"qt": 430.0}, policy=policy, task="tdp_risk")
+    assert suggestions == suggest(
+        bundle, prediction, {"qtc_bazett": 430.0}, policy=policy, task="tdp_risk"
+    )
+    limb_only = suggest(bundle, prediction, policy=policy, leads=("I", "II", "III"))
+    assert "t_amplitude_v5" not in {s.concept for s in limb_only}
+
+
+def test_points_are_counted_in_words() -> None:
+    assert points_text(0.012) == "1 point"
+    assert points_text(0.004) == "less than 1 point"
+    assert points_text(0.25) == "25 points"
 
 
 def test_expected_risk_change_of_a_binary_concept_is_exact(
@@ -146,8 +189,8 @@ def test_expected_risk_change_of_a_binary_concept_is_exact(
     absent = intervene(bundle, prediction, {"t_notched": 0.0}).tasks["lqts_risk"].probability
     expected = p * abs(present - now) + (1 - p) * abs(absent - now)
     assert by_name["t_notched"].expected_risk_change == pytest.approx(expected, abs=1e-5)
-    bound = round(100 * max(abs(present - now), abs(absent - now)))
-    assert f"by up to {bound} points" in by_name["t_notched"].reason_text
+    bound = points_text(max(abs(present - now), abs(absent - now)))
+    assert f"by up to {bound}." in by_name["t_notched"].reason_text
     best = max(by_name.values(), key=lambda s: s.score)
     assert best.score == pytest.approx(best.expected_risk_change)
 

@@ -59,7 +59,7 @@ def chain_problems(database_url: str) -> list[str]:
     database = Database(database_url)
     try:
         with database.read() as session:
-            return [problem for report in verify_chains(session) for problem in report.problems]
+            return [finding for report in verify_chains(session) for finding in report.findings]
     finally:
         database.dispose()
 

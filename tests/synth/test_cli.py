@@ -74,3 +74,13 @@ def test_synth_refuses_bad_options(tmp_path: Path) -> None:
     assert runner.invoke(build_cli(), ["synth", "--n", "1", "--out", str(out)]).exit_code == 0
     again = runner.invoke(build_cli(), ["synth", "--n", "1", "--out", str(out)])
     assert again.exit_code == 2 and "already holds a synthetic set" in _message(again.output)
+
+
+def test_synth_too_short_a_record_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        build_cli(), ["synth", "--n", "1", "--out", str(tmp_path / "d"), "--duration", "2"]
+    )
+    assert result.exit_code == 2, result.output  # not 1 with a ValueError traceback
+    last = result.output.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("error: ") and "lengthen the record" in last
+    assert "Traceback" not in result.output

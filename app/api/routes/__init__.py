@@ -14,7 +14,7 @@ from app.api.routes import (
     records,
     tokens,
 )
-from app.api.schemas import ErrorOut
+from app.services.schemas import ErrorOut
 
 #: Every client error of every route has the one error shape (validation errors included).
 router = APIRouter(responses={"4XX": {"model": ErrorOut,

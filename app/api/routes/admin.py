@@ -6,14 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from app.api.deps import AdminUser, ContextDep, CsrfChecked
-from app.api.schemas import UserIn, UserOut
-from app.db.models import User
 from app.security import Role
-from app.services.audit import record_event
-from app.services.users import UserError, create_user
+from app.services import users as user_service
+from app.services.schemas import UserIn, UserOut
+from app.services.users import User, UserError, change_user_account, create_user
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -29,7 +27,7 @@ class UserChange(BaseModel):
 def list_users(admin: AdminUser, context: ContextDep) -> list[User]:
     """All users."""
     with context.db.read() as session:
-        return list(session.execute(select(User).order_by(User.id)).scalars())
+        return user_service.list_users(session)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, dependencies=[CsrfChecked])
@@ -47,22 +45,17 @@ def add_user(new_user: UserIn, admin: AdminUser, context: ContextDep) -> User:
 @router.patch("/users/{username}", response_model=UserOut, dependencies=[CsrfChecked])
 def change_user(username: str, change: UserChange, admin: AdminUser,
                 context: ContextDep) -> User:
-    """Change a user's role or deactivate/reactivate them (their sessions end)."""
+    """Change a user's role or deactivate/reactivate them (deactivation ends their sessions
+    and revokes their API tokens; reactivation revives neither)."""
     with context.db.write() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        user = user_service.find_user(session, username)
         if user is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {username}")
         if user.id == admin.id and (change.is_active is False or
                                     (change.role and change.role is not Role.ADMIN)):
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 "you cannot demote or deactivate yourself")
-        if change.role is not None:
-            user.role = change.role.value
-        if change.is_active is not None:
-            user.is_active = change.is_active
-        record_event(session, "user_changed", admin.id, target_user=user.pseudonym,
-                     role=user.role, is_active=user.is_active)
-        return user
+        return change_user_account(session, user, admin, change.role, change.is_active)
 
 
 @router.get("/model")

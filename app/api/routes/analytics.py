@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from app.api.deps import ContextDep, ResearcherUser
 from app.api.filters import ConceptQuery, FromQuery, ModelQuery, ToQuery, UserQuery, time_window
 from app.services import analytics
-from models.concepts import is_concept
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
@@ -42,8 +41,10 @@ def intervention_analytics(researcher: ResearcherUser, context: ContextDep,
     if day_from and day_to and day_from > day_to:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"'from' ({day_from}) is after 'to' ({day_to})")
-    if concept is not None and not is_concept(concept):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown concept {concept!r}")
+    try:
+        analytics.check_concept(concept)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     scope = analytics.InterventionScope(window=time_window(day_from, day_to, model),
                                         user=clinician, concept=concept)
     with context.db.read() as session:

@@ -13,7 +13,6 @@ from app.api.routes.predictions import prediction_or_404
 from app.context import AppContext
 from app.services import explanations as service
 from app.services import records as record_service
-from models.ecg.record import Ecg
 
 router = APIRouter(tags=["explanations"])
 
@@ -77,7 +76,7 @@ class ExplanationOut(BaseModel):
 
 
 def _stored_prediction(context: AppContext, prediction_id: int) -> tuple[
-        Ecg, dict[str, Any], str, str]:
+        record_service.Ecg, dict[str, Any], str, str]:
     """The record's signal, the stored measurements and the model identity (in a thread)."""
     with context.db.read() as session:
         prediction, record = prediction_or_404(session, prediction_id)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ContextDep
-from app.api.schemas import HealthOut
+from app.services.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 

@@ -4,57 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AdminUser, AnyUser, ClinicianUser, ContextDep, CsrfChecked
-from app.api.schemas import RecordOut, SignalOut
 from app.context import AppContext
-from app.db.models import Prediction, Record, User
+from app.services import predictions as prediction_service
 from app.services import records as record_service
-from app.services.users import shown_name
-from models.concepts import DEFAULT_QTC
-from models.ecg.io import IngestResult, UploadedFile, read_upload
-from models.ecg.io.checks import check_file_count
-from models.tasks import get_task
+from app.services import series as series_service
+from app.services.schemas import RecordOut, SeriesIn, SignalOut
+from app.services.users import User
 
 router = APIRouter(prefix="/records", tags=["records"])
+
+#: Largest worklist offset: beyond 64 bits the database driver overflows (a 500 that
+#: schemathesis found), and no worklist holds a billion records.
+MAX_LIST_OFFSET = 1_000_000_000
 
 #: Longest window of signal one request returns, in seconds (the record page shows 10 s).
 MAX_SIGNAL_WINDOW_S = 30.0
 
 
-def record_out(record: Record, prediction: Prediction | None, viewer: User) -> RecordOut:
-    """The API view of a record and (if any) the headline numbers of its latest prediction."""
-    risks: dict[str, float] = dict(prediction.risks) if prediction else {}
-    qtc = None
-    if prediction is not None:
-        qtc = prediction.model_output.get("concepts", {}).get(DEFAULT_QTC, {}).get("value")
-    return RecordOut(
-        id=record.public_id,
-        uploaded_at=record.uploaded_at,
-        source_format=record.source_format,
-        fs_hz=record.fs_hz,
-        n_leads=len(record.lead_names),
-        lead_names=list(record.lead_names),
-        duration_s=record.duration_s,
-        age_years=record.age_years,
-        sex=record.sex,  # type: ignore[arg-type]
-        status=record.status,
-        reviewed_by=(shown_name(viewer, record.reviewer.username, record.reviewer.pseudonym)
-                     if record.reviewer is not None else None),
-        reviewed_at=record.reviewed_at,
-        removed_fields=list(record.removed_fields),
-        latest_prediction_id=prediction.id if prediction else None,
-        qtc_ms=qtc,
-        risks=risks,
-        risk_bands={name: get_task(name).band(p).value for name, p in risks.items()},
-    )
+def summary(context: AppContext, session: record_service.Session,
+            record: record_service.Record, viewer: User) -> RecordOut:
+    """The record with its latest prediction's headline in force (as the worklist shows it)."""
+    return prediction_service.record_summaries(session, context.model, [record], viewer,
+                                               context.settings.primary_qtc)[0]
 
 
-def record_or_404(session: Session, public_id: str) -> Record:
+def record_or_404(session: record_service.Session, public_id: str) -> record_service.Record:
     """The live record with this pseudonymous id, or 404."""
     try:
         return record_service.get_record(session, public_id)
@@ -85,25 +63,40 @@ async def upload_record(
     files: Annotated[list[UploadFile], File(description="One ECG file, or a WFDB .hea + .dat")],
     user: ClinicianUser,
     context: ContextDep,
+    series: Annotated[
+        str | None,
+        Form(max_length=32, description="'new' to start a subject series, or a series id."),
+    ] = None,
+    baseline: Annotated[bool, Form(description="The series' baseline ECG.")] = False,
 ) -> RecordOut:
     """Upload an ECG (any supported format); it is de-identified on ingest. Nothing is stored
-    unless the whole file reads."""
+    unless the whole file reads (and the series, if given, exists)."""
     check_upload_rate(user, context)
     limits = context.settings.ingest_limits
-    check_file_count(len(files), limits)  # before reading them: 413 like every size limit
-    uploaded = [UploadedFile(name=f.filename or "upload", data=await f.read()) for f in files]
-    result = await context.pool.run(read_upload, uploaded, limits)
+    # Before reading them: 413 like every size limit.
+    record_service.check_file_count(len(files), limits)
+    uploaded = [record_service.UploadedFile(name=f.filename or "upload", data=await f.read())
+                for f in files]
+    # In a worker process with capped memory and CPU time: never decoded in the API process.
+    result = await context.isolated.run(record_service.read_upload, uploaded, limits)
     # In the thread pool: the write may wait for the SQLite lock; the event loop must not.
-    return await run_in_threadpool(_store_upload, context, user, result, uploaded)
+    series = series or None
+    return await run_in_threadpool(_store_upload, context, user, result, uploaded, series, baseline)
 
 
-def _store_upload(context: AppContext, user: User, result: IngestResult,
-                  uploaded: list[UploadedFile]) -> RecordOut:
-    with context.db.write() as session:
-        record = record_service.store_record(
-            session, user, result, uploaded, context.settings.keep_original_bytes
-        )
-        return record_out(record, None, user)
+def _store_upload(context: AppContext, user: User, result: record_service.IngestResult,
+                  uploaded: list[record_service.UploadedFile], series: str | None,
+                  baseline: bool) -> RecordOut:
+    try:
+        with context.db.write() as session:
+            record = record_service.store_record(
+                session, user, result, uploaded, context.settings.keep_original_bytes
+            )
+            if series is not None or baseline:
+                series_service.assign_series(session, record, user, series, baseline)
+            return summary(context, session, record, user)
+    except series_service.SeriesError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
 @router.get("", response_model=list[RecordOut])
@@ -115,25 +108,20 @@ def list_records(
     ] = None,
     sort: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
 ) -> list[RecordOut]:
     """The worklist: live records, newest first, optionally filtered by status."""
     with context.db.read() as session:
-        query = select(Record).where(Record.status != "deleted")
-        if record_status:
-            query = query.where(Record.status == record_status)
-        order = Record.id.desc() if sort == "newest" else Record.id.asc()
-        rows = session.execute(query.order_by(order).limit(limit).offset(offset)).scalars().all()
-        return [record_out(r, record_service.latest_prediction(session, r), user)
-                for r in rows]
+        rows = record_service.list_records(session, record_status, sort == "newest", limit, offset)
+        return prediction_service.record_summaries(session, context.model, rows, user,
+                                                   context.settings.primary_qtc)
 
 
 @router.get("/{public_id}", response_model=RecordOut)
 def get_record(public_id: str, user: AnyUser, context: ContextDep) -> RecordOut:
     """One record's metadata and latest prediction id."""
     with context.db.read() as session:
-        record = record_or_404(session, public_id)
-        return record_out(record, record_service.latest_prediction(session, record), user)
+        return summary(context, session, record_or_404(session, public_id), user)
 
 
 @router.get("/{public_id}/signal", response_model=SignalOut)
@@ -165,6 +153,22 @@ def get_signal(
     )
 
 
+@router.put("/{public_id}/series", response_model=RecordOut, dependencies=[CsrfChecked],
+            responses={422: {"description": "unknown series, or a baseline outside a series"}})
+def set_series(
+    public_id: str, body: SeriesIn, user: ClinicianUser, context: ContextDep
+) -> RecordOut:
+    """Put the record in a subject series ('new' or an existing id; null takes it out),
+    optionally as the series' baseline ECG (the previous baseline loses the mark). Audited."""
+    try:
+        with context.db.write() as session:
+            record = record_or_404(session, public_id)
+            series_service.assign_series(session, record, user, body.series, body.baseline)
+            return summary(context, session, record, user)
+    except series_service.SeriesError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+
+
 @router.post("/{public_id}/review", response_model=RecordOut, dependencies=[CsrfChecked],
              responses={423: {"description": "already reviewed (locked)"}})
 def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> RecordOut:
@@ -173,7 +177,7 @@ def review_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
     with context.db.write() as session:
         record = record_or_404(session, public_id)
         record_service.mark_reviewed(session, record, user)
-        return record_out(record, record_service.latest_prediction(session, record), user)
+        return summary(context, session, record, user)
 
 
 @router.post("/{public_id}/reopen", response_model=RecordOut, dependencies=[CsrfChecked],
@@ -187,7 +191,7 @@ def reopen_record(public_id: str, user: ClinicianUser, context: ContextDep) -> R
             record_service.reopen(session, record, user)
         except record_service.NotReviewed as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-        return record_out(record, record_service.latest_prediction(session, record), user)
+        return summary(context, session, record, user)
 
 
 @router.delete("/{public_id}", status_code=204, dependencies=[CsrfChecked])

@@ -6,12 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from app.api.deps import AnyUser, ContextDep, CsrfChecked, RowId
-from app.api.schemas import UtcDatetime
-from app.db.models import ApiToken
-from app.services.users import create_api_token, revoke_api_token
+from app.services.schemas import FreeText, UtcDatetime
+from app.services.users import ApiToken, create_api_token, list_api_tokens, revoke_api_token
 
 router = APIRouter(prefix="/me/tokens", tags=["auth"])
 
@@ -19,7 +17,7 @@ router = APIRouter(prefix="/me/tokens", tags=["auth"])
 class TokenIn(BaseModel):
     """A new token's label and lifetime."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: FreeText = Field(min_length=1, max_length=64)
     expires_days: Annotated[int | None, Field(ge=1, le=3650)] = 90
 
 
@@ -45,8 +43,7 @@ class NewTokenOut(TokenOut):
 def list_tokens(user: AnyUser, context: ContextDep) -> list[ApiToken]:
     """The caller's tokens."""
     with context.db.read() as session:
-        return list(session.execute(
-            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars())
+        return list_api_tokens(session, user)
 
 
 @router.post("", response_model=NewTokenOut, status_code=201, dependencies=[CsrfChecked])

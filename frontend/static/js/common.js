@@ -58,10 +58,29 @@ window.QTLens = (function () {
     return node;
   }
 
+  /** Plotly configuration with ``extra`` on top of what every chart must have: no Plotly logo,
+   * no "Share"/cloud button, no link out (the data never leaves this site). ``showLink`` is
+   * gone from plotly.js 4 and kept off for older bundles. */
+  function plotConfig(extra) {
+    const removed = ["sendChartToCloud", "sendDataToCloud"];
+    const wanted = (extra && extra.modeBarButtonsToRemove) || [];
+    return { responsive: false, ...extra, displaylogo: false, showLink: false,
+      showSendToCloud: false, plotlyServerURL: "",
+      modeBarButtonsToRemove: [...wanted, ...removed] };
+  }
+
+  /** A moment from the API (ISO 8601 with offset) as local "YYYY-MM-DD HH:MM". */
+  function when(iso) {
+    const moment = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())} ` +
+      `${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
+  }
+
   function showStatus(node, message, isError) {
     node.textContent = message;
     node.classList.toggle("error", Boolean(isError));
   }
 
-  return { api, ApiError, fmt, percent, el, showStatus, csrfToken };
+  return { api, ApiError, fmt, percent, el, showStatus, plotConfig, when, csrfToken };
 })();

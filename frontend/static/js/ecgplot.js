@@ -4,6 +4,11 @@
  * Coordinates are physical: x in seconds, y in mV, each row shifted down by a fixed number of
  * mV. The y axis is anchored to x with scaleratio 0.4 (1 mV = 10 mm is 0.4 × the length of
  * 1 s = 25 mm), so the grid stays true to scale whatever the zoom.
+ *
+ * Size: the whole window drawn (the whole record up to 30 s) fits the box's width when that keeps
+ * at least 60 % of paper scale (a laptop shows all 12 leads at once); below that (a phone) it is
+ * drawn at true scale (25 mm/s in CSS millimetres, 96 px per inch) and the box scrolls sideways,
+ * ~3 s at a time. "One lead" is drawn at twice the scale of the other layouts.
  */
 "use strict";
 
@@ -16,11 +21,19 @@ window.QTLensEcg = (function () {
   const GRID_MAJOR = "#f19c9c";
   const GRID_MINOR = "#fbdcdc";
   const TRACE_COLOUR = "#111";
+  const BASELINE_COLOUR = "#0969da";  // the series' baseline median beat, under the current one
   const FIDUCIAL_STYLE = {
-    qrs_onset_s: { colour: "#1f6feb", label: "QRS on" },
+    qrs_onset_s: { colour: "#1f6feb", label: "QRS onset" },
     t_peak_s: { colour: "#8957e5", label: "T peak" },
     t_end_s: { colour: "#d1242f", label: "T end" },
   };
+  const TRUE_PX_PER_MM = 96 / 25.4;  // CSS pixels per millimetre
+  const MIN_FIT_SCALE = 0.6;  // fit the box only while that keeps ≥ 60 % of paper scale
+  const MARGIN = { l: 10, r: 10, t: 10, b: 30 };
+  // The one Plotly configuration of every chart: no logo, and no "Share"/cloud button (it
+  // would send the data to Plotly's servers; the CSP's connect-src 'self' blocks it anyway).
+  const PLOT_CONFIG = window.QTLens.plotConfig({ scrollZoom: false,
+    modeBarButtonsToRemove: ["lasso2d", "select2d"] });
 
   const CART_COLUMNS = [["I", "II", "III"], ["aVR", "aVL", "aVF"], ["V1", "V2", "V3"], ["V4", "V5", "V6"]];
 
@@ -61,8 +74,14 @@ window.QTLensEcg = (function () {
   }
 
   const MEDIAN_CELL_S = 1.3;
-  const MEDIAN_FIDUCIALS = { ...FIDUCIAL_STYLE, qrs_offset_s: { colour: "#1f6feb", label: "QRS off" },
-    p_onset_s: { colour: "#1a7f37", label: "P on" } };
+  const MEDIAN_FIDUCIALS = { ...FIDUCIAL_STYLE, qrs_offset_s: { colour: "#0a3069", label: "QRS offset" },
+    p_onset_s: { colour: "#1a7f37", label: "P onset" } };
+
+  /** What the fiducial colours of ``layout`` mean: [{colour, label}], for the page's legend. */
+  function legend(layout) {
+    return Object.values(layout === "median" ? MEDIAN_FIDUCIALS : FIDUCIAL_STYLE)
+      .map((style) => ({ colour: style.colour, label: style.label }));
+  }
 
   const BAND_OFFSET_MV = -1.5;  // the explanation band sits this far below each lead's baseline
   const SIGNED_SCALE = [[0, "#2166ac"], [0.5, "rgba(255,255,255,0)"], [1, "#b2182b"]];
@@ -86,10 +105,14 @@ window.QTLensEcg = (function () {
     };
   }
 
-  /** Median beats of every lead in a 3×4 grid, each with the global fiducials marked. */
-  function buildMedian(fiducials, explanation) {
+  /** Median beats of every lead in a 3×4 grid, each with the fiducials in force marked (the
+   * clinician's moved ones, else the measured global ones); with ``baselineBeats`` (the series'
+   * baseline ECG) its median beat is overlaid, aligned on R. With ``movable`` the marks can be
+   * dragged; ``marks`` lists each mark's shape index, fiducial and cell origin (x of R, s). */
+  function buildMedian(fiducials, explanation, baselineBeats, movable) {
     const beats = (fiducials && fiducials.median_beats) || {};
-    const marks = (fiducials && fiducials.global_fiducials) || {};
+    const marks = (fiducials && (fiducials.fiducials_in_force || fiducials.global_fiducials)) || {};
+    const movableMarks = [];
     const traces = [];
     const annotations = [];
     const shapes = calibrationPulses(3, 0);
@@ -100,6 +123,15 @@ window.QTLensEcg = (function () {
       const beat = beats[lead];
       const origin = column * MEDIAN_CELL_S - beat.start_s;  // x of the R peak in this cell
       const offset = rowOffset(row);
+      const before = baselineBeats && baselineBeats[lead];
+      if (before) {
+        traces.push({
+          type: "scatter", mode: "lines", hoverinfo: "name", name: `${lead} baseline`, showlegend: false,
+          x: before.samples_mv.map((_, i) => origin + before.start_s + i / before.fs_hz),
+          y: before.samples_mv.map((v) => v + offset),
+          line: { color: BASELINE_COLOUR, width: 1.2, dash: "dash" },
+        });
+      }
       traces.push({
         type: "scatter", mode: "lines", hoverinfo: "name", name: `${lead} median`, showlegend: false,
         x: beat.samples_mv.map((_, i) => origin + beat.start_s + i / beat.fs_hz),
@@ -114,16 +146,19 @@ window.QTLensEcg = (function () {
       for (const [key, style] of Object.entries(MEDIAN_FIDUCIALS)) {
         const t = marks[key];
         if (t === null || t === undefined) continue;
+        movableMarks.push({ index: shapes.length, key: key.replace(/_s$/, ""), origin });
         shapes.push({ type: "line", x0: origin + t, x1: origin + t, y0: offset - 1.2, y1: offset + 1.2,
-          layer: "above", line: { color: style.colour, width: 1, dash: "dot" }, name: `fiducial-${key}` });
+          layer: "above", editable: Boolean(movable), name: `fiducial-${key}`,
+          // A movable mark is solid and wider: SVG hit-tests a dotted stroke only on its dots.
+          line: { color: style.colour, width: movable ? 3 : 1, dash: movable || marks.moved ? "solid" : "dot" } });
       }
     });
-    return { traces, annotations, shapes, rows: 3, duration: 4 * MEDIAN_CELL_S };
+    return { traces, annotations, shapes, rows: 3, duration: 4 * MEDIAN_CELL_S, marks: movableMarks };
   }
 
   /** Traces, annotations and shapes for the chosen layout. */
-  function build(signal, layout, singleLead, fiducials, explanation) {
-    if (layout === "median") return buildMedian(fiducials, explanation);
+  function build(signal, layout, singleLead, fiducials, explanation, baselineBeats, movable) {
+    if (layout === "median") return buildMedian(fiducials, explanation, baselineBeats, movable);
     const fs = signal.fs_hz;
     const duration = signal.duration_s;
     const laid = panels(layout, signal.lead_names, duration, singleLead);
@@ -197,29 +232,56 @@ window.QTLensEcg = (function () {
     };
   }
 
-  /** Draw (or redraw) the ECG; returns a promise resolved when Plotly has rendered. */
+  /** Draw (or redraw) the ECG; returns a promise resolved when Plotly has rendered.
+   * The plot gets its physical size (see the top of this file); ``box`` is the scrolling element
+   * whose width decides whether the drawing may grow beyond true scale. */
   function draw(container, signal, options) {
-    const { layout = "3x4", singleLead = null, fiducials = null, caliper = null, explanation = null } = options || {};
-    const built = build(signal, layout, singleLead, fiducials, explanation);
+    const { layout = "3x4", singleLead = null, fiducials = null, caliper = null, explanation = null,
+      baselineBeats = null, movable = false, box = container.parentElement } = options || {};
+    const built = build(signal, layout, singleLead, fiducials, explanation, baselineBeats, movable);
+    drawnMarks.set(container, built.marks || []);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
     const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s);
-    // Height that lets the fixed 10 mm/mV : 25 mm/s aspect fill the container's width.
-    const xSpan = plotAxes.xaxis.range[1] - plotAxes.xaxis.range[0];
-    const ySpan = plotAxes.yaxis.range[1] - plotAxes.yaxis.range[0];
-    const width = Math.max(400, container.clientWidth || 900);
+    const xMm = (plotAxes.xaxis.range[1] - plotAxes.xaxis.range[0]) * MM_PER_S;
+    const yMm = (plotAxes.yaxis.range[1] - plotAxes.yaxis.range[0]) * MM_PER_MV;
+    const available = Math.max(0, (box ? box.clientWidth : 0) - MARGIN.l - MARGIN.r - 2);
+    const fit = available / xMm;
+    const pxPerMm = (fit >= MIN_FIT_SCALE * TRUE_PX_PER_MM ? fit : TRUE_PX_PER_MM) *
+      (layout === "single" ? 2 : 1);
+    const width = Math.round(xMm * pxPerMm) + MARGIN.l + MARGIN.r;
+    const height = Math.round(yMm * pxPerMm) + MARGIN.t + MARGIN.b;
+    container.style.width = `${width}px`;
+    container.style.height = `${height}px`;
     const plotLayout = {
       ...plotAxes,
-      margin: { l: 10, r: 10, t: 10, b: 30 },
+      margin: MARGIN, width, height, autosize: false,
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", dragmode: "zoom",
       annotations: built.annotations, shapes, showlegend: false,
-      height: Math.round((width - 20) * (ySpan * MM_PER_MV) / (xSpan * MM_PER_S)) + 40,
     };
-    const config = {
-      responsive: true, displaylogo: false, scrollZoom: false,
-      modeBarButtonsToRemove: ["lasso2d", "select2d"],
-    };
-    return Plotly.react(container, built.traces, plotLayout, config);
+    return Plotly.react(container, built.traces, plotLayout, PLOT_CONFIG);
+  }
+
+  const drawnMarks = new WeakMap();  // plot container → its movable median-beat marks
+
+  /** The fiducial the user dragged on the median beats, from Plotly's relayout event data:
+   * ``{key: "t_end", ms}`` (ms from R, the mean of the line's ends), or null for other edits. */
+  function fiducialFromRelayout(container, event) {
+    for (const mark of drawnMarks.get(container) || []) {
+      const x0 = event[`shapes[${mark.index}].x0`];
+      if (x0 === undefined) continue;
+      const x1 = event[`shapes[${mark.index}].x1`] ?? x0;
+      return { key: mark.key, ms: ((x0 + x1) / 2 - mark.origin) * 1000 };
+    }
+    return null;
+  }
+
+  /** Millimetres per second on screen as drawn now (25 = true scale). */
+  function mmPerSecond(container) {
+    const axis = container._fullLayout && container._fullLayout.xaxis;
+    if (!axis) return null;
+    const seconds = axis.range[1] - axis.range[0];
+    return (axis._length / TRUE_PX_PER_MM) / seconds;
   }
 
   function caliperShape(box) {
@@ -254,5 +316,6 @@ window.QTLensEcg = (function () {
     return { ms: Math.abs(box.x1 - box.x0) * 1000, mv: Math.abs(box.y1 - box.y0) };
   }
 
-  return { draw, defaultCaliper, caliperFromRelayout, caliperReading };
+  return { draw, legend, mmPerSecond, defaultCaliper, caliperFromRelayout, caliperReading,
+    fiducialFromRelayout };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { api, el, fmt, percent, showStatus } = window.QTLens;
+  const { api, el, fmt, percent, showStatus, when } = window.QTLens;
   const root = document.getElementById("record-app");
   const recordId = root.dataset.recordId;
   const canEdit = root.dataset.canEdit === "true";
@@ -20,20 +20,66 @@
   const oodNode = document.getElementById("ood-note");
   const commentInput = document.getElementById("edit-comment");
   const contribTask = document.getElementById("contrib-task");
+  const changeSection = document.getElementById("change-section");
+  const changeBody = document.getElementById("change-body");
+  const seriesNote = document.getElementById("series-note");
+  const windowSelect = document.getElementById("window-select");
+  const legendNode = document.getElementById("fiducial-legend");
+  const reviewState = document.getElementById("review-state");
+  const reviewButton = document.getElementById("review-button");
+  const reopenButton = document.getElementById("reopen-button");
 
-  const state = { signal: null, prediction: null, caliper: null, caliperAnchor: null, followed: null,
-    explanation: null };
+  const fiducialPanel = document.getElementById("fiducial-panel");
+  const fiducialSelect = document.getElementById("fiducial-select");
+
+  const state = { record: null, signal: null, prediction: null, caliper: null, caliperAnchor: null,
+    followed: null, explanation: null, fiducialDraft: null };
   const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
+  const WINDOW_S = 30;  // the longest stretch of signal one request returns (the API's limit)
 
-  function redraw() {
-    if (!state.signal) return Promise.resolve();
-    return window.QTLensEcg.draw(plotNode, state.signal, {
+  /** Whether this user may change values now: a clinician, on a record not locked by a review. */
+  function editable() {
+    return canEdit && !(state.record && state.record.status === "reviewed");
+  }
+
+  function renderLegend() {
+    const entries = window.QTLensEcg.legend(layoutSelect.value).map((entry) => {
+      const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.borderColor = entry.colour;
+      return el("li", {}, swatch, entry.label);
+    });
+    const where = layoutSelect.value === "3x4" ? "on the lead II rhythm strip" : "on every lead";
+    legendNode.replaceChildren(el("li", { class: "hint" }, `Fiducials ${where}:`), ...entries);
+  }
+
+  /** The prediction's delineation with the marks in force, and a keyboard draft on top. */
+  function plottedFiducials() {
+    if (!state.prediction) return null;
+    const fiducials = state.prediction.fiducials;
+    if (!state.fiducialDraft) return fiducials;
+    const { key, ms } = state.fiducialDraft;
+    return { ...fiducials, fiducials_in_force: { ...fiducials.fiducials_in_force, [`${key}_s`]: ms / 1000 } };
+  }
+
+  async function redraw() {
+    renderLegend();
+    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !state.prediction || !editable();
+    if (!state.signal) return;
+    await window.QTLensEcg.draw(plotNode, state.signal, {
       layout: layoutSelect.value,
       singleLead: leadSelect.value,
-      fiducials: state.prediction ? state.prediction.fiducials : null,
+      fiducials: plottedFiducials(),
+      movable: editable() && Boolean(state.prediction),
       caliper: state.caliper,
       explanation: state.explanation,
+      baselineBeats: state.prediction && state.prediction.series
+        ? state.prediction.series.baseline_median_beats : null,
     });
+    const speed = window.QTLensEcg.mmPerSecond(plotNode);
+    document.getElementById("scale-line").textContent =
+      `Drawn at ${fmt(speed, 0)} mm/s and ${fmt(speed * 0.4, 0)} mm/mV (paper: 25 mm/s, 10 mm/mV; ` +
+      "small squares 40 ms × 0.1 mV). Scroll sideways within the box for the whole record; " +
+      "drag to zoom, double-click to reset.";
   }
 
   function renderRisk(prediction) {
@@ -46,6 +92,10 @@
         el("span", { class: "risk-label" }, risk.label),
         el("span", { class: `risk-value band-${risk.band}`, dataset: { testid: `risk-${risk.task}` } }, value),
         el("span", { class: `band band-${risk.band}` }, risk.band)));
+      if (risk.basis === "change") {
+        riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-basis-${risk.task}` } },
+          `From the change against baseline ECG ${prediction.series.baseline_record_id}.`));
+      }
       if (risk.head) {
         riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-head-${risk.task}` } },
           `From: ${risk.head} · `, el("a", { href: `/about#${risk.task}` }, "about this model")));
@@ -59,7 +109,7 @@
     const entries = Object.entries(primary.contributions)
       .filter((e) => e[1] !== 0)
       .sort((a, b) => Math.abs(a[1]) - Math.abs(b[1]));
-    const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
+    const labels = Object.fromEntries([...prediction.concepts, ...prediction.changes].map((c) => [c.name, c.label]));
     Plotly.react("contrib-plot", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => labels[e[0]] || e[0]),
       marker: { color: entries.map((e) => (e[1] > 0 ? "#d1242f" : "#1f883d")) },
@@ -91,7 +141,7 @@
     conceptBody.querySelectorAll("tr.suggested").forEach((row) => row.classList.remove("suggested"));
     if (!s) return;
     const row = conceptBody.querySelector(`tr[data-concept="${s.concept}"]`);
-    const follow = canEdit && row
+    const follow = editable() && row
       ? el("button", { type: "button", dataset: { testid: "follow-suggestion" } }, `Check ${s.label}`)
       : null;
     suggestionNode.replaceChildren(el("strong", {}, "Check next: "), s.reason, " ", follow || "");
@@ -108,65 +158,162 @@
     }
   }
 
-  function valueCell(concept) {
+  /** The model's estimate: the value with its unit, then "± uncertainty" on its own line. */
+  function valueCell(concept, unit) {
     if (concept.kind === "binary") {
       return concept.probability === null ? "–" : `${fmt(100 * concept.probability, 0)} %`;
     }
-    const unc = concept.uncertainty !== null ? ` ± ${fmt(concept.uncertainty, concept.decimals)}` : "";
-    return `${fmt(concept.model_value, concept.decimals)}${unc}`;
+    // A value re-derived from another edit (QTc after a QT override or a moved mark) shows here.
+    const rederived = !concept.overridden && concept.value !== null && concept.model_value !== null &&
+      Math.abs(concept.value - concept.model_value) > 10 ** -(concept.decimals + 1);
+    return [el("span", { class: "num" }, `${fmt(concept.model_value, concept.decimals)}${unit}`),
+      concept.uncertainty !== null
+        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null,
+      rederived ? el("span", { class: "unc", dataset: { testid: `now-${concept.name}` } },
+        `now ${fmt(concept.value, concept.decimals)}${unit}`) : null];
   }
 
   function editCell(concept) {
+    const locked = !editable();
     const input = el("input", {
-      type: "number", step: concept.kind === "binary" ? 1 : "any", min: concept.kind === "binary" ? 0 : null,
-      max: concept.kind === "binary" ? 1 : null, "aria-label": `Your value for ${concept.label}`,
-      value: concept.overridden ? concept.value : "", dataset: { testid: `override-${concept.name}` },
+      type: "number", step: concept.kind === "binary" ? 1 : 10 ** -concept.decimals,
+      min: concept.kind === "binary" ? 0 : null, max: concept.kind === "binary" ? 1 : null,
+      inputmode: "decimal", "aria-label": `Your value for ${concept.label}`, disabled: locked,
+      value: concept.overridden ? fmt(concept.value, concept.decimals) : "",
+      dataset: { testid: `override-${concept.name}` },
     });
-    const apply = el("button", { type: "button", dataset: { testid: `apply-${concept.name}` } }, "Set");
+    // Enter in the field sets the value, so the button is for the mouse and stays out of the Tab
+    // order: one Tab stop per concept.
+    const apply = el("button", { type: "button", disabled: locked, tabindex: "-1",
+      "aria-label": `Set ${concept.label}`, dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
-      if (input.value === "") return;
+      if (input.value === "" || !editable()) return;
       override(concept.name, Number(input.value), state.followed === concept.name ? "suggestion" : "typed");
     };
     apply.addEventListener("click", submit);
     input.addEventListener("keydown", (event) => { if (event.key === "Enter") submit(); });
     const cell = el("td", { class: "edit" }, input, apply);
     if (concept.overridden) {
-      const revert = el("button", { type: "button", class: "link-button", dataset: { testid: `revert-${concept.name}` } }, "Revert");
+      const revert = el("button", { type: "button", class: "link-button revert", disabled: locked,
+        dataset: { testid: `revert-${concept.name}` } }, "Revert");
       revert.addEventListener("click", () => revertConcept(concept.name));
       cell.append(revert);
     }
     return cell;
   }
 
+  /** The measured value, or "n/a" with the pipeline's reason as visible text. */
+  function measuredCell(concept, unit) {
+    if (concept.measured_value !== null) {
+      return el("td", {}, `${fmt(concept.measured_value, concept.decimals)}${unit}`,
+        concept.measured_low_confidence ? el("span", { class: "reason", title: concept.measured_low_confidence,
+          dataset: { testid: `low-confidence-${concept.name}` } }, `low confidence: ${concept.measured_low_confidence}`) : null);
+    }
+    return el("td", { class: "na" }, "n/a",
+      concept.measured_reason ? el("span", { class: "reason", dataset: { testid: `reason-${concept.name}` } },
+        concept.measured_reason) : null);
+  }
+
+  /** The value in force of a concept a clinician did not set but that moved with one they did
+   * (a QTc after QT was set): shown under the model's, with what it follows. ``null`` when it is
+   * the model's own value (at the concept's precision). */
+  function movedLine(c, unit, labels) {
+    if (c.overridden || c.value === null || c.model_value === null) return null;
+    const shown = c.kind === "binary" ? (c.value >= 0.5 ? "present" : "absent") : `${fmt(c.value, c.decimals)}${unit}`;
+    const model = c.kind === "binary" ? (c.model_value >= 0.5 ? "present" : "absent") : `${fmt(c.model_value, c.decimals)}${unit}`;
+    if (shown === model) return null;
+    const from = c.derived_from.map((name) => labels[name] || name).join(", ");
+    return el("span", { class: "in-force", dataset: { testid: `in-force-${c.name}` } },
+      `in force ${shown}`, from ? el("span", { class: "normal" }, `from ${from}`) : null);
+  }
+
   function renderConcepts(prediction) {
     conceptBody.replaceChildren();
+    const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
     for (const c of prediction.concepts) {
       const unit = c.unit ? ` ${c.unit}` : "";
-      const measured = c.measured_value !== null
-        ? `${fmt(c.measured_value, c.decimals)}${unit}`
-        : el("span", { class: "hint", title: c.measured_reason || "" }, "n/a");
-      const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
-        el("th", { scope: "row", title: c.flag_note || "" }, c.label,
+      const moved = movedLine(c, unit, labels);
+      const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}${moved ? " moved" : ""}`,
+        dataset: { concept: c.name } },
+        el("th", { scope: "row" }, c.label,
           c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
-          c.overridden ? el("div", { class: "hint" }, `set by ${c.overridden_by}`) : null,
+          el("span", { class: "normal" }, c.normal_range),
+          c.flag_note ? el("span", { class: "normal" }, c.flag_note) : null,
+          c.overridden ? el("span", { class: "normal" }, `set by ${c.overridden_by}`) : null,
           c.disagreement ? el("div", { class: "disagreement", dataset: { testid: `disagreement-${c.name}` } },
             `Model and measurement disagree: ${c.disagreement}`) : null),
-        el("td", { dataset: { testid: `model-${c.name}` } }, `${valueCell(c)}${c.kind === "binary" ? "" : unit}`),
-        el("td", {}, measured),
-        el("td", { class: "hint" }, c.normal_range));
+        el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit), moved),
+        measuredCell(c, unit));
       if (canEdit) row.append(editCell(c));
       conceptBody.append(row);
     }
   }
 
+  /** The change of each concept against the series' baseline ECG, beside the absolute values. */
+  function renderChanges(prediction) {
+    const series = prediction.series;
+    changeSection.hidden = !series;
+    if (!series) return;
+    seriesNote.textContent = `Series ${series.series_id}` +
+      (series.baseline_record_id ? ` · baseline ECG ${series.baseline_record_id} (dashed blue in the median beats)` : "") +
+      (series.note ? ` · ${series.note}` : "");
+    changeBody.replaceChildren();
+    for (const c of prediction.changes) {
+      const unit = c.unit ? ` ${c.unit}` : "";
+      const rounded = c.value === null ? null : Math.round(c.value * 10 ** c.decimals) / 10 ** c.decimals;
+      const value = rounded === null ? "n/a" : `${rounded > 0 ? "+" : ""}${fmt(rounded + 0, c.decimals)}${unit}`;
+      const source = prediction.concepts.find((x) => x.name === c.source);
+      const sourceUnit = source && source.unit ? ` ${source.unit}` : "";
+      const decimals = source ? source.decimals : 0;
+      changeBody.append(el("tr", { class: `flag-${c.flag}`, dataset: { change: c.name, testid: `change-${c.name}` } },
+        el("th", { scope: "row", title: c.flag_note || "" }, c.label,
+          c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null),
+        el("td", { dataset: { testid: `change-value-${c.name}` } }, value),
+        el("td", { class: "hint" }, `${fmt(c.baseline_value, decimals)} → ${fmt(c.current_value, decimals)}${sourceUnit}`)));
+    }
+  }
+
+  /** The cart's own reading beside QTLens' value in force of the same quantity. */
+  function renderDevice(device, prediction) {
+    document.getElementById("device-card").hidden = !device;
+    if (!device) return;
+    const concepts = Object.fromEntries((prediction ? prediction.concepts : []).map((c) => [c.name, c]));
+    document.getElementById("device-source").textContent =
+      `Measured by the electrocardiograph (${device.source}), as stored in the uploaded file.`;
+    document.getElementById("device-body").replaceChildren(...device.values.map((v) => {
+      const own = concepts[v.name];
+      const ours = own ? `${fmt(own.value, own.decimals)} ${own.unit}`
+        : v.name === "qtc" ? "formula not stated by the file" : "not measured by QTLens";
+      return el("tr", { dataset: { quantity: v.name } },
+        el("th", { scope: "row" }, v.label),
+        el("td", { dataset: { testid: `cart-${v.name}` } }, `${fmt(v.value, 0)} ${v.unit}`),
+        el("td", { class: own ? "" : "hint" }, ours));
+    }));
+    const statements = device.statements.length ? device.statements : ["(none in the file)"];
+    document.getElementById("device-statements").replaceChildren(
+      ...statements.map((line) => el("li", {}, line)));
+  }
+
   function render(prediction) {
     state.prediction = prediction;
+    if (state.record) renderDevice(state.record.device, prediction);
     renderConcepts(prediction);
+    renderChanges(prediction);
     renderRisk(prediction);
     renderSuggestion(prediction);
     renderOod(prediction);
     document.getElementById("model-line").textContent =
       `Model ${prediction.model_name} on ${prediction.device}, ${fmt(prediction.latency_ms, 0)} ms.`;
+  }
+
+  /** Render a new state, then give the focus back to the field that had it (Enter keeps you
+   * in the field you typed in, though the table's rows are rebuilt). */
+  function renderKeepingFocus(prediction) {
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.testid : null;
+    render(prediction);
+    const again = focused ? conceptBody.querySelector(`[data-testid="${focused}"]`) : null;
+    if (again && !again.disabled) again.focus();
   }
 
   async function override(concept, value, source) {
@@ -176,12 +323,9 @@
         concept, value, source, comment: commentInput && commentInput.value ? commentInput.value : null,
       });
       if (commentInput) commentInput.value = "";
-      render(result.prediction);
+      renderKeepingFocus(result.prediction);
       redraw();
-      const changes = result.prediction.risks.map((risk) => (risk.points !== null && risk.points !== undefined
-        ? `${risk.label} now ${risk.points} / ${risk.max_points} points`
-        : `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`));
-      showStatus(editStatus, `Saved. ${changes.join("; ")}`, false);
+      showRiskChange(result, "Saved.");
     } catch (error) {
       showStatus(editStatus, error.message, true);
     }
@@ -190,11 +334,41 @@
   async function revertConcept(concept) {
     try {
       const result = await api("DELETE", `/api/v1/predictions/${state.prediction.id}/interventions/${concept}`);
-      render(result.prediction);
+      renderKeepingFocus(result.prediction);
+      redraw();
       showStatus(editStatus, "Reverted to the model value.", false);
     } catch (error) {
       showStatus(editStatus, error.message, true);
     }
+  }
+
+  /** Report an edit's effect on the risks in the status line. */
+  function showRiskChange(result, prefix) {
+    const changes = result.prediction.risks.map((risk) => (risk.points !== null && risk.points !== undefined
+      ? `${risk.label} now ${risk.points} / ${risk.max_points} points`
+      : `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`));
+    showStatus(editStatus, `${prefix} ${changes.join("; ")}`, false);
+  }
+
+  /** Send a median-beat mark's new position (ms from R): one logged ``fiducial`` move that
+   * re-sets the intervals it defines; a refused move is redrawn where it was. */
+  async function moveFiducial(key, ms) {
+    state.fiducialDraft = null;
+    showStatus(editStatus, "Updating…", false);
+    try {
+      const result = await api("POST", `/api/v1/predictions/${state.prediction.id}/fiducials`, {
+        [`${key}_ms`]: Math.round(ms * 10) / 10,
+        comment: commentInput && commentInput.value ? commentInput.value : null,
+      });
+      if (commentInput) commentInput.value = "";
+      render(result.prediction);
+      const moved = result.fiducials.after[key] - result.fiducials.before[key];
+      showRiskChange(result, `Moved ${fiducialSelect.querySelector(`option[value="${key}"]`).textContent} ` +
+        `${moved > 0 ? "+" : ""}${fmt(moved, 0)} ms.`);
+    } catch (error) {
+      showStatus(editStatus, error.message, true);
+    }
+    await redraw();
   }
 
   function updateCaliperReadout() {
@@ -231,6 +405,30 @@
       const reading = window.QTLensEcg.caliperReading(state.caliper);
       override(document.getElementById("caliper-target").value, Math.round(reading.ms), "caliper");
     });
+  }
+
+  // Keyboard moves of a median-beat mark: 4 ms steps drawn as a draft, saved as one move.
+  document.querySelectorAll("[data-fiducial-nudge]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const key = fiducialSelect.value;
+      const inForce = state.prediction.fiducials.fiducials_in_force[`${key}_s`];
+      if (inForce === null || inForce === undefined) {
+        showStatus(editStatus, "That mark was not found on this ECG.", true);
+        return;
+      }
+      const from = state.fiducialDraft && state.fiducialDraft.key === key ? state.fiducialDraft.ms : inForce * 1000;
+      state.fiducialDraft = { key, ms: from + Number(button.dataset.fiducialNudge) * NUDGE_S * 1000 };
+      showStatus(editStatus, `${fiducialSelect.selectedOptions[0].textContent} at ` +
+        `${fmt(state.fiducialDraft.ms, 0)} ms from R (not saved yet).`, false);
+      redraw();
+    });
+  });
+  const fiducialSave = document.getElementById("fiducial-save");
+  if (fiducialSave) {
+    fiducialSave.addEventListener("click", () => {
+      if (state.fiducialDraft) moveFiducial(state.fiducialDraft.key, state.fiducialDraft.ms);
+    });
+    document.getElementById("fiducial-revert").addEventListener("click", () => revertConcept("fiducials"));
   }
 
   // Explanation overlay: the API's per-lead attribution drawn as a heat band under each lead.
@@ -285,17 +483,56 @@
   });
   leadSelect.addEventListener("change", redraw);
 
-  const reviewButton = document.getElementById("review-button");
-  if (reviewButton) {
-    reviewButton.addEventListener("click", async () => {
-      try {
-        await api("POST", `/api/v1/records/${recordId}/review`);
-        showStatus(editStatus, "Marked reviewed.", false);
-      } catch (error) {
-        showStatus(editStatus, error.message, true);
-      }
-    });
+  /** The review state for everyone, and what it allows: a reviewed record is locked. */
+  function renderReview(record) {
+    state.record = record;
+    const locked = record.status === "reviewed";
+    root.classList.toggle("locked", locked);
+    reviewState.replaceChildren(locked
+      ? el("strong", {}, `Reviewed by ${record.reviewed_by || "a clinician"} at ${when(record.reviewed_at)}. `)
+      : el("strong", {}, "Not reviewed yet. "),
+    locked ? "Values are locked for everyone until a clinician reopens the record."
+      : "Marking it reviewed locks every value.");
+    if (reviewButton) reviewButton.hidden = locked;
+    if (reopenButton) reopenButton.hidden = !locked;
+    const apply = document.getElementById("caliper-apply");
+    if (apply) apply.disabled = locked;
+    if (commentInput) commentInput.disabled = locked;
+    if (state.prediction) { renderConcepts(state.prediction); renderSuggestion(state.prediction); }
   }
+
+  async function changeReview(action, done) {
+    try {
+      renderReview(await api("POST", `/api/v1/records/${recordId}/${action}`));
+      showStatus(editStatus, done, false);
+    } catch (error) {
+      showStatus(editStatus, error.message, true);
+    }
+  }
+
+  if (reviewButton) reviewButton.addEventListener("click", () => changeReview("review", "Marked reviewed: values are locked."));
+  if (reopenButton) reopenButton.addEventListener("click", () => changeReview("reopen", "Reopened: values can be changed again."));
+
+  /** Load the stretch of signal that starts at ``startS`` (the whole record when it is ≤ 30 s). */
+  async function loadSignal(startS) {
+    const duration = Math.min(WINDOW_S, state.record.duration_s - startS);
+    state.signal = await api("GET", `/api/v1/records/${recordId}/signal?start_s=${startS}&duration_s=${duration}`);
+  }
+
+  windowSelect.addEventListener("change", async () => {
+    try {
+      await loadSignal(Number(windowSelect.value));
+      await redraw();
+    } catch (error) {
+      showStatus(editStatus, error.message, true);
+    }
+  });
+
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(redraw, 150);
+  });
 
   async function start() {
     try {
@@ -303,10 +540,20 @@
       document.getElementById("record-meta").textContent =
         `${record.age_years ?? "age ?"} y · ${record.sex ?? "sex ?"} · ${record.source_format} · ` +
         `${fmt(record.fs_hz, 0)} Hz · ${fmt(record.duration_s, 1)} s`;
-      state.signal = await api("GET", `/api/v1/records/${recordId}/signal?start_s=0&duration_s=10`);
+      renderReview(record);
+      renderDevice(record.device, null);
+      const starts = [];
+      for (let t = 0; t < record.duration_s; t += WINDOW_S) starts.push(t);
+      windowSelect.replaceChildren(...starts.map((t) =>
+        el("option", { value: t }, `${t} s – ${+Math.min(t + WINDOW_S, record.duration_s).toFixed(1)} s`)));
+      document.getElementById("window-select-label").hidden = starts.length < 2;
+      await loadSignal(0);
       leadSelect.replaceChildren(...state.signal.lead_names.map((l) => el("option", { value: l }, l)));
       await redraw();
       plotNode.on("plotly_relayout", (event) => {
+        const dragged = layoutSelect.value === "median" && editable()
+          ? window.QTLensEcg.fiducialFromRelayout(plotNode, event) : null;
+        if (dragged) { moveFiducial(dragged.key, dragged.ms); return; }
         if (!state.caliper) return;
         const box = window.QTLensEcg.caliperFromRelayout(plotNode, event);
         if (box) { state.caliper = box; updateCaliperReadout(); }
@@ -327,7 +574,7 @@
       });
       let predictionId = record.latest_prediction_id;
       if (predictionId === null) {
-        if (!canEdit) { riskPanel.textContent = "Not analysed yet."; return; }
+        if (!editable()) { riskPanel.textContent = "Not analysed yet."; return; }
         predictionId = (await api("POST", `/api/v1/records/${recordId}/predictions`)).id;
       }
       render(await api("GET", `/api/v1/predictions/${predictionId}`));

@@ -12,7 +12,7 @@
   const EXPORT_FILTERS = ["from", "to", "model"];
   const TASK_COLOURS = ["#0969da", "#bf3989", "#1a7f37", "#9a6700"];
   const ACTION_COLOURS = { overrides: "#0969da", reverts: "#8c959f" };
-  const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+  const PLOT_CONFIG = window.QTLens.plotConfig({ displayModeBar: false, responsive: true });
   const UNIT_TITLES = { "": "findings: share of overrides disagreeing", "a.u.": "arbitrary units" };
 
   /** Digits each concept is shown with, from the registry (rendered into the concept filter). */

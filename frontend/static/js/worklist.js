@@ -2,7 +2,7 @@
 "use strict";
 
 (function () {
-  const { api, el, fmt, percent, showStatus } = window.QTLens;
+  const { api, el, fmt, percent, showStatus, when } = window.QTLens;
   const dropzone = document.getElementById("dropzone");
   const fileInput = document.getElementById("file-input");
   const statusNode = document.getElementById("upload-status");
@@ -10,12 +10,55 @@
   const statusFilter = document.getElementById("status-filter");
   const sortOrder = document.getElementById("sort-order");
   const maxBytes = Number(dropzone.dataset.maxMb) * 1024 * 1024;
+  const qtcHeading = document.getElementById("qtc-heading");
+  const uploadSeries = document.getElementById("upload-series");
+  const uploadBaseline = document.getElementById("upload-baseline");
+
+  /** The series cell: the record's series (baseline marked) and a small form to change it. */
+  function seriesCell(record) {
+    const input = el("input", { value: record.series_id || "", maxlength: 32, size: 12, placeholder: "new or SER-…",
+      "aria-label": `Series of ${record.id}`, dataset: { testid: `series-input-${record.id}` } });
+    const baseline = el("input", { type: "checkbox", "aria-label": `${record.id} is the baseline`,
+      dataset: { testid: `series-baseline-${record.id}` } });
+    baseline.checked = record.is_baseline;
+    const save = el("button", { type: "button", dataset: { testid: `series-save-${record.id}` } }, "Set");
+    save.addEventListener("click", async () => {
+      try {
+        await api("PUT", `/api/v1/records/${record.id}/series`,
+          { series: input.value.trim() || null, baseline: baseline.checked });
+        loadRecords();
+      } catch (error) {
+        showStatus(statusNode, error.message, true);
+      }
+    });
+    // A review locks the record's series too (the API answers 423): the controls say so.
+    [input, baseline, save].forEach((node) => { node.disabled = record.status === "reviewed"; });
+    return el("td", { class: "series" }, input, el("label", {}, baseline, " baseline"), save);
+  }
 
   function riskCell(record, task) {
     const p = record.risks[task];
     if (p === undefined) return el("td", {}, "–");
     const band = record.risk_bands[task];
-    return el("td", {}, el("span", { class: `band band-${band}` }, `${percent(p)} ${band}`));
+    const points = (record.risk_points || {})[task];
+    const shown = points === undefined ? percent(p) : `${points} pts`;
+    return el("td", {}, el("span", { class: `band band-${band}` }, `${shown} ${band}`));
+  }
+
+  /** The primary QTc in force, marked "adjusted" when a clinician value is in force (the risks
+   * of the row are then in force too: the same numbers the record page shows). */
+  function qtcCell(record) {
+    return el("td", { dataset: { testid: "qtc" } }, fmt(record.qtc_ms, 0),
+      record.adjusted ? el("span", { class: "adjusted", title: "A clinician's value is in force; QTc and risks include it",
+        dataset: { testid: "adjusted" } }, "adjusted") : null);
+  }
+
+  /** The review state: a reviewed record says by whom and when, and that it is locked. */
+  function statusCell(record) {
+    if (record.status !== "reviewed") return el("td", {}, el("span", { class: `status-${record.status}` }, record.status));
+    return el("td", { dataset: { testid: "review-state" } },
+      el("span", { class: "status-reviewed" }, "reviewed · locked"),
+      el("span", { class: "by" }, `by ${record.reviewed_by || "a clinician"}, ${when(record.reviewed_at)}`));
   }
 
   async function loadRecords() {
@@ -24,8 +67,12 @@
     try {
       const records = await api("GET", "/api/v1/records?" + params);
       body.replaceChildren();
+      if (records.length) {
+        const formula = records[0].qtc_name.replace(/^qtc_/, "");
+        qtcHeading.textContent = `QTc ${formula.charAt(0).toUpperCase()}${formula.slice(1)} (ms)`;
+      }
       if (records.length === 0) {
-        body.append(el("tr", {}, el("td", { colspan: 8, class: "hint" }, "No records yet: upload an ECG above.")));
+        body.append(el("tr", {}, el("td", { colspan: 9, class: "hint" }, "No records yet: upload an ECG above.")));
       }
       for (const r of records) {
         body.append(el("tr", { dataset: { recordId: r.id } },
@@ -33,10 +80,11 @@
           el("td", {}, r.age_years ?? "–"),
           el("td", {}, r.sex ?? "–"),
           el("td", {}, new Date(r.uploaded_at).toLocaleString()),
-          el("td", {}, el("span", { class: `status-${r.status}` }, r.status)),
-          el("td", {}, fmt(r.qtc_ms, 0)),
+          statusCell(r),
+          qtcCell(r),
           riskCell(r, "lqts_risk"),
-          riskCell(r, "tdp_risk")));
+          riskCell(r, "tdp_risk"),
+          seriesCell(r)));
       }
     } catch (error) {
       showStatus(statusNode, error.message, true);
@@ -52,6 +100,8 @@
     }
     const form = new FormData();
     for (const file of files) form.append("files", file, file.name);
+    if (uploadSeries.value.trim()) form.append("series", uploadSeries.value.trim());
+    if (uploadBaseline.checked) form.append("baseline", "true");
     showStatus(statusNode, `Uploading ${files.length} file(s)…`, false);
     dropzone.classList.add("busy");
     try {

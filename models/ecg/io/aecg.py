@@ -13,6 +13,7 @@ Reference: HL7 Version 3 Standard: Regulated Studies — Annotated ECG, Release 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 from xml.etree.ElementTree import Element
 
 import numpy as np
@@ -27,6 +28,7 @@ from models.ecg.io.checks import (
     single_file,
 )
 from models.ecg.io.deid import IdentifyingField, parse_date, resolve_age
+from models.ecg.io.device import MAX_ANNOTATIONS, DeviceReading, device_reading
 from models.ecg.io.units import millivolts_per_unit
 from models.ecg.io.upload import IngestResult, UploadedFile
 from models.ecg.io.xmldoc import find_identifying, has_root, parse_tree
@@ -65,6 +67,27 @@ IDENTIFYING_ELEMENTS: dict[str, IdentifyingField] = {
     "subjectfindingcomment": IdentifyingField.COMMENTS,
     "text": IdentifyingField.COMMENTS,
 }
+
+
+#: Annotation codes (upper case, without a ``_GL`` "global" suffix) → quantities of
+#: :mod:`models.ecg.io.device`.
+DEVICE_MEASUREMENTS: dict[str, str] = {
+    "MDC_ECG_HEART_RATE": "heart_rate",
+    "MDC_ECG_TIME_PD_RR": "rr",
+    "MDC_ECG_TIME_PD_PR": "pr",
+    "MDC_ECG_TIME_PD_QRS": "qrs",
+    "MDC_ECG_TIME_PD_QT": "qt",
+    "MDC_ECG_TIME_PD_QTC": "qtc",
+    "MDC_ECG_TIME_PD_QTCB": "qtc_bazett",
+    "MDC_ECG_TIME_PD_QTCF": "qtc_fridericia",
+    "MDC_ECG_ANGLE_P_FRONT": "p_axis",
+    "MDC_ECG_ANGLE_QRS_FRONT": "qrs_axis",
+    "MDC_ECG_ANGLE_T_FRONT": "t_axis",
+}
+#: Factors to the quantity's unit (ms, bpm, degrees) of the units aECG writes.
+_DEVICE_UNITS = {"ms": 1.0, "s": 1000.0, "bpm": 1.0, "/min": 1.0, "{beats}/min": 1.0, "deg": 1.0}
+#: Annotation codes whose value is a statement (its display name or text).
+_STATEMENT_CODES = ("MDC_ECG_RHY", "MDC_ECG_INTERPRETATION")
 
 
 def sniff(files: Sequence[UploadedFile]) -> bool:
@@ -167,6 +190,40 @@ def _age(root: Element) -> int | None:
     return resolve_age(stated, birth_date, parse_date(acquired[:8], ["%Y%m%d"]))
 
 
+def _device_value(code: str, value: Element) -> tuple[str, float] | None:
+    """``(quantity, value in its unit)`` of a numeric annotation, if it is one kept."""
+    quantity = DEVICE_MEASUREMENTS.get(code.upper().removesuffix("_GL"))
+    factor = _DEVICE_UNITS.get((value.get("unit") or "").strip())
+    try:
+        number = float(value.get("value") or "")
+    except ValueError:
+        return None
+    return (quantity, number * factor) if quantity and factor else None
+
+
+def device_measurements(root: Element) -> DeviceReading | None:
+    """The intervals and statements of the first annotation set authored by a device (the
+    cart), not by a person, of a parsed aECG document. Values repeated per beat give their
+    median."""
+    for annotation_set in islice(root.iter(f"{{{NAMESPACE}}}annotationSet"), MAX_ANNOTATIONS):
+        if annotation_set.find("hl7:author//hl7:assignedDevice", _NS) is None:
+            continue
+        values: list[tuple[str, float]] = []
+        statements: list[str] = []
+        annotations = annotation_set.iter(f"{{{NAMESPACE}}}annotation")
+        for annotation in islice(annotations, MAX_ANNOTATIONS):
+            code = _attribute(annotation, "hl7:code", "code")
+            value = annotation.find("hl7:value", _NS)
+            if not code or value is None:
+                continue
+            if code.upper().startswith(_STATEMENT_CODES):
+                statements.append(value.get("displayName") or (value.text or ""))
+            elif (found := _device_value(code, value)) is not None:
+                values.append(found)
+        return device_reading("HL7 aECG", values, statements)
+    return None
+
+
 def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
     """Read an HL7 aECG document into a de-identified :class:`IngestResult` (mV).
 
@@ -212,4 +269,5 @@ def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
         sex=normalise_sex(_attribute(person, "hl7:administrativeGenderCode", "code") or None),
         removed=find_identifying(root, IDENTIFYING_ELEMENTS),
         warnings=notes,
+        device=device_measurements(root),
     )

@@ -22,6 +22,7 @@ import numpy as np
 
 from models.ecg.errors import MalformedEcg
 from models.ecg.io.deid import IdentifyingField, removed_field_names
+from models.ecg.io.device import DeviceReading
 from models.ecg.io.upload import IngestResult
 from models.ecg.record import STANDARD_LEADS, Ecg, Sex, canonical_lead_name
 
@@ -69,6 +70,7 @@ def assemble(
     sex: Sex | None,
     removed: Iterable[IdentifyingField] = (),
     warnings: Sequence[str] = (),
+    device: DeviceReading | None = None,
 ) -> IngestResult:
     """Build the result from ``signal_mv`` (``[channels, samples]``, mV) and stored lead labels.
 
@@ -80,6 +82,7 @@ def assemble(
         age_years, sex: the kept demographics.
         removed: identifying fields found in the input and dropped.
         warnings: notes from the reader, to which this function adds its own.
+        device: the cart's own reading, kept as given.
 
     Raises:
         MalformedEcg: repeated leads, partly invalid channels, or no usable channel.
@@ -153,4 +156,5 @@ def assemble(
         format=source_format,
         removed_fields=removed_field_names(removed),
         warnings=tuple(notes),
+        device=device,
     )

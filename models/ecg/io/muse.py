@@ -28,6 +28,7 @@ from models.ecg.io.checks import (
     single_file,
 )
 from models.ecg.io.deid import IdentifyingField, parse_date, resolve_age
+from models.ecg.io.device import MAX_ANNOTATIONS, MAX_STATEMENTS, DeviceReading, device_reading
 from models.ecg.io.units import millivolts_per_unit
 from models.ecg.io.upload import IngestResult, UploadedFile
 from models.ecg.io.xmldoc import child_text, find_identifying, has_root, local_name, parse_tree
@@ -86,6 +87,21 @@ IDENTIFYING_ELEMENTS: dict[str, IdentifyingField] = {
 
 #: The 8 leads MUSE stores when it leaves out the derivable limb leads.
 _STORED_EIGHT = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+#: ``RestingECGMeasurements`` elements → quantities of :mod:`models.ecg.io.device`. MUSE's
+#: ``QTCorrected`` follows the formula set up on the cart (Bazett by default), so it stays ``qtc``.
+DEVICE_MEASUREMENTS: dict[str, str] = {
+    "VentricularRate": "heart_rate",
+    "PRInterval": "pr",
+    "QRSDuration": "qrs",
+    "QTInterval": "qt",
+    "QTCorrected": "qtc",
+    "QTcFrederica": "qtc_fridericia",
+    "PAxis": "p_axis",
+    "RAxis": "qrs_axis",
+    "TAxis": "t_axis",
+}
 
 
 def sniff(files: Sequence[UploadedFile]) -> bool:
@@ -152,6 +168,36 @@ def _derive_limb_leads(signals: dict[str, np.ndarray]) -> list[str]:
     return added
 
 
+def _statement_lines(diagnosis: Element | None) -> list[str]:
+    """The ``Diagnosis`` statements as lines: MUSE splits a line into ``StmtText`` pieces and
+    flags the last piece of each line ``ENDSLINE`` (a statement may carry several flags)."""
+    lines: list[str] = []
+    pieces: list[str] = []
+    statements = [node for node in ([] if diagnosis is None else diagnosis)
+                  if local_name(node.tag) == "DiagnosisStatement"]
+    for statement in statements[:MAX_ANNOTATIONS]:
+        pieces.append(child_text(statement, "StmtText"))
+        if any(local_name(flag.tag) == "StmtFlag" and (flag.text or "").strip() == "ENDSLINE"
+               for flag in statement):
+            lines.append(" ".join(piece for piece in pieces if piece))
+            pieces = []
+        if len(lines) >= MAX_STATEMENTS:
+            break
+    return [*lines, " ".join(piece for piece in pieces if piece)]
+
+
+def device_measurements(root: Element) -> DeviceReading | None:
+    """The cart's intervals (``RestingECGMeasurements``) and its interpretation (``Diagnosis``,
+    as confirmed; ``OriginalDiagnosis`` is the cart's unedited text) of a parsed MUSE export."""
+    measured = next((node for node in root if local_name(node.tag) == "RestingECGMeasurements"),
+                    None)
+    values = [(DEVICE_MEASUREMENTS[local_name(node.tag)], node.text)
+              for node in ([] if measured is None else measured)
+              if local_name(node.tag) in DEVICE_MEASUREMENTS]
+    diagnosis = next((node for node in root if local_name(node.tag) == "Diagnosis"), None)
+    return device_reading("GE MUSE", values, _statement_lines(diagnosis))
+
+
 def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
     """Read a GE MUSE XML export into a de-identified :class:`IngestResult` (mV, 12 leads).
 
@@ -215,4 +261,5 @@ def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
         sex=normalise_sex(child_text(demographics, "Gender")),
         removed=find_identifying(root, IDENTIFYING_ELEMENTS),
         warnings=notes,
+        device=device_measurements(root),
     )

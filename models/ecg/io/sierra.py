@@ -36,6 +36,7 @@ from models.ecg.io.checks import (
     single_file,
 )
 from models.ecg.io.deid import IdentifyingField, parse_date, resolve_age
+from models.ecg.io.device import MAX_ANNOTATIONS, DeviceReading, device_reading
 from models.ecg.io.upload import IngestResult, UploadedFile
 from models.ecg.io.xmldoc import child_text, find_identifying, has_root, local_name, parse_tree
 from models.ecg.limits import IngestLimits
@@ -92,6 +93,28 @@ IDENTIFYING_ELEMENTS: dict[str, IdentifyingField] = {
 }
 
 
+#: Measurement elements of an ``interpretation`` (1.04: ``globalmeasurements``; 1.03:
+#: ``interpretationmeasurements``) → quantities of :mod:`models.ecg.io.device`. Philips'
+#: ``meanqtc`` follows the formula set up on the cart, so it stays ``qtc``.
+DEVICE_MEASUREMENTS: dict[str, str] = {
+    "heartrate": "heart_rate",
+    "rrint": "rr",
+    "print": "pr",
+    "meanprint": "pr",
+    "qrsdur": "qrs",
+    "meanqrsdur": "qrs",
+    "qtint": "qt",
+    "meanqtint": "qt",
+    "meanqtc": "qtc",
+    "qtcb": "qtc_bazett",
+    "qtcf": "qtc_fridericia",
+    "pfrontaxis": "p_axis",
+    "qrsfrontaxis": "qrs_axis",
+    "tfrontaxis": "t_axis",
+}
+_MEASUREMENT_BLOCKS = ("globalmeasurements", "interpretationmeasurements")
+
+
 def sniff(files: Sequence[UploadedFile]) -> bool:
     """Whether a file is XML with a ``restingecgdata`` root element."""
     return has_root(files, "restingecgdata")
@@ -112,6 +135,29 @@ def _required(element: Element | None, *path: str) -> Element:
     if node is None:
         raise MalformedEcg(f"the Sierra document has no {'/'.join(path)} element", field=path[-1])
     return node
+
+
+def device_measurements(root: Element) -> DeviceReading | None:
+    """The cart's intervals and statements from the first ``interpretation`` of a parsed Sierra
+    document: its measurements, its severity ("- ABNORMAL ECG -") and each statement as
+    "left statement — right statement" (">>> Acute MI <<<", "Sinus bradycardia — rate< 50")."""
+    interpretation = _find(root, "interpretations", "interpretation")
+    if interpretation is None:
+        return None
+    values = []
+    statements = []
+    for node in list(interpretation)[:MAX_ANNOTATIONS]:
+        name = local_name(node.tag)
+        if name in _MEASUREMENT_BLOCKS:
+            values += [(DEVICE_MEASUREMENTS[local_name(item.tag)], item.text)
+                       for item in list(node)[:MAX_ANNOTATIONS]
+                       if local_name(item.tag) in DEVICE_MEASUREMENTS]
+        elif name == "severity":
+            statements.append((node.text or "").strip(" -"))
+        elif name == "statement":
+            parts = [child_text(node, "leftstatement"), child_text(node, "rightstatement")]
+            statements.append(" — ".join(part for part in parts if part))
+    return device_reading("Philips", values, statements)
 
 
 def _check_version(root: Element) -> None:
@@ -341,4 +387,5 @@ def read(files: Sequence[UploadedFile], limits: IngestLimits) -> IngestResult:
         sex=normalise_sex(child_text(patient, "sex") or None),
         removed=find_identifying(root, IDENTIFYING_ELEMENTS),
         warnings=notes,
+        device=device_measurements(root),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.ecg.io.device import DeviceReading
 from models.ecg.record import Ecg
 
 
@@ -34,9 +35,12 @@ class IngestResult:
         removed_fields: names (never values) of the identifying fields that were found in the
             input and dropped, e.g. ``("birth_date", "patient_name")``; sorted, no repeats.
         warnings: plain-language notes on anything the reader changed or ignored.
+        device: the cart's own intervals and statements, for the formats that store them
+            (MUSE, Philips Sierra, HL7 aECG); ``None`` otherwise.
     """
 
     ecg: Ecg
     format: str
     removed_fields: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    device: DeviceReading | None = None

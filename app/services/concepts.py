@@ -1,0 +1,65 @@
+"""The concept and task registries as clients read them (the concept panels, the worklist)."""
+
+from __future__ import annotations
+
+import math
+
+from models.change import CHANGE_REGISTRY
+from models.concepts import QTC_FORMULAS, REGISTRY, Concept
+from models.tasks import TASKS
+
+
+def _bound(value: float) -> float | None:
+    """A plausibility bound for JSON (``None`` when open)."""
+    return value if math.isfinite(value) else None
+
+
+def concept_out(c: Concept) -> dict[str, object]:
+    """One concept's public description: unit, kind, ranges, thresholds, and how it relates to
+    the others (derived from, the primary concept a typed value of it sets, checkable on a
+    strip, the one lead it is read in)."""
+    return {
+        "name": c.name,
+        "label": c.label,
+        "unit": c.unit,
+        "kind": c.kind.value,
+        "description": c.description,
+        "how_measured": c.how_measured,
+        "normal_range": c.normal_range_text(),
+        "normal_low": c.normal_low,
+        "normal_high": c.normal_high,
+        "plausible_low": None if c.is_binary else _bound(c.plausible_low),
+        "plausible_high": None if c.is_binary else _bound(c.plausible_high),
+        "thresholds": [
+            {"value": t.value, "level": t.level.value, "direction": t.direction,
+             "sex": t.sex, "note": t.note}
+            for t in c.thresholds
+        ],
+        "derived_from": list(c.derived_from),
+        "sets": c.solves,
+        "can_be_typed": c.can_be_typed,
+        "checkable": c.can_be_checked,
+        "lead": c.lead,
+        "references": list(c.references),
+        "decimals": c.decimals,
+    }
+
+
+def registry_out(primary_qtc: str) -> dict[str, object]:
+    """Every concept (bottleneck order); the change concepts of an ECG against its series'
+    baseline (derived from the concept they name, in % for T amplitudes); the tasks; and the
+    QTc formulas with the one shown as the QTc (``primary_qtc``, a setting)."""
+    return {
+        "concepts": [concept_out(c) for c in REGISTRY],
+        "change_concepts": [
+            {**concept_out(change.concept), "relative": change.relative}
+            for change in CHANGE_REGISTRY
+        ],
+        "tasks": [
+            {"name": t.name, "label": t.label, "description": t.description,
+             "intermediate_from": t.intermediate_from, "high_from": t.high_from}
+            for t in TASKS
+        ],
+        "qtc_formulas": list(QTC_FORMULAS),
+        "primary_qtc": primary_qtc,
+    }

@@ -1,0 +1,149 @@
+"""Untrusted decoding and measurement run in capped worker processes (issue 18, Deliver 1).
+
+The pool is tested on its own (a job over the memory cap, over the CPU budget, a worker killed
+mid-job), then through the app: an upload that needs more memory than a worker may use is
+refused with 413 while the server keeps serving, and no upload is decoded in the API process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.db.migrate import upgrade
+from app.isolation import IsolatedPool
+from app.main import create_app
+from models.ecg.errors import InputTooLarge, MalformedEcg
+from tests.api.conftest import login, make_settings, seed_users
+from tests.api.isolation_jobs import (
+    allocate,
+    kill_own_worker,
+    measure_in_a_worker,
+    read_upload_in_a_worker,
+    spin,
+    vm_peak_bytes,
+)
+from tests.io import builders
+from tests.processes import REPO_ROOT, child_env
+
+GIB = 1024**3
+
+
+def run(pool: IsolatedPool, function: Callable[..., Any], *args: Any) -> Any:
+    return asyncio.run(pool.run(function, *args))
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[IsolatedPool]:
+    pool = IsolatedPool(1, max_waiting=2, memory_bytes=4 * GIB, cpu_seconds=2.0)
+    yield pool
+    pool.shutdown()
+
+
+def test_a_job_over_the_memory_cap_gets_413_and_the_worker_keeps_serving(
+    pool: IsolatedPool,
+) -> None:
+    pid = run(pool, allocate, 1024)
+    with pytest.raises(InputTooLarge, match="more memory than a worker may use"):
+        run(pool, allocate, 8 * GIB)
+    assert run(pool, allocate, 1024) == pid  # a MemoryError does not cost the worker
+
+
+def test_a_job_over_its_cpu_budget_gets_422_and_the_worker_keeps_serving(
+    pool: IsolatedPool,
+) -> None:
+    pid = run(pool, os.getpid)
+    with pytest.raises(MalformedEcg, match="more than 2 s of CPU time"):
+        run(pool, spin)
+    assert run(pool, os.getpid) == pid
+
+
+def test_a_worker_killed_mid_job_is_replaced(pool: IsolatedPool) -> None:
+    pid = run(pool, os.getpid)
+    with pytest.raises(InputTooLarge, match="stopped twice"):
+        run(pool, kill_own_worker)
+    replacement = run(pool, os.getpid)
+    assert replacement != pid
+    assert run(pool, allocate, 1024) == replacement
+
+
+def new_database(folder: Path) -> str:
+    url = f"sqlite:///{folder / 'qtlens.sqlite3'}"
+    upgrade(url)
+    seed_users(url)
+    return url
+
+
+def wfdb_upload(signal_mv: np.ndarray, fs_hz: float,
+                fmt: str = "16") -> list[tuple[str, tuple[str, bytes]]]:
+    files = builders.wfdb_files(signal_mv, fs_hz, fmt=fmt)
+    return [("files", (f.name, f.data)) for f in files]
+
+
+def test_uploads_are_decoded_and_measured_in_worker_processes_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("app.services.records.read_upload", read_upload_in_a_worker)
+    monkeypatch.setattr("app.api.routes.predictions.measure_concepts", measure_in_a_worker)
+    with TestClient(create_app(make_settings(new_database(tmp_path)))) as client:
+        login(client, "clinician1")
+        uploaded = client.post("/api/v1/records", files=wfdb_upload(builders.sine_ecg(), 500.0))
+        assert uploaded.status_code == 201, uploaded.text
+        predicted = client.post(f"/api/v1/records/{uploaded.json()['id']}/predictions")
+        assert predicted.status_code == 201, predicted.text
+
+
+def test_an_upload_beyond_the_worker_memory_cap_gets_413_and_the_server_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    url = new_database(tmp_path)
+    probe = IsolatedPool(1, max_waiting=0, memory_bytes=8 * GIB, cpu_seconds=30.0)
+    idle_bytes = run(probe, vm_peak_bytes)  # after the warm-up measurement
+    probe.shutdown()
+    # 60 MB above an idle worker: a 10-s record reads and measures; 12 leads of 550 s at
+    # 2000 Hz (20 MB in format 212) do not (wfdb decodes them to 105 MB of float64).
+    settings = make_settings(url, worker_memory_mb=(idle_bytes >> 20) + 60)
+    long_signal = np.tile(builders.sine_ecg(fs_hz=2000.0, duration_s=10.0), 55)
+    with TestClient(create_app(settings)) as client:
+        login(client, "clinician1")
+        refused = client.post("/api/v1/records", files=wfdb_upload(long_signal, 2000.0, "212"))
+        assert refused.status_code == 413, refused.text
+        assert "memory" in refused.json()["message"]
+        assert client.get("/health").status_code == 200
+        accepted = client.post("/api/v1/records", files=wfdb_upload(builders.sine_ecg(), 500.0))
+        assert accepted.status_code == 201, accepted.text
+        predicted = client.post(f"/api/v1/records/{accepted.json()['id']}/predictions")
+        assert predicted.status_code == 201, predicted.text
+
+
+def test_workers_exit_when_the_api_process_is_killed() -> None:
+    script = (
+        "import asyncio, os, time\n"
+        "from app.isolation import IsolatedPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = IsolatedPool(1, max_waiting=0, memory_bytes=4 << 30, cpu_seconds=10.0)\n"
+        "    print(asyncio.run(pool.run(os.getpid)), flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    api = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT, env=child_env(),
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(api.stdout.readline())
+        os.kill(worker_pid, 0)  # alive while the API process is
+    finally:
+        api.kill()
+        api.wait()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{worker_pid}").exists(), "the worker outlived the killed API process"

@@ -1,0 +1,129 @@
+"""One truth per quantity through the API: a QTc is a view of QT and RR, combinations outside
+physiology are refused naming the concepts, and the worklist shows what the record page shows."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import ludb_files
+
+
+@pytest.fixture
+def edit(client_as, data_dir: Path):
+    """A clinician, a fresh prediction of LUDB record 4, and helpers around it."""
+    clinician = client_as("clinician")
+    record = clinician.post("/api/v1/records", files=ludb_files(data_dir, "4")).json()
+    prediction = clinician.post(f"/api/v1/records/{record['id']}/predictions").json()
+    url = f"/api/v1/predictions/{prediction['id']}"
+    return clinician, record, prediction, url
+
+
+def _by_name(view: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in view["concepts"]}
+
+
+def _risks(view: dict) -> dict[str, float]:
+    return {r["task"]: r["probability"] for r in view["risks"]}
+
+
+def test_bazett_and_the_fridericia_implying_the_same_qt_give_the_same_qt_and_risks(edit) -> None:
+    clinician, _, _, url = edit
+    bazett = clinician.post(f"{url}/interventions", json={"concept": "qtc_bazett", "value": 510})
+    assert bazett.status_code == 201, bazett.text
+    by_bazett = bazett.json()["prediction"]
+    concepts = _by_name(by_bazett)
+    assert abs(concepts["qtc_bazett"]["value"] - 510) < 0.01
+    fridericia = concepts["qtc_fridericia"]["value"]  # the Fridericia QTc of that same QT
+    assert clinician.delete(f"{url}/interventions/qt").status_code == 200
+    again = clinician.post(f"{url}/interventions",
+                           json={"concept": "qtc_fridericia", "value": fridericia})
+    assert again.status_code == 201, again.text
+    by_fridericia = again.json()["prediction"]
+    assert _by_name(by_fridericia)["qt"]["value"] == pytest.approx(concepts["qt"]["value"],
+                                                                   abs=1e-3)
+    assert _risks(by_fridericia) == pytest.approx(_risks(by_bazett), abs=1e-6)
+    # Every view follows: all four QTc and their flags are those of one QT.
+    for name in ("qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges"):
+        assert _by_name(by_fridericia)[name]["value"] == pytest.approx(concepts[name]["value"],
+                                                                       abs=1e-3)
+        assert _by_name(by_fridericia)[name]["flag"] == concepts[name]["flag"]
+
+
+def test_qt_800_with_rr_200_is_refused_naming_both(edit) -> None:
+    clinician, _, prediction, url = edit
+    rr = clinician.post(f"{url}/interventions", json={"concept": "rr", "value": 200})
+    assert rr.status_code == 422
+    assert "QT interval" in rr.json()["message"] and "RR interval 200 ms" in rr.json()["message"]
+    qt = clinician.post(f"{url}/interventions", json={"concept": "qt", "value": 800})
+    assert qt.status_code == 422, qt.text
+    message = qt.json()["message"]
+    assert "QTc" in message and "QT interval 800 ms" in message and "RR interval" in message
+    prolonged = clinician.post(f"{url}/interventions",
+                               json={"concept": "qtc_prolonged", "value": 1})
+    assert prolonged.status_code == 422 and "never an input" in prolonged.json()["message"]
+    assert clinician.get(f"{url}/interventions").json() == []  # nothing stored
+
+
+def test_worklist_shows_the_values_in_force_after_an_override(edit) -> None:
+    clinician, record, _, url = edit
+    row = next(r for r in clinician.get("/api/v1/records").json() if r["id"] == record["id"])
+    assert row["adjusted"] is False and row["qtc_name"] == "qtc_fridericia"
+    created = clinician.post(f"{url}/interventions", json={"concept": "qt", "value": 520})
+    assert created.status_code == 201, created.text
+    page = clinician.get(url).json()
+    assert page["adjusted"] is True and page["primary_qtc"] == "qtc_fridericia"
+    for listed in (next(r for r in clinician.get("/api/v1/records").json()
+                        if r["id"] == record["id"]),
+                   clinician.get(f"/api/v1/records/{record['id']}").json()):
+        assert listed["adjusted"] is True
+        assert listed["qtc_ms"] == _by_name(page)["qtc_fridericia"]["value"]
+        assert listed["risks"] == _risks(page)
+        assert listed["risk_bands"] == {r["task"]: r["band"] for r in page["risks"]}
+
+
+def test_check_next_proposes_only_what_can_be_checked_for_both_risks(edit) -> None:
+    clinician, _, _, url = edit
+    typed = clinician.post(f"{url}/interventions", json={"concept": "qtc_bazett", "value": 470})
+    page = typed.json()["prediction"]
+    assert {s["task"] for s in page["suggestions"]} == {"lqts_risk", "tdp_risk"}
+    for task in ("lqts_risk", "tdp_risk"):
+        ranked = clinician.get(f"{url}/suggestion", params={"task": task, "limit": 50}).json()
+        names = {s["concept"] for s in ranked}
+        assert names and not names & {"qt", "qtc_bazett", "qtc_fridericia", "qtc_variability",
+                                      "t_flatness", "t_asymmetry", "heart_rate", "jtpeak_c"}
+        assert all(" 1 points" not in s["reason"] for s in ranked)
+
+
+def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) -> None:
+    clinician, record, prediction, url = edit
+    assert clinician.post(f"{url}/interventions", json={"concept": "tpeak_tend", "value": 130},
+                          ).status_code == 201
+    assert clinician.post(f"{url}/interventions", json={"concept": "qt", "value": 470},
+                          ).status_code == 201
+    assert clinician.delete(f"{url}/interventions/tpeak_tend").status_code == 200
+    page = clinician.get(url).json()
+    assert clinician.post(f"/api/v1/records/{record['id']}/review").status_code == 200
+    researcher = client_as("researcher")
+    rows = [json.loads(line) for line in researcher.get(
+        "/api/v1/exports/predictions", params={"format": "jsonl"}).text.splitlines()]
+    row = next(r for r in rows if r["prediction_id"] == prediction["id"])
+    assert row["review_status"] == "reviewed" and row["reviewed_by"].startswith("U-")
+    assert row["adjusted"] is True
+    for risk in page["risks"]:
+        assert row[f"{risk['task']}_in_force"] == pytest.approx(risk["probability"], abs=1e-9)
+        assert row[risk["task"]] == prediction["risks"][[r["task"] for r in prediction["risks"]]
+                                                        .index(risk["task"])]["probability"]
+    for moment in (row["created_at"], row["reviewed_at"]):
+        assert datetime.fromisoformat(moment).utcoffset() is not None
+    events = [json.loads(line) for line in researcher.get(
+        "/api/v1/exports/interventions", params={"format": "jsonl"}).text.splitlines()]
+    ours = [e for e in events if e["prediction_id"] == prediction["id"]]
+    assert [(e["action"], e["source"]) for e in ours] == [
+        ("override", "typed"), ("override", "typed"), ("revert", "revert")]
+    assert all(datetime.fromisoformat(e["created_at"]).utcoffset() is not None for e in ours)
+    unadjusted = next(r for r in rows if r["adjusted"] is False)
+    assert unadjusted["lqts_risk_in_force"] == unadjusted["lqts_risk"]

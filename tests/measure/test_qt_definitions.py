@@ -1,0 +1,104 @@
+"""Which QT is measured (global CSE vs lead II/V5), its confidence, the split and the anchors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.concepts import REGISTRY, get_concept
+from models.ecg.anchors import assign_to_beats, neurokit_leads
+from models.ecg.measure import MIN_T_END_SUPPORT, measure
+from models.ecg.validate import PARTS, ScopeBeats, _beat_grid, _combined, best_anchor, record_part
+from tests.measure.synthetic_ecg import only_leads, synthetic
+
+
+def test_every_qt_concept_names_its_definition_and_the_others_none() -> None:
+    qt_based = {"qt", "qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges", "qtc_prolonged"}
+    for concept in REGISTRY:
+        assert concept.qt_definition == ("global" if concept.name in qt_based else None), concept.name
+
+
+def test_global_qt_spans_earliest_onset_to_latest_end_and_lead_qt_is_lead_ii() -> None:
+    record = synthetic(seed=3)
+    result = measure(record.ecg)
+    assert result.lead_qt is not None and result.lead_qt.lead == "II"
+    qt = result.value("qt")
+    assert qt is not None and result.lead_qt.qt_ms <= qt + 1.0
+    assert abs(qt - record.truth.concepts["qt"]) <= 20.0, (qt, record.truth.concepts["qt"])
+    assert result.concepts["qt"].low_confidence is None
+    assert result.t_end_support >= MIN_T_END_SUPPORT
+    assert result.to_dict()["lead_qt"]["lead"] == "II"
+
+
+def test_qt_resting_on_two_leads_is_low_confidence_with_everything_derived_from_it() -> None:
+    ecg = only_leads(synthetic(seed=1).ecg, ("II", "V5"))
+    result = measure(ecg)
+    assert result.value("qt") is not None
+    note = result.concepts["qt"].low_confidence
+    assert note is not None and "rests on" in note
+    for name in ("qtc_fridericia", "qtc_bazett", "qtc_prolonged"):
+        assert result.concepts[name].low_confidence == note
+    for name in ("heart_rate", "jtpeak", "tpeak_tend"):
+        assert result.concepts[name].low_confidence is None
+    entries = {entry["name"]: entry for entry in result.to_dict()["concepts"]}
+    assert entries["qtc_fridericia"]["low_confidence"] == note
+
+
+def test_split_is_deterministic_disjoint_and_balanced() -> None:
+    ludb = [str(i) for i in range(1, 61)]
+    parts = [record_part("ludb", r) for r in ludb]
+    assert parts == [record_part("ludb", r) for r in ludb]
+    assert set(parts) == set(PARTS)
+    assert 20 <= parts.count("check") <= 40
+    assert record_part("qtdb", "sel100") in PARTS
+
+
+def _by_method(sd: dict[str, tuple[float, float]]) -> dict[str, dict[str, dict[str, object]]]:
+    return {m: {"T_end": {"sd_ms": s, "sensitivity": se}} for m, (s, se) in sd.items()}
+
+
+def test_best_neurokit_needs_sensitivity() -> None:
+    scores = _by_method({"qtlens": (5.0, 1.0), "neurokit_dwt": (10.0, 0.53), "neurokit_prominence": (30.0, 0.95),
+                         "openecg": (8.0, 1.0)})
+    assert best_anchor(scores, "T_end")["method"] == "neurokit_prominence"
+    insensitive = _by_method({"neurokit_dwt": (10.0, 0.53), "neurokit_cwt": (20.0, 0.7)})
+    assert best_anchor(insensitive, "T_end")["method"] == "neurokit_cwt"
+    assert best_anchor(_by_method({"qtlens": (5.0, 1.0)}), "T_end") is None
+
+
+def test_each_anchor_lead_keeps_its_own_beats_and_leads_are_grouped_into_beats() -> None:
+    grid = _beat_grid([np.array([1.0, 2.0, 3.0]), np.array([1.02, 2.03, 3.5]), np.array([0.99, 2.01])])
+    np.testing.assert_allclose(grid, [1.0, 2.01])
+    leads = [
+        ScopeBeats(np.array([1.0, 2.0]), {"QRS_on": np.array([0.95, 1.96]), "T_end": np.array([1.40, 2.38])}),
+        ScopeBeats(np.array([1.01]), {"QRS_on": np.array([0.93]), "T_end": np.array([1.43])}),
+    ]
+    for scope in leads:
+        scope.times_s.update({f: np.full(scope.r_peak_s.size, np.nan) for f in ("P_on", "P_off", "QRS_off", "T_peak")})
+    combined = _combined(leads)
+    np.testing.assert_allclose(combined.times_s["QRS_on"], [0.93, 1.96])
+    np.testing.assert_allclose(combined.times_s["T_end"], [1.43, 2.38])
+
+
+def test_fiducials_go_to_the_beat_they_belong_to() -> None:
+    r = np.array([100, 600])
+    out = assign_to_beats({"QRS_on": [90, 590], "T_end": [300, 800], "P_on": [40]}, r)
+    np.testing.assert_array_equal(out["QRS_on"], [90, 590])
+    np.testing.assert_array_equal(out["T_end"], [300, 800])
+    assert out["P_on"][0] == 40 and np.isnan(out["P_on"][1])
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_neurokit_runs_its_own_way_on_the_raw_lead() -> None:
+    record = synthetic(seed=2)
+    lead = record.ecg.signal_mv[record.ecg.lead_names.index("II")]
+    by_method = neurokit_leads(lead, record.ecg.fs_hz, ("dwt", "prominence"))
+    assert set(by_method) == {"dwt", "prominence"}
+    beats = by_method["prominence"]
+    n_beats = record.truth.beat_fiducials_s.shape[0]
+    assert abs(beats.r_samples.size - n_beats) <= 1
+    assert np.isfinite(beats.fiducials["T_end"]).mean() > 0.5
+
+
+def test_registry_concept_lookup_is_unchanged() -> None:
+    assert get_concept("qt").qt_definition == "global"
