@@ -14,9 +14,8 @@ serves the record view, an edit's before and after, the suggestion and the workl
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,8 +26,8 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from app.services import fiducials as fiducial_marks
 from app.services import records as record_queries
-from app.services.records import ensure_editable
 from app.services.changes import CHANGE_TASK, change_risk, change_suggestion, changes_out
+from app.services.records import ensure_editable
 from app.services.schemas import (
     ConceptOut,
     InterventionOut,
