@@ -161,6 +161,9 @@ class Intervention(Base):
     risks_after: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="typed")  # typed | caliper | suggestion
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A fiducial move: {"before": {name: ms}, "after": {name: ms}, "concepts": {concept: value}}
+    # (positions in ms from the median beat's R peak); NULL for every other event.
+    fiducials: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     seq: Mapped[int] = mapped_column(Integer)  # position in the chain: 1, 2, …
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditChain, AuditEvent, Intervention
@@ -50,6 +51,9 @@ _CONTENT_COLUMNS: dict[type, tuple[str, ...]] = {
     ),
     AuditEvent: ("created_at", "user_id", "event_type", "detail"),
 }
+#: Content columns added after rows were chained: hashed only when set, so that the rows written
+#: before them keep their hashes.
+_OPTIONAL_COLUMNS: dict[type, tuple[str, ...]] = {Intervention: ("fiducials",), AuditEvent: ()}
 #: The chained tables, in the order they are verified.
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
@@ -153,6 +157,12 @@ def _canonical_value(value: Any) -> Any:
 
 def _payload(row: Intervention | AuditEvent, columns: tuple[str, ...]) -> bytes:
     content = {name: _canonical_value(getattr(row, name)) for name in columns}
+    state = sa_inspect(row)
+    for name in _OPTIONAL_COLUMNS[type(row)]:
+        if name in state.unloaded and name not in state.expired_attributes:
+            continue  # never read: a migration reading the schema before the column existed
+        if getattr(row, name) is not None:
+            content[name] = _canonical_value(getattr(row, name))
     return json.dumps(content, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
 

@@ -70,6 +70,14 @@ def _source(event: Intervention) -> str:
     return "revert" if event.action == "revert" else event.source
 
 
+def _positions(when: str) -> Callable[[Any], Any]:
+    """A fiducial move's positions ``before``/``after`` (ms from R) as a JSON object text."""
+    def read(row: Any) -> str | None:
+        moved = row.Intervention.fiducials
+        return None if moved is None else json.dumps(moved[when], sort_keys=True)
+    return read
+
+
 def _risk(field: str, task: str) -> Callable[[Any], Any]:
     return lambda row: (getattr(row.Intervention, field) or {}).get(task)
 
@@ -102,6 +110,8 @@ INTERVENTION_COLUMNS: tuple[Column, ...] = (
         for when in ("before", "after")
     ),
     Column("source", pa.string(), lambda r: _source(r.Intervention)),
+    Column("fiducials_before_ms", pa.string(), _positions("before")),
+    Column("fiducials_after_ms", pa.string(), _positions("after")),
     Column("hash", pa.string(), lambda r: r.Intervention.hash),
 )
 

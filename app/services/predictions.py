@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
+from app.services import fiducials as fiducial_marks
 from app.services import records as record_queries
 from app.services.records import ensure_editable
 from app.services.changes import CHANGE_TASK, change_risk, change_suggestion, changes_out
@@ -62,6 +63,10 @@ from models.tasks import get_task, task_names
 
 #: Policy used for the "check next" hint on the record page.
 SUGGESTION_POLICY: Policy = "expected_risk_change"
+
+#: The pseudo-concept of a fiducial move: one event that sets every interval concept the moved
+#: median-beat fiducials define (see :mod:`app.services.fiducials`).
+FIDUCIALS = "fiducials"
 
 
 class PredictionNotFound(LookupError):
@@ -173,10 +178,12 @@ class Override:
 
 
 def overrides_in_force(
-    session: Session, prediction_ids: Sequence[int]
+    session: Session, prediction_ids: Sequence[int], with_fiducials: bool = True
 ) -> dict[int, dict[str, Override]]:
     """Per prediction, the overrides in force: per concept, its latest event if that is an
-    override, in the order they were set. One query however many predictions.
+    override, in the order they were set; a concept the latest fiducial move defines takes the
+    move's value unless its own latest event is newer (``with_fiducials=False``: what is in
+    force once the fiducial move is reverted). One query however many predictions.
 
     Replaying the whole event log gives the same answer; reading only each concept's latest
     event keeps an edit's cost flat however long the prediction's history grows.
@@ -189,17 +196,39 @@ def overrides_in_force(
         .group_by(Intervention.prediction_id, Intervention.concept)
     )
     rows = session.execute(
-        select(Intervention.prediction_id, Intervention.concept, Intervention.action,
-               Intervention.new_value, User.username, User.pseudonym)
+        select(Intervention.id, Intervention.prediction_id, Intervention.concept,
+               Intervention.action, Intervention.new_value, Intervention.fiducials,
+               User.username, User.pseudonym)
         .join(User, Intervention.user_id == User.id)
         .where(Intervention.id.in_(latest))
         .order_by(Intervention.id)
     ).all()
+    latest_ids = {(row.prediction_id, row.concept): row.id for row in rows}
     found: dict[int, dict[str, Override]] = {pid: {} for pid in prediction_ids}
-    for prediction_id, concept, action, new_value, username, pseudonym in rows:
-        if action == "override" and new_value is not None:
-            found[prediction_id][concept] = Override(new_value, username, pseudonym)
+    for row in rows:
+        if row.concept != FIDUCIALS:
+            if row.action == "override" and row.new_value is not None:
+                found[row.prediction_id][row.concept] = Override(row.new_value, row.username,
+                                                                 row.pseudonym)
+        elif with_fiducials and row.action == "override":
+            for concept, value in row.fiducials["concepts"].items():
+                if latest_ids.get((row.prediction_id, concept), 0) < row.id:
+                    found[row.prediction_id][concept] = Override(value, row.username,
+                                                                 row.pseudonym)
     return found
+
+
+def fiducials_in_force(session: Session, prediction: Prediction) -> dict[str, float | None]:
+    """The median-beat fiducial positions in force (ms from R): the latest fiducial move's, or
+    the measured ones when none is in force."""
+    event = session.execute(
+        select(Intervention.action, Intervention.fiducials)
+        .where(Intervention.prediction_id == prediction.id, Intervention.concept == FIDUCIALS)
+        .order_by(Intervention.id.desc()).limit(1)
+    ).one_or_none()
+    if event is not None and event.action == "override":
+        return dict(event.fiducials["after"])
+    return fiducial_marks.measured_positions(prediction.measurements)
 
 
 @dataclass(frozen=True)
@@ -225,6 +254,8 @@ class PredictionState:
         discordant: concepts whose model and measured values disagree (most discordant first).
         series: the record's series context (its baseline's values in force), when loaded
             (:func:`prediction_state`, :func:`latest_states`) and the record is in a series.
+        fiducials: the median-beat fiducial positions in force (ms from R), when loaded
+            (:func:`prediction_state`).
     """
 
     record: Record
@@ -238,6 +269,7 @@ class PredictionState:
     result: InterventionResult | None
     discordant: dict[str, Disagreement]
     series: SeriesState | None = None
+    fiducials: dict[str, float | None] | None = None
 
     @property
     def editable(self) -> bool:
@@ -383,7 +415,8 @@ def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int)
     """
     prediction, record = get_prediction(session, prediction_id)
     overrides = overrides_in_force(session, [prediction.id])[prediction.id]
-    return with_series(session, load_state(bundle, prediction, record, overrides))
+    state = with_series(session, load_state(bundle, prediction, record, overrides))
+    return replace(state, fiducials=fiducials_in_force(session, prediction))
 
 
 def latest_states(
@@ -489,9 +522,23 @@ def prediction_view(state: PredictionState, viewer: User,
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
         risks=risks, suggestion=change_hint or (best[0] if best else None), suggestions=best,
         primary_qtc=primary_qtc, adjusted=state.adjusted, editable=state.editable,
-        fiducials={k: v for k, v in prediction.measurements.items() if k != "concepts"},
+        fiducials=_plotted_fiducials(state),
         series=state.series.view if state.series is not None else None, changes=changes,
     )
+
+
+def _plotted_fiducials(state: PredictionState) -> dict[str, Any]:
+    """The stored delineation for plotting (seconds, mV), with ``fiducials_in_force``: the
+    median-beat positions in force (seconds from R) and whether a clinician moved them."""
+    measurements = state.prediction.measurements
+    plotted = {k: v for k, v in measurements.items() if k != "concepts"}
+    measured = fiducial_marks.measured_positions(measurements)
+    positions = state.fiducials if state.fiducials is not None else measured
+    plotted["fiducials_in_force"] = {
+        "moved": positions != measured,
+        **{f"{name}_s": None if ms is None else ms / 1000.0 for name, ms in positions.items()},
+    }
+    return plotted
 
 
 def headline(state: PredictionState | None, primary_qtc: str = DEFAULT_QTC) -> Headline:
@@ -499,11 +546,15 @@ def headline(state: PredictionState | None, primary_qtc: str = DEFAULT_QTC) -> H
     adjusted when a clinician value is in force), the same values the record page shows."""
     if state is None:
         return Headline(None, None, {}, {}, {}, False)
+    bands = {name: risk.band.value for name, risk in state.tasks.items()}
+    changed = state.change()[1]
+    if changed is not None:  # the change-based risk the record page shows for this task
+        bands[changed.task] = changed.band
     return Headline(
         prediction_id=state.prediction.id,
         qtc_ms=state.value(primary_qtc),
-        risks={name: risk.probability for name, risk in state.tasks.items()},
-        risk_bands={name: risk.band.value for name, risk in state.tasks.items()},
+        risks=state.risk_values(),
+        risk_bands=bands,
         risk_points={name: risk.points for name, risk in state.tasks.items()
                      if risk.points is not None},
         adjusted=state.adjusted,
@@ -531,69 +582,6 @@ class Edit:
     after: PredictionState
 
 
-def record_intervention(
-    session: Session,
-    state: PredictionState,
-    user: User,
-    concept: str,
-    action: Literal["override", "revert"],
-    value: float | None = None,
-    source: str = "typed",
-    comment: str | None = None,
-) -> Edit:
-    """Apply an override (or revert) and store it with risks before/after, chained and audited.
-
-    A typed derived value (a QTc, J-Tpeak_c, the heart rate) is stored as the primary concept it
-    sets (QT back-solved with the RR in force and that formula), the audit event naming what was
-    typed; reverting a derived concept reverts the primary one it set. One head pass per side.
-
-    Raises:
-        ModelMismatch: the prediction was made by another bundle.
-        ValueError: unknown concept, implausible value or combination (naming the concepts), or
-            nothing to revert.
-        RecordLocked: the record is reviewed (reopen it first).
-    """
-    ensure_editable(state.record)
-    if not state.editable:
-        state.with_overrides({})  # raises ModelMismatch with the reason
-    if not is_concept(concept):
-        raise ValueError(f"unknown concept {concept!r}")
-    target = typed_target(concept)
-    target_meta = get_concept(target)
-    after_overrides = dict(state.overrides)
-    after_overrides.pop(target, None)
-    if action == "override":
-        typed_value = validate_override(concept, value)  # type: ignore[arg-type]
-        after_overrides[concept] = Override(typed_value, user.username, user.pseudonym)
-    elif target not in state.overrides:
-        raise ValueError(f"{target_meta.label} is not overridden; nothing to revert")
-    after = state.with_overrides(after_overrides)
-    if after.result is not None and after.result.implausible:
-        raise ValueError("; ".join(after.result.implausible))
-    if action == "override" and concept != target:  # keep the back-solved primary in force
-        solved = after.value(target)
-        del after_overrides[concept]
-        after_overrides[target] = Override(solved, user.username,  # type: ignore[arg-type]
-                                           user.pseudonym)
-        after = replace(after, overrides=after_overrides)
-    event = Intervention(
-        prediction_id=state.prediction.id, user_id=user.id, created_at=audit.utc_now(),
-        action=action, concept=target, unit=target_meta.unit,
-        model_value=state.model_prediction.concepts[target].value,
-        previous_value=state.value(target),
-        new_value=after.value(target),
-        risks_before=state.risk_values(),
-        risks_after=after.risk_values(),
-        source="revert" if action == "revert" else source, comment=comment,
-    )
-    audit.append(session, event)
-    typed = {"typed_concept": concept, "typed_value": value} if concept != target else {}
-    audit.record_event(session, "intervention", user.id, record=state.record.public_id,
-                       prediction=state.prediction.id, intervention=event.id, action=action,
-                       concept=target, **typed)
-    return Edit(event, state, after)
-
-
 def edit_prediction(
     session: Session,
     bundle: LoadedBundle,
@@ -605,18 +593,140 @@ def edit_prediction(
     source: str = "typed",
     comment: str | None = None,
 ) -> Edit:
-    """Lock the intervention chain, load the prediction as it stands inside the lock, and apply
-    one override or revert (:func:`record_intervention`).
+    """Apply one override (or revert) and store it with risks before/after, chained and audited.
+
+    The intervention chain is locked first and the prediction loaded as it stands inside the
+    lock (:func:`prediction_state`: the history the event extends). A typed derived value (a QTc,
+    J-Tpeak_c, the heart rate) is stored as the primary concept it sets (QT back-solved with the
+    RR in force and that formula), the audit event naming what was typed; reverting a derived
+    concept reverts the primary one it set. One head pass per side of the edit. Reverting the
+    pseudo-concept :data:`FIDUCIALS` undoes the fiducial move in force (:func:`edit_fiducials`).
 
     Raises:
-        PredictionNotFound, ModelMismatch, ValueError, RecordLocked: see
-            :func:`record_intervention`.
+        PredictionNotFound: no such prediction (or its record was deleted).
+        ModelMismatch: the prediction was made by another bundle.
+        ValueError: unknown concept, implausible value or combination (naming the concepts), or
+            nothing to revert.
+        RecordLocked: the record is reviewed (reopen it first).
     """
     # The history this event extends is read inside the chain lock: read before it, two
     # concurrent edits would both log the same predecessor (issue 18, finding 7).
     audit.lock_chain(session, Intervention)
     state = prediction_state(session, bundle, prediction_id)  # with its series context
-    return record_intervention(session, state, user, concept, action, value, source, comment)
+    _ensure_editable(state)
+    if concept == FIDUCIALS and action == "revert":
+        return _revert_fiducials(session, state, user)
+    if not is_concept(concept):
+        raise ValueError(f"unknown concept {concept!r}")
+    target = typed_target(concept)
+    target_meta = get_concept(target)
+    after_overrides = dict(state.overrides)
+    after_overrides.pop(target, None)
+    if action == "override":
+        typed_value = validate_override(concept, value)  # type: ignore[arg-type]
+        after_overrides[concept] = Override(typed_value, user.username, user.pseudonym)
+    elif target not in state.overrides:
+        raise ValueError(f"{target_meta.label} is not overridden; nothing to revert")
+    after = _checked(state, after_overrides)
+    if action == "override" and concept != target:  # keep the back-solved primary in force
+        solved = after.value(target)
+        del after_overrides[concept]
+        after_overrides[target] = Override(solved, user.username,  # type: ignore[arg-type]
+                                           user.pseudonym)
+        after = replace(after, overrides=after_overrides)
+    event = Intervention(
+        action=action, concept=target, unit=target_meta.unit,
+        model_value=state.model_prediction.concepts[target].value,
+        previous_value=state.value(target),
+        new_value=after.value(target),
+        source="revert" if action == "revert" else source, comment=comment,
+    )
+    typed = {"typed_concept": concept, "typed_value": value} if concept != target else {}
+    return _store_edit(session, state, after, user, event, **typed)
+
+
+def edit_fiducials(session: Session, bundle: LoadedBundle, prediction_id: int, user: User,
+                   moves_ms: dict[str, float], comment: str | None = None) -> Edit:
+    """Move median-beat fiducials: ONE ``fiducial`` event (concept :data:`FIDUCIALS`) whose
+    interval values (QT, QRS, PR, J-Tpeak, Tpeak-Tend where their marks differ from the measured
+    ones) are put in force like typed overrides, the positions before and after (ms from R)
+    logged with it. The chain is locked and the prediction loaded inside the lock, as for
+    :func:`edit_prediction`.
+
+    Raises:
+        PredictionNotFound: no such prediction (or its record was deleted).
+        ModelMismatch: the prediction was made by another bundle.
+        FiducialError: no median beat, a position outside it, or out of order (names them).
+        ValueError: nothing moved, or an interval or combination the registry refuses.
+        RecordLocked: the record is reviewed (reopen it first).
+    """
+    audit.lock_chain(session, Intervention)
+    state = prediction_state(session, bundle, prediction_id)
+    _ensure_editable(state)
+    measurements = state.prediction.measurements
+    before = fiducials_in_force(session, state.prediction)
+    after_positions = fiducial_marks.moved_positions(
+        before, moves_ms, fiducial_marks.beat_window_ms(measurements))
+    if after_positions == before:
+        raise ValueError("the fiducials are already there; nothing moved")
+    concepts = {name: validate_override(name, value) for name, value in
+                fiducial_marks.defined_concepts(fiducial_marks.measured_positions(measurements),
+                                                after_positions).items()}
+    after_overrides = overrides_in_force(session, [state.prediction.id],
+                                         with_fiducials=False)[state.prediction.id]
+    for name, value in concepts.items():
+        after_overrides.pop(name, None)  # the move is the newest value: last in order
+        after_overrides[name] = Override(value, user.username, user.pseudonym)
+    after = replace(_checked(state, after_overrides), fiducials=after_positions)
+    event = Intervention(action="override", concept=FIDUCIALS, unit="ms", source="fiducial",
+                         comment=comment, fiducials={"before": before, "after": after_positions,
+                                                     "concepts": concepts})
+    return _store_edit(session, state, after, user, event)
+
+
+def _revert_fiducials(session: Session, state: PredictionState, user: User) -> Edit:
+    """Undo the fiducial move in force: its concepts fall back to what was in force without it."""
+    measured = fiducial_marks.measured_positions(state.prediction.measurements)
+    before = fiducials_in_force(session, state.prediction)
+    if before == measured:
+        raise ValueError("no fiducial is moved; nothing to revert")
+    after_overrides = overrides_in_force(session, [state.prediction.id],
+                                         with_fiducials=False)[state.prediction.id]
+    after = replace(_checked(state, after_overrides), fiducials=measured)
+    event = Intervention(action="revert", concept=FIDUCIALS, unit="ms", source="revert",
+                         fiducials={"before": before, "after": measured, "concepts": {}})
+    return _store_edit(session, state, after, user, event)
+
+
+def _ensure_editable(state: PredictionState) -> None:
+    """Refuse an edit of a reviewed record (RecordLocked) or of another bundle's prediction
+    (ModelMismatch, with the reason)."""
+    ensure_editable(state.record)
+    if not state.editable:
+        state.with_overrides({})  # raises ModelMismatch with the reason
+
+
+def _checked(state: PredictionState, overrides: dict[str, Override]) -> PredictionState:
+    """``state`` with ``overrides`` in force; ValueError naming the concepts when the values
+    together fall outside physiology."""
+    after = state.with_overrides(overrides)
+    if after.result is not None and after.result.implausible:
+        raise ValueError("; ".join(after.result.implausible))
+    return after
+
+
+def _store_edit(session: Session, state: PredictionState, after: PredictionState, user: User,
+                event: Intervention, **detail: Any) -> Edit:
+    """Complete ``event`` (who, when, the risks in force before and after), chain it into the
+    intervention log and audit it (``detail`` joins the audit event)."""
+    event.prediction_id, event.user_id, event.created_at = (
+        state.prediction.id, user.id, audit.utc_now())
+    event.risks_before, event.risks_after = state.risk_values(), after.risk_values()
+    audit.append(session, event)
+    audit.record_event(session, "intervention", user.id, record=state.record.public_id,
+                       prediction=state.prediction.id, intervention=event.id,
+                       action=event.action, concept=event.concept, **detail)
+    return Edit(event, state, after)
 
 
 def record_summaries(session: Session, bundle: LoadedBundle, records: Sequence[Record],
@@ -653,5 +763,6 @@ def intervention_out(event: Intervention, author: User, viewer: User,
         previous_value=event.previous_value, new_value=event.new_value,
         risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
         user=shown_name(viewer, author.username, author.pseudonym), source=event.source,
-        comment=shown_comment(viewer, event.comment), prediction=view,
+        comment=shown_comment(viewer, event.comment), fiducials=event.fiducials,
+        prediction=view,
     )

@@ -286,6 +286,29 @@ class InterventionIn(BaseModel):
     comment: FreeText | None = Field(default=None, max_length=2000)
 
 
+#: A median-beat position: ms from the R peak (negative before it), a JSON number.
+FiducialMs = Annotated[float | None, Field(default=None, strict=True, allow_inf_nan=False,
+                                           ge=-2000, le=2000)]
+
+
+class FiducialMoveIn(BaseModel):
+    """A clinician's move of median-beat fiducials (only the ones moved need be given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    p_onset_ms: FiducialMs = None
+    qrs_onset_ms: FiducialMs = None
+    qrs_offset_ms: FiducialMs = None
+    t_peak_ms: FiducialMs = None
+    t_end_ms: FiducialMs = None
+    comment: FreeText | None = Field(default=None, max_length=2000)
+
+    def moves_ms(self) -> dict[str, float]:
+        """The given positions by fiducial name (``t_end`` …), ms from R."""
+        return {name.removesuffix("_ms"): value for name, value in self
+                if name.endswith("_ms") and value is not None}
+
+
 class InterventionOut(BaseModel):
     """One stored intervention event and the prediction state after it."""
 
@@ -302,6 +325,9 @@ class InterventionOut(BaseModel):
     user: str
     source: str
     comment: str | None
+    fiducials: dict | None = Field(
+        default=None, description="A fiducial move: positions before/after (ms from R) and the "
+        "interval concepts they set (ms).")
     prediction: PredictionOut | None = None
 
 

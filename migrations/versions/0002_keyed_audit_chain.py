@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from app.services.audit import AuditSetupError, ChainTampered
 
@@ -110,7 +110,11 @@ def _rekey(bind: sa.Connection, seal: AuditSeal, identity: str) -> None:
             continue
         _set_update_guard(bind, table, enabled=False)
         legacy_prev = new_prev = GENESIS_HASH
-        rows = session.execute(sa.select(model).order_by(model.id)).scalars().all()
+        # The live models may have columns added by later revisions: read only today's.
+        present = {column["name"] for column in sa.inspect(bind).get_columns(table)}
+        loaded = [getattr(model, name) for name in model.__table__.columns.keys() if name in present]
+        rows = session.execute(sa.select(model).options(load_only(*loaded))
+                               .order_by(model.id)).scalars().all()
         for seq, row in enumerate(rows, start=1):
             if row.prev_hash != legacy_prev or legacy_row_hash(row.prev_hash, row) != row.hash:
                 raise ChainTampered(f"{table} row {row.id} does not verify under the unkeyed "

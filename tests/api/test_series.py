@@ -95,6 +95,10 @@ def test_a_series_links_a_baseline_and_an_on_drug_ecg(
     after_tdp = {r["task"]: r for r in after["risks"]}["tdp_risk"]
     assert after_tdp["probability"] == pytest.approx(event["risks_after"]["tdp_risk"])
     assert abs(after_tdp["probability"] - tdp["probability"]) > 0.01
+    # The worklist row shows the same change-based risk in force as the record page.
+    row = clinician.get(f"/api/v1/records/{on_drug['id']}").json()
+    assert row["risks"]["tdp_risk"] == pytest.approx(after_tdp["probability"])
+    assert row["risk_bands"]["tdp_risk"] == after_tdp["band"] and row["adjusted"] is True
 
     # Overriding an input on the baseline ECG moves the change the other way.
     base_qt = {c["name"]: c["value"] for c in base_prediction["concepts"]}["qt"]

@@ -44,6 +44,10 @@ def test_review_locks_the_page_until_reopened(server: Server, browser, data_dir:
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-concept=qt].overridden")
 
+    # The QTc that moved with QT shows its value in force on the page (what the worklist shows).
+    page_qtc = page.text_content("[data-testid=in-force-qtc_fridericia]")
+    assert "from QT interval" in page_qtc
+
     page.click("[data-testid=review-button]")
     page.wait_for_selector("#record-app.locked")
     banner = page.text_content("[data-testid=review-state]")
@@ -68,10 +72,18 @@ def test_review_locks_the_page_until_reopened(server: Server, browser, data_dir:
     assert len(locked_errors) == 1  # the browser logs the refused request; nothing else
     page_problems.remove(locked_errors[0])
 
-    # The shared worklist shows it reviewed, by whom.
+    # The shared worklist shows it reviewed, by whom, with the values in force marked adjusted:
+    # the record page's QTc and risks, not the model's.
+    view = page.evaluate("id => fetch(`/api/v1/predictions/${id}`).then(r => r.json())", prediction)
+    in_force = {c["name"]: c["value"] for c in view["concepts"]}
     page.goto(f"{server.base_url}/worklist")
     row = page.wait_for_selector(f"tr[data-record-id={record_id}]")
     assert "reviewed" in row.text_content() and "clinician1" in row.text_content()
+    qtc_cell = row.query_selector("[data-testid=qtc]").text_content()
+    assert qtc_cell == f"{in_force['qtc_fridericia']:.0f}adjusted"
+    assert f"in force {in_force['qtc_fridericia']:.0f} ms" in page_qtc
+    tdp = next(risk for risk in view["risks"] if risk["task"] == "tdp_risk")
+    assert f"{100 * tdp['probability']:.0f} %" in row.text_content()
     page.screenshot(path=str(ARTIFACTS / "e2e-worklist-reviewed.png"), full_page=True)
 
     page.goto(f"{server.base_url}/records/{record_id}")

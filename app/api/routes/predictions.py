@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -15,7 +16,13 @@ from app.context import AppContext
 from app.isolation import measure_concepts
 from app.services import predictions as service
 from app.services import records as record_service
-from app.services.schemas import InterventionIn, InterventionOut, PredictionOut, SuggestionOut
+from app.services.schemas import (
+    FiducialMoveIn,
+    InterventionIn,
+    InterventionOut,
+    PredictionOut,
+    SuggestionOut,
+)
 from app.services.users import User
 
 router = APIRouter(tags=["predictions"])
@@ -83,13 +90,13 @@ def get_prediction(prediction_id: RowId, user: AnyUser, context: ContextDep) -> 
         return service.prediction_view(state, user, context.settings.primary_qtc)
 
 
-def _intervene(context: AppContext, prediction_id: int, user: User, concept: str,
-               action: Literal["override", "revert"], value: float | None = None,
-               source: str = "typed", comment: str | None = None) -> InterventionOut:
+def _intervene(context: AppContext, prediction_id: int, user: User,
+               change: Callable[[service.Session], service.Edit]) -> InterventionOut:
+    """Run ``change`` (a service edit) in one write transaction; its refusals become 404, 409
+    (another model) or 422 (the message says why)."""
     with context.db.write() as session:
         try:
-            edit = service.edit_prediction(session, context.model, prediction_id, user, concept,
-                                           action, value, source, comment)
+            edit = change(session)
         except service.PredictionNotFound:
             raise not_found(prediction_id) from None
         except service.ModelMismatch as error:
@@ -105,8 +112,25 @@ def _intervene(context: AppContext, prediction_id: int, user: User, concept: str
 def create_intervention(prediction_id: RowId, body: InterventionIn, user: ClinicianUser,
                         context: ContextDep) -> InterventionOut:
     """Override one concept; the risk is recomputed by the task head and the edit is logged."""
-    return _intervene(context, prediction_id, user, body.concept, "override", body.value,
-                      body.source, body.comment)
+    return _intervene(context, prediction_id, user, lambda session: service.edit_prediction(
+        session, context.model, prediction_id, user, body.concept, "override", body.value,
+        body.source, body.comment))
+
+
+@router.post("/predictions/{prediction_id}/fiducials", response_model=InterventionOut,
+             status_code=201, dependencies=[CsrfChecked])
+def move_fiducials(prediction_id: RowId, body: FiducialMoveIn, user: ClinicianUser,
+                   context: ContextDep) -> InterventionOut:
+    """Move median-beat fiducials (ms from R): one ``fiducial`` event overrides QT, QRS, PR,
+    J-Tpeak and Tpeak-Tend as the positions define them; revert with
+    ``DELETE /predictions/{id}/interventions/fiducials``."""
+    moves = body.moves_ms()
+    if not moves:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "give at least one of p_onset_ms, qrs_onset_ms, qrs_offset_ms, "
+                            "t_peak_ms, t_end_ms")
+    return _intervene(context, prediction_id, user, lambda session: service.edit_fiducials(
+        session, context.model, prediction_id, user, moves, body.comment))
 
 
 @router.delete("/predictions/{prediction_id}/interventions/{concept}",
@@ -114,7 +138,8 @@ def create_intervention(prediction_id: RowId, body: InterventionIn, user: Clinic
 def revert_intervention(prediction_id: RowId, concept: str, user: ClinicianUser,
                         context: ContextDep) -> InterventionOut:
     """Revert a concept to the model's value: a new *revert* event, never a row removal."""
-    return _intervene(context, prediction_id, user, concept, "revert")
+    return _intervene(context, prediction_id, user, lambda session: service.edit_prediction(
+        session, context.model, prediction_id, user, concept, "revert"))
 
 
 @router.get("/predictions/{prediction_id}/interventions", response_model=list[InterventionOut])

@@ -105,11 +105,14 @@ window.QTLensEcg = (function () {
     };
   }
 
-  /** Median beats of every lead in a 3×4 grid, each with the global fiducials marked; with
-   * ``baselineBeats`` (the series' baseline ECG) its median beat is overlaid, aligned on R. */
-  function buildMedian(fiducials, explanation, baselineBeats) {
+  /** Median beats of every lead in a 3×4 grid, each with the fiducials in force marked (the
+   * clinician's moved ones, else the measured global ones); with ``baselineBeats`` (the series'
+   * baseline ECG) its median beat is overlaid, aligned on R. With ``movable`` the marks can be
+   * dragged; ``marks`` lists each mark's shape index, fiducial and cell origin (x of R, s). */
+  function buildMedian(fiducials, explanation, baselineBeats, movable) {
     const beats = (fiducials && fiducials.median_beats) || {};
-    const marks = (fiducials && fiducials.global_fiducials) || {};
+    const marks = (fiducials && (fiducials.fiducials_in_force || fiducials.global_fiducials)) || {};
+    const movableMarks = [];
     const traces = [];
     const annotations = [];
     const shapes = calibrationPulses(3, 0);
@@ -143,16 +146,19 @@ window.QTLensEcg = (function () {
       for (const [key, style] of Object.entries(MEDIAN_FIDUCIALS)) {
         const t = marks[key];
         if (t === null || t === undefined) continue;
+        movableMarks.push({ index: shapes.length, key: key.replace(/_s$/, ""), origin });
         shapes.push({ type: "line", x0: origin + t, x1: origin + t, y0: offset - 1.2, y1: offset + 1.2,
-          layer: "above", line: { color: style.colour, width: 1, dash: "dot" }, name: `fiducial-${key}` });
+          layer: "above", editable: Boolean(movable), name: `fiducial-${key}`,
+          // A movable mark is solid and wider: SVG hit-tests a dotted stroke only on its dots.
+          line: { color: style.colour, width: movable ? 3 : 1, dash: movable || marks.moved ? "solid" : "dot" } });
       }
     });
-    return { traces, annotations, shapes, rows: 3, duration: 4 * MEDIAN_CELL_S };
+    return { traces, annotations, shapes, rows: 3, duration: 4 * MEDIAN_CELL_S, marks: movableMarks };
   }
 
   /** Traces, annotations and shapes for the chosen layout. */
-  function build(signal, layout, singleLead, fiducials, explanation, baselineBeats) {
-    if (layout === "median") return buildMedian(fiducials, explanation, baselineBeats);
+  function build(signal, layout, singleLead, fiducials, explanation, baselineBeats, movable) {
+    if (layout === "median") return buildMedian(fiducials, explanation, baselineBeats, movable);
     const fs = signal.fs_hz;
     const duration = signal.duration_s;
     const laid = panels(layout, signal.lead_names, duration, singleLead);
@@ -231,8 +237,9 @@ window.QTLensEcg = (function () {
    * whose width decides whether the drawing may grow beyond true scale. */
   function draw(container, signal, options) {
     const { layout = "3x4", singleLead = null, fiducials = null, caliper = null, explanation = null,
-      baselineBeats = null, box = container.parentElement } = options || {};
-    const built = build(signal, layout, singleLead, fiducials, explanation, baselineBeats);
+      baselineBeats = null, movable = false, box = container.parentElement } = options || {};
+    const built = build(signal, layout, singleLead, fiducials, explanation, baselineBeats, movable);
+    drawnMarks.set(container, built.marks || []);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
     const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s);
@@ -253,6 +260,20 @@ window.QTLensEcg = (function () {
       annotations: built.annotations, shapes, showlegend: false,
     };
     return Plotly.react(container, built.traces, plotLayout, PLOT_CONFIG);
+  }
+
+  const drawnMarks = new WeakMap();  // plot container → its movable median-beat marks
+
+  /** The fiducial the user dragged on the median beats, from Plotly's relayout event data:
+   * ``{key: "t_end", ms}`` (ms from R, the mean of the line's ends), or null for other edits. */
+  function fiducialFromRelayout(container, event) {
+    for (const mark of drawnMarks.get(container) || []) {
+      const x0 = event[`shapes[${mark.index}].x0`];
+      if (x0 === undefined) continue;
+      const x1 = event[`shapes[${mark.index}].x1`] ?? x0;
+      return { key: mark.key, ms: ((x0 + x1) / 2 - mark.origin) * 1000 };
+    }
+    return null;
   }
 
   /** Millimetres per second on screen as drawn now (25 = true scale). */
@@ -295,5 +316,6 @@ window.QTLensEcg = (function () {
     return { ms: Math.abs(box.x1 - box.x0) * 1000, mv: Math.abs(box.y1 - box.y0) };
   }
 
-  return { draw, legend, mmPerSecond, defaultCaliper, caliperFromRelayout, caliperReading };
+  return { draw, legend, mmPerSecond, defaultCaliper, caliperFromRelayout, caliperReading,
+    fiducialFromRelayout };
 })();

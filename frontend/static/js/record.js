@@ -28,8 +28,11 @@
   const reviewButton = document.getElementById("review-button");
   const reopenButton = document.getElementById("reopen-button");
 
+  const fiducialPanel = document.getElementById("fiducial-panel");
+  const fiducialSelect = document.getElementById("fiducial-select");
+
   const state = { record: null, signal: null, prediction: null, caliper: null, caliperAnchor: null,
-    followed: null, explanation: null };
+    followed: null, explanation: null, fiducialDraft: null };
   const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
   const WINDOW_S = 30;  // the longest stretch of signal one request returns (the API's limit)
 
@@ -48,13 +51,24 @@
     legendNode.replaceChildren(el("li", { class: "hint" }, `Fiducials ${where}:`), ...entries);
   }
 
+  /** The prediction's delineation with the marks in force, and a keyboard draft on top. */
+  function plottedFiducials() {
+    if (!state.prediction) return null;
+    const fiducials = state.prediction.fiducials;
+    if (!state.fiducialDraft) return fiducials;
+    const { key, ms } = state.fiducialDraft;
+    return { ...fiducials, fiducials_in_force: { ...fiducials.fiducials_in_force, [`${key}_s`]: ms / 1000 } };
+  }
+
   async function redraw() {
     renderLegend();
+    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !state.prediction || !editable();
     if (!state.signal) return;
     await window.QTLensEcg.draw(plotNode, state.signal, {
       layout: layoutSelect.value,
       singleLead: leadSelect.value,
-      fiducials: state.prediction ? state.prediction.fiducials : null,
+      fiducials: plottedFiducials(),
+      movable: editable() && Boolean(state.prediction),
       caliper: state.caliper,
       explanation: state.explanation,
       baselineBeats: state.prediction && state.prediction.series
@@ -137,9 +151,14 @@
     if (concept.kind === "binary") {
       return concept.probability === null ? "–" : `${fmt(100 * concept.probability, 0)} %`;
     }
+    // A value re-derived from another edit (QTc after a QT override or a moved mark) shows here.
+    const rederived = !concept.overridden && concept.value !== null && concept.model_value !== null &&
+      Math.abs(concept.value - concept.model_value) > 10 ** -(concept.decimals + 1);
     return [el("span", { class: "num" }, `${fmt(concept.model_value, concept.decimals)}${unit}`),
       concept.uncertainty !== null
-        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null];
+        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null,
+      rederived ? el("span", { class: "unc", dataset: { testid: `now-${concept.name}` } },
+        `now ${fmt(concept.value, concept.decimals)}${unit}`) : null];
   }
 
   function editCell(concept) {
@@ -183,11 +202,27 @@
         concept.measured_reason) : null);
   }
 
+  /** The value in force of a concept a clinician did not set but that moved with one they did
+   * (a QTc after QT was set): shown under the model's, with what it follows. ``null`` when it is
+   * the model's own value (at the concept's precision). */
+  function movedLine(c, unit, labels) {
+    if (c.overridden || c.value === null || c.model_value === null) return null;
+    const shown = c.kind === "binary" ? (c.value >= 0.5 ? "present" : "absent") : `${fmt(c.value, c.decimals)}${unit}`;
+    const model = c.kind === "binary" ? (c.model_value >= 0.5 ? "present" : "absent") : `${fmt(c.model_value, c.decimals)}${unit}`;
+    if (shown === model) return null;
+    const from = c.derived_from.map((name) => labels[name] || name).join(", ");
+    return el("span", { class: "in-force", dataset: { testid: `in-force-${c.name}` } },
+      `in force ${shown}`, from ? el("span", { class: "normal" }, `from ${from}`) : null);
+  }
+
   function renderConcepts(prediction) {
     conceptBody.replaceChildren();
+    const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
     for (const c of prediction.concepts) {
       const unit = c.unit ? ` ${c.unit}` : "";
-      const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
+      const moved = movedLine(c, unit, labels);
+      const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}${moved ? " moved" : ""}`,
+        dataset: { concept: c.name } },
         el("th", { scope: "row" }, c.label,
           c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
           el("span", { class: "normal" }, c.normal_range),
@@ -195,7 +230,7 @@
           c.overridden ? el("span", { class: "normal" }, `set by ${c.overridden_by}`) : null,
           c.disagreement ? el("div", { class: "disagreement", dataset: { testid: `disagreement-${c.name}` } },
             `Model and measurement disagree: ${c.disagreement}`) : null),
-        el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit)),
+        el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit), moved),
         measuredCell(c, unit));
       if (canEdit) row.append(editCell(c));
       conceptBody.append(row);
@@ -277,10 +312,7 @@
       if (commentInput) commentInput.value = "";
       renderKeepingFocus(result.prediction);
       redraw();
-      const changes = result.prediction.risks.map((risk) => (risk.points !== null && risk.points !== undefined
-        ? `${risk.label} now ${risk.points} / ${risk.max_points} points`
-        : `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`));
-      showStatus(editStatus, `Saved. ${changes.join("; ")}`, false);
+      showRiskChange(result, "Saved.");
     } catch (error) {
       showStatus(editStatus, error.message, true);
     }
@@ -295,6 +327,35 @@
     } catch (error) {
       showStatus(editStatus, error.message, true);
     }
+  }
+
+  /** Report an edit's effect on the risks in the status line. */
+  function showRiskChange(result, prefix) {
+    const changes = result.prediction.risks.map((risk) => (risk.points !== null && risk.points !== undefined
+      ? `${risk.label} now ${risk.points} / ${risk.max_points} points`
+      : `${risk.label} ${percent(result.risks_before[risk.task])} → ${percent(result.risks_after[risk.task])}`));
+    showStatus(editStatus, `${prefix} ${changes.join("; ")}`, false);
+  }
+
+  /** Send a median-beat mark's new position (ms from R): one logged ``fiducial`` move that
+   * re-sets the intervals it defines; a refused move is redrawn where it was. */
+  async function moveFiducial(key, ms) {
+    state.fiducialDraft = null;
+    showStatus(editStatus, "Updating…", false);
+    try {
+      const result = await api("POST", `/api/v1/predictions/${state.prediction.id}/fiducials`, {
+        [`${key}_ms`]: Math.round(ms * 10) / 10,
+        comment: commentInput && commentInput.value ? commentInput.value : null,
+      });
+      if (commentInput) commentInput.value = "";
+      render(result.prediction);
+      const moved = result.fiducials.after[key] - result.fiducials.before[key];
+      showRiskChange(result, `Moved ${fiducialSelect.querySelector(`option[value="${key}"]`).textContent} ` +
+        `${moved > 0 ? "+" : ""}${fmt(moved, 0)} ms.`);
+    } catch (error) {
+      showStatus(editStatus, error.message, true);
+    }
+    await redraw();
   }
 
   function updateCaliperReadout() {
@@ -331,6 +392,30 @@
       const reading = window.QTLensEcg.caliperReading(state.caliper);
       override(document.getElementById("caliper-target").value, Math.round(reading.ms), "caliper");
     });
+  }
+
+  // Keyboard moves of a median-beat mark: 4 ms steps drawn as a draft, saved as one move.
+  document.querySelectorAll("[data-fiducial-nudge]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const key = fiducialSelect.value;
+      const inForce = state.prediction.fiducials.fiducials_in_force[`${key}_s`];
+      if (inForce === null || inForce === undefined) {
+        showStatus(editStatus, "That mark was not found on this ECG.", true);
+        return;
+      }
+      const from = state.fiducialDraft && state.fiducialDraft.key === key ? state.fiducialDraft.ms : inForce * 1000;
+      state.fiducialDraft = { key, ms: from + Number(button.dataset.fiducialNudge) * NUDGE_S * 1000 };
+      showStatus(editStatus, `${fiducialSelect.selectedOptions[0].textContent} at ` +
+        `${fmt(state.fiducialDraft.ms, 0)} ms from R (not saved yet).`, false);
+      redraw();
+    });
+  });
+  const fiducialSave = document.getElementById("fiducial-save");
+  if (fiducialSave) {
+    fiducialSave.addEventListener("click", () => {
+      if (state.fiducialDraft) moveFiducial(state.fiducialDraft.key, state.fiducialDraft.ms);
+    });
+    document.getElementById("fiducial-revert").addEventListener("click", () => revertConcept("fiducials"));
   }
 
   // Explanation overlay: the API's per-lead attribution drawn as a heat band under each lead.
@@ -453,6 +538,9 @@
       leadSelect.replaceChildren(...state.signal.lead_names.map((l) => el("option", { value: l }, l)));
       await redraw();
       plotNode.on("plotly_relayout", (event) => {
+        const dragged = layoutSelect.value === "median" && editable()
+          ? window.QTLensEcg.fiducialFromRelayout(plotNode, event) : null;
+        if (dragged) { moveFiducial(dragged.key, dragged.ms); return; }
         if (!state.caliper) return;
         const box = window.QTLensEcg.caliperFromRelayout(plotNode, event);
         if (box) { state.caliper = box; updateCaliperReadout(); }

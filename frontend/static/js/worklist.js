@@ -10,6 +10,7 @@
   const statusFilter = document.getElementById("status-filter");
   const sortOrder = document.getElementById("sort-order");
   const maxBytes = Number(dropzone.dataset.maxMb) * 1024 * 1024;
+  const qtcHeading = document.getElementById("qtc-heading");
   const uploadSeries = document.getElementById("upload-series");
   const uploadBaseline = document.getElementById("upload-baseline");
 
@@ -30,6 +31,8 @@
         showStatus(statusNode, error.message, true);
       }
     });
+    // A review locks the record's series too (the API answers 423): the controls say so.
+    [input, baseline, save].forEach((node) => { node.disabled = record.status === "reviewed"; });
     return el("td", { class: "series" }, input, el("label", {}, baseline, " baseline"), save);
   }
 
@@ -40,6 +43,14 @@
     const points = (record.risk_points || {})[task];
     const shown = points === undefined ? percent(p) : `${points} pts`;
     return el("td", {}, el("span", { class: `band band-${band}` }, `${shown} ${band}`));
+  }
+
+  /** The primary QTc in force, marked "adjusted" when a clinician value is in force (the risks
+   * of the row are then in force too: the same numbers the record page shows). */
+  function qtcCell(record) {
+    return el("td", { dataset: { testid: "qtc" } }, fmt(record.qtc_ms, 0),
+      record.adjusted ? el("span", { class: "adjusted", title: "A clinician's value is in force; QTc and risks include it",
+        dataset: { testid: "adjusted" } }, "adjusted") : null);
   }
 
   /** The review state: a reviewed record says by whom and when, and that it is locked. */
@@ -56,6 +67,10 @@
     try {
       const records = await api("GET", "/api/v1/records?" + params);
       body.replaceChildren();
+      if (records.length) {
+        const formula = records[0].qtc_name.replace(/^qtc_/, "");
+        qtcHeading.textContent = `QTc ${formula.charAt(0).toUpperCase()}${formula.slice(1)} (ms)`;
+      }
       if (records.length === 0) {
         body.append(el("tr", {}, el("td", { colspan: 9, class: "hint" }, "No records yet: upload an ECG above.")));
       }
@@ -66,7 +81,7 @@
           el("td", {}, r.sex ?? "–"),
           el("td", {}, new Date(r.uploaded_at).toLocaleString()),
           statusCell(r),
-          el("td", {}, fmt(r.qtc_ms, 0)),
+          qtcCell(r),
           riskCell(r, "lqts_risk"),
           riskCell(r, "tdp_risk"),
           seriesCell(r)));
