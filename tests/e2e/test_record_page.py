@@ -44,6 +44,10 @@ def test_review_locks_the_page_until_reopened(server: Server, browser, data_dir:
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-concept=qt].overridden")
 
+    # The QTc that moved with QT shows its value in force on the page (what the worklist shows).
+    page_qtc = page.text_content("[data-testid=in-force-qtc_fridericia]")
+    assert "from QT interval" in page_qtc
+
     page.click("[data-testid=review-button]")
     page.wait_for_selector("#record-app.locked")
     banner = page.text_content("[data-testid=review-state]")
@@ -77,6 +81,7 @@ def test_review_locks_the_page_until_reopened(server: Server, browser, data_dir:
     assert "reviewed" in row.text_content() and "clinician1" in row.text_content()
     qtc_cell = row.query_selector("[data-testid=qtc]").text_content()
     assert qtc_cell == f"{in_force['qtc_fridericia']:.0f}adjusted"
+    assert f"in force {in_force['qtc_fridericia']:.0f} ms" in page_qtc
     tdp = next(risk for risk in view["risks"] if risk["task"] == "tdp_risk")
     assert f"{100 * tdp['probability']:.0f} %" in row.text_content()
     page.screenshot(path=str(ARTIFACTS / "e2e-worklist-reviewed.png"), full_page=True)

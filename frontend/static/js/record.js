@@ -202,11 +202,27 @@
         concept.measured_reason) : null);
   }
 
+  /** The value in force of a concept a clinician did not set but that moved with one they did
+   * (a QTc after QT was set): shown under the model's, with what it follows. ``null`` when it is
+   * the model's own value (at the concept's precision). */
+  function movedLine(c, unit, labels) {
+    if (c.overridden || c.value === null || c.model_value === null) return null;
+    const shown = c.kind === "binary" ? (c.value >= 0.5 ? "present" : "absent") : `${fmt(c.value, c.decimals)}${unit}`;
+    const model = c.kind === "binary" ? (c.model_value >= 0.5 ? "present" : "absent") : `${fmt(c.model_value, c.decimals)}${unit}`;
+    if (shown === model) return null;
+    const from = c.derived_from.map((name) => labels[name] || name).join(", ");
+    return el("span", { class: "in-force", dataset: { testid: `in-force-${c.name}` } },
+      `in force ${shown}`, from ? el("span", { class: "normal" }, `from ${from}`) : null);
+  }
+
   function renderConcepts(prediction) {
     conceptBody.replaceChildren();
+    const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
     for (const c of prediction.concepts) {
       const unit = c.unit ? ` ${c.unit}` : "";
-      const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}`, dataset: { concept: c.name } },
+      const moved = movedLine(c, unit, labels);
+      const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}${moved ? " moved" : ""}`,
+        dataset: { concept: c.name } },
         el("th", { scope: "row" }, c.label,
           c.flag !== "normal" ? el("span", { class: `flag flag-${c.flag}` }, c.flag) : null,
           el("span", { class: "normal" }, c.normal_range),
@@ -214,7 +230,7 @@
           c.overridden ? el("span", { class: "normal" }, `set by ${c.overridden_by}`) : null,
           c.disagreement ? el("div", { class: "disagreement", dataset: { testid: `disagreement-${c.name}` } },
             `Model and measurement disagree: ${c.disagreement}`) : null),
-        el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit)),
+        el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit), moved),
         measuredCell(c, unit));
       if (canEdit) row.append(editCell(c));
       conceptBody.append(row);
