@@ -43,7 +43,7 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
     page.wait_for_function("() => (document.getElementById('ecg-plot').layout.shapes || [])"
                            ".some((s) => s.name === 'fiducial-t_end_s' && s.editable)")
     risk_before = _text(page, "[data-testid=risk-lqts_risk]")
-    assert not page.is_visible("[data-testid=now-qtc_fridericia]")
+    assert not page.is_visible("[data-testid=in-force-qtc_fridericia]")
 
     where = page.evaluate(_T_END_ON_SCREEN)
     page.mouse.click(where["x"], where["y"])  # Plotly: a click activates the mark, then drag
@@ -54,7 +54,7 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
     page.mouse.up()
 
     page.wait_for_selector("[data-concept=qt].overridden")
-    page.wait_for_selector("[data-testid=now-qtc_fridericia]")
+    page.wait_for_selector("[data-testid=in-force-qtc_fridericia]")
     page.wait_for_function(
         "r => document.querySelector('[data-testid=risk-lqts_risk]').textContent.trim() !== r",
         arg=risk_before)
