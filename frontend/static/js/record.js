@@ -151,14 +151,9 @@
     if (concept.kind === "binary") {
       return concept.probability === null ? "–" : `${fmt(100 * concept.probability, 0)} %`;
     }
-    // A value re-derived from another edit (QTc after a QT override or a moved mark) shows here.
-    const rederived = !concept.overridden && concept.value !== null && concept.model_value !== null &&
-      Math.abs(concept.value - concept.model_value) > 10 ** -(concept.decimals + 1);
     return [el("span", { class: "num" }, `${fmt(concept.model_value, concept.decimals)}${unit}`),
       concept.uncertainty !== null
-        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null,
-      rederived ? el("span", { class: "unc", dataset: { testid: `now-${concept.name}` } },
-        `now ${fmt(concept.value, concept.decimals)}${unit}`) : null];
+        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null];
   }
 
   function editCell(concept) {
