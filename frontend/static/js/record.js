@@ -157,6 +157,10 @@
   }
 
   function editCell(concept) {
+    if (!concept.can_be_typed) {  // a view of other concepts (QTc prolonged): set those instead
+      const from = concept.derived_from.map((name) => (state.prediction.concepts.find((c) => c.name === name) || {}).label || name);
+      return el("td", { class: "edit hint" }, from.length ? `follows ${from.join(", ")}` : "not typed");
+    }
     const locked = !editable();
     const input = el("input", {
       type: "number", step: concept.kind === "binary" ? 1 : 10 ** -concept.decimals,
