@@ -287,7 +287,9 @@ class PredictionOut(BaseModel):
     primary_qtc: str = Field(description="The QTc formula shown as the QTc (a setting).")
     adjusted: bool = Field(description="A clinician value is in force.")
     editable: bool = Field(description="Made by the loaded model: concepts can be overridden.")
-    fiducials: dict = Field(description="Delineation for plotting (seconds, mV).")
+    fiducials: dict = Field(description="Delineation for plotting (seconds, mV); "
+                            "``fiducials_in_force``: the median-beat marks in force (s from R) "
+                            "and ``moved``, whether a clinician moved them.")
     series: SeriesViewOut | None = None
     changes: list[ChangeOut] = Field(default_factory=list)
     ood: OodOut | None = Field(

@@ -22,7 +22,7 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   A later lobe of opposite sign (relative to the isoelectric level) at least 30 % as large
   ends a biphasic T.
 * **T end** (``t_end_method="tangent"``, default): the tangent at the steepest point of the
-  terminal limb meets the baseline (Postema PG, Wilde AAM. The measurement of the QT interval.
+  terminal limb (found on the 40 ms smoothing, drawn on the 16 ms one) meets the baseline (Postema PG, Wilde AAM. The measurement of the QT interval.
   Curr Cardiol Rev 10:287, 2014). The baseline is by default the level at which that limb
   levels off — the TP segment that follows the T wave (``t_end_baseline="tp"``); ``"pr"`` uses
   the PR-segment isoelectric level. The limb runs from the peak until the wave has come half-way
@@ -99,6 +99,8 @@ class DelineationConfig:
         limb_fraction: the terminal T limb must fall below this fraction of the peak to end.
         global_t_end_outlier_s: a latest T end this much after the next is dropped; leads within
             it support the global T end (s).
+        t_tangent_reach_s: the tangent point is the steepest point of the lightly smoothed
+            (``t_peak_smooth_s``) terminal limb within this reach of the heavily smoothed one (s).
         beat_t_shift_s: largest per-beat T-wave lag against the median T wave (s).
     """
 
@@ -120,6 +122,7 @@ class DelineationConfig:
     u_wave_fraction: float = 0.4
     limb_fraction: float = 0.5
     global_t_end_outlier_s: float = 0.030
+    t_tangent_reach_s: float = 0.020
     beat_t_shift_s: float = 0.040
 
 
@@ -360,10 +363,10 @@ def _t_wave(
         terminal = opposite
     terminal_sign = sign if terminal == peak else -sign
     slope = np.gradient(smooth)  # mV per sample
-    t_end, t_end_iso = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config)
+    light = moving_average(deviation, config.t_peak_smooth_s * fs)
+    t_end, t_end_iso = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config, light)
     t_onset = _t_onset(smooth, slope, start, start + peak, sign)
     t_peak = _refine_peak(deviation, start + peak, sign, fs, config)
-    light = moving_average(deviation, config.t_peak_smooth_s * fs)
     return t_onset, float(t_peak), t_end, float(light[t_peak]), t_end_iso
 
 
@@ -404,7 +407,14 @@ def _steepest(slope: np.ndarray, start: int, end: int, direction: float) -> int 
 
 
 def _t_end(
-    smooth: np.ndarray, slope: np.ndarray, peak: int, sign: float, end: int, fs: float, config: DelineationConfig
+    smooth: np.ndarray,
+    slope: np.ndarray,
+    peak: int,
+    sign: float,
+    end: int,
+    fs: float,
+    config: DelineationConfig,
+    light: np.ndarray,
 ) -> tuple[float | None, float | None]:
     """T end (sample index) after the terminal peak by the configured method, and where the
     tangent meets the PR isoelectric level (the trapezium end for that method)."""
@@ -420,9 +430,18 @@ def _t_end(
         area = sign * (smooth[steepest] - smooth[candidates]) * (2 * reference - candidates - steepest)
         trapezium = float(candidates[int(np.argmax(area))])
         return trapezium, trapezium
+    # The tangent itself is drawn on the lightly smoothed wave: the heavy smoothing that finds
+    # the limb robustly also flattens it and would move the crossing late.
+    light_slope = np.gradient(light)
+    reach = int(config.t_tangent_reach_s * fs)
+    refined = _steepest(light_slope, max(peak, steepest - reach), min(limb_end, steepest + reach), -sign)
+    if refined is not None:
+        steepest, level_at, slope_at = refined, light[refined], light_slope[refined]
+    else:
+        level_at, slope_at = smooth[steepest], slope[steepest]
     crossings = []
     for level in (smooth[limb_end] if config.t_end_baseline == "tp" else 0.0, 0.0):
-        crossing = steepest + (level - smooth[steepest]) / slope[steepest]
+        crossing = steepest + (level - level_at) / slope_at
         crossings.append(float(crossing) if steepest < crossing <= end + 0.1 * fs else None)
     return crossings[0], crossings[1]
 

@@ -46,7 +46,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Migrate a fresh SQLite file, create one user per role, serve on a free port."""
     folder = tmp_path_factory.mktemp("server")
     database_url = f"sqlite:///{folder / 'qtlens.sqlite3'}"
-    env = child_env(QTLENS_DATABASE_URL=database_url, QTLENS_SECRET_KEY="e2e-secret-key")
+    # Every browser test logs in afresh from 127.0.0.1: more than the default 10 logins a minute
+    # when the whole e2e folder runs (the limiter itself is tested in tests/api).
+    env = child_env(QTLENS_DATABASE_URL=database_url, QTLENS_SECRET_KEY="e2e-secret-key",
+                    QTLENS_LOGIN_RATE_PER_MINUTE="120")
     qtlens(env, "db", "upgrade")
     for role in ("clinician", "researcher", "admin"):
         qtlens(env, "users", "add", f"{role}1", "--role", role, "--password-stdin",

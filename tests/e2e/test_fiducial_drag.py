@@ -43,7 +43,7 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
     page.wait_for_function("() => (document.getElementById('ecg-plot').layout.shapes || [])"
                            ".some((s) => s.name === 'fiducial-t_end_s' && s.editable)")
     risk_before = _text(page, "[data-testid=risk-lqts_risk]")
-    assert not page.is_visible("[data-testid=now-qtc_fridericia]")
+    assert not page.is_visible("[data-testid=in-force-qtc_fridericia]")
 
     where = page.evaluate(_T_END_ON_SCREEN)
     page.mouse.click(where["x"], where["y"])  # Plotly: a click activates the mark, then drag
@@ -54,7 +54,7 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
     page.mouse.up()
 
     page.wait_for_selector("[data-concept=qt].overridden")
-    page.wait_for_selector("[data-testid=now-qtc_fridericia]")
+    page.wait_for_selector("[data-testid=in-force-qtc_fridericia]")
     page.wait_for_function(
         "r => document.querySelector('[data-testid=risk-lqts_risk]').textContent.trim() !== r",
         arg=risk_before)
@@ -66,13 +66,31 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
     with engine.connect() as connection:
         event = connection.execute(sa.select(Intervention).where(
             Intervention.source == "fiducial").order_by(Intervention.id.desc())).first()
-    engine.dispose()
     moved_ms = event.fiducials["after"]["t_end"] - event.fiducials["before"]["t_end"]
     assert 90 <= moved_ms <= 110  # the drag's 100 ms, give or take the mouse's pixel grid
     qt = float(page.input_value("[data-testid=override-qt]"))
     assert qt == pytest.approx(event.fiducials["concepts"]["qt"], abs=0.5)
     assert event.risks_after["lqts_risk"] > event.risks_before["lqts_risk"]
+
+    # Keyboard: step T peak 5 × 4 ms earlier, save (J-Tpeak and Tpeak-Tend follow), then undo.
+    page.select_option("[data-testid=fiducial-select]", "t_peak")
+    page.focus("[data-testid=fiducial-earlier]")
+    for _ in range(5):
+        page.keyboard.press("Enter")
+    page.click("[data-testid=fiducial-save]")
+    page.wait_for_selector("[data-concept=jtpeak].overridden")
+    assert _text(page, "#edit-status").startswith("Moved T peak -20 ms.")
+    assert page.is_visible("[data-concept=qt].overridden")  # the T end move stays in force
+    page.click("[data-testid=fiducial-revert]")
+    page.wait_for_selector("[data-concept=qt]:not(.overridden)")
+    assert not page.is_visible("[data-concept=jtpeak].overridden")
     context.close()
+    engine = sa.create_engine(server.database_url)
+    with engine.connect() as connection:
+        later = connection.execute(sa.select(Intervention.action, Intervention.source).where(
+            Intervention.id > event.id).order_by(Intervention.id)).all()
+    engine.dispose()
+    assert [tuple(row) for row in later] == [("override", "fiducial"), ("revert", "revert")]
 
     # The researcher's CSV export has the move: source fiducial, positions before and after.
     researcher = browser.new_context()

@@ -213,6 +213,12 @@ def test_keyboard_path_one_lead_and_wide_screen(server: Server, browser, data_di
     assert page.evaluate("document.activeElement.dataset.testid") == "override-t_amplitude_ii"
     assert page.input_value("[data-testid=override-t_amplitude_ii]") == "0.20"
 
+    # One primary QTc (Fridericia by default); the other formulas are one click away.
+    assert page.query_selector("[data-concept=qtc_bazett]") is None
+    page.click("[data-testid=other-qtc-toggle]")
+    page.wait_for_selector("[data-concept=qtc_bazett]")
+    assert page.get_attribute("[data-testid=other-qtc-toggle]", "aria-expanded") == "true"
+
     # One lead at twice the scale of the 12-lead layouts.
     normal = _mm_per_s(page)
     page.select_option("[data-testid=layout-select]", "single")

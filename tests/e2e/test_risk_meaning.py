@@ -28,7 +28,9 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
                           "blocker") and "ECGRDVQ" in tdp
     assert "logistic head" in page.text_content("[data-testid=risk-head-tdp_risk]")
 
-    # Every disagreement the API reports is written on its concept row, and only those.
+    # Every disagreement the API reports is written on its concept row, and only those (the QTc
+    # formulas other than the primary one are one click away).
+    page.click("[data-testid=other-qtc-toggle]")
     record_id = page.get_attribute("#record-app", "data-record-id")
     record = page.request.get(f"{server.base_url}/api/v1/records/{record_id}").json()
     prediction = page.request.get(

@@ -45,6 +45,7 @@ def test_clinician_edits_qtc_and_researcher_exports_it(server: Server, browser, 
 
     risk_before = page.text_content("[data-testid=risk-lqts_risk]")
     # The Long-QT risk is the Schwartz score's ECG items, which read QTc (Bazett), in points.
+    page.click("[data-testid=other-qtc-toggle]")  # one primary QTc; the others a click away
     page.fill("[data-testid=override-qtc_bazett]", "560")
     page.click("[data-testid=apply-qtc_bazett]")
     page.wait_for_selector("[data-concept=qt].overridden")  # a typed QTc lands on QT

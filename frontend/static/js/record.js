@@ -33,7 +33,7 @@
   const fiducialSelect = document.getElementById("fiducial-select");
 
   const state = { record: null, signal: null, prediction: null, caliper: null, caliperAnchor: null,
-    followed: null, explanation: null, fiducialDraft: null };
+    followed: null, explanation: null, fiducialDraft: null, otherQtc: false };
   const NUDGE_S = 0.004;  // one keyboard step moves a caliper edge by 4 ms (two samples at 500 Hz)
   const WINDOW_S = 30;  // the longest stretch of signal one request returns (the API's limit)
 
@@ -163,17 +163,16 @@
     if (concept.kind === "binary") {
       return concept.probability === null ? "–" : `${fmt(100 * concept.probability, 0)} %`;
     }
-    // A value re-derived from another edit (QTc after a QT override or a moved mark) shows here.
-    const rederived = !concept.overridden && concept.value !== null && concept.model_value !== null &&
-      Math.abs(concept.value - concept.model_value) > 10 ** -(concept.decimals + 1);
     return [el("span", { class: "num" }, `${fmt(concept.model_value, concept.decimals)}${unit}`),
       concept.uncertainty !== null
-        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null,
-      rederived ? el("span", { class: "unc", dataset: { testid: `now-${concept.name}` } },
-        `now ${fmt(concept.value, concept.decimals)}${unit}`) : null];
+        ? el("span", { class: "unc" }, `± ${fmt(concept.uncertainty, concept.decimals)}`) : null];
   }
 
   function editCell(concept) {
+    if (!concept.can_be_typed) {  // a view of other concepts (QTc prolonged): set those instead
+      const from = concept.derived_from.map((name) => (state.prediction.concepts.find((c) => c.name === name) || {}).label || name);
+      return el("td", { class: "edit hint" }, from.length ? `follows ${from.join(", ")}` : "not typed");
+    }
     const locked = !editable();
     const input = el("input", {
       type: "number", step: concept.kind === "binary" ? 1 : 10 ** -concept.decimals,
@@ -227,10 +226,33 @@
       `in force ${shown}`, from ? el("span", { class: "normal" }, `from ${from}`) : null);
   }
 
+  /** A QTc by another formula than the primary one (a setting): one click away, shown anyway
+   * when a clinician set it. */
+  function otherQtc(c, prediction) {
+    return c.sets === "qt" && c.name !== prediction.primary_qtc && !c.overridden;
+  }
+
+  function otherQtcToggle(prediction) {
+    const others = prediction.concepts.filter((c) => otherQtc(c, prediction));
+    if (!others.length) return null;
+    const disagreeing = others.filter((c) => c.disagreement).length;
+    const toggle = el("button", { type: "button", class: "link-button", "aria-expanded": String(state.otherQtc),
+      dataset: { testid: "other-qtc-toggle" } },
+    state.otherQtc ? "hide the other QTc formulas"
+      : `other QTc formulas (${others.length}${disagreeing ? `, ${disagreeing} disagree with the measurement` : ""})`);
+    toggle.addEventListener("click", () => {
+      state.otherQtc = !state.otherQtc;
+      renderConcepts(prediction);
+      conceptBody.querySelector("[data-testid=other-qtc-toggle]").focus();
+    });
+    return el("span", { class: "normal" }, toggle);
+  }
+
   function renderConcepts(prediction) {
     conceptBody.replaceChildren();
     const labels = Object.fromEntries(prediction.concepts.map((c) => [c.name, c.label]));
     for (const c of prediction.concepts) {
+      if (otherQtc(c, prediction) && !state.otherQtc) continue;
       const unit = c.unit ? ` ${c.unit}` : "";
       const moved = movedLine(c, unit, labels);
       const row = el("tr", { class: `flag-${c.flag}${c.overridden ? " overridden" : ""}${moved ? " moved" : ""}`,
@@ -240,6 +262,7 @@
           el("span", { class: "normal" }, c.normal_range),
           c.flag_note ? el("span", { class: "normal" }, c.flag_note) : null,
           c.overridden ? el("span", { class: "normal" }, `set by ${c.overridden_by}`) : null,
+          c.name === prediction.primary_qtc ? otherQtcToggle(prediction) : null,
           c.disagreement ? el("div", { class: "disagreement", dataset: { testid: `disagreement-${c.name}` } },
             `Model and measurement disagree: ${c.disagreement}`) : null),
         el("td", { class: "model", dataset: { testid: `model-${c.name}` } }, valueCell(c, unit), moved),
@@ -499,6 +522,7 @@
     if (apply) apply.disabled = locked;
     if (commentInput) commentInput.disabled = locked;
     if (state.prediction) { renderConcepts(state.prediction); renderSuggestion(state.prediction); }
+    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !state.prediction || !editable();
   }
 
   async function changeReview(action, done) {
