@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-test chromium train-demo bench clean
+.PHONY: serve test install install-test chromium train-demo train-blackbox bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,23 @@ serve: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The shipped bundle: synthetic pretraining, then sim-to-real fine-tuning on the real development
+# ECGs (QTLENS_DATA_DIR), then the composed task heads. Seed 0 throughout (deterministic on the CPU).
 train-demo: install
-	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out models/weights/demo
+	$(BIN)/qtlens train --preset demo --variant joint --seed 0 --out var/pretrain/demo-synthetic
+	$(BIN)/qtlens train-real --base var/pretrain/demo-synthetic --seed 0 --out models/weights/demo
 	$(BIN)/qtlens train-head --data ecgrdvq --out models/weights/heads/tdp-ecgrdvq
 	$(BIN)/qtlens compose-bundle --base models/weights/demo --head lqts_risk=schwartz \
 	    --head tdp_risk=models/weights/heads/tdp-ecgrdvq --out models/weights/demo
 	$(BIN)/qtlens calibrate-bands --bundle models/weights/demo
+
+# The black box every CBM-versus-black-box figure is measured against, and the shipped bundle's
+# evaluation/ (as shipped, composed heads included) against it on 2 000 fresh synthetic records.
+train-blackbox: install
+	$(BIN)/qtlens train --preset demo --variant blackbox --seed 0 --out var/pretrain/demo-blackbox
+	$(BIN)/qtlens evaluate models/weights/demo --baseline var/pretrain/demo-blackbox \
+	    --data-seed 1000 --n-records 2000 --split all --out models/weights/demo/evaluation
+	$(BIN)/qtlens evaluate models/weights/demo --real --out models/weights/demo/evaluation
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks

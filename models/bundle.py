@@ -63,8 +63,21 @@ from models.heads.points import POINTS_KIND, load_task_head, points_from_logit
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.bottleneck import sex_code
 from models.nets.inputs import InputSpec, ecg_to_input
-from models.nets.model import ConceptModel, HeadExplanation, ModelConfig, RiskModel
-from models.nets.prediction import ConceptEstimate, HeadState, ModelPrediction, TaskRisk
+from models.nets.model import (
+    ConceptModel,
+    HeadExplanation,
+    ModelConfig,
+    ModelOutput,
+    RiskModel,
+)
+from models.nets.ood import HIGH_PERCENTILE
+from models.nets.prediction import (
+    ConceptEstimate,
+    HeadState,
+    ModelPrediction,
+    OodScore,
+    TaskRisk,
+)
 from models.nets.registry import create_model, get_variant
 from models.tasks import TASKS, Bands, RiskBand, get_task, task_names
 
@@ -267,8 +280,9 @@ def task_bands(card: dict[str, Any]) -> dict[str, Bands]:
     bands = {}
     for task, entry in task_heads(card).items():
         try:
-            bands[task] = Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(
-                task).bands
+            bands[task] = (
+                Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(task).bands
+            )
         except ValueError as error:
             raise BundleError(f"task head of {task}: {error}") from None
     return bands
@@ -411,8 +425,10 @@ class LoadedBundle:
             ),
         )
         output = run_batched(self.model, inputs, self.device, PREDICT_BATCH_SIZE)
+        ood = ood_scores(self.model, output.features)
         commons = [
             {
+                "ood": ood[i],
                 "variant": self.variant,
                 "bundle_sha256": self.checksum,
                 "age_years": ecg.age_years,
@@ -458,9 +474,8 @@ class LoadedBundle:
         space = model.space
         values = output.concept_values
         with torch.inference_mode():
-            measured_sd = (0.5 * output.concept_logvar).exp() * space.sd
             sex = torch.as_tensor(inputs.sex)
-            sd, probability = space.spread(values, measured_sd, sex)
+            sd, probability = concept_spread(model, output, sex)
             explanation = model.explain(
                 values,
                 sex,
@@ -503,6 +518,30 @@ class LoadedBundle:
                 )
             )
         return predictions
+
+
+def concept_spread(
+    model: ConceptModel, output: ModelOutput, sex: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per record and concept, the SD in registry units and the probability (binary concepts)
+    of a forward ``output`` on the CPU (:meth:`models.nets.bottleneck.ConceptSpace.spread`)."""
+    with torch.inference_mode():
+        measured_sd = (0.5 * output.concept_logvar).exp() * model.space.sd
+        return model.space.spread(output.concept_values, measured_sd, sex)
+
+
+def ood_scores(model: RiskModel, features: torch.Tensor) -> list[OodScore | None]:
+    """Per record, the out-of-distribution score of its penultimate ``features`` ``[B, E]``
+    (``None`` for each record when the network carries no real-ECG statistics)."""
+    if not model.ood.is_fitted:
+        return [None] * features.shape[0]
+    with torch.inference_mode():
+        distance = model.ood.distances(features.cpu())[0].numpy()
+        percentile = model.ood.percentile(features.cpu())
+    return [
+        OodScore(distance=float(d), percentile=float(p), high=bool(p > HIGH_PERCENTILE))
+        for d, p in zip(distance, percentile, strict=True)
+    ]
 
 
 def _require_finite(prediction: ModelPrediction, index: int) -> None:
@@ -551,6 +590,30 @@ def risks_from_explanation(
     return risks
 
 
+def load_weights(model: RiskModel, path: Path) -> None:
+    """Load a bundle's ``weights.safetensors`` into ``model``.
+
+    Every parameter and buffer must fit, except the out-of-distribution statistics
+    (``ood.*``): a network trained before they existed simply reports no OOD score.
+
+    Raises:
+        BundleError: weights that do not fit the model.
+    """
+    state = load_file(str(path / WEIGHTS_FILE), device="cpu")
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        raise BundleError(
+            f"weights in {path} do not fit the {model.config.variant} model: {error}"
+        ) from None
+    missing = [key for key in result.missing_keys if not key.startswith("ood.")]
+    if missing or result.unexpected_keys:
+        raise BundleError(
+            f"weights in {path} do not fit the {model.config.variant} model: missing "
+            f"{missing}, unexpected {list(result.unexpected_keys)}"
+        )
+
+
 def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
     """Verify and load a bundle (call once at start-up and reuse the result).
 
@@ -583,12 +646,7 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
             f"bundle {path} has an invalid card or preprocessing file: {error}"
         ) from None
     model = _create(config, _composed_heads(path, card))
-    try:
-        model.load_state_dict(load_file(str(path / WEIGHTS_FILE), device="cpu"), strict=True)
-    except RuntimeError as error:
-        raise BundleError(
-            f"weights in {path} do not fit the {config.variant} model: {error}"
-        ) from None
+    load_weights(model, path)
     model.eval()
     resolved = resolve_device(device)
     head_model = model if resolved.type == "cpu" else copy.deepcopy(model)

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.data.synthetic_command",
     "models.data.commands",
     "models.commands.train",
+    "models.commands.train_real",
     "models.commands.evaluate",
     "models.commands.predict",
     "models.explain.commands",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from models.bundle import LoadedBundle
@@ -22,6 +22,7 @@ from models.disagreement import disagreements
 from models.ecg.measure import Measurements, measure
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
+from models.nets.ood import describe_score
 from models.nets.prediction import ModelPrediction
 from models.tasks import get_task
 
@@ -64,7 +65,8 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
          "risks": {"lqts_risk": {"label": "Long-QT risk", "probability": 0.12, "band": "low",
                                  "head": "…",
                                  "kind": "points", "sentence": "…", "points": 0.5,
-                                 "max_points": 5.5, "bands_set_by": "…"}, …}}
+                                 "max_points": 5.5, "bands_set_by": "…"}, …},
+         "ood": {"distance": 31.2, "percentile": 64.0, "high": false, "message": "…"} | null}
 
     ``model``/``sd``/``probability`` are null for a black box (no concepts); the flag follows
     the model's value, else the measured one.
@@ -105,4 +107,8 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
         "leads_used": list(prediction.leads_used),
         "concepts": concepts,
         "risks": risks,
+        "ood": None if prediction.ood is None else {
+            **asdict(prediction.ood),
+            "message": describe_score(prediction.ood.percentile, prediction.ood.high),
+        },
     }

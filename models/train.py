@@ -246,17 +246,19 @@ def _prepare(
     ages = ages[np.isfinite(ages)]
     if ages.size > 1 and ages.std() > 0:
         model.demographics.set_statistics(float(ages.mean()), float(ages.std()))
-    splits = {}
-    for name in ("train", "val", "test"):
-        index = data.indices(name)
-        inputs = InputBatch(
-            signal=standardise(data.signals_mv[index], data.lead_mask[index], spec),
-            lead_mask=data.lead_mask[index].astype(bool),
-            sex=data.sex[index].astype(np.int64),
-            age_years=data.age_years[index].astype(np.float32),
-        )
-        splits[name] = _Split(inputs, data.concepts[index].astype(np.float32), data.labels[index])
-    return splits, spec
+    return {name: split_of(data, name, spec) for name in ("train", "val", "test")}, spec
+
+
+def split_of(data: ConceptDataset, name: str, spec: InputSpec) -> _Split:
+    """One split of ``data``, standardised under ``spec``, with its concepts and labels."""
+    index = data.indices(name)
+    inputs = InputBatch(
+        signal=standardise(data.signals_mv[index], data.lead_mask[index], spec),
+        lead_mask=data.lead_mask[index].astype(bool),
+        sex=data.sex[index].astype(np.int64),
+        age_years=data.age_years[index].astype(np.float32),
+    )
+    return _Split(inputs, data.concepts[index].astype(np.float32), data.labels[index])
 
 
 def _overrides(

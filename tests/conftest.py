@@ -95,3 +95,12 @@ def migrated_url(database_url: str) -> str:
 
     upgrade(database_url)
     return database_url
+
+
+@pytest.fixture(scope="session")
+def real_set(data_dir: Path) -> object:
+    """Every real development window at 100 Hz, 10 s (:func:`models.data.real.load_real_set`;
+    built on first use, then served from the cache)."""
+    from models.data.real import load_real_set
+
+    return load_real_set(data_dir, 100.0, 10.0, workers=2)

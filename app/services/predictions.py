@@ -14,9 +14,8 @@ serves the record view, an edit's before and after, the suggestion and the workl
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,11 +26,12 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.services import audit
 from app.services import fiducials as fiducial_marks
 from app.services import records as record_queries
-from app.services.records import ensure_editable
 from app.services.changes import CHANGE_TASK, change_risk, change_suggestion, changes_out
+from app.services.records import ensure_editable
 from app.services.schemas import (
     ConceptOut,
     InterventionOut,
+    OodOut,
     PredictionOut,
     RecordOut,
     SeriesViewOut,
@@ -57,7 +57,8 @@ from models.intervene import (
     validate_override,
 )
 from models.nets.model import ConceptModel
-from models.nets.prediction import ModelPrediction, TaskRisk
+from models.nets.ood import describe_score
+from models.nets.prediction import ModelPrediction, OodScore, TaskRisk
 from models.scoring import analyse_ecg
 from models.tasks import get_task, task_names
 
@@ -524,7 +525,16 @@ def prediction_view(state: PredictionState, viewer: User,
         primary_qtc=primary_qtc, adjusted=state.adjusted, editable=state.editable,
         fiducials=_plotted_fiducials(state),
         series=state.series.view if state.series is not None else None, changes=changes,
+        ood=ood_view(state.model_prediction.ood),
     )
+
+
+def ood_view(ood: OodScore | None) -> OodOut | None:
+    """The OOD score with its meaning in words (``None`` when the model has no statistics)."""
+    if ood is None:
+        return None
+    return OodOut(distance=ood.distance, percentile=ood.percentile, high=ood.high,
+                  message=describe_score(ood.percentile, ood.high))
 
 
 def _plotted_fiducials(state: PredictionState) -> dict[str, Any]:

@@ -252,6 +252,22 @@ class SuggestionOut(BaseModel):
     task_label: str
 
 
+class OodOut(BaseModel):
+    """How far the ECG lies from the real ECGs the model was trained on."""
+
+    distance: float = Field(
+        description="Mahalanobis distance of the network's penultimate features."
+    )
+    percentile: float = Field(
+        description="Where the ECG falls (0-100) among real ECGs held out of the fit."
+    )
+    high: bool = Field(
+        description="Above the 99th percentile: the concepts and risks rest on a signal unlike "
+        "the training ECGs."
+    )
+    message: str = Field(description="What the score means, in words.")
+
+
 class PredictionOut(BaseModel):
     """A prediction in its current state (model output with every override applied)."""
 
@@ -276,6 +292,10 @@ class PredictionOut(BaseModel):
                             "and ``moved``, whether a clinician moved them.")
     series: SeriesViewOut | None = None
     changes: list[ChangeOut] = Field(default_factory=list)
+    ood: OodOut | None = Field(
+        default=None,
+        description="Out-of-distribution score; null for a model without real-ECG statistics.",
+    )
 
 
 class InterventionIn(BaseModel):

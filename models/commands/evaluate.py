@@ -41,8 +41,25 @@ def evaluate_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the random policy.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--real",
+            help="Instead: the real-data agreement table (predicted vs measured concepts per "
+            "dataset on the real check windows) in OUT/real_agreement.json.",
+        ),
+    ] = False,
+    role: Annotated[
+        str, typer.Option(help="With --real: the real windows compared (check, tune, train).")
+    ] = "check",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="With --real: the data folder (QTLENS_DATA_DIR).")
+    ] = None,
 ) -> None:
     """Evaluate BUNDLE on held-out data (JSON + standalone HTML with Plotly figures)."""
+    if real:
+        _real_agreement(bundle, out, role, data_dir, device)
+        return
     from models.bundle import BundleError, load_bundle
     from models.data.dataset import DATA_SOURCES, DataRequest
     from models.evaluate import EVALUATION_FILE, REPORT_FILE, evaluate
@@ -81,3 +98,30 @@ def evaluate_command(
             f"ECE {entry['calibration']['ece']:.3f}"
         )
     typer.echo(f"wrote {out / EVALUATION_FILE} and {out / REPORT_FILE}")
+
+
+def _real_agreement(bundle: Path, out: Path, role: str, data_dir: Path | None, device: str) -> None:
+    """``--real``: print the agreement table and write ``OUT/real_agreement.json``."""
+    import json
+
+    from models.agreement import REAL_AGREEMENT_FILE, format_table, real_agreement
+    from models.bundle import BundleError, load_bundle
+    from models.data.base import DatasetRootError
+    from models.data.real import load_real_set
+    from models.data.splits import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
+    try:
+        loaded = load_bundle(bundle, device=device)
+        loaded.concept_model()  # a black box has no concepts to compare: a clear error
+        real = load_real_set(data_dir, loaded.spec.fs_hz, loaded.spec.duration_s)
+        report = real_agreement(loaded.model, loaded.spec, real, loaded.device, role)
+    except (BundleError, DatasetRootError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    report["bundle"] = {"path": str(bundle), "version": loaded.version}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / REAL_AGREEMENT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    typer.echo(format_table(report))
+    typer.echo(f"wrote {out / REAL_AGREEMENT_FILE}")

@@ -34,6 +34,9 @@ def _print_reading(name: str, report: dict[str, Any]) -> None:
                  else f"{100 * risk['probability']:.0f} %")
         typer.echo(f"  {risk['label']}: {shown} ({risk['band']}) — {risk['head']}")
         typer.echo(f"    {risk['sentence']}")
+    if report["ood"] is not None:
+        warning = "UNLIKE THE TRAINING ECGs: " if report["ood"]["high"] else ""
+        typer.echo(f"  {warning}{report['ood']['message']}")
     for concept_name, entry in report["concepts"].items():
         concept = get_concept(concept_name)
         if concept.is_binary:

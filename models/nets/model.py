@@ -36,6 +36,7 @@ from models.nets.bottleneck import (
     ConceptHead,
     ConceptSpace,
 )
+from models.nets.ood import FeatureDistance
 from models.tasks import TASKS
 
 Architecture = Literal["cbm", "cem", "blackbox"]
@@ -103,6 +104,8 @@ class ModelOutput(NamedTuple):
             ones — what the concept loss compares with the targets.
         concept_logvar: ``[B, K]`` log-variance of standardised measured continuous concepts.
         embedding_positive, embedding_negative: ``[B, K, m]`` concept embeddings c⁺, c⁻.
+        features: ``[B, E]`` the backbone embedding (penultimate features), which the
+            out-of-distribution score (:mod:`models.nets.ood`) measures.
     """
 
     task_logits: torch.Tensor
@@ -111,6 +114,7 @@ class ModelOutput(NamedTuple):
     concept_logvar: torch.Tensor
     embedding_positive: torch.Tensor
     embedding_negative: torch.Tensor
+    features: torch.Tensor
 
 
 class HeadExplanation(NamedTuple):
@@ -196,6 +200,7 @@ class _RiskModelBase(nn.Module):
         self.architecture = architecture
         self.backbone = XResNet1d(config.backbone)
         self.demographics = Demographics(config.use_demographics)
+        self.ood = FeatureDistance(config.backbone.embedding_dim)
 
 
 class ConceptModel(_RiskModelBase):
@@ -232,7 +237,7 @@ class ConceptModel(_RiskModelBase):
             if overrides is not None:
                 activations = self.space.standardise(self.space.override(values, overrides, sex))
             logits = self._head(activations, sex, age_years, positive, negative)
-        return ModelOutput(logits, values, raw, logvar, positive, negative)
+        return ModelOutput(logits, values, raw, logvar, positive, negative, embedding)
 
     def _head(
         self,
@@ -321,7 +326,9 @@ class BlackBoxModel(_RiskModelBase):
         logits = self.task_head(inputs).float()  # [B, T]
         empty = logits.new_zeros(logits.shape[0], 0)
         empty_embedding = logits.new_zeros(logits.shape[0], 0, 0)
-        return ModelOutput(logits, empty, empty, empty, empty_embedding, empty_embedding)
+        return ModelOutput(
+            logits, empty, empty, empty, empty_embedding, empty_embedding, embedding
+        )
 
 
 RiskModel = ConceptModel | BlackBoxModel

@@ -96,6 +96,24 @@ class HeadState:
 
 
 @dataclass(frozen=True)
+class OodScore:
+    """How far the ECG lies from the real ECGs the network was trained on (:mod:`models.nets.ood`).
+
+    Attributes:
+        distance: Mahalanobis distance of the penultimate features from the real training
+            ECGs' (dimensionless).
+        percentile: where the ECG falls (0–100) among real ECGs held out of the fit (the larger
+            of its Mahalanobis and relative Mahalanobis percentiles, :mod:`models.nets.ood`).
+        high: the percentile is above :data:`models.nets.ood.HIGH_PERCENTILE` — the concepts
+            and risks rest on a signal unlike the training ECGs.
+    """
+
+    distance: float
+    percentile: float
+    high: bool
+
+
+@dataclass(frozen=True)
 class ModelPrediction:
     """The model's output for one ECG (see :meth:`to_dict` for the JSON schema).
 
@@ -107,6 +125,7 @@ class ModelPrediction:
         concepts: per concept, in registry order (empty for the black box).
         tasks: per task, in :data:`models.tasks.TASKS` order.
         head_state: ``None`` for the black box.
+        ood: the out-of-distribution score, ``None`` for a network without real-ECG statistics.
     """
 
     variant: str
@@ -117,6 +136,7 @@ class ModelPrediction:
     concepts: dict[str, ConceptEstimate]
     tasks: dict[str, TaskRisk]
     head_state: HeadState | None
+    ood: OodScore | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict::
@@ -131,7 +151,8 @@ class ModelPrediction:
                                  "sex_contribution": 0.1}, …},
          "head_state": {"head_values": [...K], "standardised": [...K],
                         "embedding_positive": [[...m] ×K] | null,
-                        "embedding_negative": [[...m] ×K] | null} | null}
+                        "embedding_negative": [[...m] ×K] | null} | null,
+         "ood": {"distance": 31.2, "percentile": 64.0, "high": false} | null}
         """
         return {
             "schema_version": SCHEMA_VERSION,
@@ -146,6 +167,7 @@ class ModelPrediction:
             },
             "tasks": {name: risk.to_dict() for name, risk in self.tasks.items()},
             "head_state": None if self.head_state is None else asdict(self.head_state),
+            "ood": None if self.ood is None else asdict(self.ood),
         }
 
     @classmethod
@@ -173,6 +195,7 @@ class ModelPrediction:
         if tuple(tasks) != task_names():
             raise ValueError("stored prediction tasks do not match the task registry")
         state = data.get("head_state")
+        ood = data.get("ood")
         return cls(
             variant=str(data["variant"]),
             bundle_sha256=str(data["bundle_sha256"]),
@@ -182,4 +205,5 @@ class ModelPrediction:
             concepts=concepts,
             tasks=tasks,
             head_state=None if state is None else HeadState(**state),
+            ood=None if ood is None else OodScore(**ood),
         )

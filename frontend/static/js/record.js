@@ -17,6 +17,7 @@
   const conceptBody = document.getElementById("concept-body");
   const riskPanel = document.getElementById("risk-panel");
   const suggestionNode = document.getElementById("suggestion");
+  const oodNode = document.getElementById("ood-note");
   const commentInput = document.getElementById("edit-comment");
   const contribTask = document.getElementById("contrib-task");
   const changeSection = document.getElementById("change-section");
@@ -121,6 +122,17 @@
         ? "points" : "log-odds contribution", font: { size: 10 } }, zeroline: true },
       yaxis: { tickfont: { size: 10 } },
     }, { displayModeBar: false, responsive: true });
+  }
+
+  function renderOod(prediction) {
+    const ood = prediction.ood;
+    oodNode.hidden = !ood;
+    if (!ood) return;
+    oodNode.classList.toggle("ood-high", ood.high);
+    oodNode.dataset.high = String(ood.high);
+    oodNode.replaceChildren(
+      el("strong", {}, ood.high ? "Unlike the training ECGs: " : "Typical of the training ECGs: "),
+      ood.message);
   }
 
   function renderSuggestion(prediction) {
@@ -312,6 +324,7 @@
     renderChanges(prediction);
     renderRisk(prediction);
     renderSuggestion(prediction);
+    renderOod(prediction);
     document.getElementById("model-line").textContent =
       `Model ${prediction.model_name} on ${prediction.device}, ${fmt(prediction.latency_ms, 0)} ms.`;
   }

@@ -1,0 +1,96 @@
+"""Sim-to-real fine-tuning (qtlens train-real) on the tiny network: a complete bundle, OOD fitted,
+the real-data agreement in the card, the same weights for the same seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from models.bundle import load_bundle
+from models.data.augment import AugmentConfig
+from models.data.real import RealSet
+from models.train_real import RealTrainConfig, train_real
+
+TINY_REAL = RealTrainConfig(
+    epochs=1,
+    batch_size=16,
+    real_repeats=1,
+    synthetic_per_epoch=16,
+    synthetic_records=40,
+    augment=AugmentConfig(p_long_qt=0.5),
+)
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(
+    bundle_dirs: dict[str, Path],
+    real_set: RealSet,
+    data_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    out = tmp_path_factory.mktemp("real") / "joint"
+    train_real(
+        bundle_dirs["joint"],
+        out,
+        TINY_REAL,
+        data_dir=data_dir,
+        device="cpu",
+        progress=False,
+        log=lambda _: None,
+    )
+    return out
+
+
+def test_fine_tuned_bundle_is_complete(fine_tuned: Path, bundle_dirs: dict[str, Path]) -> None:
+    bundle = load_bundle(fine_tuned, device="cpu")
+    assert bundle.model.ood.is_fitted
+    card = bundle.card
+    table = card["metrics"]["real_agreement"]["table"]
+    assert card["metrics"]["real_agreement"]["role"] == "check"
+    assert {"ptbxl", "challenge", "ludb", "qtdb", "all"} <= set(table)
+    assert table["all"]["qtc_fridericia"]["n"] > 30
+    assert {s["licence"] for s in card["real_data"]["sources"]} == {"CC BY 4.0", "ODC-By 1.0"}
+    assert "strat_fold 8 check" in card["real_data"]["split_rule"]
+    assert card["pretraining"]["bundle_sha256"] == load_bundle(bundle_dirs["joint"], "cpu").checksum
+    assert card["config"] == json.loads((bundle_dirs["joint"] / "card.json").read_text())["config"]
+    assert any("Research use only" in item for item in card["limitations"])
+    assert set(card["metrics"]["task_auroc"]) == {"lqts_risk", "tdp_risk"}
+
+
+def test_same_seed_same_weights(
+    fine_tuned: Path, bundle_dirs: dict[str, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    train_real(
+        bundle_dirs["joint"],
+        tmp_path / "again",
+        TINY_REAL,
+        data_dir=data_dir,
+        device="cpu",
+        progress=False,
+        log=lambda _: None,
+    )
+    first, second = (
+        load_file(str(fine_tuned / "weights.safetensors")),
+        load_file(str(tmp_path / "again" / "weights.safetensors")),
+    )
+    assert first.keys() == second.keys()
+    assert all((first[k] == second[k]).all() for k in first)
+
+
+def test_a_black_box_base_is_refused(
+    bundle_dirs: dict[str, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    from models.bundle import BundleError
+
+    with pytest.raises(BundleError, match="black box"):
+        train_real(
+            bundle_dirs["blackbox"],
+            tmp_path / "bb",
+            TINY_REAL,
+            data_dir=data_dir,
+            device="cpu",
+            progress=False,
+        )
