@@ -10,16 +10,16 @@ LUDB in ``$QTLENS_DATA_DIR``), read by the same reader as an upload and scored b
 * ``high_from`` so that at most :data:`HIGH_FRACTION` (10 %) of them fall in "high", and
 * ``intermediate_from`` so that at most :data:`RAISED_FRACTION` (25 %) are above "low",
 
-never lower than the task's defaults (0.2 and 0.5). The records are split in two halves by a
-hash of ``dataset/record``: the cut-offs are set on the ``set`` half and the share above them
-is checked on the ``check`` half, both stored with the bands in the card
+never lower than the task's defaults (0.2 and 0.5). The records follow the project's one split
+rule (:mod:`models.data.splits`): the cut-offs are set on the records outside the ``check`` role
+(``train`` and ``tune``: no label is learned, so the more records the steadier the cut) and the
+share above them is checked on the ``check`` records, both stored with the bands in the card
 (``task_heads.<task>.bands``) together with the rule. A points head keeps its published
 categories; its share of "high" on the same ECGs is recorded as its check.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from models.bundle import (
 )
 from models.data.base import RecordDataset
 from models.data.registry import default_root, open_dataset
+from models.data.splits import SPLIT_RULE, Role, record_role
 from models.ecg.record import Ecg
 from models.tasks import Bands, get_task
 
@@ -50,7 +51,7 @@ CALIBRATION_DATASETS: tuple[str, ...] = ("ptbxl", "challenge", "ludb")
 HIGH_FRACTION = 0.10
 #: The largest share of development ECGs above "low".
 RAISED_FRACTION = 0.25
-HALF_RULE = "SHA-256 of 'dataset/record', first 8 hex digits even: set half; odd: check half"
+HALF_RULE = f"set on the train and tune roles, checked on the check role: {SPLIT_RULE}"
 #: Records per forward pass.
 BATCH = 32
 
@@ -62,12 +63,12 @@ class DevelopmentEcg:
     dataset: str
     record_id: str
     ecg: Ecg
+    role: Role
 
     @property
     def half(self) -> str:
-        """``set`` or ``check`` (see :data:`HALF_RULE`)."""
-        digest = hashlib.sha256(f"{self.dataset}/{self.record_id}".encode()).hexdigest()
-        return "set" if int(digest[:8], 16) % 2 == 0 else "check"
+        """``set`` (train and tune roles) or ``check`` (see :data:`HALF_RULE`)."""
+        return "check" if self.role == "check" else "set"
 
 
 def development_ecgs(
@@ -84,7 +85,9 @@ def development_ecgs(
         for record_id in dataset.record_ids():
             if label is not None and index.loc[record_id, label] == 1:
                 continue
-            yield DevelopmentEcg(name, record_id, dataset.load(record_id).ecg)
+            fold = int(index.at[record_id, "strat_fold"]) if "strat_fold" in index else None
+            yield DevelopmentEcg(name, record_id, dataset.load(record_id).ecg,
+                                 record_role(name, record_id, fold))
 
 
 def _cut(probabilities: np.ndarray, fraction: float, floor: float) -> float:

@@ -46,6 +46,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/predictions/{prediction_id}"): LOGGED_IN,
     ("POST", "/api/v1/predictions/{prediction_id}/interventions"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}/interventions"): LOGGED_IN,
+    ("POST", "/api/v1/predictions/{prediction_id}/fiducials"): CLINICAL,
     ("DELETE", "/api/v1/predictions/{prediction_id}/interventions/{concept}"): CLINICAL,
     ("GET", "/api/v1/predictions/{prediction_id}/suggestion"): LOGGED_IN,
     ("GET", "/api/v1/predictions/{prediction_id}/explanations"): LOGGED_IN,
