@@ -80,16 +80,24 @@ def method_options() -> list[Option]:
 
 
 def target_options(bundle: Any) -> list[Option]:
-    """The tasks, and for a concept model its concepts."""
-    options = [Option(name, get_task(name).label) for name in task_names()]
+    """The tasks whose head is learned (a points head is a step function of its concepts, so a
+    gradient attribution of it is zero everywhere), and for a concept model its concepts."""
+    options = [Option(name, get_task(name).label) for name in task_names()
+               if name not in bundle.points_tasks]
     if bundle.has_concepts:
         space = bundle.concept_model().space
         options += [Option(name, get_concept(name).label) for name in space.names]
     return options
 
 
+def default_target(bundle: Any) -> str:
+    """The target explained when a request names none: the first of :func:`target_options`."""
+    return target_options(bundle)[0].name
+
+
 def validate_request(bundle: Any, method: str, target: str) -> None:
-    """Refuse an unknown method or target, or a concept target on a black box.
+    """Refuse an unknown method or target, a concept target on a black box, or a task scored
+    by a points head.
 
     Raises:
         ValueError: naming the valid choices.
@@ -98,6 +106,11 @@ def validate_request(bundle: Any, method: str, target: str) -> None:
     valid = [option.name for option in target_options(bundle)]
     if target in valid:
         return
+    if target in bundle.points_tasks:
+        raise ValueError(
+            f"target {target!r} is scored by fixed points over the concepts (a step function: its "
+            f"gradient attribution is zero); explain one of its concepts instead: {', '.join(valid)}"
+        )
     if is_concept(target):
         raise ValueError(
             f"target {target!r} is a concept, but model {bundle.version} has no concepts; "

@@ -30,12 +30,12 @@ def prediction(app_client: TestClient, data_dir: Path) -> dict:  # noqa: F811
 def test_integrated_gradients_of_the_risk(client_as, prediction: dict) -> None:  # noqa: F811
     client = client_as("researcher")  # any logged-in role may look
     response = client.get(URL.format(prediction["id"]), params={"method": "ig",
-                                                                 "target": "lqts_risk"})
+                                                                 "target": "tdp_risk"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["cached"] is False
     assert body["method"] == "ig" and body["target_unit"] == "logit" and body["signed"]
-    risk = next(r for r in prediction["risks"] if r["task"] == "lqts_risk")
+    risk = next(r for r in prediction["risks"] if r["task"] == "tdp_risk")
     assert 1 / (1 + math.exp(-body["target_value"])) == pytest.approx(risk["probability"], abs=1e-4)
     assert [lead["lead"] for lead in body["leads"]] == [
         "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
@@ -48,13 +48,26 @@ def test_integrated_gradients_of_the_risk(client_as, prediction: dict) -> None: 
     assert min(values) < 0 < max(values)
     assert body["scale"] > 0 and body["completeness_gap"] < 0.1
     assert {m["name"] for m in body["methods"]} == set(method_names())
-    assert {"lqts_risk", "tdp_risk", "qt", "qtc_fridericia"} <= {t["name"] for t in body["targets"]}
+    targets = {t["name"] for t in body["targets"]}
+    assert {"tdp_risk", "qt", "qtc_fridericia"} <= targets
+    assert "lqts_risk" not in targets  # the Schwartz points head: nothing to attribute
     beats = {m["lead"]: m for m in body["median_beats"]}
     assert len(beats) >= 10 and all(-1 <= v <= 1 for m in beats.values() for v in m["values"])
 
     again = client.get(URL.format(prediction["id"]), params={"method": "ig",
-                                                              "target": "lqts_risk"}).json()
+                                                              "target": "tdp_risk"}).json()
     assert again["cached"] is True and again["leads"] == body["leads"]
+
+
+def test_a_points_head_is_refused_and_the_default_is_a_learned_target(
+        client_as, prediction: dict) -> None:  # noqa: F811
+    client = client_as("clinician")
+    refused = client.get(URL.format(prediction["id"]), params={"target": "lqts_risk"})
+    assert refused.status_code == 422
+    assert "fixed points" in refused.json()["message"] and "qtc_bazett" in refused.json()["message"]
+    default = client.get(URL.format(prediction["id"]))
+    assert default.status_code == 200, default.text
+    assert default.json()["target"] == default.json()["targets"][0]["name"] == "tdp_risk"
 
 
 def test_a_concept_target_is_explained_in_its_unit(client_as, prediction: dict) -> None:  # noqa: F811

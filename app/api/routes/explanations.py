@@ -97,12 +97,14 @@ async def get_explanation(
     context: ContextDep,
     method: Annotated[str, Query(description="ig, saliency, deeplift, input_x_gradient, "
                                              "gradient_shap or grad_cam.")] = "ig",
-    target: Annotated[str, Query(description="lqts_risk, tdp_risk or (concept models) a "
-                                             "concept name such as qt.")] = "lqts_risk",
+    target: Annotated[str | None, Query(description="a task with a learned head (tdp_risk…) or "
+                                                    "(concept models) a concept name such as qt; "
+                                                    "default: the first of `targets`.")] = None,
 ) -> ExplanationOut:
     """What in the ECG drove the prediction's risk (or a predicted concept), per lead —
     computed on the loaded model from the stored record, in the worker pool, then cached."""
     bundle = context.model
+    target = service.default_target(bundle) if target is None else target
     try:
         service.validate_request(bundle, method, target)
     except ValueError as error:

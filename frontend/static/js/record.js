@@ -470,7 +470,8 @@
 
   async function loadExplanation() {
     if (!state.prediction) { showStatus(explainStatus, "No prediction to explain yet.", true); return; }
-    const query = new URLSearchParams({ method: explainMethod.value || "ig", target: explainTarget.value || "lqts_risk" });
+    const query = new URLSearchParams({ method: explainMethod.value || "ig" });
+    if (explainTarget.value) query.set("target", explainTarget.value);  // else the API's default
     showStatus(explainStatus, "Computing…", false);
     try {
       const result = await api("GET", `/api/v1/predictions/${state.prediction.id}/explanations?${query}`);
