@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.routes import router as api_router
 from app.api.routes.health import router as health_router
 from app.context import AppContext, WorkerPool, configure_torch_threads
-from app.isolation import IsolatedPool
 from app.db.session import Database
+from app.isolation import IsolatedPool
 from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
 from app.services.audit import seal_from_settings

@@ -25,8 +25,8 @@ from app.api.routes.auth import (
     set_cookie,
 )
 from app.context import AppContext
-from app.services.users import User
 from app.security import SESSION_COOKIE
+from app.services.users import User
 from app.settings import PROJECT_ROOT
 from models.change import get_change_concept, is_change_concept
 from models.concepts import REGISTRY, get_concept, is_concept

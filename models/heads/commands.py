@@ -131,7 +131,7 @@ def _names(given: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f.strip() for f in given.split(",") if f.strip())
 
 
-def _open_table(data: str, data_dir: Path | None):  # noqa: ANN202 (pandas is imported lazily)
+def _open_table(data: str, data_dir: Path | None):
     """The concept table of a head dataset, or a clear CLI error."""
     from models.data.base import DatasetRootError
     from models.data.registry import default_root, open_dataset

@@ -56,7 +56,7 @@ def head_logits(head: LogisticTaskHead, inputs: pd.DataFrame) -> np.ndarray:
 
 def _finite_or_none(entry: dict[str, Any]) -> dict[str, Any]:
     """The estimate with NaN written as ``null`` (JSON has no NaN)."""
-    clean = lambda x: None if x is None or not math.isfinite(x) else float(x)  # noqa: E731
+    clean = lambda x: None if x is None or not math.isfinite(x) else float(x)
     return {"value": clean(entry["value"]), "ci95": [clean(x) for x in entry["ci95"]]}
 
 
@@ -115,4 +115,4 @@ def evaluate_frozen_head(
             }
             for comparison in COMPARISONS
         }
-    return {"comparisons": comparisons, "subjects": int(subjects.size), "rows": int(len(rows))}
+    return {"comparisons": comparisons, "subjects": int(subjects.size), "rows": len(rows)}

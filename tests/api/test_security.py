@@ -108,7 +108,7 @@ def test_upload_is_rate_limited(app_database: str) -> None:
     assert statuses == [415, 415, 429, 429]
 
 
-def _add_user(admin: TestClient, username: str, password: str):  # noqa: ANN202 - a Response
+def _add_user(admin: TestClient, username: str, password: str):
     return admin.post("/api/v1/admin/users",
                       json={"username": username, "password": password, "role": "clinician"})
 

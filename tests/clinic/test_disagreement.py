@@ -31,7 +31,7 @@ def test_values_disagree_only_beyond_their_combined_uncertainty() -> None:
     # Nothing to compare: a missing value.
     assert disagreement("qt", 455.0, 10.0, None) is None
     # A finding: only a model more than 90 % sure of the opposite is flagged.
-    bernoulli = lambda p: math.sqrt(p * (1 - p))  # noqa: E731
+    bernoulli = lambda p: math.sqrt(p * (1 - p))
     found = disagreement("t_notched", 0.95, bernoulli(0.95), 0.0)
     assert found is not None and found.text == "model 95% likely, measured absent"
     assert disagreement("t_notched", 0.05, bernoulli(0.05), 1.0).text == (

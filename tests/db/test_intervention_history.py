@@ -31,12 +31,12 @@ CONCEPTS = ("pr", "tpeak_tend")
 
 
 @pytest.fixture(scope="module")
-def bundle():  # noqa: ANN201 - LoadedBundle, imported lazily with torch
+def bundle():
     """The shipped demo bundle on the CPU."""
     return load_bundle(PROJECT_ROOT / "models" / "weights" / "demo", device="cpu")
 
 
-def _seed(db: Database, bundle) -> tuple[list[int], int]:  # noqa: ANN001
+def _seed(db: Database, bundle) -> tuple[list[int], int]:
     """``CLIENTS`` clinicians and one analysed synthetic ECG: (user ids, prediction id)."""
     ecg = generate(SynthParams(), np.random.default_rng(3)).ecg
     run = service.analyse(bundle, ecg)
@@ -56,14 +56,14 @@ def _seed(db: Database, bundle) -> tuple[list[int], int]:  # noqa: ANN001
         return [u.id for u in users], prediction.id
 
 
-def _edit(db: Database, bundle, user_id: int, prediction_id: int, concept: str,  # noqa: ANN001
+def _edit(db: Database, bundle, user_id: int, prediction_id: int, concept: str,
           value: float) -> None:
     with db.write() as session:
         user = session.get(service.User, user_id)
         service.edit_prediction(session, bundle, prediction_id, user, concept, "override", value)
 
 
-def test_concurrent_edits_log_each_predecessor(migrated_url: str, bundle) -> None:  # noqa: ANN001
+def test_concurrent_edits_log_each_predecessor(migrated_url: str, bundle) -> None:
     db = Database(migrated_url)
     user_ids, prediction_id = _seed(db, bundle)
     errors: list[BaseException] = []

@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from app.security import CSRF_HEADER
 from models.ecg.io import UploadedFile

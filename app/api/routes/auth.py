@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from app.api.deps import AnyUser, ContextDep, CsrfChecked, OptionalUser, csrf_binding
-from app.services.schemas import LoginIn, UserOut
 from app.context import AppContext
 from app.security import ANON_COOKIE, SESSION_COOKIE, csrf_token_for, new_token
+from app.services.schemas import LoginIn, UserOut
 from app.services.users import User, authenticate, close_session, open_session
 
 router = APIRouter(tags=["auth"])
