@@ -874,6 +874,31 @@ def dependants(name: str) -> tuple[str, ...]:
     return tuple(result)
 
 
+def with_typed_value(
+    values: Mapping[str, float | None], sex: Sex | None, name: str, typed: float
+) -> dict[str, float | None]:
+    """The concept values after ``typed`` is given for ``name`` (units as in the registry).
+
+    A primary concept takes the value; a derived one with an ``inverse`` back-solves its primary
+    input with the other inputs in force (a QTc sets QT from the RR in force), as a clinician's
+    typed value does in the concept models; then every derived concept is re-derived, so the
+    typed view shows ``typed`` and every other view agrees with it.
+
+    Raises:
+        ValueError: ``name`` is derived without an inverse (``qtc_prolonged``): never an input.
+    """
+    concept = get_concept(name)
+    changed: dict[str, float | None] = dict(values)
+    if concept.inverse is not None:
+        changed[concept.solves] = float(concept.inverse(changed, float(typed)))
+    elif concept.is_derived:
+        raise ValueError(f"{name} is derived from {', '.join(concept.derived_from)}; "
+                         "it is never an input")
+    else:
+        changed[name] = float(typed)
+    return rederive(changed, sex)
+
+
 def rederive(values: Mapping[str, float | None], sex: Sex | None) -> dict[str, float | None]:
     """Recompute every derived concept from its inputs, in dependency order.
 

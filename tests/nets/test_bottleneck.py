@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.concepts import REGISTRY, concept_names, rederive
+from models.concepts import REGISTRY, concept_names, rederive, with_typed_value
 from models.nets.bottleneck import SEX_FEMALE, SEX_MALE, SEX_UNKNOWN, ConceptSpace
 from models.nets.model import ConceptModel
 from models.nets.registry import create_model
@@ -90,6 +90,15 @@ def test_a_typed_derived_value_back_solves_its_primary_input(typed: str, solves:
     expected = rederive(primary, "female")
     for k, name in enumerate(NAMES):
         assert out[0, k].item() == pytest.approx(expected[name], rel=1e-9), name
+    # The scalar path (synthetic ground truth, tables) types a value the same way.
+    typed_scalar = with_typed_value(dict(zip(NAMES, values[0].tolist())), "female", typed, target)
+    for k, name in enumerate(NAMES):
+        assert typed_scalar[name] == pytest.approx(out[0, k].item(), rel=1e-9), name
+
+
+def test_a_derived_value_without_an_inverse_is_never_typed() -> None:
+    with pytest.raises(ValueError, match="never an input"):
+        with_typed_value({"qt": 400.0, "rr": 1000.0}, "female", "qtc_prolonged", 1.0)
 
 
 def test_back_solving_reads_the_rr_in_force_and_a_given_primary_wins() -> None:

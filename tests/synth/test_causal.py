@@ -111,7 +111,7 @@ def test_intervention_effects_are_exact() -> None:
     assert logit(lqts_after) - logit(lqts_before) == pytest.approx(1.8 * 80 / 30, abs=1e-9)
     unchanged = model.intervene(values, "female", 30, "pr", 250.0)
     assert all(before == after for before, after in unchanged.values())
-    # setting a QTc directly keeps it (no re-derivation from QT)
+    # setting a QTc directly back-solves QT at the RR in force, so the QTc is as set
     direct = model.intervene(values, "female", 30, "qtc_fridericia", 430.0)
     assert logit(direct["lqts_risk"][1]) - logit(direct["lqts_risk"][0]) == pytest.approx(
         1.8, abs=1e-9

@@ -54,7 +54,7 @@ from typing import Literal
 
 import numpy as np
 
-from models.concepts import Sex, is_concept, rederive
+from models.concepts import Sex, is_concept, with_typed_value
 from models.tasks import task_names
 
 #: Side inputs a term may use besides the registry concepts.
@@ -258,12 +258,11 @@ class CausalRiskModel:
     ) -> dict[str, tuple[float, float]]:
         """The exact effect of setting ``concept`` to ``new_value``: ``{task: (before, after)}``.
 
-        Concepts derived from ``concept`` (e.g. every QTc after a QT change) are re-derived with
-        :func:`models.concepts.rederive`; a derived concept set directly (a QTc) is kept as set.
+        Concepts derived from ``concept`` (e.g. every QTc after a QT change) are re-derived; a
+        derived concept set directly (a QTc) back-solves its primary input (QT from the RR in
+        force), as a clinician's typed value does (:func:`models.concepts.with_typed_value`).
         """
-        changed = dict(values)
-        changed[concept] = float(new_value)
-        after = rederive(changed, sex, keep=(concept,))
+        after = with_typed_value(values, sex, concept, new_value)
         before = self.probabilities(values, sex, age_years)
         now = self.probabilities(after, sex, age_years)  # type: ignore[arg-type]
         return {task: (before[task], now[task]) for task in before}
