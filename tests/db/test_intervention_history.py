@@ -23,6 +23,7 @@ from app.services.users import create_user
 from app.settings import PROJECT_ROOT
 from models.bundle import load_bundle
 from models.ecg.synth import SynthParams, generate
+from tests.db.concurrency import errors_in_threads
 
 CLIENTS = 8
 EDITS_PER_CLIENT = 5
@@ -66,25 +67,16 @@ def _edit(db: Database, bundle, user_id: int, prediction_id: int, concept: str,
 def test_concurrent_edits_log_each_predecessor(migrated_url: str, bundle) -> None:
     db = Database(migrated_url)
     user_ids, prediction_id = _seed(db, bundle)
-    errors: list[BaseException] = []
     start = threading.Barrier(CLIENTS)
 
     def client(n: int) -> None:
-        try:
-            start.wait()
-            for k in range(EDITS_PER_CLIENT):
-                concept = CONCEPTS[(n + k) % len(CONCEPTS)]
-                value = {"pr": 130.0, "tpeak_tend": 70.0}[concept] + n * 5 + k
-                _edit(db, bundle, user_ids[n], prediction_id, concept, value)
-        except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(error)
+        start.wait()
+        for k in range(EDITS_PER_CLIENT):
+            concept = CONCEPTS[(n + k) % len(CONCEPTS)]
+            value = {"pr": 130.0, "tpeak_tend": 70.0}[concept] + n * 5 + k
+            _edit(db, bundle, user_ids[n], prediction_id, concept, value)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert errors_in_threads(client, range(CLIENTS)) == []
     with db.read() as session:
         events = session.execute(
             sa.select(Intervention).where(Intervention.prediction_id == prediction_id)

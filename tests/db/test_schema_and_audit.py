@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -15,6 +13,7 @@ from app.db.session import Database
 from app.security import Role
 from app.services import audit
 from app.services.users import create_user
+from tests.db.concurrency import errors_in_threads
 
 APPEND_ONLY = ("interventions", "audit_events")
 
@@ -123,22 +122,13 @@ def test_deleted_row_breaks_the_chain(migrated_url: str) -> None:
 def test_concurrent_appends_keep_one_linear_chain(migrated_url: str) -> None:
     db = Database(migrated_url)
     user_id, prediction_id = _seed_prediction(db)
-    errors: list[BaseException] = []
 
     def writer(offset: int) -> None:
-        try:
-            for n in range(10):
-                with db.write() as session:
-                    audit.append(session, _intervention(user_id, prediction_id, offset + n))
-        except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(error)
+        for n in range(10):
+            with db.write() as session:
+                audit.append(session, _intervention(user_id, prediction_id, offset + n))
 
-    threads = [threading.Thread(target=writer, args=(100 * t,)) for t in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert errors_in_threads(writer, (100 * t for t in range(4))) == []
     with db.read() as session:
         report = audit.verify_chains(session)[0]
         prev_hashes = session.execute(sa.select(Intervention.prev_hash)).scalars().all()
