@@ -113,6 +113,25 @@ def analyse(bundle: LoadedBundle, ecg: Ecg,
     )
 
 
+def worker_run(bundle: LoadedBundle, analysed: dict[str, Any]) -> PredictionRun:
+    """The run of :func:`app.isolation.analyse_concepts` (a worker process measured the ECG and
+    ran its own copy of the bundle), ready to store; ``latency_ms`` is left to the caller.
+
+    Raises:
+        ModelMismatch: the worker's bundle is not the one this process serves (the bundle file
+            changed on disk after start-up).
+    """
+    if analysed["model_checksum"] != bundle.checksum:
+        raise ModelMismatch("the worker processes run another model bundle than the API "
+                            "process; restart the server")
+    output = analysed["model_output"]
+    return PredictionRun(
+        model_output=output, measurements=analysed["measurements"],
+        risks={task: risk["probability"] for task, risk in output["tasks"].items()},
+        latency_ms=0.0,
+    )
+
+
 def warm_up(bundle: LoadedBundle) -> float:
     """Analyse one synthetic 12-lead ECG at start-up, so that the first clinician's request does
     not pay for the lazily imported delineation libraries and first-call set-up (about 1 s on a

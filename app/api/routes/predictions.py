@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked, RowId
 from app.api.routes.records import record_or_404
 from app.context import AppContext
-from app.isolation import measure_concepts
+from app.isolation import analyse_concepts, measure_concepts
 from app.services import predictions as service
 from app.services import records as record_service
 from app.services.schemas import (
@@ -60,9 +60,17 @@ async def create_prediction(public_id: str, user: ClinicianUser,
     # event loop must keep answering (``/health`` among others) meanwhile.
     started = time.perf_counter()
     ecg = await run_in_threadpool(_stored_ecg, context, public_id)
-    # Measurement (Python-bound delineation) in a capped worker process, the network here.
-    measurements = await context.isolated.run(measure_concepts, ecg)
-    run = await context.pool.run(service.analyse, context.model, ecg, measurements)
+    # Measurement (Python-bound delineation) in a capped worker process; the network there too
+    # on a CPU (one prediction, one core), here on a GPU.
+    if context.isolated.runs_model:
+        analysed = await context.isolated.run(analyse_concepts, ecg)
+        try:
+            run = service.worker_run(context.model, analysed)
+        except service.ModelMismatch as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    else:
+        measurements = await context.isolated.run(measure_concepts, ecg)
+        run = await context.pool.run(service.analyse, context.model, ecg, measurements)
     run = dataclasses.replace(run, latency_ms=(time.perf_counter() - started) * 1000.0)
     return await run_in_threadpool(_store_prediction, context, public_id, user, run)
 
