@@ -26,10 +26,11 @@ _WRITE_OPTION = "qtlens_write"
 def make_engine(database_url: str) -> Engine:
     """An engine for ``database_url`` with QTLens' connection settings applied."""
     if database_url.startswith("sqlite"):
+        # No pre-ping: a connection to a local file does not go stale as a network one does,
+        # and a ping would cost every request (authentication, then the edit) a round trip.
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_pre_ping=True,
         )
         _configure_sqlite(engine)
         return engine
