@@ -514,8 +514,10 @@ def rank_checks(
     seed: int = 0,
     discordant: Mapping[str, Disagreement] | None = None,
     points: Mapping[str, str] | None = None,
+    limit: int | None = None,
 ) -> dict[str, list[Suggestion]]:
-    """Per task, the concepts a clinician can check on this record, best first (one record).
+    """Per task, the concepts a clinician can check on this record, best first (one record;
+    the best ``limit`` of them when given).
 
     The uncertainty and one batched pass of risk changes serve every task. Only checkable
     concepts (:func:`checkable_mask`) not already set are ranked. Concepts whose model and
@@ -568,7 +570,7 @@ def rank_checks(
                     policy, names[k], sd_of[k], probability_of[k], counted(bound_of[j][k]),
                     label),
             )
-            for k in order
+            for k in order[:limit]
         ]
     return ranked
 

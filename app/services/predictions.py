@@ -468,15 +468,15 @@ def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
 
 
 def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
-                tasks: Sequence[str] = task_names(), seed: int = 0
+                tasks: Sequence[str] = task_names(), seed: int = 0, limit: int | None = None
                 ) -> dict[str, list[SuggestionOut]]:
-    """Per task, what to check next on this record, best first (empty when not editable):
-    one batched pass of risk changes serves every task."""
+    """Per task, what to check next on this record, best first (the best ``limit`` when given;
+    empty when not editable): one batched pass of risk changes serves every task."""
     if state.model is None or state.batch is None:
         return {task: [] for task in tasks}
     ranked = rank_checks(state.model, state.batch, tasks, policy,
                          leads=state.record.lead_names, seed=seed, discordant=state.discordant,
-                         points=points_heads(state.bundle))
+                         points=points_heads(state.bundle), limit=limit)
     return {
         task: [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label,
                              score=s.score, expected_risk_change=s.expected_risk_change,
@@ -526,7 +526,7 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
     changes, changed_risk = state.change()
     risks = [changed_risk if changed_risk is not None and changed_risk.task == name
              else _risk_out(state, name, risk) for name, risk in state.tasks.items()]
-    best = [items[0] for items in suggestions(state).values() if items]
+    best = [items[0] for items in suggestions(state, limit=1).values() if items]
     change_hint = None
     if changed_risk is not None:
         found = change_suggestion(state.bundle, state.values(), state.series.baseline_values,

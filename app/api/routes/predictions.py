@@ -174,4 +174,4 @@ def get_suggestions(prediction_id: RowId, user: AnyUser, context: ContextDep,
     if not state.editable:
         raise HTTPException(status.HTTP_409_CONFLICT, f"prediction made by "
                             f"{state.prediction.model_name}; run a new prediction")
-    return service.suggestions(state, policy, (task,))[task][:limit]
+    return service.suggestions(state, policy, (task,), limit=limit)[task]
