@@ -48,7 +48,7 @@ def intervention_analytics(researcher: ResearcherUser, context: ContextDep,
     scope = analytics.InterventionScope(window=time_window(day_from, day_to, model),
                                         user=clinician, concept=concept)
     with context.db.read() as session:
-        summary = analytics.summarise(session, scope)
+        summary = analytics.summarise(session, scope, analytics.BandsInForce.of(context.model))
     return InterventionAnalytics(
         **dict(summary),
         filters=FiltersOut(day_from=day_from, day_to=day_to, model=model, user=clinician,
