@@ -14,20 +14,21 @@ Definitions (``Δ`` always means after − before):
 * *risk statistics* (mean Δrisk, mean |Δrisk|, band flips) describe overrides only: a revert
   undoes an override, so counting both would cancel every effect out. A band flip is an override
   whose risk band after differs from the band before, under the bands the record page shows
-  (:class:`BandsInForce`): an intervention on a prediction of the loaded bundle is banded with
-  that bundle's bands (:meth:`models.bundle.LoadedBundle.band`); one on a prediction of another
-  model version, whose card is not at hand, with the task's default bands.
+  (:class:`app.services.bands.BandsInForce`): an intervention on a prediction of the loaded
+  bundle is banded with that bundle's bands; one on a prediction of another model version, whose
+  card is not at hand, with the task's default bands. The intervention export carries the same
+  bands (``before_band_<task>``, ``after_band_<task>``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Date, Select, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Date, Select, case, distinct, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -35,10 +36,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.services.audit import as_utc
+from app.services.bands import BandsInForce
 from app.services.exports import ExportFilter, intervention_query
-from models.bundle import LoadedBundle
 from models.concepts import concept_names, get_concept, is_concept
-from models.tasks import TASKS, Bands, RiskBand, Task, get_task
+from models.tasks import TASKS, RiskBand, Task
 
 OVERRIDE = "override"
 REVERT = "revert"
@@ -71,32 +72,6 @@ class InterventionScope:
     window: ExportFilter
     user: str | None = None
     concept: str | None = None
-
-
-@dataclass(frozen=True)
-class BandsInForce:
-    """The bands a band flip is counted with: ``bands`` for a prediction of the model version
-    ``checksum`` (the loaded bundle), the task's defaults for any other."""
-
-    checksum: str | None
-    bands: Mapping[str, Bands]
-
-    @classmethod
-    def of(cls, bundle: LoadedBundle | None) -> BandsInForce:
-        """The loaded bundle's bands in force (task defaults only when no model is loaded)."""
-        if bundle is None:
-            return cls(None, {t.name: t.bands for t in TASKS})
-        return cls(bundle.checksum, bundle.bands)
-
-    def cut(self, task: str, which: str) -> ColumnElement[float]:
-        """SQL for the cut-off ``which`` (``intermediate_from`` / ``high_from``) of ``task`` in
-        force for each row's prediction: ``bands`` for a prediction of ``checksum``, the task's
-        default for any other."""
-        default = getattr(get_task(task).bands, which)
-        if self.checksum is None:
-            return literal(default)
-        return case((Prediction.model_checksum == self.checksum,
-                     getattr(self.bands[task], which)), else_=default)
 
 
 class TaskOut(BaseModel):

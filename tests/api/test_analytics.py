@@ -30,6 +30,7 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
 from app.security import Role
 from app.services import analytics, audit
+from app.services.bands import BandsInForce
 from app.services.exports import ExportFilter
 from app.services.users import create_user
 from models.concepts import concept_names, get_concept
@@ -39,9 +40,9 @@ from tests.api.conftest import PASSWORD, login, ludb_files
 LEGACY_NAME = "qtlens-legacy"
 LEGACY_CHECKSUM = "ab" * 32
 #: No model loaded: every prediction banded with the task defaults.
-DEFAULTS = analytics.BandsInForce.of(None)
+DEFAULTS = BandsInForce.of(None)
 #: The older model as if it were loaded, with a calibrated TdP band differing from the default.
-CALIBRATED = analytics.BandsInForce(LEGACY_CHECKSUM, {
+CALIBRATED = BandsInForce(LEGACY_CHECKSUM, {
     "lqts_risk": get_task("lqts_risk").bands, "tdp_risk": Bands(0.15, 0.6, "calibrated (test)")})
 Row = dict[str, Any]
 
@@ -107,7 +108,7 @@ def _risk(row: Row, when: str, task: str) -> float:
     return row[f"{when}_{task}"]
 
 
-def _band(in_force: analytics.BandsInForce, row: Row, when: str, task: str) -> RiskBand:
+def _band(in_force: BandsInForce, row: Row, when: str, task: str) -> RiskBand:
     """The band of the row's risk as the record page showed it: the loaded bundle's bands for
     its own prediction, the task's defaults for another model's."""
     bands = (in_force.bands[task] if row["model_checksum"] == in_force.checksum
@@ -115,7 +116,7 @@ def _band(in_force: analytics.BandsInForce, row: Row, when: str, task: str) -> R
     return bands.band(_risk(row, when, task))
 
 
-def expected_summary(rows: list[Row], in_force: analytics.BandsInForce) -> dict[str, Any]:
+def expected_summary(rows: list[Row], in_force: BandsInForce) -> dict[str, Any]:
     """What the endpoint must answer for exactly these intervention rows (export columns)."""
     overrides = [r for r in rows if r["action"] == "override"]
     actions = Counter((r["concept"], r["action"]) for r in rows)
@@ -184,7 +185,7 @@ def expected_summary(rows: list[Row], in_force: analytics.BandsInForce) -> dict[
 
 
 def assert_summary_matches(body: dict[str, Any], rows: list[Row],
-                           in_force: analytics.BandsInForce) -> None:
+                           in_force: BandsInForce) -> None:
     """The endpoint's aggregates equal the ones recomputed from ``rows`` under ``in_force``."""
     expected = expected_summary(rows, in_force)
     totals = dict(body["totals"])
@@ -322,14 +323,14 @@ def researcher(client_as) -> TestClient:
 
 
 @pytest.fixture
-def in_force(app_client: TestClient) -> analytics.BandsInForce:
+def in_force(app_client: TestClient) -> BandsInForce:
     """The bands the app's loaded bundle shows on the record page."""
-    return analytics.BandsInForce.of(app_client.app.state.context.model)
+    return BandsInForce.of(app_client.app.state.context.model)
 
 
 def test_every_aggregate_matches_the_rows_and_the_csv_export(
         scenario: Scenario, researcher: TestClient, app_database: str,
-        in_force: analytics.BandsInForce) -> None:
+        in_force: BandsInForce) -> None:
     rows = database_rows(app_database)
     assert len(rows) == 9 + len(LEGACY_EVENTS)
     exported = researcher.get("/api/v1/exports/interventions", params={"format": "csv"})
@@ -342,6 +343,17 @@ def test_every_aggregate_matches_the_rows_and_the_csv_export(
     body = response.json()
     assert_summary_matches(body, rows, in_force)
     assert_summary_matches(body, from_csv, in_force)
+    # The export carries the bands the flips are counted with: the loaded bundle's calibrated
+    # TdP bands for its own predictions, the defaults for the older model's.
+    for row in from_csv:
+        for task in TASKS:
+            for when in ("before", "after"):
+                assert row[f"{when}_band_{task.name}"] == _band(in_force, row, when, task.name).value
+    flips = {c["concept"]: c["band_flips"] for c in body["by_concept"]}
+    for concept, counted in flips.items():
+        overrides = [r for r in from_csv if r["concept"] == concept and r["action"] == "override"]
+        assert counted == {t.name: sum(r[f"before_band_{t.name}"] != r[f"after_band_{t.name}"]
+                                       for r in overrides) for t in TASKS}
 
     # The numbers themselves, where the scenario fixes them.
     concepts = {c["concept"]: c for c in body["by_concept"]}
@@ -410,7 +422,7 @@ def _filters(scenario: Scenario) -> list[dict[str, str]]:
 
 def test_filters_select_the_same_rows_as_python_and_the_export(
         scenario: Scenario, researcher: TestClient, app_database: str,
-        in_force: analytics.BandsInForce) -> None:
+        in_force: BandsInForce) -> None:
     rows = database_rows(app_database)
     for params in _filters(scenario):
         body = researcher.get("/api/v1/analytics/interventions", params=params)
@@ -483,7 +495,7 @@ def test_the_database_computes_the_same_on_each_engine(migrated_url: str) -> Non
         calibrated = analytics.summarise(session, analytics.InterventionScope(ExportFilter()),
                                          CALIBRATED)
         foreign = analytics.summarise(session, analytics.InterventionScope(ExportFilter()),
-                                      analytics.BandsInForce("cd" * 32, CALIBRATED.bands))
+                                      BandsInForce("cd" * 32, CALIBRATED.bands))
         for bands in (*(t.bands for t in TASKS), CALIBRATED.bands["tdp_risk"]):
             for probability in (0.0, 0.14999, bands.intermediate_from, 0.19999, 0.2, 0.49999,
                                 0.5, 0.59999, bands.high_from, 1.0):
