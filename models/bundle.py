@@ -382,7 +382,10 @@ class LoadedBundle:
         return frozenset(t for t, e in self.task_heads.items() if e["kind"] == POINTS_HEAD)
 
     def band(self, task: str, probability: float) -> RiskBand:
-        """The risk band of ``probability`` (0–1) for ``task`` under this bundle's head."""
+        """The risk band of ``probability`` (0–1) for ``task`` under this bundle's bands in force
+        — the one function every risk band comes from: the single-ECG head's risk, the
+        change head's (it gives the same probability, so it takes the task's bands), the
+        worklist, ``qtlens predict`` and the analytics' band flips."""
         return self.bands[task].band(probability)
 
     @property
