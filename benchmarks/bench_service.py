@@ -238,7 +238,8 @@ def intervention_profile(database_url: str, bundle_path: Path, prediction_id: in
         "batches of risk changes for check next (both risks in one)": intervene.risk_changes,
         "parses of the stored prediction (ModelPrediction.from_dict)": ModelPrediction.from_dict,
         "bundle checksum checks (head_batch)": intervene.head_batch,
-        "queries of the overrides in force": service.overrides_in_force,
+        "queries of the interventions in force (overrides and fiducial moves)":
+            service.latest_events,
     }
     counted = "\n".join(f"| {what} | {calls_per_run(profiler, function, edits):g} |"
                          for what, function in counted_functions.items())

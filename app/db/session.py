@@ -53,10 +53,11 @@ def make_engine(database_url: str) -> Engine:
     through :func:`json_text` and :func:`json_value`)."""
     json_codec: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": json_value}
     if database_url.startswith("sqlite"):
+        # No pre-ping: a connection to a local file does not go stale as a network one does,
+        # and a ping would cost every request (authentication, then the edit) a round trip.
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_pre_ping=True,
             **json_codec,
         )
         _configure_sqlite(engine)

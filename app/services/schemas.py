@@ -289,7 +289,9 @@ class PredictionOut(BaseModel):
     editable: bool = Field(description="Made by the loaded model: concepts can be overridden.")
     fiducials: dict = Field(description="Delineation for plotting (seconds, mV); "
                             "``fiducials_in_force``: the median-beat marks in force (s from R) "
-                            "and ``moved``, whether a clinician moved them.")
+                            "and ``moved``, whether a clinician moved them. An intervention's "
+                            "answer carries only ``fiducials_in_force``: no edit changes the "
+                            "stored delineation.")
     series: SeriesViewOut | None = None
     changes: list[ChangeOut] = Field(default_factory=list)
     ood: OodOut | None = Field(
