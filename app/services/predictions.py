@@ -511,7 +511,7 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
     risks, contributions, and the best concept to check next for each risk (who overrode a
     concept named as ``viewer`` may see it: a pseudonym for researchers).
 
-    ``delineation=False`` (an edit's answer) leaves the stored delineation (median beats, beat
+    ``delineation=False`` (the answer of an edit or a new prediction) leaves the stored delineation (median beats, beat
     marks: about 80 kB that no edit changes) out of ``fiducials``, keeping the marks in force.
     """
     model_prediction = state.model_prediction

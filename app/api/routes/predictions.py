@@ -87,7 +87,10 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
         prediction = service.store_prediction(session, context.model, record, user, run)
         state = service.with_series(session, service.load_state(context.model, prediction,
                                                                   record, {}))
-        return service.prediction_view(state, user, context.settings.primary_qtc)
+        # The answer names the prediction and what it found; its delineation (80 kB of median
+        # beats) is read with GET /predictions/{id}, as the record page does.
+        return service.prediction_view(state, user, context.settings.primary_qtc,
+                                       delineation=False)
 
 
 @router.get("/predictions/{prediction_id}", response_model=PredictionOut)
