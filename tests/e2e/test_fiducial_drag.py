@@ -30,6 +30,11 @@ _T_END_ON_SCREEN = """() => {
 }"""
 
 
+#: How many leads' median beats the plot draws.
+_MEDIAN_TRACES = """() => document.getElementById("ecg-plot").data
+  .filter((trace) => / median$/.test(trace.name || "")).length"""
+
+
 def _text(page: object, selector: str) -> str:
     return page.text_content(selector).strip()
 
@@ -44,6 +49,8 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
                            ".some((s) => s.name === 'fiducial-t_end_s' && s.editable)")
     risk_before = _text(page, "[data-testid=risk-lqts_risk]")
     assert not page.is_visible("[data-testid=in-force-qtc_fridericia]")
+    median_traces = page.evaluate(_MEDIAN_TRACES)
+    assert median_traces > 0
 
     where = page.evaluate(_T_END_ON_SCREEN)
     page.mouse.click(where["x"], where["y"])  # Plotly: a click activates the mark, then drag
@@ -60,6 +67,8 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
         arg=risk_before)
     status = _text(page, "#edit-status")
     assert status.startswith("Moved T end +")
+    # The edit's answer leaves the stored delineation out: the page keeps drawing its own.
+    page.wait_for_function(f"() => ({_MEDIAN_TRACES})() === {median_traces}", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "e2e-fiducial-drag.png"), full_page=True)
 
     engine = sa.create_engine(server.database_url)
