@@ -5,6 +5,11 @@ Every upload is decoded (:func:`models.ecg.io.read_upload`) and every record mea
 process: a reader bug not yet found costs at most one worker, and the Python-bound parsing and
 delineation run on every core instead of under the API process' GIL.
 
+On a CPU the workers also run the network (:func:`analyse_concepts`): each loads the model
+bundle once at start, with one torch thread, so that one prediction is one job on one core and
+``N`` workers predict ``N`` records at once. The API process keeps only the database work and
+the views (and, on a GPU, the network: one process owns the device and batches on it).
+
 Each worker caps its address space (``RLIMIT_AS``): an allocation beyond the cap fails with
 ``MemoryError`` in the worker, answered as :class:`~models.ecg.errors.InputTooLarge` (413). Each
 job gets a CPU-time budget (the soft ``RLIMIT_CPU``, moved up by the budget at the start of every
@@ -39,13 +44,18 @@ from fastapi import HTTPException, status
 from models.ecg.errors import InputTooLarge, MalformedEcg
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from models.bundle import LoadedBundle
     from models.ecg.record import Ecg
 
 LOGGER = logging.getLogger("qtlens")
 T = TypeVar("T")
 
-#: Modules the fork server imports once, so that every worker starts with them loaded.
+#: Modules the fork server imports once, so that every worker starts with them loaded (and,
+#: for workers that run the model, :data:`MODEL_PRELOAD_MODULES` too).
 PRELOAD_MODULES = ["models.ecg.io", "models.ecg.measure", "models.ecg.synth"]
+MODEL_PRELOAD_MODULES = ["models.bundle", "models.scoring"]
 #: Scheduling niceness of the workers: the API process (its event loop answers ``/health`` and
 #: every light request) goes first when uploads keep all cores busy.
 WORKER_NICENESS = 10
@@ -67,15 +77,29 @@ def _on_cpu_limit(_signum: int, _frame: object) -> None:
     raise CpuBudgetExceeded
 
 
-def _init_worker(memory_bytes: int, api_pid: int) -> None:
+#: The model bundle this worker loaded at start (:func:`_init_worker`); ``None`` in the API
+#: process and in workers that only read and measure.
+_worker_bundle: LoadedBundle | None = None
+
+
+def _init_worker(memory_bytes: int, api_pid: int, bundle_path: Path | None) -> None:
     """Worker set-up: exit with the API process, yield the CPU to it, cap the address space,
-    catch ``SIGXCPU``, warm up the measurement."""
+    catch ``SIGXCPU``, load the model bundle (on the CPU, one torch thread) when given one, and
+    warm up."""
+    global _worker_bundle
     threading.Thread(target=_exit_with, args=(api_pid,), daemon=True,
                      name="qtlens-parent-watch").start()
     os.nice(WORKER_NICENESS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     signal.signal(signal.SIGXCPU, _on_cpu_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the API process decides when workers stop
+    if bundle_path is not None:
+        import torch
+
+        from models.bundle import load_bundle
+
+        torch.set_num_threads(1)
+        _worker_bundle = load_bundle(bundle_path, device="cpu")
     warm_up()
 
 
@@ -105,13 +129,40 @@ def measure_concepts(ecg: Ecg) -> dict[str, Any]:
     return measure(ecg).to_dict()
 
 
+def analyse_concepts(ecg: Ecg) -> dict[str, Any]:
+    """Measure ``ecg`` and run this worker's model on it (the job of one prediction).
+
+    Returns:
+        ``{"measurements": …, "model_output": …, "model_checksum": …}`` — the measurements as
+        :func:`measure_concepts` gives them (ms, mV), the model's output
+        (:meth:`models.nets.prediction.ModelPrediction.to_dict`) and the SHA-256 of the bundle
+        that produced it.
+
+    Raises:
+        RuntimeError: this process holds no model (a pool started without ``bundle_path``).
+    """
+    from models.scoring import analyse_ecg
+
+    if _worker_bundle is None:
+        raise RuntimeError("this worker holds no model: start the pool with bundle_path")
+    analysis = analyse_ecg(_worker_bundle, ecg)
+    return {"measurements": analysis.measurements.to_dict(),
+            "model_output": analysis.prediction.to_dict(),
+            "model_checksum": _worker_bundle.checksum}
+
+
 def warm_up() -> None:
-    """Measure one synthetic ECG, so that lazy imports and set-up happen before real jobs."""
+    """Analyse one synthetic ECG (measure it, and predict it when this worker holds a model), so
+    that lazy imports and first-call set-up happen before real jobs."""
     import numpy as np
 
     from models.ecg.synth import SynthParams, generate
 
-    measure_concepts(generate(SynthParams(), np.random.default_rng(0)).ecg)
+    ecg = generate(SynthParams(), np.random.default_rng(0)).ecg
+    if _worker_bundle is None:
+        measure_concepts(ecg)
+    else:
+        analyse_concepts(ecg)
 
 
 def _cpu_seconds_used() -> float:
@@ -161,10 +212,14 @@ class IsolatedPool:
     """
 
     def __init__(self, workers: int, max_waiting: int, memory_bytes: int,
-                 cpu_seconds: float) -> None:
+                 cpu_seconds: float, bundle_path: Path | None = None) -> None:
+        """``bundle_path``: the model bundle every worker loads (on the CPU) to run
+        :func:`analyse_concepts`; ``None`` for workers that only read and measure. The memory
+        cap (bytes) covers everything a worker holds, the model included."""
         self.workers = workers
         self.memory_bytes = memory_bytes
         self.cpu_seconds = cpu_seconds
+        self.bundle_path = bundle_path
         self._slots = asyncio.Semaphore(workers + max_waiting)
         self._running = asyncio.Semaphore(workers)
         self._replacing = threading.Lock()
@@ -173,13 +228,15 @@ class IsolatedPool:
     def _new_executor(self) -> ProcessPoolExecutor:
         """Start ``workers`` warmed-up worker processes (blocking, a second or two)."""
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD_MODULES)
+        context.set_forkserver_preload(
+            PRELOAD_MODULES + (MODEL_PRELOAD_MODULES if self.runs_model else []))
         saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
         os.environ.update({name: "1" for name in _THREAD_VARIABLES})
         try:  # the fork server inherits this environment when it starts (on the first submit)
             executor = ProcessPoolExecutor(self.workers, mp_context=context,
                                            initializer=_init_worker,
-                                           initargs=(self.memory_bytes, os.getpid()))
+                                           initargs=(self.memory_bytes, os.getpid(),
+                                                     self.bundle_path))
             for future in [executor.submit(int) for _ in range(self.workers)]:
                 future.result()
         finally:
@@ -240,6 +297,11 @@ class IsolatedPool:
                             field="files",
                         ) from None
             raise AssertionError("unreachable: the second attempt returns or raises")
+
+    @property
+    def runs_model(self) -> bool:
+        """Whether the workers hold the model bundle (and run :func:`analyse_concepts`)."""
+        return self.bundle_path is not None
 
     @property
     def wall_limit_s(self) -> float:

@@ -224,7 +224,10 @@ def build_context(settings: Settings) -> AppContext:
         isolated=IsolatedPool(settings.inference_workers,
                               max_waiting=8 * settings.inference_workers,
                               memory_bytes=settings.worker_memory_mb * 1024 * 1024,
-                              cpu_seconds=settings.worker_cpu_seconds),
+                              cpu_seconds=settings.worker_cpu_seconds,
+                              # on a CPU the workers run the network too; a GPU stays here
+                              bundle_path=settings.model_bundle
+                              if bundle.device.type == "cpu" else None),
         login_limiter=RateLimiter(settings.login_rate_per_minute),
         upload_limiter=RateLimiter(settings.upload_rate_per_minute),
         explanations=ExplanationCache(),

@@ -63,12 +63,16 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(default=12.0, gt=0, description="Login session lifetime in hours.")
     inference_workers: int = Field(
-        default=2, ge=1, le=64, description="Concurrent model inferences (bounded worker pool)."
+        default=2, ge=1, le=64,
+        description="Worker processes that read uploads and analyse records (on a CPU each runs "
+        "one prediction at a time on one core: the throughput scales with this up to the cores).",
     )
     worker_memory_mb: int = Field(
         default=3072, ge=512,
-        description="Address-space cap (MB) of each worker process that reads and measures "
-        "uploads (one per inference worker); an upload that needs more is refused with 413.",
+        description="Address-space cap (MB) of each worker process that reads, measures and "
+        "(on a CPU) predicts (one per inference worker; the loaded model takes about 2.2 GB of "
+        "address space, most of it reserved, not resident); an upload that needs more is refused "
+        "with 413.",
     )
     worker_cpu_seconds: float = Field(
         default=60.0, gt=0,

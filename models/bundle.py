@@ -382,7 +382,10 @@ class LoadedBundle:
         return frozenset(t for t, e in self.task_heads.items() if e["kind"] == POINTS_HEAD)
 
     def band(self, task: str, probability: float) -> RiskBand:
-        """The risk band of ``probability`` (0–1) for ``task`` under this bundle's head."""
+        """The risk band of ``probability`` (0–1) for ``task`` under this bundle's bands in force
+        — the one function every risk band comes from: the single-ECG head's risk, the
+        change head's (it gives the same probability, so it takes the task's bands), the
+        worklist, ``qtlens predict`` and the analytics' band flips."""
         return self.bands[task].band(probability)
 
     @property
@@ -575,17 +578,21 @@ def risks_from_explanation(
     """Per-task risks with contributions for record ``row`` of a head explanation, banded by
     ``bands`` (:attr:`LoadedBundle.bands`); ``points_tasks`` carry their points."""
     names = concept_names()
+    # Python floats taken once per tensor (``tolist``): one per element costs microseconds each.
+    logits, intercept, age, sex = (t[row].tolist() for t in (
+        explanation.logits, explanation.intercept, explanation.age, explanation.sex))
+    concept, weight = explanation.concept[row].tolist(), explanation.weight[row].tolist()
     risks = {}
     for j, task in enumerate(task_names()):
         risks[task] = task_risk(
-            float(explanation.logits[row, j]),
+            logits[j],
             bands[task],
             task in points_tasks,
-            intercept=float(explanation.intercept[row, j]),
-            contributions={n: float(v) for n, v in zip(names, explanation.concept[row, j])},
-            weights={n: float(v) for n, v in zip(names, explanation.weight[row, j])},
-            age_contribution=float(explanation.age[row, j]),
-            sex_contribution=float(explanation.sex[row, j]),
+            intercept=intercept[j],
+            contributions=dict(zip(names, concept[j])),
+            weights=dict(zip(names, weight[j])),
+            age_contribution=age[j],
+            sex_contribution=sex[j],
         )
     return risks
 

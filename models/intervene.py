@@ -453,7 +453,7 @@ def recompute(
         )
     before = prediction.head_state.head_values if prediction.head_state else []
     names = model.space.names
-    after = dict(zip(names, (float(v) for v in explanation.values[0])))
+    after = dict(zip(names, explanation.values[0].tolist()))
     changed = tuple(
         n for n, old in zip(names, before) if not math.isclose(old, after[n], abs_tol=1e-6)
     )
@@ -514,8 +514,10 @@ def rank_checks(
     seed: int = 0,
     discordant: Mapping[str, Disagreement] | None = None,
     points: Mapping[str, str] | None = None,
+    limit: int | None = None,
 ) -> dict[str, list[Suggestion]]:
-    """Per task, the concepts a clinician can check on this record, best first (one record).
+    """Per task, the concepts a clinician can check on this record, best first (one record;
+    the best ``limit`` of them when given).
 
     The uncertainty and one batched pass of risk changes serve every task. Only checkable
     concepts (:func:`checkable_mask`) not already set are ranked. Concepts whose model and
@@ -539,31 +541,36 @@ def rank_checks(
         on_logit = torch.tensor([t in (points or {}) for t in task_names()])
         expected, bound = risk_changes(model, batch, sd, probability, allowed, on_logit)
     names = model.space.names
+    # Python numbers taken once per tensor (``tolist``): one per element costs microseconds each.
+    is_allowed, sd_of, probability_of = (
+        allowed.tolist(), sd[0].tolist(), probability[0].tolist())
+    expected_of, bound_of = expected[0].tolist(), bound[0].tolist()  # [T][K]
     first: dict[int, Disagreement] = {}
     for name, found in (discordant or {}).items():
         k = names.index(typed_target(name))
-        if allowed[k] and k not in first:
+        if is_allowed[k] and k not in first:
             first[k] = found
     ranked: dict[str, list[Suggestion]] = {}
     for task in tasks:
         j = task_names().index(task)
         scores = _scores(model, policy, np.random.default_rng(seed), sd, expected[:, j])[0]
+        score_of = scores.tolist()
         label = (points or {}).get(task) or get_task(task).label
         counted = _points_text if task in (points or {}) else points_text
         order = list(first) + [
             k for k in torch.argsort(scores, descending=True, stable=True).tolist()
-            if allowed[k] and k not in first
+            if is_allowed[k] and k not in first
         ]
         ranked[task] = [
             Suggestion(
                 names[k],
-                float(scores[k]),
-                float(expected[0, j, k]),
+                score_of[k],
+                expected_of[j][k],
                 _disagreement_reason(first[k]) if k in first else _reason(
-                    policy, names[k], float(sd[0, k]), float(probability[0, k]),
-                    counted(float(bound[0, j, k])), label),
+                    policy, names[k], sd_of[k], probability_of[k], counted(bound_of[j][k]),
+                    label),
             )
-            for k in order
+            for k in order[:limit]
         ]
     return ranked
 

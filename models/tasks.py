@@ -23,7 +23,9 @@ class RiskBand(str, Enum):
 @dataclass(frozen=True)
 class Bands:
     """Where a task head's probability becomes intermediate and high — the one rule that turns a
-    probability into a :class:`RiskBand` everywhere (bundle, API, worklist, CLI).
+    probability into a :class:`RiskBand`. Callers band a risk with the bands in force,
+    :meth:`models.bundle.LoadedBundle.band` (record page, worklist, change-based risk, CLI,
+    analytics), never with a task's defaults directly.
 
     Attributes:
         intermediate_from: probability at which the band becomes intermediate.
@@ -73,27 +75,14 @@ class Task:
         name: identifier used in bundles, the API and exports.
         label: what the screen shows.
         description: what a positive label means.
-        bands: the default bands, for a head whose card states none.
+        bands: the default bands, for a head whose card states none (and for analytics of a
+            prediction whose model's card is not at hand).
     """
 
     name: str
     label: str
     description: str
     bands: Bands = Bands()
-
-    @property
-    def intermediate_from(self) -> float:
-        """Default probability at which the band becomes intermediate."""
-        return self.bands.intermediate_from
-
-    @property
-    def high_from(self) -> float:
-        """Default probability at which the band becomes high."""
-        return self.bands.high_from
-
-    def band(self, probability: float) -> RiskBand:
-        """The default band for a probability in [0, 1] (a bundle's own: ``LoadedBundle.band``)."""
-        return self.bands.band(probability)
 
 
 TASKS: tuple[Task, ...] = (

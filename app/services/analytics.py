@@ -13,7 +13,11 @@ Definitions (``Δ`` always means after − before):
   concept's unit (binary findings: the fraction of overrides that disagree with the model).
 * *risk statistics* (mean Δrisk, mean |Δrisk|, band flips) describe overrides only: a revert
   undoes an override, so counting both would cancel every effect out. A band flip is an override
-  whose risk band (:meth:`models.tasks.Task.band`) after differs from the band before.
+  whose risk band after differs from the band before, under the bands the record page shows
+  (:class:`app.services.bands.BandsInForce`): an intervention on a prediction of the loaded
+  bundle is banded with that bundle's bands; one on a prediction of another model version, whose
+  card is not at hand, with the task's default bands. The intervention export carries the same
+  bands (``before_band_<task>``, ``after_band_<task>``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.services.audit import as_utc
+from app.services.bands import BandsInForce
 from app.services.exports import ExportFilter, intervention_query
 from models.concepts import concept_names, get_concept, is_concept
 from models.tasks import TASKS, RiskBand, Task
@@ -70,12 +75,18 @@ class InterventionScope:
 
 
 class TaskOut(BaseModel):
-    """A risk task and its band thresholds (probabilities)."""
+    """A risk task and the bands its flips are counted with (probabilities)."""
 
     name: str
     label: str
-    intermediate_from: float
-    high_from: float
+    intermediate_from: float = Field(
+        description="Where the loaded model's band becomes intermediate (the record page's).")
+    high_from: float = Field(description="Where the loaded model's band becomes high.")
+    bands_set_by: str = Field(description="How the loaded model's cut-offs were set.")
+    default_intermediate_from: float = Field(
+        description="The task's default cut-off, used for predictions of other model versions.")
+    default_high_from: float = Field(
+        description="The task's default cut-off, used for predictions of other model versions.")
 
 
 class ConceptStats(BaseModel):
@@ -182,13 +193,15 @@ def _risk(column: Any, task: Task) -> ColumnElement[float]:
     return column[task.name].as_float()
 
 
-def band_rank(task: Task, probability: ColumnElement[float]) -> ColumnElement[int | None]:
-    """SQL for the rank of :meth:`Task.band` of ``probability`` (0 low … 2 high; NULL stays
-    NULL), built from the task's own thresholds."""
+def band_rank(probability: ColumnElement[float], intermediate_from: ColumnElement[float],
+              high_from: ColumnElement[float]) -> ColumnElement[int | None]:
+    """SQL for the rank of :meth:`Bands.band` of ``probability`` (0 low … 2 high; NULL stays
+    NULL) under the cut-offs ``intermediate_from`` and ``high_from`` (per row): the same rule,
+    evaluated by the database so the aggregates stay there."""
     rank = list(RiskBand).index
     return case((probability.is_(None), None),
-                (probability >= task.high_from, rank(RiskBand.HIGH)),
-                (probability >= task.intermediate_from, rank(RiskBand.INTERMEDIATE)),
+                (probability >= high_from, rank(RiskBand.HIGH)),
+                (probability >= intermediate_from, rank(RiskBand.INTERMEDIATE)),
                 else_=rank(RiskBand.LOW))
 
 
@@ -212,9 +225,10 @@ def _risk_change(task: Task) -> ColumnElement[float]:
     return _risk(Intervention.risks_after, task) - _risk(Intervention.risks_before, task)
 
 
-def _band_flips(task: Task) -> ColumnElement[int]:
-    flipped = band_rank(task, _risk(Intervention.risks_before, task)) != band_rank(
-        task, _risk(Intervention.risks_after, task))
+def _band_flips(task: Task, in_force: BandsInForce) -> ColumnElement[int]:
+    cuts = (in_force.cut(task.name, "intermediate_from"), in_force.cut(task.name, "high_from"))
+    flipped = band_rank(_risk(Intervention.risks_before, task), *cuts) != band_rank(
+        _risk(Intervention.risks_after, task), *cuts)
     return func.coalesce(func.sum(case((_is(OVERRIDE) & flipped, 1), else_=0)), 0)
 
 
@@ -246,9 +260,10 @@ def _concept_meta(name: str, stored_unit: str) -> tuple[str, str, int]:
     return name, stored_unit, len(names)
 
 
-def _by_concept(session: Session, scope: InterventionScope) -> list[ConceptStats]:
+def _by_concept(session: Session, scope: InterventionScope,
+                in_force: BandsInForce) -> list[ConceptStats]:
     per_task = [column for task in TASKS
-                for column in (_override_mean(_risk_change(task)), _band_flips(task))]
+                for column in (_override_mean(_risk_change(task)), _band_flips(task, in_force))]
     rows = session.execute(_grouped(
         scope, (Intervention.concept,), func.max(Intervention.unit), _count(OVERRIDE),
         _count(REVERT), _override_mean(_abs_difference()), *per_task)).all()
@@ -333,13 +348,19 @@ def _facets(session: Session) -> Facets:
     return Facets(models=[ModelVersion(name=n, checksum=c) for n, c in models], users=list(users))
 
 
-def summarise(session: Session, scope: InterventionScope) -> InterventionSummary:
-    """Every dashboard aggregate over the interventions in ``scope`` (see the module doc)."""
+def summarise(session: Session, scope: InterventionScope,
+              in_force: BandsInForce) -> InterventionSummary:
+    """Every dashboard aggregate over the interventions in ``scope``, band flips under
+    ``in_force`` (see the module doc)."""
     return InterventionSummary(
-        tasks=[TaskOut(name=t.name, label=t.label, intermediate_from=t.intermediate_from,
-                       high_from=t.high_from) for t in TASKS],
+        tasks=[TaskOut(name=t.name, label=t.label,
+                       intermediate_from=in_force.bands[t.name].intermediate_from,
+                       high_from=in_force.bands[t.name].high_from,
+                       bands_set_by=in_force.bands[t.name].set_by,
+                       default_intermediate_from=t.bands.intermediate_from,
+                       default_high_from=t.bands.high_from) for t in TASKS],
         totals=_totals(session, scope),
-        by_concept=_by_concept(session, scope),
+        by_concept=_by_concept(session, scope, in_force),
         by_user=_by_user(session, scope),
         by_model=_by_model(session, scope),
         over_time=_over_time(session, scope),

@@ -239,9 +239,7 @@ def _checkpoint_on_commit(session: Session) -> None:
         heads = committed.info.pop(_PENDING, {})
         if heads:
             seal = seal_of(committed)
-            identity = committed.info[_IDENTITY]
-            for table, (seq, head) in heads.items():
-                write_checkpoint_line(seal, seal.checkpoint_file, identity, table, seq, head)
+            write_checkpoint_lines(seal, seal.checkpoint_file, committed.info[_IDENTITY], heads)
 
     def after_rollback(rolled_back: Session) -> None:
         rolled_back.info.pop(_PENDING, None)
@@ -266,18 +264,26 @@ def _checkpoint_mac(key: bytes, fields: dict[str, Any]) -> str:
     return hmac.new(key, b"checkpoint\x00" + message, hashlib.sha256).hexdigest()
 
 
-def write_checkpoint_line(seal: AuditSeal, path: Path, identity: str, table: str, seq: int,
-                          head: str) -> None:
-    """Append one signed checkpoint (the chain's head ``seq`` and hash) to ``path``.
-
-    One ``write`` on a descriptor opened ``O_APPEND`` (lines from concurrent processes never
-    interleave), then ``fsync``: a committed row is covered even if the machine stops next.
-    """
+def checkpoint_line(seal: AuditSeal, identity: str, table: str, seq: int, head: str) -> str:
+    """One signed checkpoint line (the chain's head ``seq`` and hash), newline-terminated."""
     fields = {"chain": identity, "table": table, "seq": seq, "head": head,
               "at": utc_now().isoformat(timespec="seconds")}
-    line = json.dumps({**fields, "mac": _checkpoint_mac(seal.key, fields)},
+    return json.dumps({**fields, "mac": _checkpoint_mac(seal.key, fields)},
                       sort_keys=True, separators=(",", ":")) + "\n"
-    _append(path, line.encode("utf-8"))
+
+
+def write_checkpoint_lines(seal: AuditSeal, path: Path, identity: str,
+                           heads: dict[str, tuple[int, str]]) -> None:
+    """Append one signed checkpoint per table (``table → (seq, head hash)``) to ``path``.
+
+    One ``write`` of every line on a descriptor opened ``O_APPEND`` (lines from concurrent
+    processes never interleave), then one ``fsync``: a committed row is covered even if the
+    machine stops next, and an edit that appends to both chains pays for one disk flush.
+    """
+    if heads:
+        lines = "".join(checkpoint_line(seal, identity, table, seq, head)
+                        for table, (seq, head) in heads.items())
+        _append(path, lines.encode("utf-8"))
 
 
 def _append(path: Path, data: bytes) -> None:
@@ -298,13 +304,10 @@ def write_checkpoint(session: Session, seal: AuditSeal, path: Path | None = None
     """
     target = path or seal.checkpoint_file
     identity = chain_id(session)
-    written = []
-    for model in CHAINED:
-        seq, head = _head(session, model)
-        if seq:
-            write_checkpoint_line(seal, target, identity, model.__tablename__, seq, head)
-            written.append(f"{model.__tablename__}: {seq} rows, head {head[:12]}…")
-    return written
+    heads = {model.__tablename__: _head(session, model) for model in CHAINED}
+    heads = {table: (seq, head) for table, (seq, head) in heads.items() if seq}
+    write_checkpoint_lines(seal, target, identity, heads)
+    return [f"{table}: {seq} rows, head {head[:12]}…" for table, (seq, head) in heads.items()]
 
 
 @dataclass(frozen=True)

@@ -62,16 +62,18 @@ def _sigmoid(logit: float) -> float:
 def change_risk(
     bundle: LoadedBundle, current: Values, baseline: Values, sex: Sex | None, age: int | None
 ) -> TaskRiskOut | None:
-    """The TdP risk read from the change against the baseline (``None`` when it cannot be)."""
+    """The TdP risk read from the change against the baseline (``None`` when it cannot be),
+    banded with the bundle's TdP bands in force: the change head gives the same probability as
+    the single-ECG head (an ECG recorded under a high-TdP-risk hERG blocker, at the study's
+    mix), and no real serial-ECG pairs exist to calibrate it on its own."""
     parts = _logit_parts(bundle, current, baseline, sex, age)
     if parts is None:
         return None
     intercept, pushes = parts
     probability = _sigmoid(intercept + sum(pushes.values()))
-    task = get_task(CHANGE_TASK)
     return TaskRiskOut(
-        task=CHANGE_TASK, label=task.label, probability=probability,
-        band=task.band(probability).value, contributions=pushes,
+        task=CHANGE_TASK, label=get_task(CHANGE_TASK).label, probability=probability,
+        band=bundle.band(CHANGE_TASK, probability).value, contributions=pushes,
         learned_from=bundle.change_heads[CHANGE_TASK].learned_from, basis="change",
     )
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from models.change import CHANGE_REGISTRY
 from models.concepts import QTC_FORMULAS, REGISTRY, Concept
-from models.tasks import TASKS
+from models.tasks import TASKS, Bands
 
 
 def _bound(value: float) -> float | None:
@@ -45,10 +46,11 @@ def concept_out(c: Concept) -> dict[str, object]:
     }
 
 
-def registry_out(primary_qtc: str) -> dict[str, object]:
+def registry_out(primary_qtc: str, bands: Mapping[str, Bands] | None) -> dict[str, object]:
     """Every concept (bottleneck order); the change concepts of an ECG against its series'
-    baseline (derived from the concept they name, in % for T amplitudes); the tasks; and the
-    QTc formulas with the one shown as the QTc (``primary_qtc``, a setting)."""
+    baseline (derived from the concept they name, in % for T amplitudes); the tasks with the
+    loaded model's bands in force (``bands``; the task defaults when no model is loaded); and
+    the QTc formulas with the one shown as the QTc (``primary_qtc``, a setting)."""
     return {
         "concepts": [concept_out(c) for c in REGISTRY],
         "change_concepts": [
@@ -57,7 +59,7 @@ def registry_out(primary_qtc: str) -> dict[str, object]:
         ],
         "tasks": [
             {"name": t.name, "label": t.label, "description": t.description,
-             "intermediate_from": t.intermediate_from, "high_from": t.high_from}
+             **(bands[t.name] if bands else t.bands).to_dict()}
             for t in TASKS
         ],
         "qtc_formulas": list(QTC_FORMULAS),

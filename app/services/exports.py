@@ -6,6 +6,8 @@ free-text comments are not exported because a clinician may have typed an identi
 Timestamps are ISO 8601 with their UTC offset (``2026-12-06T00:05:43.123456+00:00``) on every
 engine. A prediction row carries its review state and the risks in force — after the clinician
 values, i.e. the risks after the prediction's latest intervention — beside the model's own.
+Risks are banded as the record page showed them (:class:`app.services.bands.BandsInForce`): an
+intervention's band before and after, a prediction's band in force.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.orm import aliased
 from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
 from app.services.audit import as_utc
+from app.services.bands import BandsInForce
 from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
@@ -133,6 +136,10 @@ def _measured_value(name: str) -> Callable[[Any], Any]:
     return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get("value")
 
 
+def _risk_in_force(task: str) -> Callable[[Any], Any]:
+    return lambda row: (row.risks_in_force or row.Prediction.risks).get(task)
+
+
 PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Prediction.created_at)),
@@ -152,9 +159,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("adjusted", pa.bool_(), lambda r: r.risks_in_force is not None),
     *(Column(task.name, pa.float64(), lambda r, t=task.name: r.Prediction.risks.get(t))
       for task in TASKS),
-    *(Column(f"{task.name}_in_force", pa.float64(),
-             lambda r, t=task.name: (r.risks_in_force or r.Prediction.risks).get(t))
-      for task in TASKS),
+    *(Column(f"{task.name}_in_force", pa.float64(), _risk_in_force(task.name)) for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
     # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
@@ -274,10 +279,31 @@ class _ChunkSink:
         return data
 
 
+def _band(in_force: BandsInForce, task: str,
+          probability: Callable[[Any], float | None]) -> Callable[[Any], str | None]:
+    return lambda row: in_force.band(row.Prediction.model_checksum, task, probability(row))
+
+
+def band_columns(kind: Literal["interventions", "predictions"],
+                 in_force: BandsInForce) -> tuple[Column, ...]:
+    """The risk bands the record page showed, per task (:class:`BandsInForce`): an
+    intervention's band before and after (the dashboard's band flips), a prediction's band in
+    force."""
+    if kind == "interventions":
+        return tuple(
+            Column(f"{when}_band_{task.name}", pa.string(),
+                   _band(in_force, task.name, _risk(f"risks_{when}", task.name)))
+            for task in TASKS for when in ("before", "after"))
+    return tuple(Column(f"{task.name}_band_in_force", pa.string(),
+                        _band(in_force, task.name, _risk_in_force(task.name))) for task in TASKS)
+
+
 def stream(db: Database, kind: Literal["interventions", "predictions"],
-           export_format: ExportFormat, export_filter: ExportFilter) -> Iterator[bytes]:
-    """The export as a byte stream in ``export_format``."""
-    columns = INTERVENTION_COLUMNS if kind == "interventions" else PREDICTION_COLUMNS
+           export_format: ExportFormat, export_filter: ExportFilter,
+           in_force: BandsInForce) -> Iterator[bytes]:
+    """The export as a byte stream in ``export_format``, risks banded with ``in_force``."""
+    columns = (*(INTERVENTION_COLUMNS if kind == "interventions" else PREDICTION_COLUMNS),
+               *band_columns(kind, in_force))
     query = intervention_query(export_filter) if kind == "interventions" else prediction_query(
         export_filter)
     names = [c.name for c in columns]

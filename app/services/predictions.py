@@ -113,6 +113,25 @@ def analyse(bundle: LoadedBundle, ecg: Ecg,
     )
 
 
+def worker_run(bundle: LoadedBundle, analysed: dict[str, Any]) -> PredictionRun:
+    """The run of :func:`app.isolation.analyse_concepts` (a worker process measured the ECG and
+    ran its own copy of the bundle), ready to store; ``latency_ms`` is left to the caller.
+
+    Raises:
+        ModelMismatch: the worker's bundle is not the one this process serves (the bundle file
+            changed on disk after start-up).
+    """
+    if analysed["model_checksum"] != bundle.checksum:
+        raise ModelMismatch("the worker processes run another model bundle than the API "
+                            "process; restart the server")
+    output = analysed["model_output"]
+    return PredictionRun(
+        model_output=output, measurements=analysed["measurements"],
+        risks={task: risk["probability"] for task, risk in output["tasks"].items()},
+        latency_ms=0.0,
+    )
+
+
 def warm_up(bundle: LoadedBundle) -> float:
     """Analyse one synthetic 12-lead ECG at start-up, so that the first clinician's request does
     not pay for the lazily imported delineation libraries and first-call set-up (about 1 s on a
@@ -189,14 +208,20 @@ def overrides_in_force(
     Replaying the whole event log gives the same answer; reading only each concept's latest
     event keeps an edit's cost flat however long the prediction's history grows.
     """
+    return _overrides_of(latest_events(session, prediction_ids), prediction_ids, with_fiducials)
+
+
+def latest_events(session: Session, prediction_ids: Sequence[int]) -> Sequence[Any]:
+    """Each concept's latest intervention event on ``prediction_ids`` (the pseudo-concept
+    :data:`FIDUCIALS` included), oldest first, with its author's names: one query."""
     if not prediction_ids:
-        return {}
+        return []
     latest = (
         select(func.max(Intervention.id))
         .where(Intervention.prediction_id.in_(prediction_ids))
         .group_by(Intervention.prediction_id, Intervention.concept)
     )
-    rows = session.execute(
+    return session.execute(
         select(Intervention.id, Intervention.prediction_id, Intervention.concept,
                Intervention.action, Intervention.new_value, Intervention.fiducials,
                User.username, User.pseudonym)
@@ -204,6 +229,11 @@ def overrides_in_force(
         .where(Intervention.id.in_(latest))
         .order_by(Intervention.id)
     ).all()
+
+
+def _overrides_of(rows: Sequence[Any], prediction_ids: Sequence[int],
+                  with_fiducials: bool) -> dict[int, dict[str, Override]]:
+    """:func:`overrides_in_force` from the latest events (:func:`latest_events`)."""
     latest_ids = {(row.prediction_id, row.concept): row.id for row in rows}
     found: dict[int, dict[str, Override]] = {pid: {} for pid in prediction_ids}
     for row in rows:
@@ -222,13 +252,16 @@ def overrides_in_force(
 def fiducials_in_force(session: Session, prediction: Prediction) -> dict[str, float | None]:
     """The median-beat fiducial positions in force (ms from R): the latest fiducial move's, or
     the measured ones when none is in force."""
-    event = session.execute(
-        select(Intervention.action, Intervention.fiducials)
-        .where(Intervention.prediction_id == prediction.id, Intervention.concept == FIDUCIALS)
-        .order_by(Intervention.id.desc()).limit(1)
-    ).one_or_none()
-    if event is not None and event.action == "override":
-        return dict(event.fiducials["after"])
+    return _fiducials_of(latest_events(session, [prediction.id]), prediction)
+
+
+def _fiducials_of(rows: Sequence[Any], prediction: Prediction) -> dict[str, float | None]:
+    """:func:`fiducials_in_force` from the latest events (:func:`latest_events`)."""
+    for row in rows:
+        if row.prediction_id == prediction.id and row.concept == FIDUCIALS:
+            if row.action == "override":
+                return dict(row.fiducials["after"])
+            break
     return fiducial_marks.measured_positions(prediction.measurements)
 
 
@@ -415,9 +448,10 @@ def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int)
     overrides in force are the history the new event extends (issue 18, finding 7).
     """
     prediction, record = get_prediction(session, prediction_id)
-    overrides = overrides_in_force(session, [prediction.id])[prediction.id]
+    events = latest_events(session, [prediction.id])  # one query: overrides and fiducials
+    overrides = _overrides_of(events, [prediction.id], with_fiducials=True)[prediction.id]
     state = with_series(session, load_state(bundle, prediction, record, overrides))
-    return replace(state, fiducials=fiducials_in_force(session, prediction))
+    return replace(state, fiducials=_fiducials_of(events, prediction))
 
 
 def latest_states(
@@ -453,15 +487,15 @@ def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
 
 
 def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
-                tasks: Sequence[str] = task_names(), seed: int = 0
+                tasks: Sequence[str] = task_names(), seed: int = 0, limit: int | None = None
                 ) -> dict[str, list[SuggestionOut]]:
-    """Per task, what to check next on this record, best first (empty when not editable):
-    one batched pass of risk changes serves every task."""
+    """Per task, what to check next on this record, best first (the best ``limit`` when given;
+    empty when not editable): one batched pass of risk changes serves every task."""
     if state.model is None or state.batch is None:
         return {task: [] for task in tasks}
     ranked = rank_checks(state.model, state.batch, tasks, policy,
                          leads=state.record.lead_names, seed=seed, discordant=state.discordant,
-                         points=points_heads(state.bundle))
+                         points=points_heads(state.bundle), limit=limit)
     return {
         task: [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label,
                              score=s.score, expected_risk_change=s.expected_risk_change,
@@ -471,11 +505,15 @@ def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
     }
 
 
-def prediction_view(state: PredictionState, viewer: User,
-                    primary_qtc: str = DEFAULT_QTC) -> PredictionOut:
+def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEFAULT_QTC,
+                    delineation: bool = True) -> PredictionOut:
     """The prediction with every override applied: concepts (flags on the values in force),
     risks, contributions, and the best concept to check next for each risk (who overrode a
-    concept named as ``viewer`` may see it: a pseudonym for researchers)."""
+    concept named as ``viewer`` may see it: a pseudonym for researchers).
+
+    ``delineation=False`` (the answer of an edit or a new prediction) leaves the stored delineation (median beats, beat
+    marks: about 80 kB that no edit changes) out of ``fiducials``, keeping the marks in force.
+    """
     model_prediction = state.model_prediction
     sex = state.record.sex
     measured = measured_concepts(state.prediction.measurements)
@@ -507,7 +545,7 @@ def prediction_view(state: PredictionState, viewer: User,
     changes, changed_risk = state.change()
     risks = [changed_risk if changed_risk is not None and changed_risk.task == name
              else _risk_out(state, name, risk) for name, risk in state.tasks.items()]
-    best = [items[0] for items in suggestions(state).values() if items]
+    best = [items[0] for items in suggestions(state, limit=1).values() if items]
     change_hint = None
     if changed_risk is not None:
         found = change_suggestion(state.bundle, state.values(), state.series.baseline_values,
@@ -523,7 +561,7 @@ def prediction_view(state: PredictionState, viewer: User,
         device=prediction.device, latency_ms=prediction.latency_ms, concepts=concepts,
         risks=risks, suggestion=change_hint or (best[0] if best else None), suggestions=best,
         primary_qtc=primary_qtc, adjusted=state.adjusted, editable=state.editable,
-        fiducials=_plotted_fiducials(state),
+        fiducials=_plotted_fiducials(state, delineation),
         series=state.series.view if state.series is not None else None, changes=changes,
         ood=ood_view(state.model_prediction.ood),
     )
@@ -537,11 +575,13 @@ def ood_view(ood: OodScore | None) -> OodOut | None:
                   message=describe_score(ood.percentile, ood.high))
 
 
-def _plotted_fiducials(state: PredictionState) -> dict[str, Any]:
-    """The stored delineation for plotting (seconds, mV), with ``fiducials_in_force``: the
-    median-beat positions in force (seconds from R) and whether a clinician moved them."""
+def _plotted_fiducials(state: PredictionState, delineation: bool) -> dict[str, Any]:
+    """The stored delineation for plotting (seconds, mV; left out unless ``delineation``), with
+    ``fiducials_in_force``: the median-beat positions in force (seconds from R) and whether a
+    clinician moved them."""
     measurements = state.prediction.measurements
-    plotted = {k: v for k, v in measurements.items() if k != "concepts"}
+    plotted = ({k: v for k, v in measurements.items() if k != "concepts"} if delineation
+               else {})
     measured = fiducial_marks.measured_positions(measurements)
     positions = state.fiducials if state.fiducials is not None else measured
     plotted["fiducials_in_force"] = {

@@ -289,7 +289,10 @@ class PredictionOut(BaseModel):
     editable: bool = Field(description="Made by the loaded model: concepts can be overridden.")
     fiducials: dict = Field(description="Delineation for plotting (seconds, mV); "
                             "``fiducials_in_force``: the median-beat marks in force (s from R) "
-                            "and ``moved``, whether a clinician moved them.")
+                            "and ``moved``, whether a clinician moved them. The answers of a "
+                            "new prediction and of an intervention carry only "
+                            "``fiducials_in_force`` (GET the prediction for the delineation; "
+                            "no edit changes it).")
     series: SeriesViewOut | None = None
     changes: list[ChangeOut] = Field(default_factory=list)
     ood: OodOut | None = Field(

@@ -7,15 +7,21 @@ called many normal-looking PTB-XL ECGs "high". :func:`calibrate_bands` runs a bu
 LUDB in ``$QTLENS_DATA_DIR``), read by the same reader as an upload and scored by the same
 :meth:`~models.bundle.LoadedBundle.predict`, and sets per learned head
 
-* ``high_from`` so that at most :data:`HIGH_FRACTION` (10 %) of them fall in "high", and
-* ``intermediate_from`` so that at most :data:`RAISED_FRACTION` (25 %) are above "low",
+* ``high_from`` so that, with 95 % confidence, at most :data:`HIGH_FRACTION` (10 %) of such
+  ECGs fall in "high", and
+* ``intermediate_from`` so that, with the same confidence, at most :data:`RAISED_FRACTION` (25 %)
+  are above "low",
 
-never lower than the task's defaults (0.2 and 0.5). The records follow the project's one split
-rule (:mod:`models.data.splits`): the cut-offs are set on the records outside the ``check`` role
-(``train`` and ``tune``: no label is learned, so the more records the steadier the cut) and the
-share above them is checked on the ``check`` records, both stored with the bands in the card
-(``task_heads.<task>.bands``) together with the rule. A points head keeps its published
-categories; its share of "high" on the same ECGs is recorded as its check.
+never lower than the task's defaults (0.2 and 0.5). "With 95 % confidence" is the stated margin:
+the cut lets through the most records whose one-sided 95 % Clopper–Pearson upper bound of the
+share stays within the goal (:func:`allowed_count`), so a cut that only just reaches the goal on
+the records it was set on does not overshoot it on new ones by chance. The records follow the
+project's one split rule (:mod:`models.data.splits`: ``tune`` records choose thresholds, and
+the network never trained on them): the cut-offs are set on the ``tune`` records and the share
+above them is checked on the ``check`` records, both stored with the bands in the card
+(``task_heads.<task>.bands``) together with the rule; ``train`` records, which the concept
+network was fitted on, are left out. A points head keeps its published categories; its share of
+"high" on the same ECGs is recorded as its check.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from models.bundle import (
     CARD_FILE,
@@ -51,7 +58,10 @@ CALIBRATION_DATASETS: tuple[str, ...] = ("ptbxl", "challenge", "ludb")
 HIGH_FRACTION = 0.10
 #: The largest share of development ECGs above "low".
 RAISED_FRACTION = 0.25
-HALF_RULE = f"set on the train and tune roles, checked on the check role: {SPLIT_RULE}"
+#: Confidence of the one-sided upper bound on a band's share that must stay within its goal.
+CONFIDENCE = 0.95
+HALF_RULE = (f"set on the tune role (the concept network never trained on it), checked on the "
+             f"check role; train records left out: {SPLIT_RULE}")
 #: Records per forward pass.
 BATCH = 32
 
@@ -66,9 +76,10 @@ class DevelopmentEcg:
     role: Role
 
     @property
-    def half(self) -> str:
-        """``set`` (train and tune roles) or ``check`` (see :data:`HALF_RULE`)."""
-        return "check" if self.role == "check" else "set"
+    def half(self) -> str | None:
+        """``set`` (tune role), ``check`` (check role) or ``None`` (train role: not used; see
+        :data:`HALF_RULE`)."""
+        return {"tune": "set", "check": "check"}.get(self.role)
 
 
 def development_ecgs(
@@ -90,9 +101,27 @@ def development_ecgs(
                                  record_role(name, record_id, fold))
 
 
+def upper_bound(count: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper–Pearson upper confidence bound of a share seen as ``count`` of ``n``
+    (a fraction in [0, 1])."""
+    if count >= n:
+        return 1.0
+    return float(stats.beta.ppf(confidence, count + 1, n - count))
+
+
+def allowed_count(n: int, fraction: float, confidence: float = CONFIDENCE) -> int:
+    """The most records of ``n`` a band may hold while the one-sided ``confidence`` upper bound
+    of its share stays ≤ ``fraction`` (0 when even none would not prove it: too few records)."""
+    count = int(np.floor(fraction * n))
+    while count > 0 and upper_bound(count, n, confidence) > fraction:
+        count -= 1
+    return count
+
+
 def _cut(probabilities: np.ndarray, fraction: float, floor: float) -> float:
-    """The lowest cut-off ≥ ``floor`` that at most ``fraction`` of ``probabilities`` reach."""
-    allowed = int(np.floor(fraction * probabilities.size))
+    """The lowest cut-off ≥ ``floor`` that at most :func:`allowed_count` of ``probabilities``
+    reach (``fraction``: the goal on the share)."""
+    allowed = allowed_count(probabilities.size, fraction)
     ordered = np.sort(probabilities)[::-1]
     if allowed >= ordered.size:
         return floor
@@ -140,8 +169,9 @@ def calibrate_bands(bundle: LoadedBundle, ecgs: Sequence[DevelopmentEcg]) -> dic
                 intermediate, high,
                 f"calibrated on {len(on_set)} real development ECGs without a long-QT label "
                 f"({', '.join(_datasets(halves['set']))}; {HALF_RULE}): at most "
-                f"{HIGH_FRACTION:.0%} in high, {RAISED_FRACTION:.0%} above low, never below "
-                f"the defaults {defaults.intermediate_from:g}/{defaults.high_from:g}",
+                f"{HIGH_FRACTION:.0%} in high, {RAISED_FRACTION:.0%} above low at "
+                f"{CONFIDENCE:.0%} confidence (one-sided Clopper-Pearson upper bound), never "
+                f"below the defaults {defaults.intermediate_from:g}/{defaults.high_from:g}",
             )
         result[task] = {
             "bands": bands if kind != POINTS_HEAD else None,
@@ -164,6 +194,7 @@ def _share(probabilities: np.ndarray, bands: Bands, members: Sequence[Developmen
         "n": len(bands_of),
         "datasets": _datasets(members),
         "fraction_high": bands_of.count("high") / len(bands_of),
+        "fraction_high_upper_bound": upper_bound(bands_of.count("high"), len(bands_of)),
         "fraction_intermediate": bands_of.count("intermediate") / len(bands_of),
     }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -238,6 +238,12 @@ def compose_bundle_command(
     typer.echo(f"wrote {out} (SHA-256 of SHA256SUMS {checksum})")
 
 
+def _share(half: dict[str, Any]) -> str:
+    """A half's share in "high" for the command's output: the share, n and 95 % upper bound."""
+    return (f"{half['fraction_high']:.1%} (n={half['n']}, one-sided 95 % upper bound "
+            f"{half['fraction_high_upper_bound']:.1%})")
+
+
 def calibrate_bands_command(
     bundle: Annotated[Path, typer.Option("--bundle", help="Bundle whose card gets the bands.")],
     data_dir: Annotated[
@@ -246,8 +252,9 @@ def calibrate_bands_command(
     ] = None,
 ) -> None:
     """Set each learned head's risk bands on real development ECGs without a long-QT label
-    (PTB-XL, Challenge 2021, LUDB): at most 10 % high, 25 % above low; set on one half, checked
-    on the other; written into the bundle's card (its checksum changes)."""
+    (PTB-XL, Challenge 2021, LUDB): at most 10 % high and 25 % above low at 95 % confidence
+    (one-sided upper bound); set on the tune records, checked on the check records; written
+    into the bundle's card (its checksum changes)."""
     from models.bundle import BundleError, load_bundle
     from models.data.base import DatasetRootError
     from models.heads.calibrate import calibrate_bands, development_ecgs, write_bands
@@ -263,8 +270,7 @@ def calibrate_bands_command(
         bands = found["bands"] or loaded.bands[task]
         typer.echo(
             f"{task}: intermediate from {bands.intermediate_from:.3f}, high from "
-            f"{bands.high_from:.3f}; high on the set half {found['set']['fraction_high']:.1%} "
-            f"(n={found['set']['n']}), on the check half {found['check']['fraction_high']:.1%} "
-            f"(n={found['check']['n']})"
+            f"{bands.high_from:.3f}; high on the tune records {_share(found['set'])}, on the "
+            f"check records {_share(found['check'])}"
         )
     typer.echo(f"wrote {bundle / 'card.json'} (SHA-256 of SHA256SUMS {checksum})")

@@ -424,8 +424,8 @@ class ComposedConceptModel(ConceptModel):
         """Task logits ``[B, T]`` from concept values, composed heads included (without the
         per-concept decomposition :meth:`explain` adds: the suggestion policies call this on
         hundreds of candidate rows)."""
-        logits = super().decide(values, sex, age_years, positive, negative).clone()
-        derived = self.space.derive(values, sex)
+        derived = self.space.derive(values, sex)  # once, for the network and composed heads
+        logits = self._decide_derived(derived, sex, age_years, positive, negative).clone()
         for task, head in self.composed.items():
             logits[:, self.composed_index[task]] = head.explain(derived, sex, age_years).logit
         return logits

@@ -167,7 +167,10 @@ class ConceptSpace(nn.Module):
         Derived columns are left for :meth:`derive`."""
         given = ~overrides.isnan()
         primary = torch.where(given & ~self.is_derived, overrides, values)
+        typed = given.any(dim=0).tolist()  # [K]: a column no record types is left as it is
         for i, target, concept in self._solving:
+            if not typed[i]:
+                continue
             assert concept.inverse is not None
             solved = concept.inverse(_Columns(primary, self._index), overrides[:, i])
             use = given[:, i] & ~given[:, target]

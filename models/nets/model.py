@@ -273,8 +273,19 @@ class ConceptModel(_RiskModelBase):
             sex, age_years: ``[B]`` demographics.
             positive, negative: ``[B, K, m]`` concept embeddings from the forward pass.
         """
-        activations = self.space.standardise(self.space.derive(values, sex))  # [B, K]
-        return self._head(activations, sex, age_years, positive, negative)
+        return self._decide_derived(self.space.derive(values, sex), sex, age_years, positive,
+                                    negative)
+
+    def _decide_derived(
+        self,
+        derived: torch.Tensor,
+        sex: torch.Tensor,
+        age_years: torch.Tensor,
+        positive: torch.Tensor,
+        negative: torch.Tensor,
+    ) -> torch.Tensor:
+        """:meth:`decide` on values ``[B, K]`` whose derived columns are already derived."""
+        return self._head(self.space.standardise(derived), sex, age_years, positive, negative)
 
     def explain(
         self,

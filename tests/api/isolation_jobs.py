@@ -1,7 +1,7 @@
 """Jobs the isolation tests send to worker processes.
 
 Kept apart from the test module so that a worker importing them loads what a production worker
-loads (the readers and the measurement), not the whole application with torch.
+loads (the readers, the measurement and the model bundle), not the whole application.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from app.isolation import measure_concepts
+from app.isolation import analyse_concepts, measure_concepts
 from models.ecg.io import IngestLimits, IngestResult, UploadedFile, read_upload
 from models.ecg.record import Ecg
 
@@ -54,3 +54,9 @@ def measure_in_a_worker(ecg: Ecg) -> dict[str, Any]:
     """``measure_concepts``, failing when it runs in the API process rather than a worker."""
     assert multiprocessing.parent_process() is not None, "measured in the API process"
     return measure_concepts(ecg)
+
+
+def analyse_in_a_worker(ecg: Ecg) -> dict[str, Any]:
+    """``analyse_concepts``, failing when it runs in the API process rather than a worker."""
+    assert multiprocessing.parent_process() is not None, "predicted in the API process"
+    return analyse_concepts(ecg)

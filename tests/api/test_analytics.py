@@ -3,8 +3,9 @@
 Two clinicians edit two real LUDB records through the API; a short history from an older model
 (dated March 2024, with risks placed on the band thresholds) is added through the ORM, the way a
 database that outlived a model upgrade holds it. Every aggregate is recomputed here in plain
-Python — once from the rows read with SQLAlchemy, once from the CSV export — with the bands of
-:mod:`models.tasks`, and must agree with the endpoint for each filter.
+Python — once from the rows read with SQLAlchemy, once from the CSV export — with the bands in
+force (the loaded bundle's for its own predictions, the task defaults for the older model's), and
+must agree with the endpoint for each filter.
 """
 
 from __future__ import annotations
@@ -29,14 +30,20 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
 from app.security import Role
 from app.services import analytics, audit
+from app.services.bands import BandsInForce
 from app.services.exports import ExportFilter
 from app.services.users import create_user
 from models.concepts import concept_names, get_concept
-from models.tasks import TASKS, RiskBand
+from models.tasks import TASKS, Bands, RiskBand, get_task
 from tests.api.conftest import PASSWORD, login, ludb_files
 
 LEGACY_NAME = "qtlens-legacy"
 LEGACY_CHECKSUM = "ab" * 32
+#: No model loaded: every prediction banded with the task defaults.
+DEFAULTS = BandsInForce.of(None)
+#: The older model as if it were loaded, with a calibrated TdP band differing from the default.
+CALIBRATED = BandsInForce(LEGACY_CHECKSUM, {
+    "lqts_risk": get_task("lqts_risk").bands, "tdp_risk": Bands(0.15, 0.6, "calibrated (test)")})
 Row = dict[str, Any]
 
 #: (when, action, concept, model value, previous, new value, lqts before/after, tdp before/after)
@@ -101,7 +108,15 @@ def _risk(row: Row, when: str, task: str) -> float:
     return row[f"{when}_{task}"]
 
 
-def expected_summary(rows: list[Row]) -> dict[str, Any]:
+def _band(in_force: BandsInForce, row: Row, when: str, task: str) -> RiskBand:
+    """The band of the row's risk as the record page showed it: the loaded bundle's bands for
+    its own prediction, the task's defaults for another model's."""
+    bands = (in_force.bands[task] if row["model_checksum"] == in_force.checksum
+             else get_task(task).bands)
+    return bands.band(_risk(row, when, task))
+
+
+def expected_summary(rows: list[Row], in_force: BandsInForce) -> dict[str, Any]:
     """What the endpoint must answer for exactly these intervention rows (export columns)."""
     overrides = [r for r in rows if r["action"] == "override"]
     actions = Counter((r["concept"], r["action"]) for r in rows)
@@ -117,8 +132,8 @@ def expected_summary(rows: list[Row]) -> dict[str, Any]:
             "mean_abs_difference": _mean(abs(r["new_value"] - r["model_value"]) for r in mine),
             "mean_risk_change": {t.name: _mean(_risk(r, "after", t.name) - _risk(r, "before", t.name)
                                                for r in mine) for t in TASKS},
-            "band_flips": {t.name: sum(t.band(_risk(r, "before", t.name))
-                                       != t.band(_risk(r, "after", t.name)) for r in mine)
+            "band_flips": {t.name: sum(_band(in_force, r, "before", t.name)
+                                       != _band(in_force, r, "after", t.name) for r in mine)
                            for t in TASKS},
         })
 
@@ -169,9 +184,10 @@ def expected_summary(rows: list[Row]) -> dict[str, Any]:
             "by_model": by_model, "over_time": over_time}
 
 
-def assert_summary_matches(body: dict[str, Any], rows: list[Row]) -> None:
-    """The endpoint's aggregates equal the ones recomputed from ``rows``."""
-    expected = expected_summary(rows)
+def assert_summary_matches(body: dict[str, Any], rows: list[Row],
+                           in_force: BandsInForce) -> None:
+    """The endpoint's aggregates equal the ones recomputed from ``rows`` under ``in_force``."""
+    expected = expected_summary(rows, in_force)
     totals = dict(body["totals"])
     for key in ("first_at", "last_at"):
         totals[key] = datetime.fromisoformat(totals[key]) if totals[key] else None
@@ -306,8 +322,15 @@ def researcher(client_as) -> TestClient:
     return client_as("researcher")
 
 
+@pytest.fixture
+def in_force(app_client: TestClient) -> BandsInForce:
+    """The bands the app's loaded bundle shows on the record page."""
+    return BandsInForce.of(app_client.app.state.context.model)
+
+
 def test_every_aggregate_matches_the_rows_and_the_csv_export(
-        scenario: Scenario, researcher: TestClient, app_database: str) -> None:
+        scenario: Scenario, researcher: TestClient, app_database: str,
+        in_force: BandsInForce) -> None:
     rows = database_rows(app_database)
     assert len(rows) == 9 + len(LEGACY_EVENTS)
     exported = researcher.get("/api/v1/exports/interventions", params={"format": "csv"})
@@ -318,8 +341,19 @@ def test_every_aggregate_matches_the_rows_and_the_csv_export(
     response = researcher.get("/api/v1/analytics/interventions")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert_summary_matches(body, rows)
-    assert_summary_matches(body, from_csv)
+    assert_summary_matches(body, rows, in_force)
+    assert_summary_matches(body, from_csv, in_force)
+    # The export carries the bands the flips are counted with: the loaded bundle's calibrated
+    # TdP bands for its own predictions, the defaults for the older model's.
+    for row in from_csv:
+        for task in TASKS:
+            for when in ("before", "after"):
+                assert row[f"{when}_band_{task.name}"] == _band(in_force, row, when, task.name).value
+    flips = {c["concept"]: c["band_flips"] for c in body["by_concept"]}
+    for concept, counted in flips.items():
+        overrides = [r for r in from_csv if r["concept"] == concept and r["action"] == "override"]
+        assert counted == {t.name: sum(r[f"before_band_{t.name}"] != r[f"after_band_{t.name}"]
+                                       for r in overrides) for t in TASKS}
 
     # The numbers themselves, where the scenario fixes them.
     concepts = {c["concept"]: c for c in body["by_concept"]}
@@ -349,7 +383,8 @@ def test_every_aggregate_matches_the_rows_and_the_csv_export(
                                "concept": None}
 
 
-def test_band_flips_follow_the_task_thresholds(scenario: Scenario, researcher: TestClient) -> None:
+def test_band_flips_of_another_model_follow_the_task_defaults(
+        scenario: Scenario, researcher: TestClient) -> None:
     legacy = researcher.get("/api/v1/analytics/interventions",
                             params={"model": LEGACY_NAME}).json()
     flips = {c["concept"]: c["band_flips"] for c in legacy["by_concept"]}
@@ -386,18 +421,19 @@ def _filters(scenario: Scenario) -> list[dict[str, str]]:
 
 
 def test_filters_select_the_same_rows_as_python_and_the_export(
-        scenario: Scenario, researcher: TestClient, app_database: str) -> None:
+        scenario: Scenario, researcher: TestClient, app_database: str,
+        in_force: BandsInForce) -> None:
     rows = database_rows(app_database)
     for params in _filters(scenario):
         body = researcher.get("/api/v1/analytics/interventions", params=params)
         assert body.status_code == 200, (params, body.text)
         selected = [r for r in rows if in_scope(r, params)]
-        assert_summary_matches(body.json(), selected)
+        assert_summary_matches(body.json(), selected, in_force)
         # Blank values stay out of the export's query: its `model=` answers 500 (reported).
         exported = researcher.get("/api/v1/exports/interventions", params={
             "format": "csv", **{k: v for k, v in params.items() if k in ("from", "to", "model") and v}})
         assert_summary_matches(body.json(), [r for r in csv_rows(exported.text)
-                                             if in_scope(r, params)])
+                                             if in_scope(r, params)], in_force)
         echo = body.json()["filters"]
         assert echo == {key: params.get(key) or None
                         for key in ("from", "to", "model", "user", "concept")}
@@ -451,16 +487,35 @@ def test_the_database_computes_the_same_on_each_engine(migrated_url: str) -> Non
         if session.get_bind().dialect.name == "postgresql":
             # A session far from UTC: days must still be UTC days.
             session.execute(sa.text("SET TIME ZONE 'Pacific/Kiritimati'"))
-        everything = analytics.summarise(session, analytics.InterventionScope(ExportFilter()))
+        everything = analytics.summarise(session, analytics.InterventionScope(ExportFilter()),
+                                         DEFAULTS)
         march_2 = analytics.summarise(session, analytics.InterventionScope(ExportFilter(
             created_from=datetime(2024, 3, 2, tzinfo=UTC),
-            created_to=datetime(2024, 3, 3, tzinfo=UTC))))
-        for task in TASKS:
-            for probability in (0.0, 0.19999, task.intermediate_from, 0.49999, task.high_from, 1.0):
+            created_to=datetime(2024, 3, 3, tzinfo=UTC))), DEFAULTS)
+        calibrated = analytics.summarise(session, analytics.InterventionScope(ExportFilter()),
+                                         CALIBRATED)
+        foreign = analytics.summarise(session, analytics.InterventionScope(ExportFilter()),
+                                      BandsInForce("cd" * 32, CALIBRATED.bands))
+        for bands in (*(t.bands for t in TASKS), CALIBRATED.bands["tdp_risk"]):
+            for probability in (0.0, 0.14999, bands.intermediate_from, 0.19999, 0.2, 0.49999,
+                                0.5, 0.59999, bands.high_from, 1.0):
                 rank = session.execute(sa.select(analytics.band_rank(
-                    task, sa.literal(probability, sa.Float)))).scalar_one()
-                assert rank == list(RiskBand).index(task.band(probability))
+                    sa.literal(probability, sa.Float), sa.literal(bands.intermediate_from),
+                    sa.literal(bands.high_from)))).scalar_one()
+                assert rank == list(RiskBand).index(bands.band(probability))
     db.dispose()
+    # A calibrated TdP band of the model that made the prediction changes the flips: 0.1 → 0.19999
+    # crosses its 0.15, 0.19999 → 0.2 no longer crosses the default 0.2; another model's
+    # predictions keep the defaults.
+    flips = {c.concept: c.band_flips["tdp_risk"] for c in everything.by_concept}
+    assert flips == {"qtc_fridericia": 0, "tpeak_tend": 1, "t_notched": 0}
+    assert {c.concept: c.band_flips["tdp_risk"] for c in calibrated.by_concept} == {
+        "qtc_fridericia": 1, "tpeak_tend": 0, "t_notched": 0}
+    assert {c.concept: c.band_flips["tdp_risk"] for c in foreign.by_concept} == flips
+    assert {c.concept: c.band_flips["lqts_risk"] for c in calibrated.by_concept} == {
+        c.concept: c.band_flips["lqts_risk"] for c in everything.by_concept}
+    tdp = next(t for t in calibrated.tasks if t.name == "tdp_risk")
+    assert (tdp.intermediate_from, tdp.high_from, tdp.default_high_from) == (0.15, 0.6, 0.5)
     rows = [{"created_at": when, "action": action, "concept": concept, "model_value": model,
              "new_value": new, "user": "U", "model_name": LEGACY_NAME,
              "model_checksum": LEGACY_CHECKSUM, "prediction_id": 1, "record_id": "ECG-ENGINE01",
@@ -470,7 +525,9 @@ def test_the_database_computes_the_same_on_each_engine(migrated_url: str) -> Non
     body = everything.model_dump(mode="json")
     for item in body["by_user"]:
         item["user"] = "U"
-    assert_summary_matches(body, rows)
+    assert_summary_matches(body, rows, DEFAULTS)
+    assert_summary_matches(calibrated.model_dump(mode="json") | {"by_user": body["by_user"]},
+                           rows, CALIBRATED)
     assert [d.model_dump(mode="json") for d in march_2.over_time] == [
         {"day": "2024-03-02", "overrides": 1, "reverts": 0}]
     assert everything.totals.first_at == LEGACY_EVENTS[0][0]

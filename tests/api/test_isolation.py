@@ -21,12 +21,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.db.migrate import upgrade
-from app.isolation import IsolatedPool
+from app.isolation import IsolatedPool, analyse_concepts
 from app.main import create_app
+from app.services import predictions as prediction_service
+from app.settings import Settings
+from models.bundle import load_bundle
 from models.ecg.errors import InputTooLarge, MalformedEcg
+from models.ecg.synth import SynthParams, generate
 from tests.api.conftest import login, make_settings, seed_users
 from tests.api.isolation_jobs import (
     allocate,
+    analyse_in_a_worker,
     kill_own_worker,
     measure_in_a_worker,
     read_upload_in_a_worker,
@@ -95,6 +100,7 @@ def test_uploads_are_decoded_and_measured_in_worker_processes_only(
 ) -> None:
     monkeypatch.setattr("app.services.records.read_upload", read_upload_in_a_worker)
     monkeypatch.setattr("app.api.routes.predictions.measure_concepts", measure_in_a_worker)
+    monkeypatch.setattr("app.api.routes.predictions.analyse_concepts", analyse_in_a_worker)
     with TestClient(create_app(make_settings(new_database(tmp_path)))) as client:
         login(client, "clinician1")
         uploaded = client.post("/api/v1/records", files=wfdb_upload(builders.sine_ecg(), 500.0))
@@ -107,10 +113,11 @@ def test_an_upload_beyond_the_worker_memory_cap_gets_413_and_the_server_keeps_se
     tmp_path: Path,
 ) -> None:
     url = new_database(tmp_path)
-    probe = IsolatedPool(1, max_waiting=0, memory_bytes=8 * GIB, cpu_seconds=30.0)
-    idle_bytes = run(probe, vm_peak_bytes)  # after the warm-up measurement
+    probe = IsolatedPool(1, max_waiting=0, memory_bytes=8 * GIB, cpu_seconds=30.0,
+                         bundle_path=Settings().model_bundle)
+    idle_bytes = run(probe, vm_peak_bytes)  # the model loaded, after the warm-up analysis
     probe.shutdown()
-    # 60 MB above an idle worker: a 10-s record reads and measures; 12 leads of 550 s at
+    # 60 MB above an idle worker: a 10-s record reads and is analysed; 12 leads of 550 s at
     # 2000 Hz (20 MB in format 212) do not (wfdb decodes them to 105 MB of float64).
     settings = make_settings(url, worker_memory_mb=(idle_bytes >> 20) + 60)
     long_signal = np.tile(builders.sine_ecg(fs_hz=2000.0, duration_s=10.0), 55)
@@ -124,6 +131,30 @@ def test_an_upload_beyond_the_worker_memory_cap_gets_413_and_the_server_keeps_se
         assert accepted.status_code == 201, accepted.text
         predicted = client.post(f"/api/v1/records/{accepted.json()['id']}/predictions")
         assert predicted.status_code == 201, predicted.text
+
+
+def test_a_prediction_worker_runs_the_api_process_model() -> None:
+    """On a CPU the workers run the network too: one prediction is one job on one core, and a
+    worker's analysis is the one the API process would have made with the same bundle."""
+    bundle_path = Settings().model_bundle
+    ecg = generate(SynthParams(), np.random.default_rng(3)).ecg
+    pool = IsolatedPool(1, max_waiting=0, memory_bytes=8 * GIB, cpu_seconds=30.0,
+                        bundle_path=bundle_path)
+    try:
+        assert pool.runs_model
+        analysed = run(pool, analyse_concepts, ecg)
+    finally:
+        pool.shutdown()
+    bundle = load_bundle(bundle_path, device="cpu")
+    in_worker = prediction_service.worker_run(bundle, analysed)
+    here = prediction_service.analyse(bundle, ecg)
+    assert in_worker.measurements == here.measurements
+    assert in_worker.risks == pytest.approx(here.risks, abs=1e-5)
+    assert {name: concept["value"] for name, concept in in_worker.model_output["concepts"].items()
+            } == pytest.approx({name: concept["value"] for name, concept
+                                in here.model_output["concepts"].items()}, rel=1e-5, abs=1e-4)
+    with pytest.raises(prediction_service.ModelMismatch, match="another model bundle"):
+        prediction_service.worker_run(bundle, analysed | {"model_checksum": "0" * 64})
 
 
 def test_workers_exit_when_the_api_process_is_killed() -> None:

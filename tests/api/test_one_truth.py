@@ -115,6 +115,7 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) 
     assert row["adjusted"] is True
     for risk in page["risks"]:
         assert row[f"{risk['task']}_in_force"] == pytest.approx(risk["probability"], abs=1e-9)
+        assert row[f"{risk['task']}_band_in_force"] == risk["band"]  # the page's band
         assert row[risk["task"]] == prediction["risks"][[r["task"] for r in prediction["risks"]]
                                                         .index(risk["task"])]["probability"]
     for moment in (row["created_at"], row["reviewed_at"]):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+from copy import deepcopy
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,9 +15,13 @@ from scipy.special import logit
 from sqlalchemy import create_engine, select
 
 from app.db.models import AuditEvent
+from app.services.changes import change_risk
+from models.bundle import load_bundle
 from models.change import change_names, get_change_concept
 from models.ecg.synth.pairs import DrugPair, drug_pair
 from models.heads.logistic import LogisticTaskHead
+from models.tasks import Bands, get_task
+from tests.clinic.conftest import DEMO_BUNDLE
 from tests.heads.conftest import SHIPPED_HEAD
 from tests.io.builders import wfdb_files
 
@@ -190,3 +196,23 @@ def test_bad_series_requests_get_clear_422s(client_as, data_dir, body, message) 
     form = {k: ("true" if v is True else v) for k, v in body.items() if v is not None}
     refused = clinician.post("/api/v1/records", files=ludb_files(data_dir, "2"), data=form)
     assert refused.status_code == 422 and message in refused.json()["message"]
+
+
+def test_the_change_based_risk_is_banded_with_the_bundle_bands_in_force() -> None:
+    """The change head's risk takes the bundle's TdP bands (``LoadedBundle.band``), not the
+    task's defaults: a card whose TdP bands put its probability elsewhere moves its band."""
+    bundle = load_bundle(DEMO_BUNDLE, device="cpu")
+    baseline = {"jtpeak_c": 230.0, "tpeak_tend": 80.0, "t_amplitude_v5": 0.6}
+    current = {"jtpeak_c": 250.0, "tpeak_tend": 90.0, "t_amplitude_v5": 0.5}
+    risk = change_risk(bundle, current, baseline, "female", 40)
+    assert risk is not None and risk.basis == "change"
+    assert risk.band == bundle.band("tdp_risk", risk.probability).value
+    p = risk.probability
+    # Bands that put p in another band than the defaults (0.2/0.5) do.
+    other = Bands(p / 4, p / 2, "test") if p < 0.5 else Bands(p / 2 + 0.25, (p + 1) / 2, "test")
+    card = deepcopy(bundle.card)
+    card["task_heads"]["tdp_risk"]["bands"] = other.to_dict()
+    calibrated = replace(bundle, card=card)
+    moved = change_risk(calibrated, current, baseline, "female", 40)
+    assert moved is not None and moved.probability == p
+    assert moved.band == other.band(p).value != get_task("tdp_risk").bands.band(p).value

@@ -12,8 +12,17 @@ from models.bundle import LoadedBundle, load_bundle
 from models.concepts import REGISTRY, concept_names
 from models.data.dataset import ConceptDataset
 from models.ecg.record import STANDARD_LEADS, Ecg
-from models.intervene import POLICIES, intervene, points_text, suggest, validate_override
+from models.intervene import (
+    POLICIES,
+    head_batch,
+    intervene,
+    points_text,
+    rank_checks,
+    suggest,
+    validate_override,
+)
 from models.nets.prediction import ModelPrediction
+from models.tasks import task_names
 from tests.nets.conftest import logit_from_parts
 
 QTCS = ("qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges")
@@ -169,6 +178,17 @@ def test_suggest_ranks_unchecked_concepts_with_a_reason(
     )
     limb_only = suggest(bundle, prediction, policy=policy, leads=("I", "II", "III"))
     assert "t_amplitude_v5" not in {s.concept for s in limb_only}
+
+
+def test_the_best_few_are_the_head_of_the_whole_ranking(
+    predicted: tuple[LoadedBundle, ModelPrediction],
+) -> None:
+    bundle, prediction = predicted
+    model, batch = head_batch(bundle, prediction)
+    ranked = rank_checks(model, batch, task_names())
+    best = rank_checks(model, batch, task_names(), limit=2)
+    assert best == {task: items[:2] for task, items in ranked.items()}
+    assert all(len(items) == 2 < len(ranked[task]) for task, items in best.items())
 
 
 def test_points_are_counted_in_words() -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import ContextDep, ResearcherUser
 from app.api.filters import ConceptQuery, FromQuery, ModelQuery, ToQuery, UserQuery, time_window
 from app.services import analytics
+from app.services.bands import BandsInForce
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
@@ -48,7 +49,7 @@ def intervention_analytics(researcher: ResearcherUser, context: ContextDep,
     scope = analytics.InterventionScope(window=time_window(day_from, day_to, model),
                                         user=clinician, concept=concept)
     with context.db.read() as session:
-        summary = analytics.summarise(session, scope)
+        summary = analytics.summarise(session, scope, BandsInForce.of(context.model))
     return InterventionAnalytics(
         **dict(summary),
         filters=FiltersOut(day_from=day_from, day_to=day_to, model=model, user=clinician,

@@ -14,6 +14,7 @@ router = APIRouter(tags=["concepts"])
 async def list_concepts(context: ContextDep) -> dict[str, object]:
     """Every concept (bottleneck order) with unit, kind, normal range and thresholds, whether it
     is derived (and which primary concept a typed value of it sets) or checkable on a strip; the
-    change concepts against a series' baseline; the tasks; and the QTc formulas with the one
-    shown as the QTc (``QTLENS_PRIMARY_QTC``)."""
-    return registry_out(context.settings.primary_qtc)
+    change concepts against a series' baseline; the tasks with the loaded model's risk bands; and
+    the QTc formulas with the one shown as the QTc (``QTLENS_PRIMARY_QTC``)."""
+    return registry_out(context.settings.primary_qtc,
+                        context.model.bands if context.model is not None else None)

@@ -12,6 +12,7 @@ from app.api.deps import ContextDep, ResearcherUser
 from app.api.filters import FromQuery, ModelQuery, ToQuery, time_window
 from app.services import exports
 from app.services.audit import record_event
+from app.services.bands import BandsInForce
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -30,7 +31,8 @@ def _export(kind: Literal["interventions", "predictions"], export_format: str,
                      if export_filter.created_to else None)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
-        exports.stream(context.db, kind, export_format, export_filter),  # type: ignore[arg-type]
+        exports.stream(context.db, kind, export_format, export_filter,  # type: ignore[arg-type]
+                       BandsInForce.of(context.model)),
         media_type=exports.MEDIA_TYPES[export_format],
         headers={"Content-Disposition":
                  f'attachment; filename="qtlens-{kind}-{stamp}.{export_format}"'},

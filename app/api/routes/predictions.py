@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import AnyUser, ClinicianUser, ContextDep, CsrfChecked, RowId
 from app.api.routes.records import record_or_404
 from app.context import AppContext
-from app.isolation import measure_concepts
+from app.isolation import analyse_concepts, measure_concepts
 from app.services import predictions as service
 from app.services import records as record_service
 from app.services.schemas import (
@@ -60,9 +60,17 @@ async def create_prediction(public_id: str, user: ClinicianUser,
     # event loop must keep answering (``/health`` among others) meanwhile.
     started = time.perf_counter()
     ecg = await run_in_threadpool(_stored_ecg, context, public_id)
-    # Measurement (Python-bound delineation) in a capped worker process, the network here.
-    measurements = await context.isolated.run(measure_concepts, ecg)
-    run = await context.pool.run(service.analyse, context.model, ecg, measurements)
+    # Measurement (Python-bound delineation) in a capped worker process; the network there too
+    # on a CPU (one prediction, one core), here on a GPU.
+    if context.isolated.runs_model:
+        analysed = await context.isolated.run(analyse_concepts, ecg)
+        try:
+            run = service.worker_run(context.model, analysed)
+        except service.ModelMismatch as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    else:
+        measurements = await context.isolated.run(measure_concepts, ecg)
+        run = await context.pool.run(service.analyse, context.model, ecg, measurements)
     run = dataclasses.replace(run, latency_ms=(time.perf_counter() - started) * 1000.0)
     return await run_in_threadpool(_store_prediction, context, public_id, user, run)
 
@@ -79,7 +87,10 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
         prediction = service.store_prediction(session, context.model, record, user, run)
         state = service.with_series(session, service.load_state(context.model, prediction,
                                                                   record, {}))
-        return service.prediction_view(state, user, context.settings.primary_qtc)
+        # The answer names the prediction and what it found; its delineation (80 kB of median
+        # beats) is read with GET /predictions/{id}, as the record page does.
+        return service.prediction_view(state, user, context.settings.primary_qtc,
+                                       delineation=False)
 
 
 @router.get("/predictions/{prediction_id}", response_model=PredictionOut)
@@ -90,10 +101,17 @@ def get_prediction(prediction_id: RowId, user: AnyUser, context: ContextDep) -> 
         return service.prediction_view(state, user, context.settings.primary_qtc)
 
 
-def _intervene(context: AppContext, prediction_id: int, user: User,
-               change: Callable[[service.Session], service.Edit]) -> InterventionOut:
-    """Run ``change`` (a service edit) in one write transaction; its refusals become 404, 409
-    (another model) or 422 (the message says why)."""
+async def _intervene(context: AppContext, prediction_id: int, user: User,
+                     change: Callable[[service.Session], service.Edit]) -> InterventionOut:
+    """Run ``change`` (a service edit) in one write transaction in the thread pool; its refusals
+    become 404, 409 (another model) or 422 (the message says why). The routes that call this
+    are async, so that the answer is checked and serialised without a second thread hop."""
+    return await run_in_threadpool(_edit_and_view, context, prediction_id, user, change)
+
+
+def _edit_and_view(context: AppContext, prediction_id: int, user: User,
+                   change: Callable[[service.Session], service.Edit]) -> InterventionOut:
+    """The blocking half of :func:`_intervene`: the edit and the prediction after it."""
     with context.db.write() as session:
         try:
             edit = change(session)
@@ -103,24 +121,25 @@ def _intervene(context: AppContext, prediction_id: int, user: User,
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-        view = service.prediction_view(edit.after, user, context.settings.primary_qtc)
+        view = service.prediction_view(edit.after, user, context.settings.primary_qtc,
+                                       delineation=False)
         return service.intervention_out(edit.event, user, user, view)
 
 
 @router.post("/predictions/{prediction_id}/interventions", response_model=InterventionOut,
              status_code=201, dependencies=[CsrfChecked])
-def create_intervention(prediction_id: RowId, body: InterventionIn, user: ClinicianUser,
-                        context: ContextDep) -> InterventionOut:
+async def create_intervention(prediction_id: RowId, body: InterventionIn, user: ClinicianUser,
+                              context: ContextDep) -> InterventionOut:
     """Override one concept; the risk is recomputed by the task head and the edit is logged."""
-    return _intervene(context, prediction_id, user, lambda session: service.edit_prediction(
+    return await _intervene(context, prediction_id, user, lambda session: service.edit_prediction(
         session, context.model, prediction_id, user, body.concept, "override", body.value,
         body.source, body.comment))
 
 
 @router.post("/predictions/{prediction_id}/fiducials", response_model=InterventionOut,
              status_code=201, dependencies=[CsrfChecked])
-def move_fiducials(prediction_id: RowId, body: FiducialMoveIn, user: ClinicianUser,
-                   context: ContextDep) -> InterventionOut:
+async def move_fiducials(prediction_id: RowId, body: FiducialMoveIn, user: ClinicianUser,
+                         context: ContextDep) -> InterventionOut:
     """Move median-beat fiducials (ms from R): one ``fiducial`` event overrides QT, QRS, PR,
     J-Tpeak and Tpeak-Tend as the positions define them; revert with
     ``DELETE /predictions/{id}/interventions/fiducials``."""
@@ -129,16 +148,16 @@ def move_fiducials(prediction_id: RowId, body: FiducialMoveIn, user: ClinicianUs
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "give at least one of p_onset_ms, qrs_onset_ms, qrs_offset_ms, "
                             "t_peak_ms, t_end_ms")
-    return _intervene(context, prediction_id, user, lambda session: service.edit_fiducials(
+    return await _intervene(context, prediction_id, user, lambda session: service.edit_fiducials(
         session, context.model, prediction_id, user, moves, body.comment))
 
 
 @router.delete("/predictions/{prediction_id}/interventions/{concept}",
                response_model=InterventionOut, dependencies=[CsrfChecked])
-def revert_intervention(prediction_id: RowId, concept: str, user: ClinicianUser,
-                        context: ContextDep) -> InterventionOut:
+async def revert_intervention(prediction_id: RowId, concept: str, user: ClinicianUser,
+                              context: ContextDep) -> InterventionOut:
     """Revert a concept to the model's value: a new *revert* event, never a row removal."""
-    return _intervene(context, prediction_id, user, lambda session: service.edit_prediction(
+    return await _intervene(context, prediction_id, user, lambda session: service.edit_prediction(
         session, context.model, prediction_id, user, concept, "revert"))
 
 
@@ -166,4 +185,4 @@ def get_suggestions(prediction_id: RowId, user: AnyUser, context: ContextDep,
     if not state.editable:
         raise HTTPException(status.HTTP_409_CONFLICT, f"prediction made by "
                             f"{state.prediction.model_name}; run a new prediction")
-    return service.suggestions(state, policy, (task,))[task][:limit]
+    return service.suggestions(state, policy, (task,), limit=limit)[task]

@@ -339,6 +339,12 @@
     if (again && !again.disabled) again.focus();
   }
 
+  /** An edit's answer leaves out the stored delineation (median beats, beat marks: no edit
+   * changes them) and carries the marks in force: keep the delineation this page has. */
+  function withDelineation(prediction) {
+    return { ...prediction, fiducials: { ...state.prediction.fiducials, ...prediction.fiducials } };
+  }
+
   async function override(concept, value, source) {
     showStatus(editStatus, "Updating…", false);
     try {
@@ -346,7 +352,7 @@
         concept, value, source, comment: commentInput && commentInput.value ? commentInput.value : null,
       });
       if (commentInput) commentInput.value = "";
-      renderKeepingFocus(result.prediction);
+      renderKeepingFocus(withDelineation(result.prediction));
       redraw();
       showRiskChange(result, "Saved.");
     } catch (error) {
@@ -357,7 +363,7 @@
   async function revertConcept(concept) {
     try {
       const result = await api("DELETE", `/api/v1/predictions/${state.prediction.id}/interventions/${concept}`);
-      renderKeepingFocus(result.prediction);
+      renderKeepingFocus(withDelineation(result.prediction));
       redraw();
       showStatus(editStatus, "Reverted to the model value.", false);
     } catch (error) {
@@ -384,7 +390,7 @@
         comment: commentInput && commentInput.value ? commentInput.value : null,
       });
       if (commentInput) commentInput.value = "";
-      render(result.prediction);
+      render(withDelineation(result.prediction));
       const moved = result.fiducials.after[key] - result.fiducials.before[key];
       showRiskChange(result, `Moved ${fiducialSelect.querySelector(`option[value="${key}"]`).textContent} ` +
         `${moved > 0 ? "+" : ""}${fmt(moved, 0)} ms.`);
