@@ -8,7 +8,7 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   usable leads (4 ms smoothing). The QRS core is where SV exceeds 20 % of its range (20th
   percentile → maximum); the onset is the *knee* where SV takes off in the 60 ms before the
   core — the point of its cumulative sum farthest below the chord, a threshold-free rule — and
-  the offset the knee where it dies out in the 100 ms after. Multi-lead boundaries are the
+  the offset the knee where it dies out in the 80 ms after. Multi-lead boundaries are the
   standard of the CSE study (Willems JL et al., Circulation 72:1087, 1985): on SV the take-off
   of the first lead to depolarise is the global (earliest) onset.
 * **Per-lead QRS onset/offset**: the same knee rule on the lead's own ``|dx/dt|`` (core at 10 %
@@ -22,24 +22,28 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   A later lobe of opposite sign (relative to the isoelectric level) at least 30 % as large
   ends a biphasic T.
 * **T end** (``t_end_method="tangent"``, default): the tangent at the steepest point of the
-  terminal limb (found on the 40 ms smoothing, drawn on the 16 ms one) meets the baseline (Postema PG, Wilde AAM. The measurement of the QT interval.
-  Curr Cardiol Rev 10:287, 2014). The baseline is by default the level at which that limb
-  levels off — the TP segment that follows the T wave (``t_end_baseline="tp"``); ``"pr"`` uses
-  the PR-segment isoelectric level. The limb runs from the peak until the wave has come half-way
-  down and stops falling. ``"trapezium"``: the point maximising the trapezium area between the
-  steepest point and a point 250 ms later (Vázquez-Seisdedos CR et al., BioMed Eng OnLine 10:15,
-  2011).
+  terminal limb (found on the 40 ms smoothing, drawn on the 16 ms one) meets the isoelectric
+  baseline (Postema PG, Wilde AAM. The measurement of the QT interval. Curr Cardiol Rev 10:287,
+  2014): by default the PR-segment isoelectric level (``t_end_baseline="pr"``); ``"tp"`` uses the
+  level at which the limb levels off (the TP segment after the T wave), which sits above the PR
+  level on long or T–U-fused waves and ends the T wave earlier than the cardiologists mark it
+  (LUDB tuning part). The limb runs
+  from the peak until the wave has come half-way down and stops falling. ``"trapezium"``: the
+  point maximising the trapezium area between the steepest point and a point 250 ms later
+  (Vázquez-Seisdedos CR et al., BioMed Eng OnLine 10:15, 2011).
 * **T onset**: the tangent at the steepest point of the initial T limb meets the isoelectric level.
 * **P wave**: the largest deviation (20 ms smoothing) from the chord across its search window
   (300 ms, at most 0.45 RR, before the QRS onset up to 10 ms before it) that is a true local
   extremum, kept when ≥ 0.03 mV and ≥ 4 × the median-beat noise; onset and offset are the knees
   of its absolute deviation within 120 ms of the peak.
 * **Global T end** (for the global QT, CSE definition: earliest QRS onset → latest T end over
-  the leads): each lead's tangent meets the PR-segment isoelectric level (``t_end_iso_s``; the
-  TP level of the per-lead T end sits above it on long or fused T waves); the latest of these
-  among the leads where a T end was found, after repeatedly
-  dropping a latest T end more than 30 ms after the next one (outlier control: one noisy or
-  mis-delineated lead cannot move it). Its *support* is the number of leads whose T end lies
+  the leads): each lead's tangent meets the PR-segment isoelectric level (``t_end_iso_s``, the
+  lead's T end itself with the default baseline); the latest of these among the leads where a
+  T end was found, after dropping a later group of leads ending more than 80 ms after the others
+  when it holds fewer leads than they do (T–U fusion: the T wave ends at nearly the same instant
+  in every lead, so such a minority followed a U wave that is the taller wave in those leads),
+  then repeatedly dropping a latest T end more than 30 ms after the next one (outlier control:
+  one noisy or mis-delineated lead cannot move it). Its *support* is the number of leads whose T end lies
   within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence.
 * **Global T peak** (for J-Tpeak, Tpeak-Tend): the T peak of the vector magnitude of the Kors
   XYZ leads (Kors JA et al., Eur Heart J 11:1083, 1990) when I, II and V1-V6 are usable, else of
@@ -99,20 +103,22 @@ class DelineationConfig:
         limb_fraction: the terminal T limb must fall below this fraction of the peak to end.
         global_t_end_outlier_s: a latest T end this much after the next is dropped; leads within
             it support the global T end (s).
+        u_wave_group_gap_s: a minority of leads whose T ends all lie this much after the others'
+            ended on a fused U wave and do not vote for the global T end (s).
         t_tangent_reach_s: the tangent point is the steepest point of the lightly smoothed
             (``t_peak_smooth_s``) terminal limb within this reach of the heavily smoothed one (s).
         beat_t_shift_s: largest per-beat T-wave lag against the median T wave (s).
     """
 
     t_end_method: TEndMethod = "tangent"
-    t_end_baseline: TEndBaseline = "tp"
+    t_end_baseline: TEndBaseline = "pr"
     qrs_smooth_s: float = 0.004
     t_smooth_s: float = 0.040
     t_peak_smooth_s: float = 0.016
     p_smooth_s: float = 0.020
     qrs_core_fraction: float = 0.2
     qrs_onset_search_s: float = 0.06
-    qrs_offset_search_s: float = 0.10
+    qrs_offset_search_s: float = 0.08
     lead_qrs_core_fraction: float = 0.1
     lead_qrs_margin_s: float = 0.02
     min_t_amplitude_mv: float = 0.03
@@ -122,6 +128,7 @@ class DelineationConfig:
     u_wave_fraction: float = 0.4
     limb_fraction: float = 0.5
     global_t_end_outlier_s: float = 0.030
+    u_wave_group_gap_s: float = 0.080
     t_tangent_reach_s: float = 0.020
     beat_t_shift_s: float = 0.040
 
@@ -205,9 +212,11 @@ def delineate_beats(
 
     isoelectric = {row: _isoelectric_level(medians[row], global_on, fs) for row in usable_rows}
     p_waves = {row: _p_wave(medians[row] - isoelectric[row], fs, rr_s, global_on, config) for row in usable_rows}
-    # The T wave cannot last into the next beat's P wave.
+    # The T wave cannot last into the next beat's P wave (its onset: the median over the leads, as
+    # a lead can take the tail of a long T wave before it for a P wave).
     p_onsets = [wave[0] for wave in p_waves.values() if wave[0] is not None]
-    t_limit = r_index + rr_s * fs + (min(p_onsets) - r_index) if len(p_onsets) >= max(1, len(usable_rows) // 3) else None
+    has_p = len(p_onsets) >= max(1, len(usable_rows) // 3)
+    t_limit = r_index + rr_s * fs + (float(np.median(p_onsets)) - r_index) if has_p else None
 
     leads: dict[str, WaveFiducials] = {}
     for row, slope in zip(usable_rows, slopes):
@@ -528,7 +537,8 @@ def _global_fiducials(
 
 
 def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[float | None, str | None, int]:
-    """The latest lead T end after repeatedly dropping a latest one more than
+    """The latest lead T end after dropping a later minority group of leads (a U wave, see
+    :func:`_without_u_wave_group`) and then repeatedly a latest one more than
     ``global_t_end_outlier_s`` after the next; its lead; the leads within that gap of it."""
     ordered = sorted(
         ((name, f.t_end_iso_s) for name, f in leads.items() if f.t_end_iso_s is not None),
@@ -537,11 +547,24 @@ def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) ->
     )
     if not ordered:
         return None, None, 0
+    ordered = _without_u_wave_group(ordered, config.u_wave_group_gap_s)
     while len(ordered) >= 2 and ordered[0][1] - ordered[1][1] > config.global_t_end_outlier_s:
         ordered = ordered[1:]
     name, t_end = ordered[0]
     support = sum(1 for _, value in ordered if t_end - value <= config.global_t_end_outlier_s)
     return t_end, name, support
+
+
+def _without_u_wave_group(ordered: list[tuple[str, float]], gap_s: float) -> list[tuple[str, float]]:
+    """Lead T ends (latest first) without a later group that ends more than ``gap_s`` after the
+    rest and holds fewer leads than the rest: the heart's T wave ends at nearly the same instant
+    in every lead, so a minority ending that much later has followed a U wave fused with the T
+    wave (in the leads where the U wave is the taller one) rather than the T wave."""
+    for index in range(len(ordered) - 1):
+        later = index + 1
+        if ordered[index][1] - ordered[later][1] > gap_s and later < len(ordered) - later:
+            return ordered[later:]
+    return ordered
 
 
 def _t_shifts(
