@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import HTTPException, status
 
 from models.ecg.errors import InputTooLarge, MalformedEcg
+from models.ecg.stored import StoredEcg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -129,8 +130,9 @@ def measure_concepts(ecg: Ecg) -> dict[str, Any]:
     return measure(ecg).to_dict()
 
 
-def analyse_concepts(ecg: Ecg) -> dict[str, Any]:
-    """Measure ``ecg`` and run this worker's model on it (the job of one prediction).
+def analyse_concepts(ecg: Ecg | StoredEcg) -> dict[str, Any]:
+    """Measure ``ecg`` and run this worker's model on it (the job of one prediction); a
+    :class:`~models.ecg.stored.StoredEcg` is decoded here, not in the API process.
 
     Returns:
         ``{"measurements": …, "model_output": …, "model_checksum": …}`` — the measurements as
@@ -145,7 +147,7 @@ def analyse_concepts(ecg: Ecg) -> dict[str, Any]:
 
     if _worker_bundle is None:
         raise RuntimeError("this worker holds no model: start the pool with bundle_path")
-    analysis = analyse_ecg(_worker_bundle, ecg)
+    analysis = analyse_ecg(_worker_bundle, ecg.ecg() if isinstance(ecg, StoredEcg) else ecg)
     return {"measurements": analysis.measurements.to_dict(),
             "model_output": analysis.prediction.to_dict(),
             "model_checksum": _worker_bundle.checksum}

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import io
 import secrets
-import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +26,14 @@ from models.ecg.io import IngestResult, UploadedFile, read_upload
 from models.ecg.io.checks import check_file_count
 from models.ecg.io.device import QUANTITIES
 from models.ecg.record import Ecg
+from models.ecg.stored import StoredEcg, encode_signal
 
 #: The upload readers the record routes call, through this service (routes never reach past it).
-__all__ = ["Ecg", "IngestResult", "Record", "Session", "UploadedFile", "check_file_count",
-           "read_upload"]
+__all__ = ["Ecg", "IngestResult", "Record", "Session", "StoredEcg", "UploadedFile",
+           "check_file_count", "read_upload"]
 
 if TYPE_CHECKING:
     from app.services.predictions import Headline
-
-#: zlib level of stored signals (1 = fastest; signals are written on every upload).
-SIGNAL_COMPRESSION_LEVEL = 1
-
 
 class RecordNotFound(LookupError):
     """No record has this pseudonymous id (or it was deleted)."""
@@ -46,22 +42,6 @@ class RecordNotFound(LookupError):
 def new_public_id() -> str:
     """A pseudonymous record id such as ``ECG-7K3M9Q2P`` (40 random bits)."""
     return "ECG-" + base64.b32encode(secrets.token_bytes(5)).decode("ascii")
-
-
-def encode_signal(signal_mv: np.ndarray) -> bytes:
-    """A float32 [leads, samples] signal in mV as zlib-compressed ``.npy`` bytes.
-
-    Level 1 keeps most of the gain (a 12-lead 10-s 500 Hz record: 240 kB → ~75 kB) at ~2 ms,
-    a third of ``np.savez_compressed``'s time on the upload path.
-    """
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(signal_mv, dtype=np.float32), allow_pickle=False)
-    return zlib.compress(buffer.getvalue(), SIGNAL_COMPRESSION_LEVEL)
-
-
-def decode_signal(blob: bytes) -> np.ndarray:
-    """The float32 [leads, samples] signal in mV stored by :func:`encode_signal`."""
-    return np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
 
 
 def content_digest(files: Sequence[UploadedFile]) -> str:
@@ -141,18 +121,23 @@ def device_reading_view(stored: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def record_ecg(record: Record) -> Ecg:
-    """The stored record as an :class:`Ecg`."""
+def stored_ecg(record: Record) -> StoredEcg:
+    """The stored record, its signal still compressed (for a worker process to decode)."""
     if record.signal_npy is None:
         raise RecordNotFound(record.public_id)
-    return Ecg(
-        signal_mv=decode_signal(record.signal_npy),
+    return StoredEcg(
+        signal_blob=record.signal_npy,
         fs_hz=record.fs_hz,
         lead_names=tuple(record.lead_names),
         age_years=record.age_years,
         sex=record.sex,  # type: ignore[arg-type]
         source_format=record.source_format,
     )
+
+
+def record_ecg(record: Record) -> Ecg:
+    """The stored record as an :class:`Ecg`."""
+    return stored_ecg(record).ecg()
 
 
 def latest_predictions(session: Session, records: Sequence[Record]) -> list[Prediction]:

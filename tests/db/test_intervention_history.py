@@ -18,10 +18,10 @@ from app.db.session import Database
 from app.security import Role
 from app.services import audit
 from app.services import predictions as service
-from app.services.records import encode_signal
 from app.services.users import create_user
 from app.settings import PROJECT_ROOT
 from models.bundle import load_bundle
+from models.ecg.stored import encode_signal
 from models.ecg.synth import SynthParams, generate
 from tests.db.concurrency import errors_in_threads
 

@@ -59,25 +59,26 @@ async def create_prediction(public_id: str, user: ClinicianUser,
     # Database work goes to the thread pool too: a write may wait for the SQLite lock, and the
     # event loop must keep answering (``/health`` among others) meanwhile.
     started = time.perf_counter()
-    ecg = await run_in_threadpool(_stored_ecg, context, public_id)
-    # Measurement (Python-bound delineation) in a capped worker process; the network there too
-    # on a CPU (one prediction, one core), here on a GPU.
+    stored = await run_in_threadpool(_stored_ecg, context, public_id)
+    # Decoding and measurement (Python-bound delineation) in a capped worker process; the
+    # network there too on a CPU (one prediction, one core), here on a GPU.
     if context.isolated.runs_model:
-        analysed = await context.isolated.run(analyse_concepts, ecg)
+        analysed = await context.isolated.run(analyse_concepts, stored)
         try:
             run = service.worker_run(context.model, analysed)
         except service.ModelMismatch as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     else:
+        ecg = stored.ecg()
         measurements = await context.isolated.run(measure_concepts, ecg)
         run = await context.pool.run(service.analyse, context.model, ecg, measurements)
     run = dataclasses.replace(run, latency_ms=(time.perf_counter() - started) * 1000.0)
     return await run_in_threadpool(_store_prediction, context, public_id, user, run)
 
 
-def _stored_ecg(context: AppContext, public_id: str) -> record_service.Ecg:
+def _stored_ecg(context: AppContext, public_id: str) -> record_service.StoredEcg:
     with context.db.read() as session:
-        return record_service.record_ecg(record_or_404(session, public_id))
+        return record_service.stored_ecg(record_or_404(session, public_id))
 
 
 def _store_prediction(context: AppContext, public_id: str, user: User,
