@@ -427,8 +427,8 @@ REGISTRY: tuple[Concept, ...] = (
         plausible_high=800,
         references=(
             "Postema PG, Wilde AAM. The measurement of the QT interval. Curr Cardiol Rev 10:287 (2014)",
-            "The CSE Working Party. Recommendations for measurement standards in quantitative "
-            "electrocardiography. Eur Heart J 6:815 (1985)",
+            ("The CSE Working Party. Recommendations for measurement standards in quantitative "
+            "electrocardiography. Eur Heart J 6:815 (1985)"),
         ),
         qt_definition="global",
     ),

@@ -368,8 +368,8 @@ class ChainReport:
     @property
     def findings(self) -> list[str]:
         """Every reason the chain is not ok, in words."""
-        unsealed = [f"{self.table}: no checkpoint of this chain in the checkpoint file, so "
-                    "deleting rows from the end cannot be ruled out"] if self.unsealed else []
+        unsealed = [(f"{self.table}: no checkpoint of this chain in the checkpoint file, so "
+                    "deleting rows from the end cannot be ruled out")] if self.unsealed else []
         return [*self.problems, *unsealed]
 
 

@@ -8,6 +8,7 @@ QT = T end − QRS onset, J-Tpeak = T peak − QRS offset, Tpeak-Tend = T end �
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -71,7 +72,7 @@ def moved_positions(current: dict[str, float | None], moves: dict[str, float],
                             f"from R): {', '.join(outside)}")
     positions = {**current, **{name: round(float(value), 1) for name, value in moves.items()}}
     placed = [(name, positions[name]) for name in ORDER if positions[name] is not None]
-    for (early, early_ms), (late, late_ms) in zip(placed, placed[1:]):
+    for (early, early_ms), (late, late_ms) in itertools.pairwise(placed):
         if not early_ms < late_ms:  # type: ignore[operator]
             raise FiducialError(f"{late} ({late_ms:.0f} ms) must come after {early} "
                                 f"({early_ms:.0f} ms)")

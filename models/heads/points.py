@@ -318,14 +318,14 @@ def schwartz_head() -> PointsTaskHead:
             "categories_meaning": "the guideline's probability of LQTS: ≤ 1 point low, "
             "1.5–3 intermediate, ≥ 3.5 high",
             "limitations": [
-                "Only the ECG items: the 4th-minute-of-recovery QTc (exercise test), syncope, "
+                ("Only the ECG items: the 4th-minute-of-recovery QTc (exercise test), syncope, "
                 "torsade de pointes, congenital deafness and family history also score in the "
                 "full Schwartz score and are out of reach of a resting ECG, so a record here "
-                "scores at most 5.5 points and a 'low' category does not rule LQTS out.",
-                "The items read the concepts in force (the network's, or a clinician's "
-                "override), so a wrong QTc gives a wrong score: check the QTc on the tracing.",
-                "The probability shown with it is the points on a logistic display scale "
-                "(points − 2.5), not a calibrated probability of LQTS.",
+                "scores at most 5.5 points and a 'low' category does not rule LQTS out."),
+                ("The items read the concepts in force (the network's, or a clinician's "
+                "override), so a wrong QTc gives a wrong score: check the QTc on the tracing."),
+                ("The probability shown with it is the points on a logistic display scale "
+                "(points − 2.5), not a calibrated probability of LQTS."),
             ],
         },
     )

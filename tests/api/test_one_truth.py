@@ -54,7 +54,7 @@ def test_bazett_and_the_fridericia_implying_the_same_qt_give_the_same_qt_and_ris
 
 
 def test_qt_800_with_rr_200_is_refused_naming_both(edit) -> None:
-    clinician, _, prediction, url = edit
+    clinician, _, _prediction, url = edit
     rr = clinician.post(f"{url}/interventions", json={"concept": "rr", "value": 200})
     assert rr.status_code == 422
     assert "QT interval" in rr.json()["message"] and "RR interval 200 ms" in rr.json()["message"]

@@ -80,5 +80,5 @@ def test_a_bad_bundle_is_refused_in_one_line(two_records: list[Path], tmp_path: 
                                               str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {tmp_path} is not a complete QTLens model bundle: missing weights.safetensors, "
-        "card.json, preprocessing.json, SHA256SUMS"]
+        (f"error: {tmp_path} is not a complete QTLens model bundle: missing weights.safetensors, "
+        "card.json, preprocessing.json, SHA256SUMS")]
