@@ -154,12 +154,19 @@ def evaluate_head_command(
     data_dir: DataDirOption = None,
     n_boot: BootstrapOption = 1000,
     seed: SeedOption = 0,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Also report, per drug, the share of ECGs in each risk "
+                     "band of this bundle's tdp_risk bands (qtlens calibrate-bands).",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Apply a frozen tdp_risk head (absolute or change) to a concept table's post-dose ECGs.
 
     Writes {"comparisons": {"high_vs_low" | "high_vs_placebo" | "low_vs_placebo": {"head" |
     "qtcf" | "delta_qtcf": {"value": AUROC, "ci95": [low, high]}}}, "subjects": N, "rows": N}
-    — AUROCs pooled over the comparison's ECGs, 95 % CIs from resampling subjects.
+    — AUROCs pooled over the comparison's ECGs, 95 % CIs from resampling subjects — and, with
+    --bundle, "bands": the share of each drug's ECGs in the intermediate and high bands.
     """
     from models.heads.evaluate_head import FROZEN_SCORES, evaluate_frozen_head
     from models.heads.logistic import LogisticTaskHead
@@ -170,8 +177,16 @@ def evaluate_head_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="HEAD") from None
     table = _open_table(data, data_dir)
+    bands = None
+    if bundle is not None:
+        from models.bundle import BundleError, load_bundle
+
+        try:
+            bands = load_bundle(bundle, device="cpu").bands["tdp_risk"]
+        except BundleError as error:
+            raise typer.BadParameter(str(error), param_hint="--bundle") from None
     try:
-        result = evaluate_frozen_head(frozen, table, n_boot, seed)
+        result = evaluate_frozen_head(frozen, table, n_boot, seed, bands)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="HEAD") from None
     json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +200,13 @@ def evaluate_head_command(
             value = "n/a" if entry["value"] is None else f"{entry['value']:.3f}"
             cells.append(f"{name} {value}")
         typer.echo(f"  {comparison}: AUROC " + ", ".join(cells))
+    if "bands" in result:
+        shares = result["bands"]
+        typer.echo(f"  bands (intermediate from {shares['intermediate_from']:.4g}, high from "
+                   f"{shares['high_from']:.4g}), share of each drug's ECGs:")
+        for drug, share in shares["by_drug"].items():
+            typer.echo(f"    {drug} (n {share['n']}): intermediate {share['intermediate']:.1%}, "
+                       f"high {share['high']:.1%}")
     typer.echo(f"wrote {json_out}")
 
 

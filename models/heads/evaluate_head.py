@@ -19,6 +19,13 @@ resampling subjects with replacement (:class:`~models.heads.fit.SubjectBootstrap
 and the bounds are ``null`` when a group has no rows. ``rows`` counts the post-dose ECGs with
 every concept input of the head and both QTcF scores (all three scores rank the same ECGs);
 ``subjects`` their subjects.
+
+Given the risk bands of a bundle (:func:`band_shares`, ``qtlens evaluate-head --bundle``), the
+result also says, per drug, which share of those ECGs each band holds: the sensitivity that
+cut-offs set on ordinary ECGs (``qtlens calibrate-bands``) leave on the study's ECGs::
+
+    "bands": {"intermediate_from": p, "high_from": p, "set_by": "…",
+              "by_drug": {"dofetilide": {"n": N, "intermediate": share, "high": share}, …}}
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from models.heads.fit import (
     variant_inputs,
 )
 from models.heads.logistic import DEMOGRAPHIC_UNITS, LogisticTaskHead
+from models.tasks import Bands, RiskBand
 
 #: The scores compared, in the order written: the head, QTcF, ΔQTcF.
 FROZEN_SCORES = ("head", "qtcf", "delta_qtcf")
@@ -60,8 +68,23 @@ def _finite_or_none(entry: dict[str, Any]) -> dict[str, Any]:
     return {"value": clean(entry["value"]), "ci95": [clean(x) for x in entry["ci95"]]}
 
 
+def band_shares(bands: Bands, drugs: np.ndarray, logits: np.ndarray) -> dict[str, Any]:
+    """Per drug, the share of ECGs whose probability ``sigmoid(logits)`` falls in the
+    intermediate and in the high band of ``bands`` (with the cut-offs and how they were set)."""
+    probabilities = 1.0 / (1.0 + np.exp(-logits))
+    banded = [bands.band(float(p)) for p in probabilities]
+    by_drug = {}
+    for drug in sorted(set(drugs)):
+        mine = [band for band, of in zip(banded, drugs, strict=True) if of == drug]
+        by_drug[str(drug)] = {"n": len(mine),
+                              "intermediate": mine.count(RiskBand.INTERMEDIATE) / len(mine),
+                              "high": mine.count(RiskBand.HIGH) / len(mine)}
+    return {**bands.to_dict(), "by_drug": by_drug}
+
+
 def evaluate_frozen_head(
-    head: LogisticTaskHead, table: pd.DataFrame, n_boot: int = 1000, seed: int = 0
+    head: LogisticTaskHead, table: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+    bands: Bands | None = None,
 ) -> dict[str, Any]:
     """AUROCs of a frozen head, QTcF and ΔQTcF on the post-dose ECGs of an ECGRDVQ table.
 
@@ -70,6 +93,8 @@ def evaluate_frozen_head(
         table: :attr:`models.data.ecgrdvq.Ecgrdvq.index` (any subjects).
         n_boot: subject-bootstrap resamples per CI.
         seed: seed of the bootstrap.
+        bands: a bundle's bands for ``tdp_risk``; when given, the result carries
+            :func:`band_shares` of the head's probabilities under ``"bands"``.
 
     Returns:
         The dict described in the module docstring.
@@ -115,4 +140,7 @@ def evaluate_frozen_head(
             }
             for comparison in COMPARISONS
         }
-    return {"comparisons": comparisons, "subjects": int(subjects.size), "rows": len(rows)}
+    result = {"comparisons": comparisons, "subjects": int(subjects.size), "rows": len(rows)}
+    if bands is not None:
+        result["bands"] = band_shares(bands, rows["drug"].to_numpy(), scores["head"])
+    return result

@@ -12,10 +12,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from app.settings import Settings
+from models.bundle import load_bundle
 from models.cli import build_cli
 from models.data.ecgrdvq import CLINICAL_TABLE
+from models.heads.evaluate_head import band_shares
 from models.heads.fit import rank_auroc
 from models.heads.logistic import LogisticTaskHead
+from models.tasks import Bands
 
 
 def _evaluate(head: Path, data_dir: Path, out: Path) -> tuple[int, str, dict[str, Any] | None]:
@@ -124,3 +128,41 @@ def test_bad_heads_and_folders_get_clear_messages(
     code, output, _ = _evaluate(empty, empty, tmp_path / "x.json")
     assert code == 2 and "--data-dir" in output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_band_shares_count_each_drugs_ecgs_per_band() -> None:
+    bands = Bands(intermediate_from=0.2, high_from=0.5, set_by="test")
+    logits = np.log(np.array([0.1, 0.3, 0.6, 0.9]) / (1 - np.array([0.1, 0.3, 0.6, 0.9])))
+    shares = band_shares(bands, np.array(["a", "a", "b", "b"]), logits)
+    assert shares["by_drug"] == {"a": {"n": 2, "intermediate": 0.5, "high": 0.0},
+                                 "b": {"n": 2, "intermediate": 0.0, "high": 1.0}}
+    assert (shares["intermediate_from"], shares["high_from"]) == (0.2, 0.5)
+
+
+def test_with_a_bundle_it_says_how_much_of_each_drug_its_bands_flag(
+    ecgrdvq_root: Path, tmp_path: Path
+) -> None:
+    """The shipped head under the shipped bundle's calibrated bands: the sensitivity those
+    cut-offs leave on the study the head was learned from (README, "Risk bands")."""
+    bundle = Settings().model_bundle
+    out = tmp_path / "bands.json"
+    result = CliRunner().invoke(build_cli(), [
+        "evaluate-head", str(bundle / "heads" / "tdp_risk.json"), "--data-dir",
+        str(ecgrdvq_root), "--json", str(out), "--bootstrap", "50", "--bundle", str(bundle)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    calibrated = load_bundle(bundle, device="cpu").bands["tdp_risk"]
+    assert written["bands"]["high_from"] == calibrated.high_from
+    by_drug = written["bands"]["by_drug"]
+    assert sum(entry["n"] for entry in by_drug.values()) == written["rows"]
+    assert by_drug["placebo"]["high"] <= by_drug["dofetilide"]["high"] + 1e-12
+    assert "dofetilide (n " in result.output
+
+
+def test_an_unreadable_bundle_is_refused_in_one_line(ecgrdvq_root: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(build_cli(), [
+        "evaluate-head", str(Settings().model_bundle / "heads" / "tdp_risk.json"),
+        "--data-dir", str(ecgrdvq_root), "--json", str(tmp_path / "x.json"),
+        "--bundle", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--bundle" in result.output and "Traceback" not in result.output
