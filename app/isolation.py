@@ -130,9 +130,9 @@ def measure_concepts(ecg: Ecg) -> dict[str, Any]:
     return measure(ecg).to_dict()
 
 
-def analyse_concepts(ecg: Ecg | StoredEcg) -> dict[str, Any]:
-    """Measure ``ecg`` and run this worker's model on it (the job of one prediction); a
-    :class:`~models.ecg.stored.StoredEcg` is decoded here, not in the API process.
+def analyse_concepts(stored: StoredEcg) -> dict[str, Any]:
+    """Decode a stored record, measure it and run this worker's model on it (the job of one
+    prediction; the API process never decodes the signal).
 
     Returns:
         ``{"measurements": …, "model_output": …, "model_checksum": …}`` — the measurements as
@@ -147,7 +147,7 @@ def analyse_concepts(ecg: Ecg | StoredEcg) -> dict[str, Any]:
 
     if _worker_bundle is None:
         raise RuntimeError("this worker holds no model: start the pool with bundle_path")
-    analysis = analyse_ecg(_worker_bundle, ecg.ecg() if isinstance(ecg, StoredEcg) else ecg)
+    analysis = analyse_ecg(_worker_bundle, stored.ecg())
     return {"measurements": analysis.measurements.to_dict(),
             "model_output": analysis.prediction.to_dict(),
             "model_checksum": _worker_bundle.checksum}
@@ -164,7 +164,7 @@ def warm_up() -> None:
     if _worker_bundle is None:
         measure_concepts(ecg)
     else:
-        analyse_concepts(ecg)
+        analyse_concepts(StoredEcg.of(ecg))
 
 
 def _cpu_seconds_used() -> float:

@@ -84,8 +84,12 @@ class PredictionRun:
 
     model_output: dict[str, Any]
     measurements: dict[str, Any]
-    risks: dict[str, float]
     latency_ms: float
+
+    @property
+    def risks(self) -> dict[str, float]:
+        """Each task's probability, as the model output states it."""
+        return {task: risk["probability"] for task, risk in self.model_output["tasks"].items()}
 
 
 def analyse(bundle: LoadedBundle, ecg: Ecg,
@@ -105,12 +109,8 @@ def analyse(bundle: LoadedBundle, ecg: Ecg,
         started = time.perf_counter()
         prediction = bundle.predict([ecg])[0]
         latency_ms = (time.perf_counter() - started) * 1000.0
-    return PredictionRun(
-        model_output=prediction.to_dict(),
-        measurements=measurements,
-        risks={task: risk.probability for task, risk in prediction.tasks.items()},
-        latency_ms=latency_ms,
-    )
+    return PredictionRun(model_output=prediction.to_dict(), measurements=measurements,
+                         latency_ms=latency_ms)
 
 
 def worker_run(bundle: LoadedBundle, analysed: dict[str, Any]) -> PredictionRun:
@@ -124,12 +124,8 @@ def worker_run(bundle: LoadedBundle, analysed: dict[str, Any]) -> PredictionRun:
     if analysed["model_checksum"] != bundle.checksum:
         raise ModelMismatch("the worker processes run another model bundle than the API "
                             "process; restart the server")
-    output = analysed["model_output"]
-    return PredictionRun(
-        model_output=output, measurements=analysed["measurements"],
-        risks={task: risk["probability"] for task, risk in output["tasks"].items()},
-        latency_ms=0.0,
-    )
+    return PredictionRun(model_output=analysed["model_output"],
+                         measurements=analysed["measurements"], latency_ms=0.0)
 
 
 def warm_up(bundle: LoadedBundle) -> float:

@@ -54,6 +54,12 @@ class StoredEcg:
     sex: Sex | None
     source_format: str
 
+    @classmethod
+    def of(cls, ecg: Ecg) -> StoredEcg:
+        """``ecg`` as it is stored (its signal compressed by :func:`encode_signal`)."""
+        return cls(encode_signal(ecg.signal_mv), ecg.fs_hz, ecg.lead_names, ecg.age_years,
+                   ecg.sex, ecg.source_format)
+
     def ecg(self) -> Ecg:
         """The record as an :class:`~models.ecg.record.Ecg` (the signal decoded)."""
         return Ecg(signal_mv=decode_signal(self.signal_blob), fs_hz=self.fs_hz,

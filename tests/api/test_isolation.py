@@ -27,7 +27,7 @@ from app.services import predictions as prediction_service
 from app.settings import Settings
 from models.bundle import load_bundle
 from models.ecg.errors import InputTooLarge, MalformedEcg
-from models.ecg.stored import StoredEcg, encode_signal
+from models.ecg.stored import StoredEcg
 from models.ecg.synth import SynthParams, generate
 from tests.api.conftest import login, make_settings, seed_users
 from tests.api.isolation_jobs import (
@@ -138,9 +138,7 @@ def test_a_prediction_worker_runs_the_api_process_model() -> None:
     """On a CPU the workers run the network too: one prediction is one job on one core, and a
     worker's analysis is the one the API process would have made with the same bundle."""
     bundle_path = Settings().model_bundle
-    synthetic = generate(SynthParams(), np.random.default_rng(3)).ecg
-    stored = StoredEcg(encode_signal(synthetic.signal_mv), synthetic.fs_hz, synthetic.lead_names,
-                       synthetic.age_years, synthetic.sex, synthetic.source_format)
+    stored = StoredEcg.of(generate(SynthParams(), np.random.default_rng(3)).ecg)
     ecg = stored.ecg()
     pool = IsolatedPool(1, max_waiting=0, memory_bytes=8 * GIB, cpu_seconds=30.0,
                         bundle_path=bundle_path)
