@@ -21,6 +21,10 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   as tall and separated by a dip below its half height is the T wave and the taller one a U wave.
   A later lobe of opposite sign (relative to the isoelectric level) at least 30 % as large
   ends a biphasic T.
+  A T wave is delineated when its deviation is at least 0.02 mV and at least 8 × the median
+  beat's noise in the T window (SD of the residual of the 40 ms smoothing): a signal-to-noise
+  rule like the P wave's, so a low but clean T wave gets a T end (LUDB's cardiologists mark
+  T ends on waves under 0.03 mV) while a flat, noisy one is declined.
 * **T end** (``t_end_method="tangent"``, default): the tangent at the steepest point of the
   terminal limb (found on the 40 ms smoothing, drawn on the 16 ms one) meets the isoelectric
   baseline (Postema PG, Wilde AAM. The measurement of the QT interval. Curr Cardiol Rev 10:287,
@@ -95,7 +99,10 @@ class DelineationConfig:
         qrs_onset_search_s, qrs_offset_search_s: how far before/after the core the knee is sought.
         lead_qrs_core_fraction: per-lead |slope| level marking the lead's QRS core.
         lead_qrs_margin_s: the per-lead knee search starts this far outside the global QRS.
-        min_t_amplitude_mv: smaller T waves are not delineated in a lead.
+        min_t_amplitude_mv: smaller T waves are not delineated in a lead (mV).
+        min_t_snr: nor are T waves smaller than this multiple of the median beat's noise in the
+            T window (the residual of the 40 ms smoothing, SD in mV).
+        min_biphasic_lobe_mv: a later opposite lobe must also be at least this large (mV).
         min_p_amplitude_mv: smaller P waves count as absent.
         p_reach_s: P onset/offset are sought this far from the P peak.
         biphasic_fraction: a later opposite lobe this large (relative) ends a biphasic T.
@@ -121,7 +128,9 @@ class DelineationConfig:
     qrs_offset_search_s: float = 0.08
     lead_qrs_core_fraction: float = 0.1
     lead_qrs_margin_s: float = 0.02
-    min_t_amplitude_mv: float = 0.03
+    min_t_amplitude_mv: float = 0.02
+    min_t_snr: float = 8.0
+    min_biphasic_lobe_mv: float = 0.03
     min_p_amplitude_mv: float = 0.03
     p_reach_s: float = 0.12
     biphasic_fraction: float = 0.3
@@ -357,7 +366,8 @@ def _t_wave(
     highest, lowest = int(np.argmax(detrended)), int(np.argmin(detrended))
     peak = highest if detrended[highest] >= -detrended[lowest] else lowest
     peak = _earlier_distinct_wave(detrended, peak, config.u_wave_fraction)
-    if abs(detrended[peak]) < config.min_t_amplitude_mv:
+    noise = float(np.std(deviation[start : end + 1] - window))
+    if abs(detrended[peak]) < max(config.min_t_amplitude_mv, config.min_t_snr * noise):
         return None, None, None, float(window[peak]), None  # a flat T: amplitude only
     sign = float(np.sign(detrended[peak]))
     # The opposite extreme of the window ends a biphasic T when it comes after the peak and
@@ -367,7 +377,7 @@ def _t_wave(
     if (
         opposite > peak
         and np.sign(window[opposite]) == -sign
-        and abs(window[opposite]) >= max(config.biphasic_fraction * abs(window[peak]), config.min_t_amplitude_mv)
+        and abs(window[opposite]) >= max(config.biphasic_fraction * abs(window[peak]), config.min_biphasic_lobe_mv)
     ):
         terminal = opposite
     terminal_sign = sign if terminal == peak else -sign

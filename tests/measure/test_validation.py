@@ -89,7 +89,7 @@ def test_per_lead_qrs_bounds_beat_neurokit_on_ludb(validation) -> None:
 
 def test_global_qt_against_the_cardiologists_global_qt(validation) -> None:
     """CSE global QT (earliest onset → latest end over the 12 leads' marks); acceptance asks
-    |bias| ≤ 10 and SD ≤ 25 ms: not met, measured −27.8 ± 26.6 on the check part. Most of the
+    |bias| ≤ 10 and SD ≤ 25 ms: not met, measured −27.8 ± 26.5 on the check part. Most of the
     bias is the QRS onset: the earliest of 12 independently marked onsets lies 17 ms before
     QTLens' multi-lead onset (which agrees with the median of the marks within 4 ms), where the
     spatial velocity has not yet left its baseline."""
