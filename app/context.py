@@ -74,10 +74,19 @@ class AppContext:
     explanations: ExplanationCache
 
 
-def configure_torch_threads(workers: int) -> int:
-    """Give each inference worker an equal share of the CPU cores; returns threads per worker."""
+def configure_torch_threads(workers: int, model_in_workers: bool = False) -> int:
+    """Size torch's intra-op thread pool of this process; returns its threads.
+
+    When the network runs in this process (``model_in_workers=False``: a GPU, or an in-process
+    measurement), each of the ``workers`` inference threads gets an equal share of the CPU cores.
+    When worker processes run it (a CPU server, :class:`app.isolation.IsolatedPool`), this
+    process computes only one record's task heads at a time (an edit, "check next"): one
+    thread. A parallel region on such a small tensor waits for a second OpenMP thread that the
+    busy workers keep off the CPU: a ``sqrt`` of 200 values took 6 ms with two threads on a
+    loaded 2-core machine, 1 µs with one.
+    """
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = 1 if model_in_workers else max(1, (os.cpu_count() or 1) // workers)
     torch.set_num_threads(threads)
     return threads

@@ -213,8 +213,9 @@ def build_context(settings: Settings) -> AppContext:
     """Open the database, load the model bundle and size the worker pool."""
     from models.bundle import load_bundle
 
-    configure_torch_threads(settings.inference_workers)
     bundle = load_bundle(settings.model_bundle, device=settings.device)
+    model_in_workers = bundle.device.type == "cpu"  # on a CPU the workers run the network
+    configure_torch_threads(settings.inference_workers, model_in_workers)
     LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
     return AppContext(
         settings=settings,
@@ -226,8 +227,7 @@ def build_context(settings: Settings) -> AppContext:
                               memory_bytes=settings.worker_memory_mb * 1024 * 1024,
                               cpu_seconds=settings.worker_cpu_seconds,
                               # on a CPU the workers run the network too; a GPU stays here
-                              bundle_path=settings.model_bundle
-                              if bundle.device.type == "cpu" else None),
+                              bundle_path=settings.model_bundle if model_in_workers else None),
         login_limiter=RateLimiter(settings.login_rate_per_minute),
         upload_limiter=RateLimiter(settings.upload_rate_per_minute),
         explanations=ExplanationCache(),
