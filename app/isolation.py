@@ -135,21 +135,24 @@ def analyse_concepts(stored: StoredEcg) -> dict[str, Any]:
     prediction; the API process never decodes the signal).
 
     Returns:
-        ``{"measurements": …, "model_output": …, "model_checksum": …}`` — the measurements as
-        :func:`measure_concepts` gives them (ms, mV), the model's output
-        (:meth:`models.nets.prediction.ModelPrediction.to_dict`) and the SHA-256 of the bundle
-        that produced it.
+        ``{"measurements": …, "model_output": …, "check_next": …, "model_checksum": …}`` — the
+        measurements as :func:`measure_concepts` gives them (ms, mV), the model's output
+        (:meth:`models.nets.prediction.ModelPrediction.to_dict`), what to check first
+        (:func:`models.scoring.first_checks`) and the SHA-256 of the bundle that produced them.
 
     Raises:
         RuntimeError: this process holds no model (a pool started without ``bundle_path``).
     """
-    from models.scoring import analyse_ecg
+    from models.scoring import analyse_ecg, first_checks, measured_values
 
     if _worker_bundle is None:
         raise RuntimeError("this worker holds no model: start the pool with bundle_path")
-    analysis = analyse_ecg(_worker_bundle, stored.ecg())
+    ecg = stored.ecg()
+    analysis = analyse_ecg(_worker_bundle, ecg)
     return {"measurements": analysis.measurements.to_dict(),
             "model_output": analysis.prediction.to_dict(),
+            "check_next": first_checks(_worker_bundle, ecg, analysis.prediction,
+                                       measured_values(analysis.measurements)),
             "model_checksum": _worker_bundle.checksum}
 
 

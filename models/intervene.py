@@ -58,6 +58,8 @@ from models.tasks import get_task, task_names
 
 Policy = Literal["random", "uncertainty", "expected_risk_change"]
 POLICIES: tuple[Policy, ...] = ("random", "uncertainty", "expected_risk_change")
+#: The policy of "check next" on the record page and in a new prediction's answer.
+CHECK_NEXT_POLICY: Policy = "expected_risk_change"
 
 #: Probabilists' Gauss–Hermite nodes (in SDs) and weights for E[f(v)], v ~ N(µ, σ²), and the
 #: ±2 SD points that bound the change "within its uncertainty" (weight 0 in the expectation).
@@ -431,6 +433,8 @@ def apply_overrides(
         ValueError: as :func:`validate_overrides`.
     """
     clean = validate_overrides(overrides)
+    if not clean:  # nothing to put in: the batch as it is (a fresh prediction's state)
+        return batch, clean
     names = model.space.names
     mask = torch.tensor([[n in clean for n in names]])
     values = torch.tensor([[clean.get(n, 0.0) for n in names]], dtype=torch.float32)
@@ -575,20 +579,22 @@ def rank_checks(
     return ranked
 
 
-def suggest(
+def check_next(
     bundle: LoadedBundle,
     prediction: ModelPrediction,
     overrides: Mapping[str, float] | None = None,
-    policy: Policy = "expected_risk_change",
-    task: str = "lqts_risk",
+    policy: Policy = CHECK_NEXT_POLICY,
+    tasks: Sequence[str] | None = None,
     sex: Sex | None = None,
     age: float | None = None,
     seed: int = 0,
     leads: Collection[str] | None = None,
     measured: Mapping[str, float | None] | None = None,
-) -> list[Suggestion]:
-    """Concepts a clinician can check and has not set, best first, under ``policy`` (see the
-    module docstring).
+    limit: int | None = None,
+) -> dict[str, list[Suggestion]]:
+    """Per task (every task by default), the concepts a clinician can check and has not set,
+    best first under ``policy`` (the best ``limit`` when given): one batched pass of risk
+    changes serves every task (:func:`rank_checks`).
 
     Concepts whose model value and measured value disagree beyond their combined uncertainty
     (:func:`models.disagreement.disagreements`) come first, most discordant first, whatever the
@@ -597,11 +603,12 @@ def suggest(
     Args:
         bundle, prediction, overrides, sex, age: as for :func:`intervene`.
         policy: ``random``, ``uncertainty`` or ``expected_risk_change``.
-        task: the task whose risk matters (``lqts_risk`` or ``tdp_risk``).
+        tasks: the tasks whose risk matters (e.g. ``("lqts_risk",)``).
         seed: seed of the ``random`` policy.
         leads: the record's leads (a concept read in a lead it lacks is not proposed).
         measured: concept name → the signal pipeline's value on the same ECG (registry units;
             ``None`` = not measured); without it nothing is ranked for disagreement.
+        limit: keep the best ``limit`` per task.
 
     Raises:
         ValueError: as :func:`intervene`, or an unknown policy or task.
@@ -609,8 +616,25 @@ def suggest(
     model, base = head_batch(bundle, prediction, sex, age)
     batch, _ = apply_overrides(model, base, overrides or {})
     discordant = disagreements(prediction.concepts, measured or {})
-    return rank_checks(model, batch, (task,), policy, leads, seed, discordant,
-                       points_heads(bundle))[task]
+    return rank_checks(model, batch, task_names() if tasks is None else tasks, policy, leads,
+                       seed, discordant, points_heads(bundle), limit)
+
+
+def suggest(
+    bundle: LoadedBundle,
+    prediction: ModelPrediction,
+    overrides: Mapping[str, float] | None = None,
+    policy: Policy = CHECK_NEXT_POLICY,
+    task: str = "lqts_risk",
+    sex: Sex | None = None,
+    age: float | None = None,
+    seed: int = 0,
+    leads: Collection[str] | None = None,
+    measured: Mapping[str, float | None] | None = None,
+) -> list[Suggestion]:
+    """:func:`check_next` for one ``task``: every concept worth checking, best first."""
+    return check_next(bundle, prediction, overrides, policy, (task,), sex, age, seed, leads,
+                      measured)[task]
 
 
 def points_heads(bundle: LoadedBundle) -> dict[str, str]:

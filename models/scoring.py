@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from models.disagreement import disagreements
 from models.ecg.measure import Measurements, measure
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
+from models.intervene import Suggestion, check_next
 from models.nets.ood import describe_score
 from models.nets.prediction import ModelPrediction
 from models.tasks import get_task
@@ -54,6 +56,25 @@ def analyse_ecg(bundle: LoadedBundle, ecg: Ecg) -> Analysis:
     return Analysis(prediction, measurements, (time.perf_counter() - started) * 1000.0)
 
 
+def measured_values(measurements: Measurements) -> dict[str, float | None]:
+    """Concept name → the measured value (registry units; ``None`` where not measured)."""
+    return {name: value if value is not None and math.isfinite(value) else None
+            for name, value in measurements.values().items()}
+
+
+def first_checks(bundle: LoadedBundle, ecg: Ecg, prediction: ModelPrediction,
+                 measured: Mapping[str, float | None], limit: int = 1
+                 ) -> dict[str, list[Suggestion]]:
+    """What to check next on a new prediction, before any override: the best ``limit`` concepts
+    per task (:func:`models.intervene.check_next` with the record's sex, age and leads); empty
+    for a black box, which has no concepts to check. Ranked where the ECG was analysed (a
+    worker process on a CPU server), so that the API process does not rank them again."""
+    if not prediction.concepts:
+        return {}
+    return check_next(bundle, prediction, sex=ecg.sex, age=ecg.age_years, leads=ecg.lead_names,
+                      measured=measured, limit=limit)
+
+
 def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
     """What a clinician reads about one analysed ECG, JSON-ready::
 
@@ -72,10 +93,7 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
     the model's value, else the measured one.
     """
     prediction = analysis.prediction
-    measured = {
-        name: value if value is not None and math.isfinite(value) else None
-        for name, value in analysis.measurements.values().items()
-    }
+    measured = measured_values(analysis.measurements)
     discordant = disagreements(prediction.concepts, measured)
     concepts = {}
     for concept in REGISTRY:

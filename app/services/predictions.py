@@ -14,7 +14,7 @@ serves the record view, an edit's before and after, the suggestion and the workl
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -46,9 +46,11 @@ from models.disagreement import Disagreement, disagreements
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
 from models.intervene import (
+    CHECK_NEXT_POLICY,
     HeadBatch,
     InterventionResult,
     Policy,
+    Suggestion,
     apply_overrides,
     head_batch,
     points_heads,
@@ -59,11 +61,8 @@ from models.intervene import (
 from models.nets.model import ConceptModel
 from models.nets.ood import describe_score
 from models.nets.prediction import ModelPrediction, OodScore, TaskRisk
-from models.scoring import analyse_ecg
+from models.scoring import analyse_ecg, first_checks
 from models.tasks import get_task, task_names
-
-#: Policy used for the "check next" hint on the record page.
-SUGGESTION_POLICY: Policy = "expected_risk_change"
 
 #: The pseudo-concept of a fiducial move: one event that sets every interval concept the moved
 #: median-beat fiducials define (see :mod:`app.services.fiducials`).
@@ -80,11 +79,13 @@ class ModelMismatch(RuntimeError):
 
 @dataclass(frozen=True)
 class PredictionRun:
-    """What one analysis of an ECG produced, ready to store."""
+    """What one analysis of an ECG produced, ready to store (``check_next``: per task, the
+    concept to check first before any override, :func:`models.scoring.first_checks`)."""
 
     model_output: dict[str, Any]
     measurements: dict[str, Any]
     latency_ms: float
+    check_next: dict[str, list[Suggestion]]
 
     @property
     def risks(self) -> dict[str, float]:
@@ -99,7 +100,8 @@ def analyse(bundle: LoadedBundle, ecg: Ecg,
     given (blocking; call in the worker pool).
 
     Returns:
-        The model output, the measurements and the risks, with the wall time in ms.
+        The model output, the measurements, the risks and what to check first, with the wall
+        time in ms.
     """
     if measurements is None:
         analysis = analyse_ecg(bundle, ecg)
@@ -110,7 +112,9 @@ def analyse(bundle: LoadedBundle, ecg: Ecg,
         prediction = bundle.predict([ecg])[0]
         latency_ms = (time.perf_counter() - started) * 1000.0
     return PredictionRun(model_output=prediction.to_dict(), measurements=measurements,
-                         latency_ms=latency_ms)
+                         latency_ms=latency_ms,
+                         check_next=first_checks(bundle, ecg, prediction,
+                                                 measured_values(measurements)))
 
 
 def worker_run(bundle: LoadedBundle, analysed: dict[str, Any]) -> PredictionRun:
@@ -125,7 +129,8 @@ def worker_run(bundle: LoadedBundle, analysed: dict[str, Any]) -> PredictionRun:
         raise ModelMismatch("the worker processes run another model bundle than the API "
                             "process; restart the server")
     return PredictionRun(model_output=analysed["model_output"],
-                         measurements=analysed["measurements"], latency_ms=0.0)
+                         measurements=analysed["measurements"], latency_ms=0.0,
+                         check_next=analysed["check_next"])
 
 
 def warm_up(bundle: LoadedBundle) -> float:
@@ -482,16 +487,20 @@ def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
     )
 
 
-def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
+def suggestions(state: PredictionState, policy: Policy = CHECK_NEXT_POLICY,
                 tasks: Sequence[str] = task_names(), seed: int = 0, limit: int | None = None
                 ) -> dict[str, list[SuggestionOut]]:
     """Per task, what to check next on this record, best first (the best ``limit`` when given;
     empty when not editable): one batched pass of risk changes serves every task."""
     if state.model is None or state.batch is None:
         return {task: [] for task in tasks}
-    ranked = rank_checks(state.model, state.batch, tasks, policy,
-                         leads=state.record.lead_names, seed=seed, discordant=state.discordant,
-                         points=points_heads(state.bundle), limit=limit)
+    return suggestions_out(rank_checks(
+        state.model, state.batch, tasks, policy, leads=state.record.lead_names, seed=seed,
+        discordant=state.discordant, points=points_heads(state.bundle), limit=limit))
+
+
+def suggestions_out(ranked: Mapping[str, Sequence[Suggestion]]) -> dict[str, list[SuggestionOut]]:
+    """Per task, the API's view of a check-next ranking."""
     return {
         task: [SuggestionOut(concept=s.concept, label=get_concept(s.concept).label,
                              score=s.score, expected_risk_change=s.expected_risk_change,
@@ -502,13 +511,18 @@ def suggestions(state: PredictionState, policy: Policy = SUGGESTION_POLICY,
 
 
 def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEFAULT_QTC,
-                    delineation: bool = True) -> PredictionOut:
+                    delineation: bool = True,
+                    checks: Mapping[str, Sequence[Suggestion]] | None = None
+                    ) -> PredictionOut:
     """The prediction with every override applied: concepts (flags on the values in force),
     risks, contributions, and the best concept to check next for each risk (who overrode a
     concept named as ``viewer`` may see it: a pseudonym for researchers).
 
-    ``delineation=False`` (the answer of an edit or a new prediction) leaves the stored delineation (median beats, beat
-    marks: about 80 kB that no edit changes) out of ``fiducials``, keeping the marks in force.
+    ``delineation=False`` (the answer of an edit or a new prediction) leaves the stored
+    delineation (median beats, beat marks: about 80 kB that no edit changes) out of
+    ``fiducials``, keeping the marks in force. ``checks``: a new prediction's ranking
+    (:attr:`PredictionRun.check_next`, ranked where it was analysed), used while nothing is
+    overridden instead of ranking again.
     """
     model_prediction = state.model_prediction
     sex = state.record.sex
@@ -541,7 +555,9 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
     changes, changed_risk = state.change()
     risks = [changed_risk if changed_risk is not None and changed_risk.task == name
              else _risk_out(state, name, risk) for name, risk in state.tasks.items()]
-    best = [items[0] for items in suggestions(state, limit=1).values() if items]
+    ranked = (suggestions_out(checks) if checks is not None and not state.overrides
+              else suggestions(state, limit=1))
+    best = [items[0] for items in ranked.values() if items]
     change_hint = None
     if changed_risk is not None:
         found = change_suggestion(state.bundle, state.values(), state.series.baseline_values,

@@ -29,6 +29,7 @@ from models.bundle import load_bundle
 from models.ecg.errors import InputTooLarge, MalformedEcg
 from models.ecg.stored import StoredEcg
 from models.ecg.synth import SynthParams, generate
+from models.tasks import task_names
 from tests.api.conftest import login, make_settings, seed_users
 from tests.api.isolation_jobs import (
     allocate,
@@ -155,6 +156,11 @@ def test_a_prediction_worker_runs_the_api_process_model() -> None:
     assert {name: concept["value"] for name, concept in in_worker.model_output["concepts"].items()
             } == pytest.approx({name: concept["value"] for name, concept
                                 in here.model_output["concepts"].items()}, rel=1e-5, abs=1e-4)
+    def ranked(run: prediction_service.PredictionRun) -> dict[str, list[str]]:
+        return {task: [s.concept for s in items] for task, items in run.check_next.items()}
+
+    assert ranked(in_worker) == ranked(here)  # ranked in the worker as it would be here
+    assert set(here.check_next) == set(task_names())
     with pytest.raises(prediction_service.ModelMismatch, match="another model bundle"):
         prediction_service.worker_run(bundle, analysed | {"model_checksum": "0" * 64})
 

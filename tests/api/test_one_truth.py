@@ -128,3 +128,18 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) 
     assert all(datetime.fromisoformat(e["created_at"]).utcoffset() is not None for e in ours)
     unadjusted = next(r for r in rows if r["adjusted"] is False)
     assert unadjusted["lqts_risk_in_force"] == unadjusted["lqts_risk"]
+
+
+def test_a_new_predictions_check_next_is_the_record_pages(edit) -> None:
+    """The answer of a new prediction carries the ranking made where the ECG was analysed; the
+    record page ranks the stored prediction again: both propose the same concepts."""
+    clinician, _, prediction, url = edit
+    page = clinician.get(url).json()
+
+    def proposed(view: dict) -> list[tuple[str, str]]:
+        return [(s["task"], s["concept"]) for s in view["suggestions"]]
+
+    assert proposed(prediction) == proposed(page)
+    assert {task for task, _ in proposed(page)} == {"lqts_risk", "tdp_risk"}
+    assert [s["expected_risk_change"] for s in prediction["suggestions"]] == pytest.approx(
+        [s["expected_risk_change"] for s in page["suggestions"]], abs=1e-6)

@@ -78,7 +78,7 @@ async def create_prediction(public_id: str, user: ClinicianUser,
 
 def _stored_ecg(context: AppContext, public_id: str) -> record_service.StoredEcg:
     with context.db.read() as session:
-        return record_service.stored_ecg(record_or_404(session, public_id))
+        return record_service.stored_ecg(record_or_404(session, public_id, with_signal=True))
 
 
 def _store_prediction(context: AppContext, public_id: str, user: User,
@@ -91,7 +91,7 @@ def _store_prediction(context: AppContext, public_id: str, user: User,
         # The answer names the prediction and what it found; its delineation (80 kB of median
         # beats) is read with GET /predictions/{id}, as the record page does.
         return service.prediction_view(state, user, context.settings.primary_qtc,
-                                       delineation=False)
+                                       delineation=False, checks=run.check_next)
 
 
 @router.get("/predictions/{prediction_id}", response_model=PredictionOut)
