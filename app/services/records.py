@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from app.db.models import Prediction, Record, User
 from app.services.audit import as_utc, record_event, utc_now
@@ -96,11 +96,13 @@ def _pack_originals(files: Sequence[UploadedFile]) -> bytes:
     return buffer.getvalue()
 
 
-def get_record(session: Session, public_id: str) -> Record:
-    """The live record with this pseudonymous id; :class:`RecordNotFound` otherwise."""
-    record = session.execute(
-        select(Record).where(Record.public_id == public_id, Record.status != "deleted")
-    ).scalar_one_or_none()
+def get_record(session: Session, public_id: str, with_signal: bool = False) -> Record:
+    """The live record with this pseudonymous id; :class:`RecordNotFound` otherwise.
+    ``with_signal``: its (deferred) signal in the same query, for :func:`stored_ecg`."""
+    query = select(Record).where(Record.public_id == public_id, Record.status != "deleted")
+    if with_signal:
+        query = query.options(undefer(Record.signal_npy))
+    record = session.execute(query).scalar_one_or_none()
     if record is None:
         raise RecordNotFound(public_id)
     return record

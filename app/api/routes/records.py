@@ -32,10 +32,12 @@ def summary(context: AppContext, session: record_service.Session,
                                                context.settings.primary_qtc)[0]
 
 
-def record_or_404(session: record_service.Session, public_id: str) -> record_service.Record:
-    """The live record with this pseudonymous id, or 404."""
+def record_or_404(session: record_service.Session, public_id: str,
+                  with_signal: bool = False) -> record_service.Record:
+    """The live record with this pseudonymous id (``with_signal``: its signal loaded with it),
+    or 404."""
     try:
-        return record_service.get_record(session, public_id)
+        return record_service.get_record(session, public_id, with_signal)
     except record_service.RecordNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no record {public_id}") from None
 
@@ -134,7 +136,7 @@ def get_signal(
 ) -> SignalOut:
     """A window of the signal in mV for plotting (rounded to 1 µV)."""
     with context.db.read() as session:
-        ecg = record_service.record_ecg(record_or_404(session, public_id))
+        ecg = record_service.record_ecg(record_or_404(session, public_id, with_signal=True))
     first = round(start_s * ecg.fs_hz)
     if first >= ecg.n_samples:
         raise HTTPException(
