@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.context import configure_torch_threads
 from app.db.migrate import upgrade
 from app.isolation import IsolatedPool, analyse_concepts
 from app.main import create_app
@@ -163,6 +164,22 @@ def test_a_prediction_worker_runs_the_api_process_model() -> None:
     assert set(here.check_next) == set(task_names())
     with pytest.raises(prediction_service.ModelMismatch, match="another model bundle"):
         prediction_service.worker_run(bundle, analysed | {"model_checksum": "0" * 64})
+
+
+def test_the_api_process_keeps_one_torch_thread_when_workers_run_the_network() -> None:
+    """The API process of a CPU server runs only one record's task heads at a time: one torch
+    thread, so that no parallel region waits for a core the workers hold; the network's own
+    process shares the cores among its inference threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert configure_torch_threads(2, model_in_workers=True) == 1
+        assert torch.get_num_threads() == 1
+        assert configure_torch_threads(1) == max(1, os.cpu_count() or 1)
+        assert torch.get_num_threads() == max(1, os.cpu_count() or 1)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_workers_exit_when_the_api_process_is_killed() -> None:
