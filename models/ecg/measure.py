@@ -1,7 +1,8 @@
 """Measured concepts of an ECG: the signal pipeline's ground truth and the clinician's reference.
 
 :func:`measure` runs preprocessing (:mod:`models.ecg.preprocess`), beat detection and median
-beats (:mod:`models.ecg.beats`, NeuroKit2 once on one representative lead), delineation
+beats (:mod:`models.ecg.beats`, NeuroKit2 on the most QRS-dominated lead, once more on a second lead
+when that one fails its signal-quality check: :func:`_beats_on_second_lead`), delineation
 (:mod:`models.ecg.delineate`) and then every measured concept's function from the registry
 (:data:`models.concepts.REGISTRY` → ``Concept.measure``); derived concepts come from
 :func:`models.concepts.rederive`. Every concept gets a value in its registry unit or a reason
@@ -335,8 +336,7 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
         return stopped("no usable lead: " + "; ".join(check.reason for check in checks), filtered)
 
     reference = reference_lead(filtered, usable)
-    r_samples = detect_r_peaks(filtered[reference], fs)
-    beats = build_beats(filtered, fs, usable, r_samples, reference, config.beats)
+    beats = _beats_on(filtered, fs, usable, reference, config)
     complete = int(beats.windowed.sum())
     if complete < config.min_beats:
         return stopped(
@@ -344,13 +344,13 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
             f"(at least {config.min_beats} needed)",
             filtered,
         )
-    for index, name in enumerate(names):
-        if checks[index].usable:
-            sqi[name] = beats.lead_sqi(index)
-            if sqi[name] < config.min_sqi:
-                checks[index] = LeadCheck(
-                    name, LeadStatus.NOISY, f"lead {name} is too noisy (SQI {sqi[name]:.2f} < {config.min_sqi})"
-                )
+    lead_checks = tuple(checks)
+    checks, sqi = _sqi_checks(beats, lead_checks, config.min_sqi)
+    if not checks[reference].usable:
+        retry = _beats_on_second_lead(filtered, fs, usable, beats, sqi, names, lead_checks, config)
+        if retry is not None:
+            beats, checks, sqi = retry
+            reference = beats.reference_lead
     usable = np.array([check.usable for check in checks])
     if not usable[reference]:
         return stopped(
@@ -362,6 +362,64 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
     return Analysis(
         fs, filtered, names, tuple(checks), sqi, beats, delineation, None, _rhythm_reason(beats, config)
     )
+
+
+def _beats_on(filtered_mv: np.ndarray, fs_hz: float, usable: np.ndarray, reference: int,
+              config: MeasureConfig) -> Beats:
+    """Beats and median beats with the R peaks found on lead row ``reference`` (Hz: ``fs_hz``)."""
+    r_samples = detect_r_peaks(filtered_mv[reference], fs_hz)
+    return build_beats(filtered_mv, fs_hz, usable, r_samples, reference, config.beats)
+
+
+def _beats_on_second_lead(
+    filtered_mv: np.ndarray,
+    fs_hz: float,
+    usable: np.ndarray,
+    first: Beats,
+    first_sqi: dict[str, float],
+    names: tuple[str, ...],
+    lead_checks: tuple[LeadCheck, ...],
+    config: MeasureConfig,
+) -> tuple[Beats, list[LeadCheck], dict[str, float]] | None:
+    """Beats found again on a second lead when the most QRS-dominated lead was too noisy to find
+    them on (electrode pops, motion: its false or missed detections lower every lead's SQI).
+
+    The second lead is the one that matched its template best against the first beats (the
+    next most QRS-dominated lead when no other lead passed the SQI against them). Its beats are
+    kept when that lead passes the SQI against them. Returns ``None`` when no second lead
+    qualifies (the record is then declined).
+    """
+    reference = first.reference_lead
+    others = usable & (np.arange(usable.size) != reference)
+    if not others.any():
+        return None
+    candidates = np.flatnonzero(others)
+    second = int(max(candidates, key=lambda index: first_sqi[names[index]]))
+    if first_sqi[names[second]] < config.min_sqi:
+        second = reference_lead(filtered_mv, others)
+    beats = _beats_on(filtered_mv, fs_hz, usable, second, config)
+    if int(beats.windowed.sum()) < config.min_beats:
+        return None
+    checks, sqi = _sqi_checks(beats, lead_checks, config.min_sqi)
+    return (beats, checks, sqi) if checks[second].usable else None
+
+
+def _sqi_checks(
+    beats: Beats, lead_checks: tuple[LeadCheck, ...], min_sqi: float
+) -> tuple[list[LeadCheck], dict[str, float]]:
+    """The lead checks with every lead whose template-matching SQI over ``beats`` is below
+    ``min_sqi`` marked noisy, and each lead's SQI (``nan`` for a lead that failed its checks)."""
+    checks = list(lead_checks)
+    sqi = {check.lead: float("nan") for check in lead_checks}
+    for index, check in enumerate(lead_checks):
+        if check.usable:
+            sqi[check.lead] = beats.lead_sqi(index)
+            if sqi[check.lead] < min_sqi:
+                checks[index] = LeadCheck(
+                    check.lead, LeadStatus.NOISY,
+                    f"lead {check.lead} is too noisy (SQI {sqi[check.lead]:.2f} < {min_sqi})",
+                )
+    return checks, sqi
 
 
 def _rhythm_reason(beats: Beats, config: MeasureConfig) -> str | None:

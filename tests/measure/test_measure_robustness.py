@@ -75,6 +75,23 @@ def test_noisy_flat_and_saturated_leads_are_set_aside_with_their_reason() -> Non
     assert result.lead_quality["V3"].status == "saturated"
     assert abs(result.value("qt") - synthetic().truth.concepts["qt"]) < 10.0
 
+@pytest.mark.parametrize("pops", [8, 14])
+def test_electrode_pops_in_the_most_qrs_like_lead_do_not_decline_a_clean_record(pops: int) -> None:
+    """Sharp pops (4 mV, 12 ms) make V1 the most QRS-dominated lead and its detections false;
+    the beats are found again on another lead instead of declining the record (with 14 pops no
+    lead passes the SQI against V1's detections, so the next most QRS-dominated lead is tried)."""
+    record = synthetic()
+    signal = record.ecg.signal_mv.copy()
+    v1 = STANDARD_LEADS.index("V1")
+    for start_s in np.random.default_rng(0).uniform(0.2, 9.8, pops):
+        start = round(start_s * record.ecg.fs_hz)
+        signal[v1, start : start + 6] += np.array([1.5, 3.0, 4.0, 3.0, 1.5, 0.5])
+    result = measure(record.ecg.with_signal(signal))
+    assert result.record_reason is None
+    assert abs(result.value("qt") - record.truth.concepts["qt"]) < 10.0
+    assert abs(result.value("heart_rate") - record.truth.concepts["heart_rate"]) < 1.0
+
+
 
 def test_wide_qrs_makes_qt_and_its_corrections_unavailable_but_not_jtpeak() -> None:
     result = measure(synthetic(SynthParams(qrs_ms=150.0)).ecg)
