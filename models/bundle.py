@@ -601,7 +601,9 @@ def load_weights(model: RiskModel, path: Path) -> None:
     """Load a bundle's ``weights.safetensors`` into ``model``.
 
     Every parameter and buffer must fit, except the out-of-distribution statistics
-    (``ood.*``): a network trained before they existed simply reports no OOD score.
+    (``ood.*``): a network trained before they existed simply reports no OOD score; and the
+    concepts' SD scales (``concept_logvar_offset``): one trained before them keeps its variances
+    as trained.
 
     Raises:
         BundleError: weights that do not fit the model.
@@ -613,7 +615,8 @@ def load_weights(model: RiskModel, path: Path) -> None:
         raise BundleError(
             f"weights in {path} do not fit the {model.config.variant} model: {error}"
         ) from None
-    missing = [key for key in result.missing_keys if not key.startswith("ood.")]
+    missing = [key for key in result.missing_keys
+               if not key.startswith("ood.") and key != "concept_logvar_offset"]
     if missing or result.unexpected_keys:
         raise BundleError(
             f"weights in {path} do not fit the {model.config.variant} model: missing "

@@ -15,7 +15,9 @@ mixes
 The loss is the base variant's (``λ · concept loss + task loss``, :func:`models.train._stage_loss`);
 concept standardisation and the input rule stay those of the base, so the task head reads the
 same scale. Validation after every epoch on the real ``tune`` windows (concept loss) plus the
-synthetic validation split; the best epoch is kept (early stopping). Then the out-of-distribution
+synthetic validation split; the best epoch is kept (early stopping). The predicted SDs are then
+rescaled per concept so that they fit the ``tune`` windows (:func:`calibrate_uncertainty`,
+σ-scaling). Then the out-of-distribution
 statistics (:mod:`models.nets.ood`) are fitted on the real ``train`` windows' features with the
 ``tune`` windows as reference, and the card records the real-data agreement on the ``check``
 windows (:mod:`models.agreement`) and the synthetic test metrics.
@@ -106,12 +108,12 @@ class RealTrainConfig:
         augment: the augmentation settings.
     """
 
-    epochs: int = 6
+    epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
-    patience: int = 3
-    real_repeats: int = 2
+    patience: int = 10
+    real_repeats: int = 4
     synthetic_per_epoch: int = 512
     synthetic_records: int = 2000
     lead_dropout: float = 0.1
@@ -261,6 +263,53 @@ def _train_epoch(
     return float(np.mean(losses)) if losses else math.nan
 
 
+#: Fewest tune windows with a measured value for a concept's SD scale to be fitted.
+MIN_CALIBRATION_WINDOWS = 20
+UNCERTAINTY_METHOD = (
+    "sigma scaling (Laves MH et al., MIDL 2020): each measured continuous concept's predicted SD "
+    "is multiplied by the root mean square of its standardised errors (error / predicted SD) on "
+    f"the real tune windows (at least {MIN_CALIBRATION_WINDOWS} measured values; else 1)"
+)
+
+
+def calibrate_uncertainty(
+    model: ConceptModel, tune: _Split, device: torch.device, batch_size: int
+) -> dict[str, float]:
+    """Rescale each measured continuous concept's predicted SD to fit held-out windows.
+
+    σ-scaling (Laves MH et al., Well-calibrated regression uncertainty in medical imaging with
+    deep learning, MIDL 2020): the scale ``s = √mean(z²)`` of the standardised errors
+    ``z = (target − mean) / SD`` on the ``tune`` windows is the maximum-likelihood rescaling of
+    the Gaussian; ``2·log s`` goes into the model's ``concept_logvar_offset``. Fine-tuning on a
+    few hundred real windows makes the variance head overconfident; derived concepts' spreads
+    follow through their formulas. Concepts with fewer than :data:`MIN_CALIBRATION_WINDOWS`
+    measured tune values keep their variances.
+
+    Returns:
+        The SD scale applied, per concept that got one.
+    """
+    output = run_batched(model, tune.inputs, device, 4 * batch_size)
+    space = model.space
+    home = model.concept_logvar_offset.device
+    targets = torch.as_tensor(tune.concepts, device=home)
+    known = torch.isfinite(targets)
+    standardised = space.standardise(targets.nan_to_num(0.0))
+    raw, logvar = output.concept_raw.to(home), output.concept_logvar.to(home)
+    variance = (standardised - raw) ** 2 / logvar.exp()
+    eligible = space.is_measured & ~space.is_binary
+    scales: dict[str, float] = {}
+    offset = torch.zeros_like(model.concept_logvar_offset)
+    for index, concept in enumerate(space.names):
+        count = int(known[:, index].sum())
+        if not bool(eligible[index]) or count < MIN_CALIBRATION_WINDOWS:
+            continue
+        mean_square = float(variance[known[:, index], index].mean())
+        offset[index] = math.log(mean_square)
+        scales[concept] = math.sqrt(mean_square)
+    model.concept_logvar_offset.copy_(offset)
+    return scales
+
+
 def fit_ood(
     model: ConceptModel,
     spec: InputSpec,
@@ -316,6 +365,7 @@ def train_real(
     targets = train_set.targets()
     tune = _real_split(real.of_role("tune"), spec, n_tasks)
     torch.manual_seed(config.seed)
+    model.concept_logvar_offset.zero_()  # the variances are trained, then rescaled on tune
     model.to(torch_device)
     steps = (len(train_set) * config.real_repeats + config.synthetic_per_epoch) // config.batch_size
     optimizer = torch.optim.AdamW(
@@ -369,6 +419,7 @@ def train_real(
         log(" ".join(f"{k}={v}" for k, v in entry.items()) + (" *" if improved else ""))
     model.load_state_dict(best_state)
     model.eval()
+    sd_scales = calibrate_uncertainty(model, tune, torch_device, config.batch_size)
     fit_ood(model, spec, real, synthetic["train"], config.synthetic_per_epoch, torch_device)
     metrics = _test_metrics(model, synthetic["test"], torch_device, config.batch_size)
     metrics["real_agreement"] = real_agreement(model, spec, real, torch_device, "check")
@@ -378,6 +429,10 @@ def train_real(
         "seconds": round(seconds, 1),
         "epochs_run": len(history),
         "history": history,
+        "uncertainty_sd_scale": {
+            "method": UNCERTAINTY_METHOD,
+            "scales": {name: round(scale, 4) for name, scale in sd_scales.items()},
+        },
         "synthetic_data": synthetic_request.to_dict(),
     }
     card = _card(base_card, base, config, real, facts, metrics, version)

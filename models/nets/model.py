@@ -219,6 +219,10 @@ class ConceptModel(_RiskModelBase):
             self.concept_head = ConceptHead(emb, self.space)
         n_features = self.space.n_concepts * self.concept_head.embedding_dim
         self.task_head = nn.Linear(n_features + self.demographics.width, len(TASKS))
+        # Added to the predicted log-variances: 2·log of each concept's SD scale, fitted on
+        # held-out windows after training (:func:`models.train_real.calibrate_uncertainty`;
+        # zero = the variances as trained).
+        self.register_buffer("concept_logvar_offset", torch.zeros(self.space.n_concepts))
 
     def forward(
         self,
@@ -231,6 +235,7 @@ class ConceptModel(_RiskModelBase):
         embedding = self.backbone(signal, lead_mask)  # [B, E]
         with full_precision(signal.device.type):
             raw, logvar, positive, negative = self.concept_head(embedding.float())
+            logvar = logvar + self.concept_logvar_offset
             values = self.space.derive(self.space.values_from_raw(raw), sex)  # [B, K]
             activations = self.space.standardise(values)
             raw = torch.where(self.space.is_derived, activations, raw)

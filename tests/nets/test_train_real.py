@@ -94,3 +94,48 @@ def test_a_black_box_base_is_refused(
             device="cpu",
             progress=False,
         )
+
+
+def test_predicted_sds_are_rescaled_to_fit_the_tune_windows(
+    fine_tuned: Path, real_set: RealSet
+) -> None:
+    """σ-scaling: after fine-tuning, the standardised errors of every rescaled concept on the
+    tune windows have a mean square of one, and the card states the scales and the method."""
+    import torch
+
+    from models.nets.batching import run_batched
+    from models.train_real import MIN_CALIBRATION_WINDOWS, _real_split
+
+    bundle = load_bundle(fine_tuned, device="cpu")
+    scales = bundle.card["training"]["uncertainty_sd_scale"]
+    assert "Laves" in scales["method"] and scales["scales"]
+    model = bundle.model
+    assert float(model.concept_logvar_offset.abs().sum()) > 0.0
+    tune = _real_split(real_set.of_role("tune"), bundle.spec, 2)
+    output = run_batched(model, tune.inputs, torch.device("cpu"))
+    targets = torch.as_tensor(tune.concepts)
+    error = model.space.standardise(targets.nan_to_num(0.0)) - output.concept_raw
+    z2 = error**2 / output.concept_logvar.exp()
+    for name in scales["scales"]:
+        index = model.space.names.index(name)
+        known = torch.isfinite(targets[:, index])
+        assert int(known.sum()) >= MIN_CALIBRATION_WINDOWS
+        assert float(z2[known, index].mean()) == pytest.approx(1.0, rel=1e-3), name
+
+
+def test_a_bundle_saved_before_sd_scales_loads_with_its_variances_as_trained(
+    fine_tuned: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from models.bundle import recorded_checksums, write_checksums
+
+    old = tmp_path / "old"
+    shutil.copytree(fine_tuned, old)
+    weights = load_file(str(old / "weights.safetensors"))
+    del weights["concept_logvar_offset"]
+    save_file(weights, str(old / "weights.safetensors"))
+    write_checksums(old, list(recorded_checksums(old)))
+    assert float(load_bundle(old, device="cpu").model.concept_logvar_offset.abs().sum()) == 0.0
