@@ -108,12 +108,12 @@ class RealTrainConfig:
         augment: the augmentation settings.
     """
 
-    epochs: int = 30
+    epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
-    patience: int = 10
-    real_repeats: int = 4
+    patience: int = 3
+    real_repeats: int = 2
     synthetic_per_epoch: int = 512
     synthetic_records: int = 2000
     lead_dropout: float = 0.1

@@ -19,7 +19,7 @@ def train_real_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
     seed: Annotated[int, typer.Option(help="Seed of batch order, augmentation, dropout.")] = 0,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs (default 30).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs (default 6).")] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="Folder holding ptbxl/, challenge2021/, ludb/, qtdb/ (QTLENS_DATA_DIR)."),
