@@ -597,6 +597,11 @@ def risks_from_explanation(
     return risks
 
 
+#: Weights a bundle may lack (name prefixes): added after some bundles were saved, each with a
+#: neutral default (see :func:`load_weights`).
+OPTIONAL_WEIGHTS: tuple[str, ...] = ("ood.", "concept_logvar_offset")
+
+
 def load_weights(model: RiskModel, path: Path) -> None:
     """Load a bundle's ``weights.safetensors`` into ``model``.
 
@@ -615,8 +620,7 @@ def load_weights(model: RiskModel, path: Path) -> None:
         raise BundleError(
             f"weights in {path} do not fit the {model.config.variant} model: {error}"
         ) from None
-    missing = [key for key in result.missing_keys
-               if not key.startswith("ood.") and key != "concept_logvar_offset"]
+    missing = [key for key in result.missing_keys if not key.startswith(OPTIONAL_WEIGHTS)]
     if missing or result.unexpected_keys:
         raise BundleError(
             f"weights in {path} do not fit the {model.config.variant} model: missing "

@@ -75,6 +75,7 @@ def test_noisy_flat_and_saturated_leads_are_set_aside_with_their_reason() -> Non
     assert result.lead_quality["V3"].status == "saturated"
     assert abs(result.value("qt") - synthetic().truth.concepts["qt"]) < 10.0
 
+
 @pytest.mark.parametrize("pops", [8, 14])
 def test_electrode_pops_in_the_most_qrs_like_lead_do_not_decline_a_clean_record(pops: int) -> None:
     """Sharp pops (4 mV, 12 ms) make V1 the most QRS-dominated lead and its detections false;
@@ -90,7 +91,6 @@ def test_electrode_pops_in_the_most_qrs_like_lead_do_not_decline_a_clean_record(
     assert result.record_reason is None
     assert abs(result.value("qt") - record.truth.concepts["qt"]) < 10.0
     assert abs(result.value("heart_rate") - record.truth.concepts["heart_rate"]) < 1.0
-
 
 
 def test_wide_qrs_makes_qt_and_its_corrections_unavailable_but_not_jtpeak() -> None:
