@@ -70,7 +70,7 @@ from models.nets.model import (
     ModelOutput,
     RiskModel,
 )
-from models.nets.ood import HIGH_PERCENTILE
+from models.nets.ood import HIGH_PERCENTILE, input_descriptors
 from models.nets.prediction import (
     ConceptEstimate,
     HeadState,
@@ -428,7 +428,8 @@ class LoadedBundle:
             ),
         )
         output = run_batched(self.model, inputs, self.device, PREDICT_BATCH_SIZE)
-        ood = ood_scores(self.model, output.features)
+        ood = ood_scores(self.model, output.features,
+                         input_descriptors(inputs.signal, inputs.lead_mask, self.spec.fs_hz))
         commons = [
             {
                 "ood": ood[i],
@@ -533,14 +534,17 @@ def concept_spread(
         return model.space.spread(output.concept_values, measured_sd, sex)
 
 
-def ood_scores(model: RiskModel, features: torch.Tensor) -> list[OodScore | None]:
-    """Per record, the out-of-distribution score of its penultimate ``features`` ``[B, E]``
-    (``None`` for each record when the network carries no real-ECG statistics)."""
+def ood_scores(model: RiskModel, features: torch.Tensor,
+               descriptors: np.ndarray | None = None) -> list[OodScore | None]:
+    """Per record, the out-of-distribution score of its penultimate ``features`` ``[B, E]`` and
+    its input descriptors ``[B, 3]`` (:func:`models.nets.ood.input_descriptors`; ``None``:
+    the features alone) — ``None`` for each record when the network carries no real-ECG
+    statistics."""
     if not model.ood.is_fitted:
         return [None] * features.shape[0]
     with torch.inference_mode():
         distance = model.ood.distances(features.cpu())[0].numpy()
-        percentile = model.ood.percentile(features.cpu())
+        percentile = model.ood.percentile(features.cpu(), descriptors)
     return [
         OodScore(distance=float(d), percentile=float(p), high=bool(p > HIGH_PERCENTILE))
         for d, p in zip(distance, percentile, strict=True)

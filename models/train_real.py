@@ -19,8 +19,9 @@ synthetic validation split; the best epoch is kept (early stopping). The predict
 rescaled per concept so that they fit the ``tune`` windows (:func:`calibrate_uncertainty`,
 σ-scaling). Then the out-of-distribution
 statistics (:mod:`models.nets.ood`) are fitted on the real ``train`` windows' features with the
-``tune`` windows as reference, and the card records the real-data agreement on the ``check``
-windows (:mod:`models.agreement`) and the synthetic test metrics.
+``tune`` windows as reference (their features and input descriptors), and the card records
+the real-data agreement on the ``check`` windows (:mod:`models.agreement`) and the synthetic test
+metrics.
 
 Deterministic on the CPU for a given seed and base bundle (every epoch re-seeds from
 ``(seed, epoch)``).
@@ -50,6 +51,7 @@ from models.data.splits import SPLIT_RULE
 from models.nets.batching import InputBatch, resolve_device, run_batched
 from models.nets.inputs import InputSpec, standardise
 from models.nets.model import ConceptModel, ModelConfig, ModelOutput
+from models.nets.ood import input_descriptors
 from models.nets.registry import create_model, get_variant
 from models.train import _drop_leads, _Split, _stage_loss, _test_metrics, split_of
 
@@ -82,9 +84,12 @@ REAL_DATA_SOURCES: tuple[dict[str, str], ...] = (
 OOD_METHOD = (
     "Mahalanobis distance of the backbone embedding from the real training windows' features "
     "(Lee et al. 2018) and relative Mahalanobis distance against a background of them plus "
-    "synthetic training records (Ren et al. 2021), Ledoit-Wolf shrinkage; the percentile is the "
-    "larger of the two among the real tune windows; flagged above the 99th percentile "
-    "(models.nets.ood)"
+    "synthetic training records (Ren et al. 2021), Ledoit-Wolf shrinkage, and three "
+    "descriptors of the model input, which augmentation cannot train away (noise: median "
+    "absolute sample-to-sample difference; wander: 5-95 % range of the 1-s moving average; "
+    "both the median over leads; limb reversal: polarity of aVR minus polarity of lead I, "
+    "Batchvarov et al. 2007); the percentile is the largest of the five among the real tune "
+    "windows; flagged above the 99th percentile (models.nets.ood)"
 )
 
 
@@ -93,11 +98,13 @@ class RealTrainConfig:
     """Fine-tuning settings.
 
     Attributes:
-        epochs: most epochs.
+        epochs: epochs of the one-cycle learning-rate schedule (the best epoch is kept).
         batch_size: records per step (real and synthetic mixed).
         learning_rate: peak AdamW learning rate (one-cycle schedule).
         weight_decay: AdamW weight decay.
-        patience: epochs without a better validation loss before stopping.
+        patience: epochs without a better validation loss before stopping early (the default
+            runs the whole schedule: stopping before the learning rate anneals kept a worse
+            network, README).
         real_repeats: times each real training window is seen per epoch (augmented anew).
         synthetic_per_epoch: synthetic training records mixed into each epoch.
         synthetic_records: size of the fresh synthetic set drawn from (80/10/10 split; seed
@@ -108,12 +115,12 @@ class RealTrainConfig:
         augment: the augmentation settings.
     """
 
-    epochs: int = 6
+    epochs: int = 12
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
-    patience: int = 3
-    real_repeats: int = 2
+    patience: int = 12
+    real_repeats: int = 4
     synthetic_per_epoch: int = 512
     synthetic_records: int = 2000
     lead_dropout: float = 0.1
@@ -319,16 +326,17 @@ def fit_ood(
     device: torch.device,
 ) -> None:
     """Fit the OOD statistics: real ``train`` windows against a background of them plus the
-    first ``n_synthetic`` synthetic training records; referenced on the real ``tune`` windows."""
-    features = {
-        name: run_batched(model, inputs, device, 128).features.numpy()
-        for name, inputs in (
-            ("train", real_inputs(real.of_role("train"), spec)),
-            ("synthetic", synthetic.inputs.select(slice(0, n_synthetic))),
-            ("tune", real_inputs(real.of_role("tune"), spec)),
-        )
+    first ``n_synthetic`` synthetic training records; referenced (features and input
+    descriptors) on the real ``tune`` windows."""
+    inputs = {
+        "train": real_inputs(real.of_role("train"), spec),
+        "synthetic": synthetic.inputs.select(slice(0, n_synthetic)),
+        "tune": real_inputs(real.of_role("tune"), spec),
     }
-    model.ood.fit(features["train"], features["synthetic"], features["tune"])
+    features = {name: run_batched(model, batch, device, 128).features.numpy()
+                for name, batch in inputs.items()}
+    model.ood.fit(features["train"], features["synthetic"], features["tune"],
+                  input_descriptors(inputs["tune"].signal, inputs["tune"].lead_mask, spec.fs_hz))
 
 
 def train_real(

@@ -19,7 +19,9 @@ def train_real_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
     seed: Annotated[int, typer.Option(help="Seed of batch order, augmentation, dropout.")] = 0,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs (default 6).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs of the one-cycle schedule (default 12; the best is kept).")] = None,
+    real_repeats: Annotated[int | None, typer.Option(
+        min=1, help="Times each real training window is seen per epoch (default 4).")] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="Folder holding ptbxl/, challenge2021/, ludb/, qtdb/ (QTLENS_DATA_DIR)."),
@@ -39,10 +41,13 @@ def train_real_command(
     config = RealTrainConfig(seed=seed)
     if epochs is not None:
         config = replace(config, epochs=epochs)
+    if real_repeats is not None:
+        config = replace(config, real_repeats=real_repeats)
     command = " ".join(
         [
             f"qtlens train-real --base {base} --seed {seed}",
             *([f"--epochs {epochs}"] if epochs else []),
+            *([f"--real-repeats {real_repeats}"] if real_repeats else []),
             f"--out {out}",
         ]
     )

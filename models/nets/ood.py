@@ -15,11 +15,28 @@ Covariances are shrunk towards a scaled identity (Ledoit & Wolf, J Multivar Anal
 the precision matrices are stored in half precision (computed in single precision). The reported
 **percentile** is the larger of the two distances' percentiles.
 
-Each is read against **reference distances**: those of real ECGs the statistics were not fitted
+Feature distances alone go blind to what training augmented away: a network fine-tuned long on
+noise- and wander-augmented windows learns features that ignore noise, so a tracing drowned in
+it lies close to the real ECGs in feature space (issue 16: 56 % of drowned tune windows flagged
+after 6 epochs, 10 % after 30). Three **input descriptors** read the model input itself
+(:func:`input_descriptors`) and are referenced the same way:
+
+* **noise** — the median over leads of the median absolute sample-to-sample difference: between
+  the QRS complexes (most of the samples) a clean ECG barely moves from one sample to the next,
+  while broadband noise (muscle, mains, a loose electrode) moves it every sample;
+* **wander** — the median over leads of the 5th–95th percentile range of the 1-s moving
+  average: the baseline's excursion once the beats are averaged out;
+* **limb reversal** — the polarity of aVR minus that of lead I (polarity: (p99.5 + p0.5) ÷
+  (p99.5 − p0.5) of the lead, +1 all upright, −1 all inverted): aVR is negative and lead I
+  positive on nearly every correctly wired ECG, and swapped arm electrodes turn lead I over and
+  put aVL in aVR's place — the classic sign of the most common cable reversal (Batchvarov VN,
+  Malik M, Camm AJ, Europace 9:1081, 2007). Dextrocardia scores high too, and should be checked.
+
+Each is read against **reference values**: those of real ECGs the statistics were not fitted
 on (the ``tune`` role of :mod:`models.data.splits`). ``percentile`` is where a record falls among
-them; an ECG beyond :data:`HIGH_PERCENTILE` is flagged: its concepts and risks rest on
-a signal unlike any the network learned from (noise, pacing, swapped leads, a synthetic tracing,
-another population).
+them — the largest of its five percentiles (two feature distances, three input descriptors); an
+ECG beyond :data:`HIGH_PERCENTILE` is flagged: its concepts and risks rest on a signal unlike any
+the network learned from (noise, pacing, swapped leads, a synthetic tracing, another population).
 
 The statistics live in the network's buffers (:class:`FeatureDistance`), so every bundle carries
 its own; a network whose statistics were never fitted reports no score.
@@ -29,12 +46,55 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.ndimage import uniform_filter1d
 from torch import nn
+
+from models.ecg.record import STANDARD_LEADS
 
 #: Reference percentile above which a record is flagged as unlike the training ECGs.
 HIGH_PERCENTILE = 99.0
 #: Number of reference quantiles stored (0, 1, …, 100 %).
 N_QUANTILES = 101
+#: The input descriptors of :func:`input_descriptors`, in column order.
+INPUT_DESCRIPTORS: tuple[str, ...] = ("noise", "wander", "limb_reversal")
+#: Width of the moving average whose excursion measures baseline wander (s).
+WANDER_WINDOW_S = 1.0
+#: Percentiles (of a lead's samples) whose sum and range give its polarity.
+POLARITY_PERCENTILES = (0.5, 99.5)
+
+
+def input_descriptors(signal: np.ndarray, lead_mask: np.ndarray, fs_hz: float) -> np.ndarray:
+    """The input descriptors ``[B, 3]`` (:data:`INPUT_DESCRIPTORS`) of model inputs ``signal``
+    ``[B, 12, L]`` (standardised units, :mod:`models.nets.inputs`; standard lead order) sampled
+    at ``fs_hz`` (Hz), over the leads present in ``lead_mask`` ``[B, 12]``: noise and wander
+    (standardised units, median over the present leads) and limb reversal (dimensionless, −2 to
+    2; 0 unless both lead I and aVR are present). A record without leads gets zeros.
+
+    Example:
+        >>> t = np.arange(1000) / 100.0
+        >>> clean = np.zeros((1, 12, 1000)); drowned = clean + 0.5 * np.sin(2 * np.pi * 0.3 * t)
+        >>> found = input_descriptors(np.concatenate([clean, drowned]), np.ones((2, 12), bool), 100)
+        >>> bool(found[1, 1] > found[0, 1] == 0.0)
+        True
+    """
+    values = np.asarray(signal, dtype=np.float64)
+    present = np.asarray(lead_mask, bool)
+    noise = np.median(np.abs(np.diff(values, axis=-1)), axis=-1)
+    smooth = uniform_filter1d(values, max(1, round(WANDER_WINDOW_S * fs_hz)), axis=-1,
+                              mode="nearest")
+    low, high = np.percentile(smooth, [5.0, 95.0], axis=-1)
+    per_lead = np.stack([noise, high - low], axis=-1)  # [B, 12, 2]
+    absent = np.broadcast_to(~present[..., None], per_lead.shape)
+    spread = np.ma.median(np.ma.masked_array(per_lead, absent), axis=1).filled(0.0)
+    return np.column_stack([spread, _limb_reversal(values, present)])
+
+
+def _limb_reversal(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """``[B]`` polarity of aVR minus polarity of lead I (0 where either lead is absent)."""
+    lead_i, avr = STANDARD_LEADS.index("I"), STANDARD_LEADS.index("aVR")
+    low, high = np.percentile(values[:, [lead_i, avr]], POLARITY_PERCENTILES, axis=-1)
+    polarity = (high + low) / np.maximum(high - low, 1e-6)  # [B, 2]: I, aVR
+    return np.where(present[:, lead_i] & present[:, avr], polarity[:, 1] - polarity[:, 0], 0.0)
 
 
 class FeatureDistance(nn.Module):
@@ -43,7 +103,10 @@ class FeatureDistance(nn.Module):
     Buffers: ``mean`` ``[E]`` and ``precision`` ``[E, E]`` of the real training features,
     ``background_mean`` and ``background_precision`` of all training features (precisions:
     inverse shrunk covariances, float16), ``quantiles`` and ``relative_quantiles`` ``[101]``
-    (0–100 % of the reference records' two distances) and ``fitted`` (1 once :meth:`fit` ran).
+    (0–100 % of the reference records' two distances) and ``fitted`` (1 once :meth:`fit` ran);
+    ``input_quantiles`` ``[3, 101]`` of the reference records' input descriptors
+    (:func:`input_descriptors`) and ``input_fitted`` (0 in a bundle saved before they existed: its
+    score then reads the features alone).
     """
 
     def __init__(self, dim: int) -> None:
@@ -55,6 +118,9 @@ class FeatureDistance(nn.Module):
         self.register_buffer("quantiles", torch.zeros(N_QUANTILES))
         self.register_buffer("relative_quantiles", torch.zeros(N_QUANTILES))
         self.register_buffer("fitted", torch.zeros(()))
+        self.register_buffer("input_quantiles",
+                             torch.zeros(len(INPUT_DESCRIPTORS), N_QUANTILES))
+        self.register_buffer("input_fitted", torch.zeros(()))
 
     @property
     def is_fitted(self) -> bool:
@@ -66,11 +132,13 @@ class FeatureDistance(nn.Module):
         train_features: np.ndarray,
         background_features: np.ndarray,
         reference_features: np.ndarray,
+        reference_descriptors: np.ndarray | None = None,
     ) -> None:
         """Fit the real statistics on ``train_features`` ``[n, E]`` and the background on them
         plus ``background_features`` (the other training inputs, e.g. synthetic ECGs); store the
         quantiles of the distances of ``reference_features`` ``[m, E]`` (real records the fit
-        did not see).
+        did not see) and, when given, of those records' input descriptors ``reference_descriptors``
+        ``[m, 3]`` (:func:`input_descriptors`).
 
         Raises:
             ValueError: fewer than 2 training or 1 reference records.
@@ -99,6 +167,10 @@ class FeatureDistance(nn.Module):
             quantiles.copy_(
                 torch.as_tensor(np.percentile(distances.numpy(), levels), dtype=torch.float32)
             )
+        if reference_descriptors is not None:
+            self.input_quantiles.copy_(torch.as_tensor(
+                np.percentile(reference_descriptors, levels, axis=0).T, dtype=torch.float32))
+            self.input_fitted.fill_(1.0)
 
     @staticmethod
     def _mahalanobis(
@@ -115,17 +187,23 @@ class FeatureDistance(nn.Module):
         background = self._mahalanobis(features, self.background_mean, self.background_precision)
         return distance, distance - background
 
-    def percentile(self, features: torch.Tensor) -> np.ndarray:
-        """Percentile (0–100) of each record among the reference records: the larger of its two
-        distances' percentiles."""
-        levels = np.linspace(0.0, 100.0, N_QUANTILES)
+    def percentile(self, features: torch.Tensor,
+                   descriptors: np.ndarray | None = None) -> np.ndarray:
+        """Percentile (0–100) of each record among the reference records: the largest of its two
+        distances' percentiles and, when ``descriptors`` ``[B, 3]`` (:func:`input_descriptors`)
+        are given and their reference was fitted, of its input descriptors' percentiles."""
         distance, relative = (d.numpy() for d in self.distances(features))
-        return np.maximum(
-            np.interp(distance, self.quantiles.cpu().numpy(), levels, left=0.0, right=100.0),
-            np.interp(
-                relative, self.relative_quantiles.cpu().numpy(), levels, left=0.0, right=100.0
-            ),
-        )
+        scores = [(distance, self.quantiles), (relative, self.relative_quantiles)]
+        if descriptors is not None and bool(self.input_fitted.item() > 0):
+            scores += list(zip(np.asarray(descriptors).T, self.input_quantiles, strict=True))
+        return np.max([_percentile_of(values, quantiles) for values, quantiles in scores], axis=0)
+
+
+def _percentile_of(values: np.ndarray, quantiles: torch.Tensor) -> np.ndarray:
+    """Where ``values`` fall (0–100) among the reference records whose 0–100 % ``quantiles``
+    are given."""
+    levels = np.linspace(0.0, 100.0, N_QUANTILES)
+    return np.interp(values, quantiles.cpu().numpy(), levels, left=0.0, right=100.0)
 
 
 def describe_score(percentile: float, high: bool) -> str:
