@@ -75,7 +75,8 @@ def test_serial_ecgs_show_changes_overlay_and_change_based_risk(
     assert {"II baseline", "II median", "V5 baseline", "V5 median"} <= set(names)
     page.screenshot(path=str(ARTIFACTS / "e2e-series-before.png"), full_page=True)
 
-    risk_before = page.text_content("[data-testid=risk-tdp_risk]")
+    # The probability itself: a saturated risk reads "> 99 %" before and after.
+    risk_before = page.get_attribute("[data-testid=risk-tdp_risk]", "data-probability")
     delta_before = page.text_content("[data-testid=change-value-delta_qtc_fridericia]")
     rr_text = page.text_content("[data-testid=model-rr]")
     rr = float(re.match(r"[\d.]+", rr_text.replace(",", "")).group(0))
@@ -83,7 +84,11 @@ def test_serial_ecgs_show_changes_overlay_and_change_based_risk(
     page.click("[data-testid=apply-rr]")
     page.wait_for_selector("[data-concept=rr].overridden")
     assert page.text_content("[data-testid=change-value-delta_qtc_fridericia]") != delta_before
-    assert page.text_content("[data-testid=risk-tdp_risk]") != risk_before
+    risk_after = float(page.get_attribute("[data-testid=risk-tdp_risk]", "data-probability"))
+    assert risk_after != float(risk_before)
+    shown = ("> 99 %" if risk_after >= 0.995 else "< 1 %" if risk_after < 0.005
+             else f"{100 * risk_after:.0f} %")  # never "100 %" or "0 %": a model is never sure
+    assert page.text_content("[data-testid=risk-tdp_risk]") == shown
     assert "Saved" in page.text_content("[data-testid=edit-status]")
     page.screenshot(path=str(ARTIFACTS / "e2e-series-after.png"), full_page=True)
     on_drug_id = page.text_content("[data-testid=record-id]")

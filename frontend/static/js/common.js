@@ -38,7 +38,12 @@ window.QTLens = (function () {
     return Number(value).toFixed(decimals || 0);
   }
 
+  /** A probability as a clinician reads it: whole percent, but never "0 %" or "100 %" — a
+   *  model is never certain — so below 0.5 % reads "< 1 %" and from 99.5 % "> 99 %". */
   function percent(probability) {
+    if (probability === null || probability === undefined || Number.isNaN(probability)) return "–";
+    if (probability < 0.005) return "< 1 %";
+    if (probability >= 0.995) return "> 99 %";
     return fmt(100 * probability, 0) + " %";
   }
 

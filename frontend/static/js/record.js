@@ -90,7 +90,8 @@
         ? `${risk.points} / ${risk.max_points} points` : percent(risk.probability);
       riskPanel.append(el("div", { class: "risk", dataset: { task: risk.task } },
         el("span", { class: "risk-label" }, risk.label),
-        el("span", { class: `risk-value band-${risk.band}`, dataset: { testid: `risk-${risk.task}` } }, value),
+        el("span", { class: `risk-value band-${risk.band}`,
+                     dataset: { testid: `risk-${risk.task}`, probability: risk.probability } }, value),
         el("span", { class: `band band-${risk.band}` }, risk.band)));
       if (risk.basis === "change") {
         riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-basis-${risk.task}` } },
