@@ -207,15 +207,18 @@ def _percentile_of(values: np.ndarray, quantiles: torch.Tensor) -> np.ndarray:
 
 
 def describe_score(percentile: float, high: bool) -> str:
-    """What a score means, in one or two sentences for a clinician."""
+    """What a score (``percentile`` 0–100) means, in one or two sentences for a clinician.
+
+    Example:
+        >>> describe_score(100.0, True).split("(")[1].split(")")[0]
+        'further than every held-out real ECG'
+    """
+    where = ("further than every held-out real ECG" if percentile >= 99.5
+             else f"further than {percentile:.0f} % of held-out real ECGs")
     if high:
         return (
-            f"This ECG is unlike the real ECGs the model learned from (further than "
-            f"{percentile:.0f} % of held-out real ECGs): noise, pacing, swapped leads or an "
-            "unusual recording can make its concepts and risks wrong. Check the tracing and the "
-            "measured values."
+            f"This ECG is unlike the real ECGs the model learned from ({where}): noise, pacing, "
+            "swapped arm electrodes or an unusual recording can make its concepts and risks "
+            "wrong. Check the tracing, the electrodes and the measured values."
         )
-    return (
-        f"This ECG lies within the real ECGs the model learned from (further than "
-        f"{percentile:.0f} % of held-out real ECGs)."
-    )
+    return f"This ECG lies within the real ECGs the model learned from ({where})."

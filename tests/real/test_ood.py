@@ -17,7 +17,7 @@ from models.evaluate import auroc
 from models.nets.batching import InputBatch, run_batched
 from models.nets.inputs import standardise
 from models.nets.model import ModelConfig
-from models.nets.ood import FeatureDistance, input_descriptors
+from models.nets.ood import FeatureDistance, describe_score, input_descriptors
 from models.nets.registry import create_model
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "weights" / "demo"
@@ -189,3 +189,4 @@ def test_predictions_carry_the_score(shipped: LoadedBundle, real_set: RealSet) -
     assert clean.ood is not None and not clean.ood.high
     assert drowned.ood is not None and drowned.ood.high and drowned.ood.percentile == 100.0
     assert drowned.to_dict()["ood"]["high"] is True
+    assert "further than every held-out real ECG" in describe_score(drowned.ood.percentile, True)
