@@ -15,7 +15,8 @@ mixes
 The loss is the base variant's (``λ · concept loss + task loss``, :func:`models.train._stage_loss`);
 concept standardisation and the input rule stay those of the base, so the task head reads the
 same scale. Validation after every epoch on the real ``tune`` windows (concept loss) plus the
-synthetic validation split; the best epoch is kept (early stopping). The predicted SDs are then
+synthetic validation split; the best epoch is kept (the one-cycle schedule runs to its end
+unless ``patience`` is set below ``epochs``). The predicted SDs are then
 rescaled per concept so that they fit the ``tune`` windows (:func:`calibrate_uncertainty`,
 σ-scaling). Then the out-of-distribution
 statistics (:mod:`models.nets.ood`) are fitted on the real ``train`` windows' features with the

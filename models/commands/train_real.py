@@ -19,7 +19,8 @@ def train_real_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
     seed: Annotated[int, typer.Option(help="Seed of batch order, augmentation, dropout.")] = 0,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs of the one-cycle schedule (default 12; the best is kept).")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        min=1, help="Epochs of the one-cycle schedule (default 12; the best is kept).")] = None,
     real_repeats: Annotated[int | None, typer.Option(
         min=1, help="Times each real training window is seen per epoch (default 4).")] = None,
     data_dir: Annotated[

@@ -12,8 +12,7 @@ read) are computed:
   data, still scores as unlike the real ECGs.
 
 Covariances are shrunk towards a scaled identity (Ledoit & Wolf, J Multivar Anal 88:365, 2004);
-the precision matrices are stored in half precision (computed in single precision). The reported
-**percentile** is the larger of the two distances' percentiles.
+the precision matrices are stored in half precision (computed in single precision).
 
 Feature distances alone go blind to what training augmented away: a network fine-tuned long on
 noise- and wander-augmented windows learns features that ignore noise, so a tracing drowned in
