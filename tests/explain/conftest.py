@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from models.bundle import LoadedBundle, load_bundle
 from models.data.dataset import DataRequest, load_dataset
@@ -24,6 +23,7 @@ from models.nets.backbone import BackboneConfig
 from models.nets.batching import InputBatch
 from models.nets.model import ModelConfig
 from models.train import TrainConfig, train
+from tests.threads import torch_threads
 
 SMALL = ModelConfig(
     backbone=BackboneConfig(stem_widths=(16, 16, 16), widths=(16, 32, 32), blocks=(1, 1, 1)),
@@ -58,9 +58,7 @@ def bundle_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # reduction order, so a test process left at one thread (an app built in process sets it)
     # trained another black box, on which QTc was too weakly readable for the TCAV test's margin.
     # Two threads is what these tests were calibrated on.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(TRAIN_THREADS)
-    try:
+    with torch_threads(TRAIN_THREADS):
         for name, (variant, shortcut) in plans.items():
             train(
                 replace(SMALL, variant=variant),
@@ -72,8 +70,6 @@ def bundle_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 dataset=data[shortcut],
                 log=lambda _: None,
             )
-    finally:
-        torch.set_num_threads(threads)
     return {name: root / name for name in plans}
 
 

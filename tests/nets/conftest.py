@@ -7,13 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from models.data.dataset import ConceptDataset, DataRequest, load_dataset
 from models.nets.backbone import BackboneConfig
 from models.nets.model import ModelConfig
 from models.nets.prediction import TaskRisk
 from models.train import TrainConfig, TrainResult, train
+from tests.threads import torch_threads
 
 #: A few-thousand-parameter network: enough to exercise every code path in milliseconds.
 TINY = ModelConfig(
@@ -28,10 +28,8 @@ TINY_DATA = DataRequest(source="synthetic", fs_hz=100.0, duration_s=10.0, n_reco
 def one_torch_thread() -> Iterator[None]:
     """Run the model tests single-threaded: these small networks are faster so, the results do
     not depend on the thread count, and a loaded 2-core machine is not oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")
