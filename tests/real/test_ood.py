@@ -100,10 +100,12 @@ def shipped() -> LoadedBundle:
 
 
 def _distances(bundle: LoadedBundle, inputs: InputBatch) -> np.ndarray:
-    """The OOD percentile of each record (what the API reports and flags)."""
+    """The OOD percentile of each record, through the scoring ``LoadedBundle.predict`` uses
+    (what the API reports and flags)."""
     output = run_batched(bundle.model, inputs, torch.device("cpu"), 64)
     descriptors = input_descriptors(inputs.signal, inputs.lead_mask, bundle.spec.fs_hz)
-    return bundle.model.ood.percentile(output.features, descriptors)
+    return np.array([score.percentile for score in  # type: ignore[union-attr]
+                     ood_scores(bundle.model, output.features, descriptors)])
 
 
 def _with_signal(real: RealSet, signals: np.ndarray) -> RealSet:
