@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException, status
 
+from app.cache import LruCache
 from app.db.session import Database
 from app.isolation import IsolatedPool
 from app.ratelimit import RateLimiter
-from app.services.explanations import ExplanationCache
 from app.settings import Settings
 
 LOGGER = logging.getLogger("qtlens")
@@ -71,7 +71,7 @@ class AppContext:
     isolated: IsolatedPool  # decoding and measurement of untrusted input
     login_limiter: RateLimiter
     upload_limiter: RateLimiter
-    explanations: ExplanationCache
+    explanations: LruCache  # computed explanations (app.services.explanations)
 
 
 def configure_torch_threads(workers: int, model_in_workers: bool = False) -> int:

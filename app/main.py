@@ -26,13 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.routes import router as api_router
 from app.api.routes.health import router as health_router
+from app.cache import LruCache
 from app.context import AppContext, WorkerPool, configure_torch_threads
 from app.db.session import Database
 from app.isolation import IsolatedPool
 from app.pages import router as pages_router
 from app.ratelimit import RateLimiter
 from app.services.audit import seal_from_settings
-from app.services.explanations import ExplanationCache
+from app.services.explanations import CACHE_ENTRIES as EXPLANATION_CACHE_ENTRIES
 from app.services.predictions import warm_up
 from app.services.records import RecordLocked
 from app.settings import PROJECT_ROOT, Settings
@@ -230,7 +231,7 @@ def build_context(settings: Settings) -> AppContext:
                               bundle_path=settings.model_bundle if model_in_workers else None),
         login_limiter=RateLimiter(settings.login_rate_per_minute),
         upload_limiter=RateLimiter(settings.upload_rate_per_minute),
-        explanations=ExplanationCache(),
+        explanations=LruCache(EXPLANATION_CACHE_ENTRIES),
     )
 
 

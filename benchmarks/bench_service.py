@@ -5,8 +5,9 @@
   client with the same JSON body, interleaved with the interventions (goal p50 ≤ 3); printed
   beside a durable-commit route of the same echo app (two rows committed through QTLens'
   own :class:`~app.db.session.Database` on SQLite), so storage's share is visible, and with a
-  profile of one edit in process that counts the recomputations per edit (one head pass per
-  side of the edit, one batch of risk changes for "check next", one parse, one checksum check);
+  profile of one edit in process that counts the recomputations per edit (the state before the
+  edit served from memory — no parse, no checksum check, no query of the overrides in force —
+  one head pass for the state after, one batch of risk changes for "check next");
 * predict (upload + predict over HTTP) ÷ the sum of its parts measured in this process: parse
   (``read_upload``) + measure (``measure``) + forward (``LoadedBundle.predict``) (goal ≤ 1.3);
 * the first predict after start-up: a fresh process's first analysis without warm-up (before)
@@ -236,7 +237,7 @@ def intervention_profile(database_url: str, bundle_path: Path, prediction_id: in
     profiler.disable()
     db.dispose()
     counted_functions = {
-        "task-head passes (recompute: before, with the overrides in force, and after)":
+        "task-head passes (recompute; the state before the edit is served from memory)":
             intervene.recompute,
         "batches of risk changes for check next (both risks in one)": intervene.risk_changes,
         "parses of the stored prediction (ModelPrediction.from_dict)": ModelPrediction.from_dict,

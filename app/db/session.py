@@ -19,10 +19,17 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cache import LruCache
+
 if TYPE_CHECKING:
     from app.services.audit import AuditSeal
 
 _WRITE_OPTION = "qtlens_write"
+#: ``Session.info`` key: set in the sessions :meth:`Database.write` opens.
+WRITES = "qtlens_writes"
+#: Prediction states kept in memory per database (:attr:`Database.states`); each holds its
+#: record's decoded measurements (median beats: a few hundred kB).
+STATE_CACHE_ENTRIES = 32
 
 
 def json_text(value: Any) -> str:
@@ -95,11 +102,15 @@ class Database:
         self.engine = make_engine(database_url)
         self.is_sqlite = database_url.startswith("sqlite")
         self._audit_seal = audit_seal
+        #: What the services computed from this database's rows, each entry stored with the
+        #: audit-chain head it was read at (:func:`app.services.predictions.prediction_state`):
+        #: every write appends an audit event, so an entry read at the current head is current.
+        self.states = LruCache(STATE_CACHE_ENTRIES)
         info = {"qtlens_database": self}
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False,
-            info=info,
+            info={**info, WRITES: True},
         )
 
     @property

@@ -198,6 +198,14 @@ def lock_chain(session: Session, model: type) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[model]})
 
 
+def version(session: Session) -> tuple[int, str]:
+    """The audit-event chain's head ``(seq, hash)``, which names the database's content: every
+    write QTLens makes (an upload, a prediction, an edit, a review, a user change…) appends an
+    audit event, so what was computed from the rows at one head holds while the head is the
+    same; the hash tells apart two heads of one ``seq`` where a transaction rolled back."""
+    return _head(session, AuditEvent)
+
+
 def _head(session: Session, model: type) -> tuple[int, str]:
     """``(seq, hash)`` of the chain's last row, ``(0, GENESIS_HASH)`` when it is empty."""
     last = session.execute(

@@ -6,16 +6,14 @@ worker pool), then made light for the browser: block-averaged to at most
 :data:`MAX_POINTS_PER_LEAD` values per lead and divided by a robust scale (the 99th percentile
 of |attribution| over all leads) so values lie in [−1, 1]; the median-beat view averages the
 attribution over the beats that made the stored median beats. Results are kept in a bounded
-LRU (:class:`ExplanationCache`) keyed by prediction, model checksum, method and target.
+LRU (:class:`app.cache.LruCache`) keyed by prediction, model checksum, method and target.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,36 +32,6 @@ MAX_MEDIAN_POINTS = 250
 CACHE_ENTRIES = 128
 #: Percentile of |attribution| that maps to ±1 (a single extreme sample does not flatten the rest).
 SCALE_PERCENTILE = 99.0
-
-
-class ExplanationCache:
-    """A bounded, thread-safe least-recently-used map of computed explanations."""
-
-    def __init__(self, capacity: int = CACHE_ENTRIES) -> None:
-        if capacity < 1:
-            raise ValueError("the explanation cache needs room for at least one entry")
-        self.capacity = capacity
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any | None:
-        """The entry (now most recently used), or ``None``."""
-        with self._lock:
-            if key not in self._entries:
-                return None
-            self._entries.move_to_end(key)
-            return self._entries[key]
-
-    def put(self, key: Hashable, value: Any) -> None:
-        """Store ``value``; the least recently used entry goes when the cache is full."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 @dataclass(frozen=True)

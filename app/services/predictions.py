@@ -19,10 +19,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Intervention, Prediction, Record, User
+from app.db.session import WRITES
 from app.services import audit
 from app.services import fiducials as fiducial_marks
 from app.services import records as record_queries
@@ -67,6 +68,8 @@ from models.tasks import get_task, task_names
 #: The pseudo-concept of a fiducial move: one event that sets every interval concept the moved
 #: median-beat fiducials define (see :mod:`app.services.fiducials`).
 FIDUCIALS = "fiducials"
+#: ``Session.info`` key: the states a write transaction keeps once it commits (:func:`_remember`).
+_KEPT_ON_COMMIT = "qtlens_states_on_commit"
 
 
 class PredictionNotFound(LookupError):
@@ -291,6 +294,8 @@ class PredictionState:
             (:func:`prediction_state`, :func:`latest_states`) and the record is in a series.
         fiducials: the median-beat fiducial positions in force (ms from R), when loaded
             (:func:`prediction_state`).
+        version: the audit head it was read at (:func:`app.services.audit.version`), when
+            loaded by :func:`prediction_state`.
     """
 
     record: Record
@@ -305,6 +310,7 @@ class PredictionState:
     discordant: dict[str, Disagreement]
     series: SeriesState | None = None
     fiducials: dict[str, float | None] | None = None
+    version: tuple[int, str] | None = None
 
     @property
     def editable(self) -> bool:
@@ -445,14 +451,50 @@ def with_series(session: Session, state: PredictionState) -> PredictionState:
 def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int) -> PredictionState:
     """The prediction ``prediction_id`` as it stands (:class:`PredictionNotFound` otherwise).
 
+    Read once per database content: the state is kept in memory with the audit head it was read
+    at (:func:`app.services.audit.version`, one query) and served again while the head is the
+    same — an edit keeps the state after it, so the next edit starts from memory. Its rows are
+    then detached: read their loaded columns, never a relationship.
+
     Before an edit, take the intervention chain lock first (:func:`edit_prediction` does): the
     overrides in force are the history the new event extends (issue 18, finding 7).
     """
+    version = audit.version(session)
+    database = session.info.get("qtlens_database")
+    kept = database.states.get((bundle.checksum, prediction_id)) if database else None
+    if kept is not None and kept[0] == version:
+        return kept[1]  # type: ignore[no-any-return]
     prediction, record = get_prediction(session, prediction_id)
     events = latest_events(session, [prediction.id])  # one query: overrides and fiducials
     overrides = _overrides_of(events, [prediction.id], with_fiducials=True)[prediction.id]
     state = with_series(session, load_state(bundle, prediction, record, overrides))
-    return replace(state, fiducials=_fiducials_of(events, prediction))
+    state = replace(state, fiducials=_fiducials_of(events, prediction), version=version)
+    _remember(session, state)
+    return state
+
+
+def _remember(session: Session, state: PredictionState) -> None:
+    """Keep ``state``, as it stands at audit head ``state.version``, in the database's state
+    cache: at once after a read; in a write transaction only once it commits (a rollback
+    expires the rows it loaded, and its head never comes to be)."""
+    database = session.info.get("qtlens_database")
+    if database is None or state.version is None:
+        return
+    entry = ((state.bundle.checksum, state.prediction.id), (state.version, state))
+    if not session.info.get(WRITES):
+        database.states.put(*entry)
+        return
+    if _KEPT_ON_COMMIT not in session.info:
+        session.info[_KEPT_ON_COMMIT] = []
+
+        def keep(committed: Session) -> None:
+            for key, value in committed.info.pop(_KEPT_ON_COMMIT, []):
+                database.states.put(key, value)
+
+        event.listen(session, "after_commit", keep)
+        event.listen(session, "after_rollback",
+                     lambda rolled_back: rolled_back.info.pop(_KEPT_ON_COMMIT, None))
+    session.info[_KEPT_ON_COMMIT].append(entry)
 
 
 def latest_states(
@@ -695,7 +737,7 @@ def edit_prediction(
         del after_overrides[concept]
         after_overrides[target] = Override(solved, user.username,  # type: ignore[arg-type]
                                            user.pseudonym)
-        after = replace(after, overrides=after_overrides)
+        after = after.with_overrides(after_overrides)  # as a reload computes it, to the bit
     event = Intervention(
         action=action, concept=target, unit=target_meta.unit,
         model_value=state.model_prediction.concepts[target].value,
@@ -785,9 +827,14 @@ def _store_edit(session: Session, state: PredictionState, after: PredictionState
         state.prediction.id, user.id, audit.utc_now())
     event.risks_before, event.risks_after = state.risk_values(), after.risk_values()
     audit.append(session, event)
-    audit.record_event(session, "intervention", user.id, record=state.record.public_id,
-                       prediction=state.prediction.id, intervention=event.id,
-                       action=event.action, concept=event.concept, **detail)
+    logged = audit.record_event(session, "intervention", user.id,
+                                record=state.record.public_id, prediction=state.prediction.id,
+                                intervention=event.id, action=event.action,
+                                concept=event.concept, **detail)
+    if state.version == (logged.seq - 1, logged.prev_hash):
+        # Nothing else was logged since ``state`` was read (on PostgreSQL the audit chain's lock
+        # is taken only now): ``after`` is the database at the head this edit makes.
+        _remember(session, replace(after, version=(logged.seq, logged.hash)))
     return Edit(event, state, after)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.services.explanations import MAX_POINTS_PER_LEAD, ExplanationCache
+from app.services.explanations import MAX_POINTS_PER_LEAD
 from models.explain.attributions import method_names
 from tests.api.conftest import app_client, app_database, client_as, ludb_files  # noqa: F401
 
@@ -96,13 +96,3 @@ def test_unknown_prediction_and_anonymous(client_as) -> None:  # noqa: F811
     assert client_as("clinician").get(URL.format(999_999)).status_code == 404
     assert client_as(None).get(URL.format(1)).status_code == 401
 
-
-def test_cache_is_bounded_least_recently_used() -> None:
-    cache = ExplanationCache(capacity=2)
-    cache.put("a", 1)
-    cache.put("b", 2)
-    assert cache.get("a") == 1  # "b" is now the least recently used
-    cache.put("c", 3)
-    assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1, None, 3, 2)
-    with pytest.raises(ValueError):
-        ExplanationCache(capacity=0)
