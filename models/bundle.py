@@ -544,10 +544,11 @@ def ood_scores(model: RiskModel, features: torch.Tensor,
         return [None] * features.shape[0]
     with torch.inference_mode():
         distance = model.ood.distances(features.cpu())[0].numpy()
-        percentile = model.ood.percentile(features.cpu(), descriptors)
+        percentile, respect = model.ood.furthest(features.cpu(), descriptors)
     return [
-        OodScore(distance=float(d), percentile=float(p), high=bool(p > HIGH_PERCENTILE))
-        for d, p in zip(distance, percentile, strict=True)
+        OodScore(distance=float(d), percentile=float(p), high=bool(p > HIGH_PERCENTILE),
+                 respect=r)
+        for d, p, r in zip(distance, percentile, respect, strict=True)
     ]
 
 

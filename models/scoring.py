@@ -127,6 +127,7 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
         "risks": risks,
         "ood": None if prediction.ood is None else {
             **asdict(prediction.ood),
-            "message": describe_score(prediction.ood.percentile, prediction.ood.high),
+            "message": describe_score(prediction.ood.percentile, prediction.ood.high,
+                                      prediction.ood.respect),
         },
     }

@@ -626,7 +626,8 @@ def ood_view(ood: OodScore | None) -> OodOut | None:
     if ood is None:
         return None
     return OodOut(distance=ood.distance, percentile=ood.percentile, high=ood.high,
-                  message=describe_score(ood.percentile, ood.high))
+                  respect=ood.respect, message=describe_score(ood.percentile, ood.high,
+                                                              ood.respect))
 
 
 def _plotted_fiducials(state: PredictionState, delineation: bool) -> dict[str, Any]:

@@ -259,13 +259,19 @@ class OodOut(BaseModel):
         description="Mahalanobis distance of the network's penultimate features."
     )
     percentile: float = Field(
-        description="Where the ECG falls (0-100) among real ECGs held out of the fit."
+        description="Where the ECG falls (0-100) among real ECGs held out of the fit, in the "
+        "respect where it lies furthest out."
     )
     high: bool = Field(
         description="Above the 99th percentile: the concepts and risks rest on a signal unlike "
         "the training ECGs."
     )
-    message: str = Field(description="What the score means, in words.")
+    respect: str | None = Field(
+        description="That respect: noise, wander, limb_reversal (swapped arm electrodes), "
+        "features or relative_features (the waveforms as the network sees them); null for "
+        "predictions stored before respects were named."
+    )
+    message: str = Field(description="What the score means, in words, with what to check.")
 
 
 class PredictionOut(BaseModel):

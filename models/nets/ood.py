@@ -33,15 +33,19 @@ after 6 epochs, 10 % after 30). Three **input descriptors** read the model input
 
 Each is read against **reference values**: those of real ECGs the statistics were not fitted
 on (the ``tune`` role of :mod:`models.data.splits`). ``percentile`` is where a record falls among
-them — the largest of its five percentiles (two feature distances, three input descriptors); an
-ECG beyond :data:`HIGH_PERCENTILE` is flagged: its concepts and risks rest on a signal unlike any
-the network learned from (noise, pacing, swapped leads, a synthetic tracing, another population).
+them in the respect where it lies furthest out — the largest of its five percentiles (two feature
+distances, three input descriptors), reported with that respect (:data:`RESPECTS`), so the
+message says what to check; an ECG beyond :data:`HIGH_PERCENTILE` is flagged: its concepts and
+risks rest on a signal unlike any the network learned from (noise, pacing, swapped leads, a
+synthetic tracing, another population).
 
 The statistics live in the network's buffers (:class:`FeatureDistance`), so every bundle carries
 its own; a network whose statistics were never fitted reports no score.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,6 +60,49 @@ HIGH_PERCENTILE = 99.0
 N_QUANTILES = 101
 #: The input descriptors of :func:`input_descriptors`, in column order.
 INPUT_DESCRIPTORS: tuple[str, ...] = ("noise", "wander", "limb_reversal")
+#: The feature distances of :meth:`FeatureDistance.distances`, in order.
+FEATURE_DISTANCES: tuple[str, ...] = ("features", "relative_features")
+
+
+@dataclass(frozen=True)
+class Respect:
+    """One respect in which an ECG is compared with the reference ECGs, in a clinician's words.
+
+    Attributes:
+        key: a name of :data:`INPUT_DESCRIPTORS` or :data:`FEATURE_DISTANCES`.
+        what: what is compared ("its noise").
+        advice: what to check when the ECG lies beyond the references in this respect.
+    """
+
+    key: str
+    what: str
+    advice: str
+
+
+#: Every respect by key. Where a record lies equally far out in several (beyond every reference,
+#: percentile 100), the score names the first in :data:`RESPECT_ORDER`.
+RESPECTS: dict[str, Respect] = {r.key: r for r in (
+    Respect("noise", "its noise (the sample-to-sample jitter between the beats)",
+            "Muscle tremor, mains interference or a loose electrode can make its concepts and "
+            "risks wrong: check the electrodes and the filters."),
+    Respect("wander", "its baseline wander",
+            "Breathing, movement or a loose electrode can make its concepts and risks wrong: "
+            "check the electrodes and record again at rest."),
+    Respect("limb_reversal", "the polarity of aVR against lead I",
+            "Lead I inverted with aVR upright is the sign of swapped arm electrodes (or of "
+            "dextrocardia): check the electrodes before reading its concepts and risks."),
+    Respect("features", "the shape of its waveforms, as the network reads them,",
+            "Pacing, an unusual rhythm or recording, or a patient group the model has not seen "
+            "can make its concepts and risks wrong: check the tracing and the measured values."),
+    Respect("relative_features",
+            "the shape of its waveforms, as the network reads them apart from what synthetic "
+            "ECGs share,",
+            "A synthetic or simulated tracing, pacing or an unusual recording can make its "
+            "concepts and risks wrong: check the tracing and the measured values."),
+)}
+#: Tie order of the respects: the input descriptors first (they say what to check), then the
+#: feature distances.
+RESPECT_ORDER: tuple[str, ...] = (*INPUT_DESCRIPTORS, *FEATURE_DISTANCES)
 #: Width of the moving average whose excursion measures baseline wander (s).
 WANDER_WINDOW_S = 1.0
 #: Percentiles (of a lead's samples) whose sum and range give its polarity.
@@ -186,16 +233,35 @@ class FeatureDistance(nn.Module):
         background = self._mahalanobis(features, self.background_mean, self.background_precision)
         return distance, distance - background
 
+    def percentiles(self, features: torch.Tensor, descriptors: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Percentile (0–100) of each record among the reference records in each respect, and
+        the respects' keys (:data:`RESPECT_ORDER`): its two feature distances and, when
+        ``descriptors`` ``[B, 3]`` (:func:`input_descriptors`) are given and their reference was
+        fitted, its input descriptors. Returns ``([B, n], keys)``."""
+        distance, relative = (d.numpy() for d in self.distances(features))
+        scores = {"features": (distance, self.quantiles),
+                  "relative_features": (relative, self.relative_quantiles)}
+        if descriptors is not None and bool(self.input_fitted.item() > 0):
+            scores.update(zip(INPUT_DESCRIPTORS,
+                              zip(np.asarray(descriptors).T, self.input_quantiles, strict=True),
+                              strict=True))
+        keys = tuple(key for key in RESPECT_ORDER if key in scores)
+        return np.stack([_percentile_of(*scores[key]) for key in keys], axis=1), keys
+
+    def furthest(self, features: torch.Tensor, descriptors: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
+        """Per record, the largest of its :meth:`percentiles` (0–100: it lies that far out in at
+        least one respect) and that respect's key (of equals, the first in
+        :data:`RESPECT_ORDER`)."""
+        percentiles, keys = self.percentiles(features, descriptors)
+        index = percentiles.argmax(axis=1)
+        return percentiles[np.arange(index.size), index], [keys[k] for k in index]
+
     def percentile(self, features: torch.Tensor,
                    descriptors: np.ndarray | None = None) -> np.ndarray:
-        """Percentile (0–100) of each record among the reference records: the largest of its two
-        distances' percentiles and, when ``descriptors`` ``[B, 3]`` (:func:`input_descriptors`)
-        are given and their reference was fitted, of its input descriptors' percentiles."""
-        distance, relative = (d.numpy() for d in self.distances(features))
-        scores = [(distance, self.quantiles), (relative, self.relative_quantiles)]
-        if descriptors is not None and bool(self.input_fitted.item() > 0):
-            scores += list(zip(np.asarray(descriptors).T, self.input_quantiles, strict=True))
-        return np.max([_percentile_of(values, quantiles) for values, quantiles in scores], axis=0)
+        """The percentile (0–100) of :meth:`furthest`."""
+        return self.furthest(features, descriptors)[0]
 
 
 def _percentile_of(values: np.ndarray, quantiles: torch.Tensor) -> np.ndarray:
@@ -205,19 +271,29 @@ def _percentile_of(values: np.ndarray, quantiles: torch.Tensor) -> np.ndarray:
     return np.interp(values, quantiles.cpu().numpy(), levels, left=0.0, right=100.0)
 
 
-def describe_score(percentile: float, high: bool) -> str:
-    """What a score (``percentile`` 0–100) means, in one or two sentences for a clinician.
+def describe_score(percentile: float, high: bool, respect: str | None = None) -> str:
+    """What a score means, in one or two sentences for a clinician: ``percentile`` (0–100) in
+    the ``respect`` (a key of :data:`RESPECTS`) where the ECG lies furthest out (``None``, in a
+    prediction stored before respects were named: any of them).
 
     Example:
-        >>> describe_score(100.0, True).split("(")[1].split(")")[0]
-        'further than every held-out real ECG'
+        >>> describe_score(100.0, True, "noise").split(": ")[1].split(".")[0]
+        'its noise (the sample-to-sample jitter between the beats) lies further out than in every held-out real ECG'
     """
-    where = ("further than every held-out real ECG" if percentile >= 99.5
-             else f"further than {percentile:.0f} % of held-out real ECGs")
+    where = ("every held-out real ECG" if percentile >= 99.5
+             else f"{percentile:.0f} % of held-out real ECGs")
+    named = RESPECTS.get(respect or "")
+    if named is None:  # a prediction stored before respects were named
+        respects = "waveforms, noise, baseline wander, limb-lead polarity"
+        if high:
+            return (f"This ECG is unlike the real ECGs the model learned from: in at least one "
+                    f"respect ({respects}) it lies further out than {where}. Noise, pacing, "
+                    "swapped arm electrodes or an unusual recording can make its concepts and "
+                    "risks wrong: check the tracing, the electrodes and the measured values.")
+        return (f"This ECG lies within the real ECGs the model learned from: in no respect "
+                f"({respects}) further out than {where}.")
     if high:
-        return (
-            f"This ECG is unlike the real ECGs the model learned from ({where}): noise, pacing, "
-            "swapped arm electrodes or an unusual recording can make its concepts and risks "
-            "wrong. Check the tracing, the electrodes and the measured values."
-        )
-    return f"This ECG lies within the real ECGs the model learned from ({where})."
+        return (f"This ECG is unlike the real ECGs the model learned from: {named.what} lies "
+                f"further out than in {where}. {named.advice}")
+    return (f"This ECG lies within the real ECGs the model learned from: where it is least "
+            f"typical, {named.what} lies further out than in {where}.")

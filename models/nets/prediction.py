@@ -102,15 +102,20 @@ class OodScore:
     Attributes:
         distance: Mahalanobis distance of the penultimate features from the real training
             ECGs' (dimensionless).
-        percentile: where the ECG falls (0–100) among real ECGs held out of the fit (the larger
-            of its Mahalanobis and relative Mahalanobis percentiles, :mod:`models.nets.ood`).
+        percentile: where the ECG falls (0–100) among real ECGs held out of the fit, in the
+            respect where it lies furthest out (the largest of its feature distances' and input
+            descriptors' percentiles, :mod:`models.nets.ood`).
         high: the percentile is above :data:`models.nets.ood.HIGH_PERCENTILE` — the concepts
             and risks rest on a signal unlike the training ECGs.
+        respect: that respect (a key of :data:`models.nets.ood.RESPECTS`: ``noise``,
+            ``wander``, ``limb_reversal``, ``features``, ``relative_features``); ``None`` in
+            predictions stored before respects were named.
     """
 
     distance: float
     percentile: float
     high: bool
+    respect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,8 @@ class ModelPrediction:
          "head_state": {"head_values": [...K], "standardised": [...K],
                         "embedding_positive": [[...m] ×K] | null,
                         "embedding_negative": [[...m] ×K] | null} | null,
-         "ood": {"distance": 31.2, "percentile": 64.0, "high": false} | null}
+         "ood": {"distance": 31.2, "percentile": 64.0, "high": false,
+                 "respect": "wander"} | null}
         """
         return {
             "schema_version": SCHEMA_VERSION,

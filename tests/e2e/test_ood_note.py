@@ -19,6 +19,11 @@ def test_record_page_shows_the_ood_note(
     text = note.text_content()
     high = note.get_attribute("data-high") == "true"
     assert text.startswith("Unlike the training ECGs" if high else "Typical of the training ECGs")
-    assert "held-out real ECGs" in text
+    assert "held-out real ECG" in text
+    respect = {"noise": "its noise", "wander": "its baseline wander",
+               "limb_reversal": "the polarity of aVR", "features": "the shape of its waveforms",
+               "relative_features": "the shape of its waveforms"}
+    # The note names the respect where this ECG is least typical (what to check when flagged).
+    assert any(words in text for words in respect.values()), text
     context.close()
     assert page_problems == []

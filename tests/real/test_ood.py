@@ -17,7 +17,8 @@ from models.evaluate import auroc
 from models.nets.batching import InputBatch, run_batched
 from models.nets.inputs import standardise
 from models.nets.model import ModelConfig
-from models.nets.ood import FeatureDistance, describe_score, input_descriptors
+from models.nets.ood import RESPECT_ORDER, FeatureDistance, describe_score, input_descriptors
+from models.nets.prediction import ModelPrediction
 from models.nets.registry import create_model
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "weights" / "demo"
@@ -56,12 +57,18 @@ def test_input_descriptors_raise_the_percentile_of_an_unlike_input_with_ordinary
                       [0.4, 0.3, -1.0],  # noisy
                       [0.03, 3.0, -1.0],  # wandering
                       [0.03, 0.3, 1.0]])  # arm electrodes swapped
-    with_descriptors = distance.percentile(ordinary, found)
+    with_descriptors, respects = distance.furthest(ordinary, found)
     assert with_descriptors[0] < 90.0 and (with_descriptors[1:] == 100.0).all()
+    # Each unlike input names the respect to check (the clean one its least typical respect).
+    assert respects[1:] == ["noise", "wander", "limb_reversal"]
+    percentiles, keys = distance.percentiles(ordinary, found)
+    assert keys == RESPECT_ORDER and percentiles.shape == (4, 5)
+    assert "swapped arm electrodes" in describe_score(100.0, True, respects[3])
     assert (distance.percentile(ordinary) < 90.0).all()  # features alone: all four ordinary
     features_only = FeatureDistance(8)
     features_only.fit(real, real, rng.normal(size=(100, 8)))
     assert (features_only.percentile(ordinary, found) < 90.0).all()
+    assert features_only.percentiles(ordinary, found)[1] == ("features", "relative_features")
 
 
 def test_input_descriptors_read_noise_wander_and_limb_reversal_on_present_leads() -> None:
@@ -190,5 +197,22 @@ def test_predictions_carry_the_score(shipped: LoadedBundle, real_set: RealSet) -
     clean, drowned = shipped.predict([ecg, noisy])
     assert clean.ood is not None and not clean.ood.high
     assert drowned.ood is not None and drowned.ood.high and drowned.ood.percentile == 100.0
+    assert drowned.ood.respect == "noise"  # beyond every reference in noise: named first
     assert drowned.to_dict()["ood"]["high"] is True
-    assert "further than every held-out real ECG" in describe_score(drowned.ood.percentile, True)
+    assert ModelPrediction.from_dict(drowned.to_dict()).ood == drowned.ood
+    message = describe_score(drowned.ood.percentile, True, drowned.ood.respect)
+    assert "its noise" in message and "further out than in every held-out real ECG" in message
+    assert clean.ood.respect in RESPECT_ORDER
+
+
+def test_a_score_stored_before_respects_were_named_reads_in_general_terms() -> None:
+    """Predictions stored before the respect was kept load without it; their message names
+    every respect instead of one, and a typical ECG's message never claims a flag."""
+    from models.nets.prediction import OodScore
+
+    stored_json = {"distance": 40.0, "percentile": 100.0, "high": True}  # as stored before
+    stored = OodScore(**stored_json)
+    assert stored.respect is None
+    assert "in at least one respect" in describe_score(stored.percentile, True, stored.respect)
+    assert describe_score(64.0, False, "wander").startswith("This ECG lies within")
+    assert "64 % of held-out real ECGs" in describe_score(64.0, False, "wander")
