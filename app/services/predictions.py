@@ -253,14 +253,10 @@ def _overrides_of(rows: Sequence[Any], prediction_ids: Sequence[int],
     return found
 
 
-def fiducials_in_force(session: Session, prediction: Prediction) -> dict[str, float | None]:
-    """The median-beat fiducial positions in force (ms from R): the latest fiducial move's, or
-    the measured ones when none is in force."""
-    return _fiducials_of(latest_events(session, [prediction.id]), prediction)
-
-
 def _fiducials_of(rows: Sequence[Any], prediction: Prediction) -> dict[str, float | None]:
-    """:func:`fiducials_in_force` from the latest events (:func:`latest_events`)."""
+    """The median-beat fiducial positions in force (ms from R) given the latest events
+    (:func:`latest_events`): the latest fiducial move's, or the measured ones when none is in
+    force."""
     for row in rows:
         if row.prediction_id == prediction.id and row.concept == FIDUCIALS:
             if row.action == "override":
@@ -769,7 +765,7 @@ def edit_fiducials(session: Session, bundle: LoadedBundle, prediction_id: int, u
     state = prediction_state(session, bundle, prediction_id)
     _ensure_editable(state)
     measurements = state.prediction.measurements
-    before = fiducials_in_force(session, state.prediction)
+    before = state.fiducials or fiducial_marks.measured_positions(measurements)
     after_positions = fiducial_marks.moved_positions(
         before, moves_ms, fiducial_marks.beat_window_ms(measurements))
     if after_positions == before:
@@ -792,7 +788,7 @@ def edit_fiducials(session: Session, bundle: LoadedBundle, prediction_id: int, u
 def _revert_fiducials(session: Session, state: PredictionState, user: User) -> Edit:
     """Undo the fiducial move in force: its concepts fall back to what was in force without it."""
     measured = fiducial_marks.measured_positions(state.prediction.measurements)
-    before = fiducials_in_force(session, state.prediction)
+    before = state.fiducials or measured
     if before == measured:
         raise ValueError("no fiducial is moved; nothing to revert")
     after_overrides = overrides_in_force(session, [state.prediction.id],
