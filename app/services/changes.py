@@ -14,6 +14,7 @@ from app.services.schemas import ChangeOut, SuggestionOut, TaskRiskOut
 from models.bundle import LoadedBundle
 from models.change import CHANGE_REGISTRY, change_values, get_change_concept
 from models.concepts import Sex, get_concept
+from models.heads.describe import cutoffs_text
 from models.tasks import get_task
 
 #: The task whose risk a change head gives when a baseline exists.
@@ -75,6 +76,7 @@ def change_risk(
         task=CHANGE_TASK, label=get_task(CHANGE_TASK).label, probability=probability,
         band=bundle.band(CHANGE_TASK, probability).value, contributions=pushes,
         learned_from=bundle.change_heads[CHANGE_TASK].learned_from, basis="change",
+        band_cutoffs=cutoffs_text(bundle.bands[CHANGE_TASK]),
     )
 
 

@@ -522,6 +522,7 @@ def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
         meaning=reading.sentence if reading else None,
         points=reading.points if reading else None,
         max_points=reading.max_points if reading else None,
+        band_cutoffs=reading.band_cutoffs if reading else None,
     )
 
 

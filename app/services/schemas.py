@@ -199,6 +199,10 @@ class TaskRiskOut(BaseModel):
         default=None, description="A points head's score (e.g. Schwartz points); else null.")
     max_points: float | None = Field(
         default=None, description="The most a points head's items can give; else null.")
+    band_cutoffs: str | None = Field(
+        default=None, description="Where this head's bands begin, as the risk is shown, e.g. "
+        "'intermediate from 96.5 %, high from 99.89 %' (a calibrated head's 'low' may sit at a "
+        "high probability); null for a prediction of another bundle.")
     basis: Literal["single", "change"] = Field(
         default="single",
         description="single: read from this ECG alone; change: from its change against the "

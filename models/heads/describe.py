@@ -9,14 +9,15 @@ head that produced it, and — for a points head — its points.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from models.bundle import task_heads
-from models.heads.points import POINTS_KIND, points_from_logit
+from models.bundle import task_bands, task_heads
+from models.heads.points import POINTS_KIND, fewest_points_reaching, points_from_logit
 from models.nets.prediction import TaskRisk
-from models.tasks import get_task
+from models.tasks import Bands, get_task
 
 #: What the network's own head's probability means when the card does not say: the label of
 #: the data it was trained on, by data source.
@@ -37,6 +38,8 @@ class RiskReading:
         sentence: what the number is and what it was learned from, in one sentence.
         points, max_points: a points head's score and the most its items can give (else None).
         bands_set_by: how the band cut-offs were set.
+        band_cutoffs: where this head's bands begin, as the risk is shown
+            (:func:`cutoffs_text`): a calibrated head's "low" may sit at a high probability.
     """
 
     head: str
@@ -45,10 +48,34 @@ class RiskReading:
     points: float | None = None
     max_points: float | None = None
     bands_set_by: str = ""
+    band_cutoffs: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return asdict(self)
+
+
+def percent_text(probability: float) -> str:
+    """``probability`` (0–1) in per cent with the decimals that tell it from 100 %: 0.2 →
+    "20 %", 0.9646 → "96.5 %", 0.9989 → "99.89 %"."""
+    if probability >= 1.0:
+        return "100 %"
+    decimals = max(0, math.ceil(-math.log10(1.0 - probability)) - 1)
+    return f"{100.0 * probability:.{decimals}f} %"
+
+
+def cutoffs_text(bands: Bands, points: bool = False) -> str:
+    """Where ``bands`` begin, as the risk is shown: "intermediate from 96.5 %, high from
+    99.89 %"; for a points head (``points``) in its points, "intermediate from 1.5 points, high
+    from 3.5 points"."""
+
+    def at(probability: float) -> str:
+        if not points:
+            return percent_text(probability)
+        logit = math.log(probability / (1.0 - probability))
+        return f"{fewest_points_reaching(logit):g} points"
+
+    return f"intermediate from {at(bands.intermediate_from)}, high from {at(bands.high_from)}"
 
 
 def _capital(text: str) -> str:
@@ -65,7 +92,8 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
     entry = task_heads(dict(card))[task]
     kind = str(entry.get("kind", "network"))
     learned_from = str(entry.get("learned_from", "")).strip()
-    set_by = str(entry.get("bands", {}).get("set_by", get_task(task).bands.set_by))
+    bands = task_bands(dict(card))[task]
+    set_by, cutoffs = bands.set_by, cutoffs_text(bands, points=kind == POINTS_KIND)
     label = get_task(task).label
     if kind == POINTS_KIND:
         name = str(entry.get("name", "points score"))
@@ -75,7 +103,7 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
             f"congenital long-QT syndrome ({entry.get('reference', '')}); fixed published "
             "weights, nothing learned from data."
         )
-        return RiskReading(name, kind, sentence, None, max_points, set_by)
+        return RiskReading(name, kind, sentence, None, max_points, set_by, cutoffs)
     if kind == "logistic":
         head = "logistic head on concepts"
         meaning = str(entry.get("probability_meaning") or f"probability of the {label} label")
@@ -88,7 +116,7 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
                                     "training data").format(label=label)
         )
     sentence = f"{_capital(meaning)} — {learned_from or 'learned from unstated data'}."
-    return RiskReading(head, kind, sentence, bands_set_by=set_by)
+    return RiskReading(head, kind, sentence, bands_set_by=set_by, band_cutoffs=cutoffs)
 
 
 def read_risk(card: Mapping[str, Any], task: str, risk: TaskRisk) -> RiskReading:

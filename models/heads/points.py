@@ -261,6 +261,12 @@ def logit_from_points(points: float) -> float:
     return points - POINTS_CENTRE
 
 
+def fewest_points_reaching(logit: float) -> float:
+    """The fewest points (in the half points the items award) whose task logit reaches
+    ``logit``: where a band that starts at ``logit`` starts, in points."""
+    return math.ceil(2.0 * (logit + POINTS_CENTRE) - 1e-9) / 2.0
+
+
 #: The lower limit of a normal resting heart rate (bpm) by age (years): Davignon's 2nd
 #: percentile up to 16 years, then the adult lower limit of normal sinus rate.
 _LOW_RATE_FOR_AGE: tuple[tuple[float, float, float], ...] = (

@@ -143,3 +143,24 @@ def test_a_new_predictions_check_next_is_the_record_pages(edit) -> None:
     assert {task for task, _ in proposed(page)} == {"lqts_risk", "tdp_risk"}
     assert [s["expected_risk_change"] for s in prediction["suggestions"]] == pytest.approx(
         [s["expected_risk_change"] for s in page["suggestions"]], abs=1e-6)
+
+
+def test_each_risk_carries_where_its_bands_begin_and_its_band_agrees(edit) -> None:
+    """The record page shows a risk, its band and where the head's bands begin; after an edit
+    that moves the TdP risk the band still follows the cut-offs shown beside it."""
+    clinician, _, _, url = edit
+    for view in (clinician.get(url).json(),
+                 clinician.post(f"{url}/interventions",
+                                json={"concept": "qt", "value": 480}).json()["prediction"]):
+        for risk in view["risks"]:
+            cutoffs = risk["band_cutoffs"]
+            assert cutoffs.startswith("intermediate from ") and ", high from " in cutoffs
+            if risk["points"] is None:  # a probability head: the cut-offs are per cent
+                low_end, high_end = (float(part.split(" from ")[1].rstrip(" %"))
+                                     for part in cutoffs.split(", "))
+                percent = 100.0 * risk["probability"]
+                expected = ("high" if percent >= high_end else "intermediate"
+                            if percent >= low_end else "low")
+                # Shown rounded: only a probability on a rounded cut-off could read otherwise.
+                assert risk["band"] == expected or min(abs(percent - low_end),
+                                                       abs(percent - high_end)) < 0.01

@@ -185,3 +185,27 @@ def test_compose_puts_the_schwartz_head_in_force_and_the_network_back(tmp_path: 
     wrong = runner.invoke(build_cli(), ["compose-bundle", "--base", str(out), "--head",
                                         "tdp_risk=schwartz", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "predicts lqts_risk" in wrong.output
+
+
+def test_each_risk_says_where_its_bands_begin(demo_bundle: LoadedBundle) -> None:
+    """A calibrated head's "low" may sit at a high probability (the shipped TdP head's
+    intermediate band begins at 96.5 %): the reading says where each head's bands begin, in the
+    unit its risk is shown in, and the band of a risk agrees with those cut-offs."""
+    from models.heads.describe import cutoffs_text, percent_text
+    from models.heads.points import fewest_points_reaching, logit_from_points
+    from models.tasks import Bands
+
+    assert [percent_text(p) for p in (0.2, 0.5, 0.9646, 0.99890, 1.0)] == [
+        "20 %", "50 %", "96.5 %", "99.89 %", "100 %"]
+    assert cutoffs_text(Bands(0.2, 0.5)) == "intermediate from 20 %, high from 50 %"
+    # The Schwartz categories (intermediate 1.5–3, high ≥ 3.5) whatever side of a half point
+    # the stored cut-off probability falls.
+    for points in (1.5, 3.5):
+        assert fewest_points_reaching(logit_from_points(points - 0.25)) == points
+        assert fewest_points_reaching(logit_from_points(points)) == points
+    assert describe_head(demo_bundle.card, "lqts_risk").band_cutoffs == \
+        "intermediate from 1.5 points, high from 3.5 points"
+    tdp = demo_bundle.bands["tdp_risk"]
+    assert describe_head(demo_bundle.card, "tdp_risk").band_cutoffs == (
+        f"intermediate from {percent_text(tdp.intermediate_from)}, "
+        f"high from {percent_text(tdp.high_from)}")

@@ -1,5 +1,6 @@
-"""Browser check of what each risk means: the sentence and the head beside each risk, the
-Schwartz points moving with a QTc override, and the readable About page linked from the nav."""
+"""Browser check of what each risk means: the sentence, the head and where its bands begin beside
+each risk, the Schwartz points moving with a QTc override, and the readable About page linked
+from the nav."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
     assert tdp.startswith("Probability that the ECG was recorded under a high-TdP-risk hERG "
                           "blocker") and "ECGRDVQ" in tdp
     assert "logistic head" in page.text_content("[data-testid=risk-head-tdp_risk]")
+    # Where each head's bands begin, in the unit its risk is shown in: the calibrated TdP head's
+    # "low" reaches high probabilities, which the band alone would hide.
+    assert page.text_content("[data-testid=risk-bands-lqts_risk]") == (
+        "Bands of this head: intermediate from 1.5 points, high from 3.5 points.")
+    assert page.text_content("[data-testid=risk-bands-tdp_risk]").startswith(
+        "Bands of this head: intermediate from ")
 
     # Every disagreement the API reports is written on its concept row, and only those (the QTc
     # formulas other than the primary one are one click away).

@@ -101,6 +101,11 @@
         riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-head-${risk.task}` } },
           `From: ${risk.head} · `, el("a", { href: `/about#${risk.task}` }, "about this model")));
       }
+      if (risk.band_cutoffs) {
+        // A calibrated head's "low" may sit at a high probability: say where its bands begin.
+        riskPanel.append(el("div", { class: "hint", dataset: { testid: `risk-bands-${risk.task}` } },
+          `Bands of this head: ${risk.band_cutoffs}.`));
+      }
       if (risk.meaning || risk.learned_from) {
         riskPanel.append(el("div", { class: "risk-meaning", dataset: { testid: `risk-source-${risk.task}` } },
           risk.meaning || `Learned from: ${risk.learned_from}`));
