@@ -150,6 +150,17 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
     assert page.query_selector("#ecg-plot .modebar-btn--logo") is None
     csp = httpx.get(f"{server.base_url}/login").headers["content-security-policy"]
     assert "connect-src 'self'" in csp and "form-action 'self'" in csp
+
+    # On the phone's worklist what a cardiologist triages by — QTc and both risks — is in view
+    # without scrolling sideways; age, sex and upload time come after.
+    page.goto(f"{server.base_url}/worklist")
+    page.wait_for_selector("[data-testid=worklist] tbody tr[data-record-id] [data-testid=qtc]")
+    row = page.locator("[data-testid=worklist] tbody tr[data-record-id]").first
+    for cell in (row.locator("td").nth(1), row.locator("td").nth(2), row.locator("td").nth(3)):
+        box = cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390
+    assert row.locator("td").nth(1).get_attribute("data-testid") == "qtc"
+    page.screenshot(path=str(ARTIFACTS / "e2e-phone-390-worklist.png"), full_page=True)
     context.close()
     assert page_problems == []
 

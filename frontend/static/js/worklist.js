@@ -75,15 +75,17 @@
         body.append(el("tr", {}, el("td", { colspan: 9, class: "hint" }, "No records yet: upload an ECG above.")));
       }
       for (const r of records) {
+        // What a cardiologist triages by comes first: on a phone the columns after it are one
+        // sideways scroll away.
         body.append(el("tr", { dataset: { recordId: r.id } },
           el("td", {}, el("a", { href: `/records/${r.id}` }, r.id)),
-          el("td", {}, r.age_years ?? "–"),
-          el("td", {}, r.sex ?? "–"),
-          el("td", {}, new Date(r.uploaded_at).toLocaleString()),
-          statusCell(r),
           qtcCell(r),
           riskCell(r, "lqts_risk"),
           riskCell(r, "tdp_risk"),
+          statusCell(r),
+          el("td", {}, r.age_years ?? "–"),
+          el("td", {}, r.sex ?? "–"),
+          el("td", {}, new Date(r.uploaded_at).toLocaleString()),
           seriesCell(r)));
       }
     } catch (error) {
