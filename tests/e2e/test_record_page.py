@@ -112,6 +112,9 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
     context, page = open_upload(browser, server, [data_dir / "formats" / SIERRA_11_S],
                                page_problems, {"width": 390, "height": 844})
 
+    # Demographics the file lacks read as words, not question marks.
+    meta = page.text_content("#record-meta")
+    assert "?" not in meta and ("unknown" in meta or " y · " in meta), meta
     # No page-level sideways scroll at 390 px; the ECG scrolls inside its own box, at true scale.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     box = page.evaluate("""() => { const b = document.getElementById('ecg-scroll');

@@ -575,7 +575,8 @@
     try {
       const record = await api("GET", `/api/v1/records/${recordId}`);
       document.getElementById("record-meta").textContent =
-        `${record.age_years ?? "age ?"} y · ${record.sex ?? "sex ?"} · ${record.source_format} · ` +
+        `${record.age_years === null || record.age_years === undefined ? "age unknown" : `${record.age_years} y`} · ` +
+        `${record.sex ?? "sex unknown"} · ${record.source_format} · ` +
         `${fmt(record.fs_hz, 0)} Hz · ${fmt(record.duration_s, 1)} s`;
       renderReview(record);
       renderDevice(record.device, null);
