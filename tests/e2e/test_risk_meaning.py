@@ -4,6 +4,7 @@ from the nav."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,8 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
     # "low" reaches high probabilities, which the band alone would hide.
     assert page.text_content("[data-testid=risk-bands-lqts_risk]") == (
         "Bands of this head: intermediate from 1.5 points, high from 3.5 points.")
-    assert page.text_content("[data-testid=risk-bands-tdp_risk]").startswith(
-        "Bands of this head: intermediate from ")
+    tdp_bands = page.text_content("[data-testid=risk-bands-tdp_risk]")
+    assert tdp_bands.startswith("Bands of this head: intermediate from ")
 
     # Every disagreement the API reports is written on its concept row, and only those (the QTc
     # formulas other than the primary one are one click away).
@@ -67,6 +68,10 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
         "Points of the Schwartz score (ECG items)")
     assert "Notched T wave in 3 leads" in page.text_content("[data-testid=about-lqts_risk]")
     assert "ECGRDVQ" in page.text_content("[data-testid=about-tdp_risk]")
+    # The About page gives the very cut-offs the record page shows, and no unrounded number.
+    cutoffs = tdp_bands.removeprefix("Bands of this head: ").removesuffix(".")
+    assert page.text_content("[data-testid=about-bands-tdp_risk]").strip().startswith(cutoffs)
+    assert not re.search(r"\d\.\d{6,}", page.text_content("[data-testid=about-model]"))
     assert "Research use only" in page.text_content("[data-testid=about-model]")
     page.screenshot(path=str(ARTIFACTS / "e2e-about.png"), full_page=True)
     context.close()
