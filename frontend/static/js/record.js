@@ -122,7 +122,7 @@
       hovertemplate: primary.points !== null && primary.points !== undefined
         ? "%{y}: %{x:.1f} points<extra></extra>" : "%{y}: %{x:.2f} log-odds<extra></extra>",
     }], {
-      title: { text: `What pushes the ${primary.label.toLowerCase()}`, font: { size: 12 } },
+      title: { text: `What pushes the ${primary.label}`, font: { size: 12 } },
       margin: { l: 130, r: 10, t: 30, b: 30 }, height: Math.max(200, 16 * entries.length + 60),
       xaxis: { title: { text: primary.points !== null && primary.points !== undefined
         ? "points" : "log-odds contribution", font: { size: 10 } }, zeroline: true },
