@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import event, func, select
+from sqlalchemy import event as sqlalchemy_events
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Intervention, Prediction, Record, User
@@ -487,8 +488,8 @@ def _remember(session: Session, state: PredictionState) -> None:
             for key, value in committed.info.pop(_KEPT_ON_COMMIT, []):
                 database.states.put(key, value)
 
-        event.listen(session, "after_commit", keep)
-        event.listen(session, "after_rollback",
+        sqlalchemy_events.listen(session, "after_commit", keep)
+        sqlalchemy_events.listen(session, "after_rollback",
                      lambda rolled_back: rolled_back.info.pop(_KEPT_ON_COMMIT, None))
     session.info[_KEPT_ON_COMMIT].append(entry)
 
