@@ -76,3 +76,23 @@ def test_each_risk_says_what_it_means_and_which_head_made_it(server: Server, bro
     page.screenshot(path=str(ARTIFACTS / "e2e-about.png"), full_page=True)
     context.close()
     assert page_problems == []
+
+
+def test_a_risk_nothing_pushes_says_so_instead_of_empty_axes(server: Server, browser,
+                                                            data_dir: Path,
+                                                            page_problems: list[str]) -> None:
+    """LUDB 7 scores no Schwartz item: the contributions box says so in words; once a long QT is
+    typed, the chart of what pushes the risk is drawn."""
+    context, page = open_uploaded_record(browser, server, data_dir, "7", page_problems)
+    assert page.text_content("[data-testid=risk-lqts_risk]").startswith("0 /")
+    empty = page.wait_for_selector("[data-testid=contrib-empty]", state="visible")
+    assert empty.text_content() == ("No item of the Schwartz score (ECG items) scores on this "
+                                    "ECG: 0 of 5.5 points.")
+    assert not page.is_visible("#contrib-plot")
+    page.fill("[data-testid=override-qt]", "520")
+    page.click("[data-testid=apply-qt]")
+    page.wait_for_selector("[data-concept=qt].overridden")
+    page.wait_for_selector("#contrib-plot .main-svg", state="visible")
+    assert not page.is_visible("[data-testid=contrib-empty]")
+    context.close()
+    assert page_problems == []

@@ -116,6 +116,18 @@
       .filter((e) => e[1] !== 0)
       .sort((a, b) => Math.abs(a[1]) - Math.abs(b[1]));
     const labels = Object.fromEntries([...prediction.concepts, ...prediction.changes].map((c) => [c.name, c.label]));
+    // Nothing pushes it (a Schwartz score of 0 on most ECGs): say so instead of drawing empty axes.
+    const contribEmpty = document.getElementById("contrib-empty");
+    const contribPlot = document.getElementById("contrib-plot");
+    contribEmpty.hidden = entries.length > 0;
+    contribPlot.hidden = entries.length === 0;
+    if (entries.length === 0) {
+      contribEmpty.textContent = primary.points !== null && primary.points !== undefined
+        ? `No item of the ${primary.head || "score"} scores on this ECG: ${primary.points} of ${primary.max_points} points.`
+        : `No concept moves the ${primary.label} away from the head's baseline on this ECG.`;
+      Plotly.purge(contribPlot);
+      return;
+    }
     Plotly.react("contrib-plot", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => labels[e[0]] || e[0]),
       marker: { color: entries.map((e) => (e[1] > 0 ? "#d1242f" : "#1f883d")) },
