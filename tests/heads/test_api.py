@@ -53,4 +53,6 @@ def test_the_admin_page_shows_what_each_head_was_learned_from(client_as) -> None
         in page.text
     )
     assert "nothing learned: the published Schwartz score" in page.text
-    assert "qtc_fridericia, jtpeak_c, tpeak_tend" in page.text
+    # The inputs by the labels the record page uses, not by registry key.
+    assert "QTc (Fridericia), J-Tpeak corrected, Tpeak-Tend" in page.text
+    assert "qtc_fridericia, jtpeak_c" not in page.text
