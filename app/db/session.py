@@ -11,7 +11,7 @@ transaction); the file runs in WAL mode with ``synchronous=FULL``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 _WRITE_OPTION = "qtlens_write"
 #: ``Session.info`` key: set in the sessions :meth:`Database.write` opens.
 WRITES = "qtlens_writes"
+#: ``Session.info`` keys: what the open transaction defers until it commits (:func:`on_commit`),
+#: and whether the session listens for its end.
+_ON_COMMIT = "qtlens_on_commit"
+_LISTENING = "qtlens_on_commit_listening"
 #: Prediction states kept in memory per database (:attr:`Database.states`); each holds its
 #: record's decoded measurements (median beats: a few hundred kB).
 STATE_CACHE_ENTRIES = 32
@@ -90,6 +94,28 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def on_commit(session: Session, kind: str, item: Any,
+              apply: Callable[[Session, list[Any]], None]) -> None:
+    """Defer ``item`` until the session's open transaction commits; then ``apply(session,
+    items)`` runs once per ``kind`` with every item deferred under it, in order. A rollback drops
+    them: nothing is applied for a transaction that did not commit (an audit checkpoint of a row
+    that does not exist, a prediction state read from rows the rollback expired)."""
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _apply_deferred)
+        event.listen(session, "after_rollback", _drop_deferred)
+    session.info.setdefault(_ON_COMMIT, {}).setdefault(kind, (apply, []))[1].append(item)
+
+
+def _apply_deferred(session: Session) -> None:
+    for apply, items in session.info.pop(_ON_COMMIT, {}).values():
+        apply(session, items)
+
+
+def _drop_deferred(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
 
 
 class Database:

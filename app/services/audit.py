@@ -30,11 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditChain, AuditEvent, Intervention
+from app.db.session import on_commit
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -58,10 +59,7 @@ _OPTIONAL_COLUMNS: dict[type, tuple[str, ...]] = {Intervention: ("fiducials",), 
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
 _LOCK_KEYS: dict[type, int] = {Intervention: 71_001, AuditEvent: 71_002}
-#: ``session.info`` keys: the heads appended in the open transaction, the listener flag, and the
-#: chain id (read once per session).
-_PENDING = "qtlens_audit_heads"
-_LISTENING = "qtlens_audit_listening"
+#: ``session.info`` key: the chain id (read once per session).
 _IDENTITY = "qtlens_chain_id"
 
 
@@ -230,30 +228,17 @@ def append(session: Session, row: Intervention | AuditEvent) -> Intervention | A
     row.hash = row_hash(seal.key, session.info[_IDENTITY], row.prev_hash, row)
     session.add(row)
     session.flush()
-    _checkpoint_on_commit(session)
-    session.info[_PENDING][model.__tablename__] = (row.seq, row.hash)
+    on_commit(session, "audit checkpoint", (model.__tablename__, row.seq, row.hash),
+              _checkpoint_appended)
     return row
 
 
-def _checkpoint_on_commit(session: Session) -> None:
-    """Write the heads appended in this transaction once it commits (never before: a rolled-back
-    append must not leave a checkpoint of a row that does not exist)."""
-    session.info.setdefault(_PENDING, {})
-    if session.info.get(_LISTENING):
-        return
-    session.info[_LISTENING] = True
-
-    def after_commit(committed: Session) -> None:
-        heads = committed.info.pop(_PENDING, {})
-        if heads:
-            seal = seal_of(committed)
-            write_checkpoint_lines(seal, seal.checkpoint_file, committed.info[_IDENTITY], heads)
-
-    def after_rollback(rolled_back: Session) -> None:
-        rolled_back.info.pop(_PENDING, None)
-
-    event.listen(session, "after_commit", after_commit)
-    event.listen(session, "after_rollback", after_rollback)
+def _checkpoint_appended(session: Session, appended: list[tuple[str, int, str]]) -> None:
+    """Checkpoint the heads a committed transaction appended (the last per table), in one
+    write (never before the commit: a rolled-back append must leave no checkpoint)."""
+    heads = {table: (seq, head) for table, seq, head in appended}
+    seal = seal_of(session)
+    write_checkpoint_lines(seal, seal.checkpoint_file, session.info[_IDENTITY], heads)
 
 
 def record_event(

@@ -19,12 +19,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import event as sqlalchemy_events
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Intervention, Prediction, Record, User
-from app.db.session import WRITES
+from app.db.session import WRITES, on_commit
 from app.services import audit
 from app.services import fiducials as fiducial_marks
 from app.services import records as record_queries
@@ -69,8 +68,6 @@ from models.tasks import get_task, task_names
 #: The pseudo-concept of a fiducial move: one event that sets every interval concept the moved
 #: median-beat fiducials define (see :mod:`app.services.fiducials`).
 FIDUCIALS = "fiducials"
-#: ``Session.info`` key: the states a write transaction keeps once it commits (:func:`_remember`).
-_KEPT_ON_COMMIT = "qtlens_states_on_commit"
 
 
 class PredictionNotFound(LookupError):
@@ -478,20 +475,16 @@ def _remember(session: Session, state: PredictionState) -> None:
     if database is None or state.version is None:
         return
     entry = ((state.bundle.checksum, state.prediction.id), (state.version, state))
-    if not session.info.get(WRITES):
+    if session.info.get(WRITES):
+        on_commit(session, "prediction states", entry, _keep_states)
+    else:
         database.states.put(*entry)
-        return
-    if _KEPT_ON_COMMIT not in session.info:
-        session.info[_KEPT_ON_COMMIT] = []
 
-        def keep(committed: Session) -> None:
-            for key, value in committed.info.pop(_KEPT_ON_COMMIT, []):
-                database.states.put(key, value)
 
-        sqlalchemy_events.listen(session, "after_commit", keep)
-        sqlalchemy_events.listen(session, "after_rollback",
-                     lambda rolled_back: rolled_back.info.pop(_KEPT_ON_COMMIT, None))
-    session.info[_KEPT_ON_COMMIT].append(entry)
+def _keep_states(session: Session, entries: list[tuple[Any, Any]]) -> None:
+    """Put the states a committed write transaction kept into its database's state cache."""
+    for key, value in entries:
+        session.info["qtlens_database"].states.put(key, value)
 
 
 def latest_states(
