@@ -543,8 +543,9 @@ def ood_scores(model: RiskModel, features: torch.Tensor,
     if not model.ood.is_fitted:
         return [None] * features.shape[0]
     with torch.inference_mode():
-        distance = model.ood.distances(features.cpu())[0].numpy()
-        percentile, respect = model.ood.furthest(features.cpu(), descriptors)
+        distances = model.ood.distances(features.cpu())
+        percentile, respect = model.ood.furthest(features.cpu(), descriptors, distances)
+    distance = distances[0].numpy()
     return [
         OodScore(distance=float(d), percentile=float(p), high=bool(p > HIGH_PERCENTILE),
                  respect=r)

@@ -233,13 +233,15 @@ class FeatureDistance(nn.Module):
         background = self._mahalanobis(features, self.background_mean, self.background_precision)
         return distance, distance - background
 
-    def percentiles(self, features: torch.Tensor, descriptors: np.ndarray | None = None
+    def percentiles(self, features: torch.Tensor, descriptors: np.ndarray | None = None,
+                    distances: tuple[torch.Tensor, torch.Tensor] | None = None
                     ) -> tuple[np.ndarray, tuple[str, ...]]:
         """Percentile (0–100) of each record among the reference records in each respect, and
         the respects' keys (:data:`RESPECT_ORDER`): its two feature distances and, when
         ``descriptors`` ``[B, 3]`` (:func:`input_descriptors`) are given and their reference was
-        fitted, its input descriptors. Returns ``([B, n], keys)``."""
-        distance, relative = (d.numpy() for d in self.distances(features))
+        fitted, its input descriptors. ``distances``: :meth:`distances` of ``features`` when the
+        caller already has them. Returns ``([B, n], keys)``."""
+        distance, relative = (d.numpy() for d in distances or self.distances(features))
         scores = {"features": (distance, self.quantiles),
                   "relative_features": (relative, self.relative_quantiles)}
         if descriptors is not None and bool(self.input_fitted.item() > 0):
@@ -249,12 +251,13 @@ class FeatureDistance(nn.Module):
         keys = tuple(key for key in RESPECT_ORDER if key in scores)
         return np.stack([_percentile_of(*scores[key]) for key in keys], axis=1), keys
 
-    def furthest(self, features: torch.Tensor, descriptors: np.ndarray | None = None
+    def furthest(self, features: torch.Tensor, descriptors: np.ndarray | None = None,
+                 distances: tuple[torch.Tensor, torch.Tensor] | None = None
                  ) -> tuple[np.ndarray, list[str]]:
         """Per record, the largest of its :meth:`percentiles` (0–100: it lies that far out in at
         least one respect) and that respect's key (of equals, the first in
         :data:`RESPECT_ORDER`)."""
-        percentiles, keys = self.percentiles(features, descriptors)
+        percentiles, keys = self.percentiles(features, descriptors, distances)
         index = percentiles.argmax(axis=1)
         return percentiles[np.arange(index.size), index], [keys[k] for k in index]
 

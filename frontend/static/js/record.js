@@ -112,6 +112,7 @@
       }
     }
     const primary = prediction.risks.find((r) => r.task === contribTask.value) || prediction.risks[0];
+    const inPoints = primary.points !== null && primary.points !== undefined;
     const entries = Object.entries(primary.contributions)
       .filter((e) => e[1] !== 0)
       .sort((a, b) => Math.abs(a[1]) - Math.abs(b[1]));
@@ -122,7 +123,7 @@
     contribEmpty.hidden = entries.length > 0;
     contribPlot.hidden = entries.length === 0;
     if (entries.length === 0) {
-      contribEmpty.textContent = primary.points !== null && primary.points !== undefined
+      contribEmpty.textContent = inPoints
         ? `No item of the ${primary.head || "score"} scores on this ECG: ${primary.points} of ${primary.max_points} points.`
         : `No concept moves the ${primary.label} away from the head's baseline on this ECG.`;
       Plotly.purge(contribPlot);
@@ -131,13 +132,12 @@
     Plotly.react("contrib-plot", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => labels[e[0]] || e[0]),
       marker: { color: entries.map((e) => (e[1] > 0 ? "#d1242f" : "#1f883d")) },
-      hovertemplate: primary.points !== null && primary.points !== undefined
+      hovertemplate: inPoints
         ? "%{y}: %{x:.1f} points<extra></extra>" : "%{y}: %{x:.2f} log-odds<extra></extra>",
     }], {
       title: { text: `What pushes the ${primary.label}`, font: { size: 12 } },
       margin: { l: 130, r: 10, t: 30, b: 30 }, height: Math.max(200, 16 * entries.length + 60),
-      xaxis: { title: { text: primary.points !== null && primary.points !== undefined
-        ? "points" : "log-odds contribution", font: { size: 10 } }, zeroline: true },
+      xaxis: { title: { text: inPoints ? "points" : "log-odds contribution", font: { size: 10 } }, zeroline: true },
       yaxis: { tickfont: { size: 10 } },
     }, { displayModeBar: false, responsive: true });
   }
