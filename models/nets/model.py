@@ -37,6 +37,7 @@ from models.nets.bottleneck import (
     ConceptSpace,
 )
 from models.nets.ood import FeatureDistance
+from models.nets.periodicity import PERIODICITY_FEATURES, beat_interval_ms
 from models.tasks import TASKS
 
 Architecture = Literal["cbm", "cem", "blackbox"]
@@ -198,7 +199,7 @@ class _RiskModelBase(nn.Module):
         super().__init__()
         self.config = config
         self.architecture = architecture
-        self.backbone = XResNet1d(config.backbone)
+        self.backbone = XResNet1d(config.backbone, config.fs_hz)
         self.demographics = Demographics(config.use_demographics)
         self.ood = FeatureDistance(config.backbone.embedding_dim)
 
@@ -223,6 +224,12 @@ class ConceptModel(_RiskModelBase):
         # held-out windows after training (:func:`models.train_real.calibrate_uncertainty`;
         # zero = the variances as trained).
         self.register_buffer("concept_logvar_offset", torch.zeros(self.space.n_concepts))
+        # How much of the standardised beat interval each concept's raw output adds
+        # (:meth:`_from_beat_interval`): RR starts at 1 (its head learns the correction), the
+        # others at 0 and learn their share.
+        interval_weight = torch.zeros(self.space.n_concepts)
+        interval_weight[self.space.index_of("rr")] = 1.0
+        self.interval_weight = nn.Parameter(interval_weight)
 
     def forward(
         self,
@@ -235,6 +242,7 @@ class ConceptModel(_RiskModelBase):
         embedding = self.backbone(signal, lead_mask)  # [B, E]
         with full_precision(signal.device.type):
             raw, logvar, positive, negative = self.concept_head(embedding.float())
+            raw = self._from_beat_interval(raw, embedding.float())
             logvar = logvar + self.concept_logvar_offset
             values = self.space.derive(self.space.values_from_raw(raw), sex)  # [B, K]
             activations = self.space.standardise(values)
@@ -243,6 +251,17 @@ class ConceptModel(_RiskModelBase):
                 activations = self.space.standardise(self.space.override(values, overrides, sex))
             logits = self._head(activations, sex, age_years, positive, negative)
         return ModelOutput(logits, values, raw, logvar, positive, negative, embedding)
+
+    def _from_beat_interval(self, raw: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """``raw`` ``[B, K]`` plus ``interval_weight`` × the beat interval that the backbone's
+        periodicity pooling found (:func:`models.nets.periodicity.beat_interval_ms`, standardised
+        like RR): the RR head learns only where mean RR and periodicity differ (ectopy, irregular
+        rhythms), and every other concept may lean on the interval directly (QT lengthens with
+        RR) instead of on the pooled features' own, coarser sense of the rate."""
+        rr = self.space.index_of("rr")
+        interval_ms = beat_interval_ms(embedding[:, -PERIODICITY_FEATURES:])  # [B]
+        interval_z = (interval_ms - self.space.mean[rr]) / self.space.sd[rr]
+        return raw + self.interval_weight * interval_z.unsqueeze(1)
 
     def _head(
         self,
