@@ -52,9 +52,9 @@ def test_gradients_reach_the_lag_scorer_and_missing_leads_are_ignored() -> None:
     assert torch.equal(pool(signal, mask)[1], pool(noisy, mask)[1])
 
 
-def test_the_rr_head_corrects_the_beat_interval(tiny_data: ConceptDataset) -> None:
-    """With its RR output at zero, a concept model predicts RR = the periodicity interval, so the
-    RR head only learns where mean RR and periodicity differ; heart rate and every QTc follow."""
+def test_rr_is_the_beat_interval(tiny_data: ConceptDataset) -> None:
+    """A concept model's RR is the periodicity interval whatever its RR head says (the head gives
+    only the variance), and heart rate and every QTc follow from it."""
     torch.manual_seed(0)
     model = create_model(replace(TINY, variant="joint")).eval()
     names = concept_names()
@@ -63,17 +63,24 @@ def test_the_rr_head_corrects_the_beat_interval(tiny_data: ConceptDataset) -> No
     model.space.set_statistics(np.nan_to_num(mean).tolist(), sd.tolist())
     rr_output = int((model.concept_head.measured_index == names.index("rr")).nonzero())
     with torch.no_grad():
-        model.concept_head.value.weight[rr_output] = 0.0
-        model.concept_head.value.bias[rr_output] = 0.0
+        model.concept_head.value.bias[rr_output] = 5.0  # a head pushing RR far up changes nothing
+        model.interval_weight[names.index("qt")] = 0.5
     signal = torch.tensor(
         standardise(tiny_data.signals_mv, tiny_data.lead_mask, InputSpec(100.0, 10.0))
     )
     mask = torch.tensor(tiny_data.lead_mask)
+    sex, age = torch.tensor(tiny_data.sex).long(), torch.tensor(tiny_data.age_years)
     with torch.no_grad():
-        sex = torch.tensor(tiny_data.sex).long()
-        out = model(signal, mask, sex, torch.tensor(tiny_data.age_years))
+        out = model(signal, mask, sex, age)
         interval_ms = beat_interval_ms(model.backbone.periodicity(signal, mask))
+        model.interval_weight.zero_()
+        without_share = model(signal, mask, sex, age)
     rr = out.concept_values[:, names.index("rr")]
     assert torch.allclose(rr, interval_ms, rtol=1e-4)
     heart_rate = out.concept_values[:, names.index("heart_rate")]
     assert torch.allclose(heart_rate, 60000.0 / interval_ms, rtol=1e-4)
+    # QT's share of the interval: 0.5 SD of QT per SD of RR
+    rr_col, qt = names.index("rr"), names.index("qt")
+    interval_z = (interval_ms - model.space.mean[rr_col]) / model.space.sd[rr_col]
+    shift = out.concept_raw[:, qt] - without_share.concept_raw[:, qt]
+    assert torch.allclose(shift, 0.5 * interval_z, atol=1e-5)
