@@ -9,9 +9,7 @@ average + max pooling head.
 
 Input is ``[B, 12, L]`` standardised leads plus the lead-presence mask ``[B, 12]``; the mask is
 fed as 12 extra constant channels (and zeroes the missing leads) so a record with fewer than 12
-leads is encoded from the leads it has. Output is an embedding ``[B, 2 * widths[-1] + 2]``: the
-pooled features, then the two features of :class:`~models.nets.periodicity.PeriodicityPool` (how
-far apart the beats are, how regular they are), which global pooling cannot see.
+leads is encoded from the leads it has. Output is an embedding ``[B, 2 * widths[-1]]``.
 
 Cost: with the default config (100 Hz, 10 s, widths 64…512) one training sample costs about
 4 ms of CPU time on two cores; the strided stem plus a stride-2 max-pool put the first residual
@@ -25,8 +23,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.nets.periodicity import PERIODICITY_FEATURES, PeriodicityPool
-
 
 @dataclass(frozen=True)
 class BackboneConfig:
@@ -39,7 +35,7 @@ class BackboneConfig:
             time axis.
         blocks: residual blocks per stage.
         kernel_size: temporal kernel size of every convolution (odd).
-        dropout: dropout on the pooled embedding (not on the periodicity features).
+        dropout: dropout on the pooled embedding.
     """
 
     n_leads: int = 12
@@ -57,8 +53,8 @@ class BackboneConfig:
 
     @property
     def embedding_dim(self) -> int:
-        """Size of the embedding: average and max pooling concatenated, then periodicity."""
-        return 2 * self.widths[-1] + PERIODICITY_FEATURES
+        """Size of the pooled embedding (average and max pooling concatenated)."""
+        return 2 * self.widths[-1]
 
 
 def _conv_bn(
@@ -103,14 +99,9 @@ class ResBlock1d(nn.Module):
 
 
 class XResNet1d(nn.Module):
-    """ECG encoder: ``(signal [B, 12, L], lead_mask [B, 12]) -> embedding [B, embedding_dim]``.
+    """ECG encoder: ``(signal [B, 12, L], lead_mask [B, 12]) -> embedding [B, 2·widths[-1]]``."""
 
-    Args:
-        config: the encoder's shape.
-        fs_hz: sampling rate of the input (Hz), which the periodicity features need.
-    """
-
-    def __init__(self, config: BackboneConfig, fs_hz: float) -> None:
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.config = config
         k = config.kernel_size
@@ -133,12 +124,10 @@ class XResNet1d(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv1d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        self.periodicity = PeriodicityPool(fs_hz)
 
     def forward(self, signal: torch.Tensor, lead_mask: torch.Tensor) -> torch.Tensor:
         mask = lead_mask.to(signal.dtype).unsqueeze(-1)  # [B, 12, 1]
         x = torch.cat([signal * mask, mask.expand_as(signal)], dim=1)  # [B, 24, L]
         x = self.stages(self.stem(x))  # [B, widths[-1], ~L / 2^(2 + n_stages - 1)]
-        pooled = self.dropout(torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=1))  # [B, 2·w]
-        beats = self.periodicity(signal, lead_mask).to(pooled.dtype)  # [B, 2]
-        return torch.cat([pooled, beats], dim=1)
+        pooled = torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=1)  # [B, 2·widths[-1]]
+        return self.dropout(pooled)

@@ -102,10 +102,6 @@ class ConceptSpace(nn.Module):
         """``K``, the number of concepts in the bottleneck."""
         return len(self.names)
 
-    def index_of(self, name: str) -> int:
-        """Bottleneck column of the concept called ``name``."""
-        return self._index[name]
-
     @property
     def is_measured(self) -> torch.Tensor:
         """``[K]`` bool: concepts predicted from the ECG (not derived)."""

@@ -37,7 +37,6 @@ from models.nets.bottleneck import (
     ConceptSpace,
 )
 from models.nets.ood import FeatureDistance
-from models.nets.periodicity import PERIODICITY_FEATURES, beat_interval_ms
 from models.tasks import TASKS
 
 Architecture = Literal["cbm", "cem", "blackbox"]
@@ -199,7 +198,7 @@ class _RiskModelBase(nn.Module):
         super().__init__()
         self.config = config
         self.architecture = architecture
-        self.backbone = XResNet1d(config.backbone, config.fs_hz)
+        self.backbone = XResNet1d(config.backbone)
         self.demographics = Demographics(config.use_demographics)
         self.ood = FeatureDistance(config.backbone.embedding_dim)
 
@@ -224,9 +223,6 @@ class ConceptModel(_RiskModelBase):
         # held-out windows after training (:func:`models.train_real.calibrate_uncertainty`;
         # zero = the variances as trained).
         self.register_buffer("concept_logvar_offset", torch.zeros(self.space.n_concepts))
-        # How much of the standardised beat interval each concept's raw output adds
-        # (:meth:`_from_beat_interval`; RR's entry is unused: RR is the interval), learned from 0.
-        self.interval_weight = nn.Parameter(torch.zeros(self.space.n_concepts))
 
     def forward(
         self,
@@ -239,7 +235,6 @@ class ConceptModel(_RiskModelBase):
         embedding = self.backbone(signal, lead_mask)  # [B, E]
         with full_precision(signal.device.type):
             raw, logvar, positive, negative = self.concept_head(embedding.float())
-            raw = self._from_beat_interval(raw, embedding.float())
             logvar = logvar + self.concept_logvar_offset
             values = self.space.derive(self.space.values_from_raw(raw), sex)  # [B, K]
             activations = self.space.standardise(values)
@@ -248,24 +243,6 @@ class ConceptModel(_RiskModelBase):
                 activations = self.space.standardise(self.space.override(values, overrides, sex))
             logits = self._head(activations, sex, age_years, positive, negative)
         return ModelOutput(logits, values, raw, logvar, positive, negative, embedding)
-
-    def _from_beat_interval(self, raw: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        """``raw`` ``[B, K]`` with RR read from the beat interval that the backbone's periodicity
-        pooling found (:func:`models.nets.periodicity.beat_interval_ms`, standardised like RR)
-        and ``interval_weight`` × that interval added to every other concept (QT lengthens with
-        RR), which may lean on it instead of on the pooled features' coarser sense of the rate.
-
-        RR is the interval itself, not a correction of it by the pooled features: a learned
-        correction made the heart rate worse, not better (on the real tune windows the interval
-        alone is within 1.4 bpm, corrected 2.2 bpm) by pulling fast and slow rates towards the
-        mean. The RR loss trains the lag scorer; the RR row of the concept head gives only its
-        log-variance."""
-        rr = self.space.index_of("rr")
-        interval_ms = beat_interval_ms(embedding[:, -PERIODICITY_FEATURES:])  # [B]
-        interval_z = (interval_ms - self.space.mean[rr]) / self.space.sd[rr]
-        raw = raw + self.interval_weight * interval_z.unsqueeze(1)
-        raw[:, rr] = interval_z
-        return raw
 
     def _head(
         self,
