@@ -222,7 +222,8 @@ def intervention_curve(
         probability = _head_probabilities(model, batch)[:, task_index].numpy()
         return auroc(labels, probability), float(np.abs(probability - oracle_probability).mean())
 
-    curve, gap = (list(values) for values in zip(measure(), strict=True))
+    first_auroc, first_gap = measure()
+    curve, gap = [first_auroc], [first_gap]
     for _ in range(max_steps):
         parts = []
         for start in range(0, batch.values.shape[0], _CHUNK):
