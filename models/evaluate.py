@@ -570,20 +570,29 @@ def _task_figures(report: dict[str, Any], task: str) -> list[tuple[str, Any]]:
     ]
     if "interventions" in report:
         curves = report["interventions"][task]
-        figure = go.Figure(
-            [
-                go.Scatter(x=list(range(len(v))), y=v, mode="lines+markers", name=policy)
-                for policy, v in curves["curves"].items()
-            ]
-        )
+        figure = _policy_figure(curves["curves"], "AUROC")
         figure.add_hline(
             y=curves["oracle_auroc"], line_dash="dot", annotation_text="all concepts true"
         )
-        figure.update_layout(
-            xaxis_title="concepts replaced by their true values", yaxis_title="AUROC"
-        )
         figures.append((f"Interventions — {label}", figure))
+        gaps = _policy_figure(curves["risk_gap_to_oracle"], "mean |risk − all-true risk|")
+        figures.append((f"Distance of each risk from its all-concepts-true risk — {label}", gaps))
     return figures
+
+
+def _policy_figure(series: dict[str, list[float]], y_title: str) -> Any:
+    """One line per "Check next" policy against the number of concepts replaced by their true
+    values (``series``: policy → value after 0, 1, 2… replacements)."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(
+        [
+            go.Scatter(x=list(range(len(v))), y=v, mode="lines+markers", name=policy)
+            for policy, v in series.items()
+        ]
+    )
+    figure.update_layout(xaxis_title="concepts replaced by their true values", yaxis_title=y_title)
+    return figure
 
 
 def _qtc_figure(

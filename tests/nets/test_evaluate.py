@@ -106,7 +106,9 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert (root / "eval" / "report.html").read_text().count("<script") >= 2
+    html = (root / "eval" / "report.html").read_text()
+    assert html.count("<script") >= 2
+    assert "Distance of each risk from its all-concepts-true risk — Long-QT" in html
     return json.loads((root / "eval" / "evaluation.json").read_text())
 
 
