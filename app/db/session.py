@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 _WRITE_OPTION = "qtlens_write"
 #: ``Session.info`` key: set in the sessions :meth:`Database.write` opens.
 WRITES = "qtlens_writes"
+#: ``Session.info`` key: the :class:`Database` that opened the session.
+DATABASE = "qtlens_database"
 #: ``Session.info`` keys: what the open transaction defers until it commits (:func:`on_commit`),
 #: and whether the session listens for its end.
 _ON_COMMIT = "qtlens_on_commit"
@@ -132,7 +134,7 @@ class Database:
         #: audit-chain head it was read at (:func:`app.services.predictions.prediction_state`):
         #: every write appends an audit event, so an entry read at the current head is current.
         self.states = LruCache(STATE_CACHE_ENTRIES)
-        info = {"qtlens_database": self}
+        info = {DATABASE: self}
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False,

@@ -35,7 +35,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditChain, AuditEvent, Intervention
-from app.db.session import on_commit
+from app.db.session import DATABASE, on_commit
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -121,7 +121,7 @@ def seal_from_settings(settings: Settings) -> AuditSeal:
 
 def seal_of(session: Session) -> AuditSeal:
     """The seal of the :class:`~app.db.session.Database` that opened ``session``."""
-    database = session.info.get("qtlens_database")
+    database = session.info.get(DATABASE)
     if database is None:
         raise AuditSetupError("this session was not opened by a QTLens Database: no audit key")
     return database.audit_seal  # type: ignore[no-any-return]

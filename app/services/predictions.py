@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Intervention, Prediction, Record, User
-from app.db.session import WRITES, on_commit
+from app.db.session import DATABASE, WRITES, on_commit
 from app.services import audit
 from app.services import fiducials as fiducial_marks
 from app.services import records as record_queries
@@ -454,7 +454,7 @@ def prediction_state(session: Session, bundle: LoadedBundle, prediction_id: int)
     overrides in force are the history the new event extends (issue 18, finding 7).
     """
     version = audit.version(session)
-    database = session.info.get("qtlens_database")
+    database = session.info.get(DATABASE)
     kept = database.states.get((bundle.checksum, prediction_id)) if database else None
     if kept is not None and kept[0] == version:
         return kept[1]  # type: ignore[no-any-return]
@@ -471,7 +471,7 @@ def _remember(session: Session, state: PredictionState) -> None:
     """Keep ``state``, as it stands at audit head ``state.version``, in the database's state
     cache: at once after a read; in a write transaction only once it commits (a rollback
     expires the rows it loaded, and its head never comes to be)."""
-    database = session.info.get("qtlens_database")
+    database = session.info.get(DATABASE)
     if database is None or state.version is None:
         return
     entry = ((state.bundle.checksum, state.prediction.id), (state.version, state))
@@ -484,7 +484,7 @@ def _remember(session: Session, state: PredictionState) -> None:
 def _keep_states(session: Session, entries: list[tuple[Any, Any]]) -> None:
     """Put the states a committed write transaction kept into its database's state cache."""
     for key, value in entries:
-        session.info["qtlens_database"].states.put(key, value)
+        session.info[DATABASE].states.put(key, value)
 
 
 def latest_states(
