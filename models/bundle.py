@@ -277,15 +277,19 @@ def task_bands(card: dict[str, Any]) -> dict[str, Bands]:
     Raises:
         BundleError: malformed bands.
     """
-    bands = {}
-    for task, entry in task_heads(card).items():
-        try:
-            bands[task] = (
-                Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(task).bands
-            )
-        except ValueError as error:
-            raise BundleError(f"task head of {task}: {error}") from None
-    return bands
+    return {task: head_bands(task, entry) for task, entry in task_heads(card).items()}
+
+
+def head_bands(task: str, entry: dict[str, Any]) -> Bands:
+    """The risk bands of one :func:`task_heads` entry: its ``bands``, else the task's defaults.
+
+    Raises:
+        BundleError: malformed bands.
+    """
+    try:
+        return Bands.from_dict(entry["bands"]) if "bands" in entry else get_task(task).bands
+    except ValueError as error:
+        raise BundleError(f"task head of {task}: {error}") from None
 
 
 #: Key of a logistic head entry's change head (read for an ECG whose series has a baseline).

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from models.bundle import task_bands, task_heads
+from models.bundle import head_bands, task_heads
 from models.heads.points import POINTS_KIND, fewest_points_reaching, points_from_logit
 from models.nets.prediction import TaskRisk
 from models.tasks import Bands, get_task
@@ -92,7 +92,7 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
     entry = task_heads(dict(card))[task]
     kind = str(entry.get("kind", "network"))
     learned_from = str(entry.get("learned_from", "")).strip()
-    bands = task_bands(dict(card))[task]
+    bands = head_bands(task, entry)
     set_by, cutoffs = bands.set_by, cutoffs_text(bands, points=kind == POINTS_KIND)
     label = get_task(task).label
     if kind == POINTS_KIND:
