@@ -50,7 +50,6 @@ from app.settings import Settings
 from benchmarks.bench_models import median_seconds
 from models.ecg.io import UploadedFile, read_upload
 from models.ecg.measure import measure
-from models.ecg.synth import generate, sample_params
 from tests.io import builders
 from tests.processes import child_env, free_port, wait_for
 from tests.reliability.live_server import LiveServer, api_tokens, running_server
@@ -89,9 +88,7 @@ class Report:
 
 def synthetic_ecg_files(seed: int = 0) -> list[UploadedFile]:
     """One synthetic 12-lead ECG (500 Hz, 10 s) as WFDB header + data files."""
-    rng = np.random.default_rng(seed)
-    record = generate(sample_params(rng), rng)
-    return builders.wfdb_files(record.ecg.signal_mv, record.ecg.fs_hz)
+    return builders.wfdb_files(*builders.synthetic_ecg(seed))
 
 
 def multipart(files: list[UploadedFile]) -> Multipart:

@@ -80,10 +80,10 @@ def test_identifying_values_never_reach_database_logs_or_exports(
     seed_users(database_url)
     uploaded: list[str] = []
     exports: list[str] = []
-    signal_mv = builders.sine_ecg()
+    signal_mv, fs_hz = builders.synthetic_ecg()
     generated = [
-        builders.edf_file(signal_mv, 500.0),
-        builders.UploadedFile("ecg.dcm", builders.dicom_bytes(builders.dicom_dataset(signal_mv, 500.0))),
+        builders.edf_file(signal_mv, fs_hz),
+        builders.UploadedFile("ecg.dcm", builders.dicom_bytes(builders.dicom_dataset(signal_mv, fs_hz))),
     ]
     with TestClient(create_app(make_settings(database_url))) as client:
         login(client, "clinician1")

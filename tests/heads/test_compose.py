@@ -281,11 +281,16 @@ def test_the_demo_bundle_carries_the_ecgrdvq_head(ludb_ecg: Ecg) -> None:
     size = sum(p.stat().st_size for p in DEMO_BUNDLE.rglob("*") if p.is_file())
     assert size < 20 * 2**20
     prediction = _round_trip(bundle.predict([ludb_ecg])[0])
-    weights = {f.name: f.coefficient_per_sd for f in shipped.features}
-    assert set(weights) == {"qtc_fridericia", "jtpeak_c", "tpeak_tend", "heart_rate"}
+    per_unit = {f.name: f.coefficient_per_unit for f in shipped.features}
+    assert set(per_unit) == {"qtc_fridericia", "jtpeak_c", "tpeak_tend", "heart_rate"}
+    # An override of an input no other input derives from moves the logit by exactly the head's
+    # coefficient (the probability may sit where the sigmoid is flat): QTcF through QT (J-Tpeak
+    # and RR stay), Tpeak-Tend directly.
     for concept, change in (("qtc_fridericia", 30.0), ("tpeak_tend", 20.0)):
         after = intervene(
             bundle, prediction, {concept: prediction.concepts[concept].value + change}
         )
-        moved = after.tasks["tdp_risk"].probability - prediction.tasks["tdp_risk"].probability
-        assert np.sign(moved) == np.sign(weights[concept]) and abs(moved) > 0.01
+        moved = after.tasks["tdp_risk"].logit - prediction.tasks["tdp_risk"].logit
+        assert moved == pytest.approx(per_unit[concept] * change, rel=1e-3)
+        assert np.sign(after.tasks["tdp_risk"].probability - prediction.tasks["tdp_risk"]
+                       .probability) == np.sign(per_unit[concept])

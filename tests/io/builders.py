@@ -24,6 +24,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, 
 
 from models.ecg.io import UploadedFile
 from models.ecg.record import STANDARD_LEADS
+from models.ecg.synth import generate, sample_params
 
 #: Identifying values the builders write into headers, to check they never come out again.
 PATIENT_NAME = "Doe^Jane"
@@ -46,6 +47,16 @@ def sine_ecg(n_leads: int = 12, fs_hz: float = 500.0, duration_s: float = 10.0) 
             for k in range(n_leads)
         ]
     )
+
+
+def synthetic_ecg(seed: int = 0) -> tuple[np.ndarray, float]:
+    """One synthetic 12-lead ECG of the project's generator (``models.ecg.synth``): ``(signal
+    [12, 5 000] mV, 500.0 Hz)``, 10 s. Beats and intervals are physiological, unlike
+    :func:`sine_ecg`, whose slope repeats every half period — use this one where a test edits
+    intervals that must fit the record's rhythm."""
+    rng = np.random.default_rng(seed)
+    record = generate(sample_params(rng), rng)
+    return record.ecg.signal_mv, record.ecg.fs_hz
 
 
 def wfdb_files(

@@ -81,7 +81,7 @@ def seed(server: LiveServer) -> dict[str, list[str]]:
     with database.write() as session:
         create_user(session, VICTIM, PASSWORD, Role.CLINICIAN)
     database.dispose()
-    files = builders.wfdb_files(builders.sine_ecg(), 500.0)
+    files = builders.wfdb_files(*builders.synthetic_ecg())
     record_ids, prediction_ids = [], []
     client = server.client("clinician")
     try:
