@@ -51,7 +51,9 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence.
 * **Global T peak** (for J-Tpeak, Tpeak-Tend): the T peak of the vector magnitude of the Kors
   XYZ leads (Kors JA et al., Eur Heart J 11:1083, 1990) when I, II and V1-V6 are usable, else of
-  the root-mean-square of the usable leads.
+  the root-mean-square of the usable leads: its most prominent hump in the T window, not merely
+  its largest value there (which, after a wide QRS or with ST deviation above a low T wave, can
+  be the window's first sample on a curve still falling; PTB-XL train and tune records).
 * **Per beat**: every beat in the median beat gets the median's fiducials placed on its own R;
   its T peak and T end also move by the lag (± 40 ms) that best matches its T wave to the median
   T wave, so beat-to-beat repolarisation changes (QTc variability) are tracked.
@@ -528,8 +530,8 @@ def _global_fiducials(
     t_peak = None
     if end - start > int(0.02 * fs):
         smooth = moving_average(curve, config.t_smooth_s * fs)
-        peak = _refine_peak(curve, start + int(np.argmax(smooth[start : end + 1])), 1.0, fs, config)
-        t_peak = _seconds(min(peak, end), r_index, fs)
+        peak = _refine_peak(curve, start + _hump(smooth[start : end + 1]), 1.0, fs, config)
+        t_peak = _seconds(min(max(peak, start), end), r_index, fs)
     with_p = [f for f in leads.values() if f.p_onset_s is not None]
     has_p = len(with_p) >= max(1, len(leads) // 3)
     t_onsets = [f.t_onset_s for f in leads.values() if f.t_onset_s is not None]
@@ -544,6 +546,17 @@ def _global_fiducials(
         t_end_s=t_end,
     )
     return fiducials, t_end_lead, support
+
+
+def _hump(values: np.ndarray) -> int:
+    """Index of the most prominent local maximum of ``values`` (its largest value when it has
+    none). At the start of the T window the global curve may still be falling from a wide or
+    slurred QRS, or carry an ST deviation larger than a low T wave; that slope is not the T
+    wave's peak, though it may be the window's largest value."""
+    peaks, found = scipy.signal.find_peaks(values, prominence=0.0)
+    if peaks.size == 0:
+        return int(np.argmax(values))
+    return int(peaks[np.argmax(found["prominences"])])
 
 
 def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[float | None, str | None, int]:

@@ -150,3 +150,27 @@ def test_other_sampling_rates_give_the_same_intervals(fs_hz: float) -> None:
     other = measure(Ecg(signal.astype(np.float32), fs_hz, record.ecg.lead_names))
     for name in ("qt", "qrs", "pr", "tpeak_tend"):
         assert abs(other.value(name) - at_500.value(name)) <= 6.0, name
+
+
+def test_a_slope_falling_from_the_qrs_is_not_the_t_peak() -> None:
+    """A low T wave after an ST segment still sloping back from a deep, slurred S wave (PTB-XL
+    records 135, 255, 450 of the train and tune parts): the global curve's largest value in the
+    T window is its first sample, on that slope; the T peak is the T wave's hump, so J-Tpeak and
+    Tpeak-Tend keep their truth."""
+    params = SynthParams(t_amplitude_ii_mv=0.12, t_amplitude_v5_mv=0.15, tpeak_tend_ms=90.0)
+    record = synthetic(params, seed=5)
+    fs = record.ecg.fs_hz
+    t = np.arange(record.ecg.signal_mv.shape[1]) / fs
+    fiducials = record.truth.beat_fiducials_s  # p_onset, qrs_onset, qrs_offset, t_onset, t_peak, t_end
+    slope = np.zeros_like(t)
+    for qrs_offset in fiducials[:, 2]:
+        after = t >= qrs_offset
+        slope[after] += -0.6 * np.exp(-(t[after] - qrs_offset) / 0.08) * (t[after] < qrs_offset + 0.3)
+    signal = record.ecg.signal_mv.copy()
+    for lead in ("I", "II", "aVL", "V4", "V5", "V6"):
+        signal[STANDARD_LEADS.index(lead)] += slope.astype(np.float32)
+    result = measure(record.ecg.with_signal(signal))
+    # Before: the T peak on the slope, 20 ms after the QRS, and Tpeak-Tend 266 ms.
+    assert result.value("tpeak_tend") == pytest.approx(params.tpeak_tend_ms, abs=15.0)
+    jtpeak_truth = record.truth.median_fiducials_ms[4] - record.truth.median_fiducials_ms[2]
+    assert result.value("jtpeak") == pytest.approx(jtpeak_truth, abs=15.0)
