@@ -4,8 +4,10 @@
   service's own middleware, served by the same uvicorn stack, called by the same keep-alive
   client with the same JSON body, interleaved with the interventions (goal p50 ≤ 3); printed
   beside a durable-commit route of the same echo app (two rows committed through QTLens'
-  own :class:`~app.db.session.Database` on SQLite), so storage's share is visible, and with a
-  profile of one edit in process that counts the recomputations per edit (the state before the
+  own :class:`~app.db.session.Database` on SQLite), so storage's share is visible, beside
+  QTLens' own audited write without model work (creating or revoking an API token:
+  authentication, a chained audit row, its checkpoint and the durable commit — the floor an
+  edit's model work adds to), and with a profile of one edit in process that counts the recomputations per edit (the state before the
   edit served from memory — no parse, no checksum check, no query of the overrides in force —
   one head pass for the state after, one batch of risk changes for "check next");
 * predict (upload + predict over HTTP) ÷ the sum of its parts measured in this process: parse
@@ -171,11 +173,27 @@ def upload_and_predict(client: httpx.Client, files: Multipart) -> tuple[float, f
     return between - started, time.perf_counter() - between, predicted.json()
 
 
+@dataclass(frozen=True)
+class EditTimings:
+    """The round trips of :func:`intervention_vs_echo` (the first three interleaved; the audited
+    write in a loop of its own, interleaved with an echo of its own)."""
+
+    intervention: Timing
+    echo: Timing
+    commit: Timing
+    audited_write: Timing
+    audited_echo: Timing
+
+
 def intervention_vs_echo(server: LiveServer, token: str, echo_url: str, prediction_id: int,
-                         n: int) -> tuple[Timing, Timing, Timing]:
+                         n: int) -> EditTimings:
     """Interleaved round trips of an override, of the echo and of the echo's durable commit of
-    two rows, all with the same body: (intervention, echo, commit)."""
-    intervention_s, echo_s, commit_s = [], [], []
+    two rows, all with the same body; then QTLens' own audited write without model work
+    (creating or revoking a personal API token: authentication, one chained audit row and its
+    checkpoint, the durable commit) interleaved with the echo. The audited writes come after
+    the edits: any audit event moves the database's version, and an edit after one would load
+    its prediction again instead of taking it from memory."""
+    intervention_s, echo_s, commit_s, audited_s, audited_echo_s = [], [], [], [], []
     with bearer(server.base_url, token) as service, httpx.Client(base_url=echo_url) as echo:
         for i in range(n + 5):
             body = {"concept": "qt", "value": 400.0 + i % 80}
@@ -190,7 +208,19 @@ def intervention_vs_echo(server: LiveServer, token: str, echo_url: str, predicti
                 echo_s.append(echoed - started)
                 commit_s.append(committed - echoed)
                 intervention_s.append(time.perf_counter() - committed)
-    return Timing.of(intervention_s), Timing.of(echo_s), Timing.of(commit_s)
+        for i in range(n + 5):
+            started = time.perf_counter()
+            echo.post("/echo", json={"name": f"bench {i}"}).raise_for_status()
+            echoed = time.perf_counter()
+            created = service.post("/api/v1/me/tokens", json={"name": f"bench {i}"})
+            created.raise_for_status()
+            made = time.perf_counter()
+            service.delete(f"/api/v1/me/tokens/{created.json()['id']}").raise_for_status()
+            if i >= 5:
+                audited_echo_s.append(echoed - started)
+                audited_s.extend((made - echoed, time.perf_counter() - made))
+    return EditTimings(Timing.of(intervention_s), Timing.of(echo_s), Timing.of(commit_s),
+                       Timing.of(audited_s), Timing.of(audited_echo_s))
 
 
 def calls_per_run(profiler: cProfile.Profile, function: Callable[..., Any], repeats: int) -> float:
@@ -535,15 +565,22 @@ def gpu_rows(report: Report, files: list[UploadedFile], bundle_path: Path) -> No
         report.row(f"predict() batch {batch} on {name}", f"{batch / seconds:.0f} ECGs/s")
 
 
-def intervention_rows(report: Report, intervention: Timing, echo: Timing,
-                      commit: Timing) -> None:
-    """The intervention's round trip against the echo, beside the durable commit's."""
+def intervention_rows(report: Report, timings: EditTimings) -> None:
+    """The intervention's round trip against the echo, beside the durable commit's and beside
+    QTLens' audited write without model work (the floor the edit's model work adds to)."""
+    echo = timings.echo
     report.row("intervention round trip ÷ echo round trip (p50)",
-               f"{intervention.p50_ms / echo.p50_ms:.1f} ({intervention.p50_ms:.1f} ms ÷ "
-               f"{echo.p50_ms:.2f} ms; p90 {intervention.p90_ms:.1f} ÷ {echo.p90_ms:.2f} ms)",
-               "≤ 3")
-    report.row("durable commit of two rows (same echo app) ÷ echo round trip (p50)",
-               f"{commit.p50_ms / echo.p50_ms:.1f} ({commit.p50_ms:.2f} ms ÷ {echo.p50_ms:.2f} ms)")
+               f"{timings.intervention.p50_ms / echo.p50_ms:.1f} "
+               f"({timings.intervention.p50_ms:.1f} ms ÷ {echo.p50_ms:.2f} ms; p90 "
+               f"{timings.intervention.p90_ms:.1f} ÷ {echo.p90_ms:.2f} ms)", "≤ 3")
+    for what, timing, baseline in (
+        ("durable commit of two rows (same echo app)", timings.commit, echo),
+        ("audited write without model work (create or revoke an API token; its own loop)",
+         timings.audited_write, timings.audited_echo),
+    ):
+        report.row(f"{what} ÷ echo round trip (p50)",
+                   f"{timing.p50_ms / baseline.p50_ms:.1f} ({timing.p50_ms:.2f} ms ÷ "
+                   f"{baseline.p50_ms:.2f} ms)")
 
 
 def run_intervention(report: Report, repeats: int) -> None:
@@ -559,7 +596,7 @@ def run_intervention(report: Report, repeats: int) -> None:
                 first = upload_and_predict(client, multipart(synthetic_ecg_files()))[2]
             with echo_server(folder) as echo_url:
                 timings = intervention_vs_echo(server, token, echo_url, first["id"], 10 * repeats)
-        intervention_rows(report, *timings)
+        intervention_rows(report, timings)
         report.sections.append("### One edit, in process (cProfile)\n\n" + intervention_profile(
             database_url, bundle_path, first["id"], 5 * repeats))
 
@@ -579,12 +616,11 @@ def run(report: Report, repeats: int, baseline: str | None) -> None:
                 first = upload_and_predict(client, upload)[2]
                 http = [upload_and_predict(client, upload) for _ in range(repeats)]
             with echo_server(folder) as echo_url:
-                intervention, echo, commit = intervention_vs_echo(server, token, echo_url,
-                                                                  first["id"], 10 * repeats)
+                timings = intervention_vs_echo(server, token, echo_url, first["id"], 10 * repeats)
         parts = predict_parts_ms(files, bundle_path, repeats)
         report.row("first predict after start: analysis ms (before = fresh process, no warm-up)",
                    f"before {cold_ms:.0f} ms, after {first['latency_ms']:.0f} ms")
-        intervention_rows(report, intervention, echo, commit)
+        intervention_rows(report, timings)
         report.sections.append("### One edit, in process (cProfile)\n\n" + intervention_profile(
             database_url, bundle_path, first["id"], 5 * repeats))
         upload_ms = statistics.median(h[0] for h in http) * 1000
