@@ -7,9 +7,10 @@
   own :class:`~app.db.session.Database` on SQLite), so storage's share is visible, beside
   QTLens' own audited write without model work (creating or revoking an API token:
   authentication, a chained audit row, its checkpoint and the durable commit — the floor an
-  edit's model work adds to), and with a profile of one edit in process that counts the recomputations per edit (the state before the
-  edit served from memory — no parse, no checksum check, no query of the overrides in force —
-  one head pass for the state after, one batch of risk changes for "check next");
+  edit's model work adds to), and with a profile of one edit in process that counts the
+  recomputations per edit (the state before the edit served from memory — no parse, no
+  checksum check, no query of the overrides in force — one head pass for the state after, one
+  batch of risk changes for "check next");
 * predict (upload + predict over HTTP) ÷ the sum of its parts measured in this process: parse
   (``read_upload``) + measure (``measure``) + forward (``LoadedBundle.predict``) (goal ≤ 1.3);
 * the first predict after start-up: a fresh process's first analysis without warm-up (before)

@@ -161,11 +161,11 @@ def test_a_slope_falling_from_the_qrs_is_not_the_t_peak() -> None:
     record = synthetic(params, seed=5)
     fs = record.ecg.fs_hz
     t = np.arange(record.ecg.signal_mv.shape[1]) / fs
-    fiducials = record.truth.beat_fiducials_s  # p_onset, qrs_onset, qrs_offset, t_onset, t_peak, t_end
+    qrs_offsets_s = record.truth.beat_fiducials_s[:, 2]  # columns: generator.FIDUCIALS
     slope = np.zeros_like(t)
-    for qrs_offset in fiducials[:, 2]:
-        after = t >= qrs_offset
-        slope[after] += -0.6 * np.exp(-(t[after] - qrs_offset) / 0.08) * (t[after] < qrs_offset + 0.3)
+    for qrs_offset in qrs_offsets_s:
+        after = (t >= qrs_offset) & (t < qrs_offset + 0.3)
+        slope[after] -= 0.6 * np.exp(-(t[after] - qrs_offset) / 0.08)
     signal = record.ecg.signal_mv.copy()
     for lead in ("I", "II", "aVL", "V4", "V5", "V6"):
         signal[STANDARD_LEADS.index(lead)] += slope.astype(np.float32)
