@@ -224,27 +224,57 @@ class Concept:
             return value in (0.0, 1.0)
         return self.plausible_low <= value <= self.plausible_high
 
+    def normal_bounds(self, sex: Sex | None = None) -> tuple[float | None, float | None]:
+        """The usual range for a patient of ``sex`` (``None`` = open end), in ``unit``.
+
+        On a side with clinical cut-offs, the bound is the mildest cut-off that applies (QTc:
+        450 ms for men, 460 for women, 450 when sex is unknown; heart rate: 50 bpm, the AHA
+        bradycardia limit, not the textbook 60), so a value inside the range shown is never
+        flagged and one outside it always is. A side without cut-offs keeps the registry's
+        range. Binary findings: ``(None, None)`` (normal is 0).
+        """
+        if self.is_binary:
+            return None, None
+        bounds = {"below": self.normal_low, "above": self.normal_high}
+        for direction in bounds:
+            cut_offs = [
+                t.value for t in self.thresholds
+                if t.direction == direction and (t.sex is None or sex is None or t.sex == sex)
+            ]
+            if cut_offs:
+                bounds[direction] = max(cut_offs) if direction == "below" else min(cut_offs)
+        return bounds["below"], bounds["above"]
+
     def flag(self, value: float | None, sex: Sex | None = None) -> Flag:
-        """The most severe threshold ``value`` crosses (normal when none, or when unknown)."""
+        """The most severe threshold ``value`` crosses; borderline when it crosses none but lies
+        outside :meth:`normal_bounds` (a side without clinical cut-offs, e.g. J-Tpeak 120 ms);
+        normal otherwise, or when the value is unknown."""
         if value is None or not math.isfinite(value):
             return Flag(FlagLevel.NORMAL)
         crossed = [t for t in self.thresholds if t.crossed_by(value, sex)]
-        if not crossed:
+        if crossed:
+            worst = max(crossed, key=lambda t: t.level.severity)
+            return Flag(worst.level, worst.note)
+        low, high = self.normal_bounds(sex)
+        side = ("below" if low is not None and value < low
+                else "above" if high is not None and value > high else None)
+        if side is None:
             return Flag(FlagLevel.NORMAL)
-        worst = max(crossed, key=lambda t: t.level.severity)
-        return Flag(worst.level, worst.note)
+        return Flag(FlagLevel.BORDERLINE, f"{side} the usual range ({self.normal_range_text(sex)})")
 
-    def normal_range_text(self) -> str:
-        """Human-readable normal range, e.g. ``"120–200 ms"`` or ``"absent"``."""
+    def normal_range_text(self, sex: Sex | None = None) -> str:
+        """Human-readable usual range (:meth:`normal_bounds`), e.g. ``"120–200 ms"`` or
+        ``"absent"``."""
         if self.is_binary:
             return "absent"
+        low, high = self.normal_bounds(sex)
         unit = f" {self.unit}" if self.unit else ""
-        if self.normal_low is not None and self.normal_high is not None:
-            return f"{self.normal_low:g}–{self.normal_high:g}{unit}"
-        if self.normal_high is not None:
-            return f"≤ {self.normal_high:g}{unit}"
-        if self.normal_low is not None:
-            return f"≥ {self.normal_low:g}{unit}"
+        if low is not None and high is not None:
+            return f"{low:g}–{high:g}{unit}"
+        if high is not None:
+            return f"≤ {high:g}{unit}"
+        if low is not None:
+            return f"≥ {low:g}{unit}"
         return "—"
 
 

@@ -16,9 +16,10 @@ def _bound(value: float) -> float | None:
 
 
 def concept_out(c: Concept) -> dict[str, object]:
-    """One concept's public description: unit, kind, ranges, thresholds, and how it relates to
-    the others (derived from, the primary concept a typed value of it sets, checkable on a
-    strip, the one lead it is read in)."""
+    """One concept's public description: unit, kind, ranges (the usual range is the one the
+    flags use for a patient of unknown sex, :meth:`Concept.normal_bounds`), thresholds, and how
+    it relates to the others (derived from, the primary concept a typed value of it sets,
+    checkable on a strip, the one lead it is read in)."""
     return {
         "name": c.name,
         "label": c.label,
@@ -27,8 +28,8 @@ def concept_out(c: Concept) -> dict[str, object]:
         "description": c.description,
         "how_measured": c.how_measured,
         "normal_range": c.normal_range_text(),
-        "normal_low": c.normal_low,
-        "normal_high": c.normal_high,
+        "normal_low": c.normal_bounds()[0],
+        "normal_high": c.normal_bounds()[1],
         "plausible_low": None if c.is_binary else _bound(c.plausible_low),
         "plausible_high": None if c.is_binary else _bound(c.plausible_high),
         "thresholds": [

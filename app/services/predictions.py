@@ -579,7 +579,7 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
             value=value, overridden=override is not None,
             overridden_by=(shown_name(viewer, override.username, override.pseudonym)
                            if override else None),
-            normal_range=concept.normal_range_text(), decimals=concept.decimals,
+            normal_range=concept.normal_range_text(sex), decimals=concept.decimals,
             flag=flag.level.value, flag_note=flag.note,
             derived_from=list(concept.derived_from), sets=concept.solves,
             can_be_typed=concept.can_be_typed, checkable=concept.can_be_checked,

@@ -62,7 +62,8 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
             continue
         value = _format_value(entry.value, concept.decimals, concept.is_binary)
         flag = entry.flag.level.value + (f" ({entry.flag.note})" if entry.flag.note else "")
-        typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {concept.normal_range_text():<14} {flag}")
+        shown_range = concept.normal_range_text(ecg.sex)
+        typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {shown_range:<14} {flag}")
 
 
 def _print_part(part: str, values: dict[str, object]) -> None:

@@ -164,3 +164,13 @@ def test_each_risk_carries_where_its_bands_begin_and_its_band_agrees(edit) -> No
                 # Shown rounded: only a probability on a rounded cut-off could read otherwise.
                 assert risk["band"] == expected or min(abs(percent - low_end),
                                                        abs(percent - high_end)) < 0.01
+
+
+def test_a_value_outside_the_range_shown_is_flagged_on_the_record_page(edit) -> None:
+    clinician, _, _, url = edit
+    response = clinician.post(f"{url}/interventions", json={"concept": "jtpeak", "value": 120})
+    assert response.status_code == 201, response.text
+    jtpeak = _by_name(response.json()["prediction"])["jtpeak"]
+    assert (jtpeak["value"], jtpeak["normal_range"]) == (120, "170–260 ms")
+    assert jtpeak["flag"] == "borderline"
+    assert jtpeak["flag_note"] == "below the usual range (170–260 ms)"

@@ -1,11 +1,14 @@
-"""Every concept of the registry is either measured by its own function or derived, never both."""
+"""Every concept of the registry is either measured by its own function or derived, never both;
+a value is flagged exactly when it lies outside the usual range shown beside it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from models.concepts import REGISTRY
+import pytest
+
+from models.concepts import REGISTRY, FlagLevel, get_concept
 from models.ecg import concept_measures
 
 
@@ -34,3 +37,32 @@ def test_the_registry_imports_without_neurokit2() -> None:
     code = "import sys, models.concepts; print('neurokit2' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("concept", [c for c in REGISTRY if not c.is_binary], ids=lambda c: c.name)
+@pytest.mark.parametrize("sex", ["male", "female", None])
+def test_a_value_is_flagged_exactly_when_it_lies_outside_the_range_shown(concept, sex) -> None:
+    """The screen never shows "normal" beside a range that excludes the value, nor a flag beside
+    one that includes it (J-Tpeak 120 ms next to "170–260 ms" was unflagged)."""
+    low, high = concept.normal_bounds(sex)
+    span = (high if high is not None else 0.0) - (low if low is not None else 0.0)
+    step = max(abs(span), 1.0) * 0.02
+    for bound, outside in ((low, -step), (high, step)):
+        if bound is None:
+            continue
+        shown = concept.normal_range_text(sex)
+        assert concept.flag(bound, sex).level is FlagLevel.NORMAL, (bound, shown)
+        assert concept.flag(bound + outside, sex).out_of_range, (bound + outside, shown)
+
+
+def test_the_range_follows_the_sex_specific_cut_off_and_names_itself_in_the_flag() -> None:
+    qtc = get_concept("qtc_fridericia")
+    assert qtc.normal_range_text("female") == "340–460 ms"
+    assert qtc.normal_range_text("male") == "340–450 ms"
+    assert qtc.normal_range_text(None) == "340–450 ms"  # unknown sex: the sensitive limit
+    assert qtc.flag(455, "female").level is FlagLevel.NORMAL
+    assert qtc.flag(455, "male").level is FlagLevel.BORDERLINE
+    jtpeak = get_concept("jtpeak")  # no clinical cut-off: the usual range flags it
+    assert jtpeak.flag(120).level is FlagLevel.BORDERLINE
+    assert jtpeak.flag(120).note == "below the usual range (170–260 ms)"
+    assert get_concept("heart_rate").normal_range_text() == "50–100 bpm"  # AHA bradycardia cut-off
