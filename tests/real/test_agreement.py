@@ -25,6 +25,7 @@ def test_agreement_row_numbers() -> None:
     assert row["mae"] == pytest.approx((10 + 10 + 20) / 3)
     assert row["coverage_95"] == pytest.approx(1 / 3)  # only |−10| ≤ 19.6
     assert row["r"] == pytest.approx(np.corrcoef([410, 400, 420], [400, 410, 400])[0, 1])
+    assert row["mae_ci"] is None  # 3 windows: too few for an interval
     assert agreement_row(np.array([np.nan]), np.array([1.0]))["n"] == 0
 
 
@@ -52,3 +53,17 @@ def test_evaluate_real_refuses_bad_input(tmp_path: Path) -> None:
         build_cli(), ["evaluate", str(tmp_path / "none"), "--real", "--out", str(tmp_path)]
     )
     assert missing.exit_code == 2 and "error:" in missing.output
+
+
+def test_agreement_intervals_hold_the_estimate_and_repeat_exactly() -> None:
+    rng = np.random.default_rng(3)
+    measured = rng.normal(420.0, 30.0, 40)
+    predicted = measured + rng.normal(2.0, 12.0, 40)
+    row = agreement_row(predicted, measured)
+    for name in ("bias", "mae", "r"):
+        low, high = row[f"{name}_ci"]
+        assert low < row[name] < high, name
+    assert 0.0 < row["mae_ci"][0] and row["r_ci"][1] <= 1.0
+    assert agreement_row(predicted, measured) == row  # fixed seed: the same report every run
+    few = agreement_row(predicted[:4], measured[:4])
+    assert few["mae_ci"] is None and few["r_ci"] is None  # too few windows for an interval
