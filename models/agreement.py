@@ -96,20 +96,27 @@ def _r(p: np.ndarray, m: np.ndarray, axis: int = -1) -> np.ndarray:
         return (pc * mc).sum(axis=axis) / spread
 
 
-def _interval(p: np.ndarray, m: np.ndarray, statistic: Any) -> list[float] | None:
-    """95 % percentile bootstrap interval of ``statistic(p, m)`` over paired windows (``None``
-    with fewer than :data:`MIN_WINDOWS_FOR_INTERVAL` windows or an undefined resample)."""
-    if p.size < MIN_WINDOWS_FOR_INTERVAL:
+def _interval(samples: tuple[np.ndarray, ...], statistic: Any) -> list[float] | None:
+    """95 % percentile bootstrap interval of ``statistic(*samples)`` over paired windows
+    (``None`` with fewer than :data:`MIN_WINDOWS_FOR_INTERVAL` windows or an undefined
+    resample)."""
+    if samples[0].size < MIN_WINDOWS_FOR_INTERVAL:
         return None
     with warnings.catch_warnings():  # a resample of equal values has no r: the interval is None
         warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
         found = scipy.stats.bootstrap(
-            (p, m), statistic, paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
+            samples, statistic, paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
             confidence_level=0.95, method="percentile",
             rng=np.random.default_rng(BOOTSTRAP_SEED),
         ).confidence_interval
     low, high = float(found.low), float(found.high)
     return [low, high] if math.isfinite(low) and math.isfinite(high) else None
+
+
+def mean_interval(values: np.ndarray) -> list[float] | None:
+    """95 % bootstrap interval of the mean of ``values`` (e.g. paired differences of two
+    networks' absolute errors on the same windows), as :func:`agreement_row`'s intervals."""
+    return _interval((np.asarray(values, dtype=float),), np.mean)
 
 
 def agreement_row(
@@ -128,9 +135,9 @@ def agreement_row(
         "bias": float((p - m).mean()),
         "mae": float(np.abs(p - m).mean()),
         "r": r,
-        "bias_ci": _interval(p, m, _bias),
-        "mae_ci": _interval(p, m, _mae),
-        "r_ci": None if r is None else _interval(p, m, _r),
+        "bias_ci": _interval((p, m), _bias),
+        "mae_ci": _interval((p, m), _mae),
+        "r_ci": None if r is None else _interval((p, m), _r),
     }
     if sd is not None:
         row["coverage_95"] = float((np.abs(p - m) <= Z_95 * sd[keep]).mean())

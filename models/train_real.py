@@ -340,6 +340,110 @@ def fit_ood(
                   input_descriptors(inputs["tune"].signal, inputs["tune"].lead_mask, spec.fs_hz))
 
 
+@dataclass
+class _FineTuneData:
+    """What every fine-tuning run of one base reads: the real set, the synthetic splits drawn
+    like the base's data (another seed), the real ``tune`` split and the number of tasks."""
+
+    real: RealSet
+    synthetic: dict[str, _Split]
+    synthetic_request: DataRequest
+    tune: _Split
+    n_tasks: int
+
+
+def _fine_tune_data(
+    base_card: dict[str, Any], spec: InputSpec, config: RealTrainConfig, data_dir: Path | None
+) -> _FineTuneData:
+    real = load_real_set(data_dir, spec.fs_hz, spec.duration_s)
+    base_request = DataRequest.from_dict(base_card["data"])
+    synthetic_request = replace(
+        base_request, n_records=config.synthetic_records, seed=base_request.seed + 1
+    )
+    synthetic_data = load_dataset(synthetic_request)
+    n_tasks = synthetic_data.labels.shape[1]
+    synthetic = {name: split_of(synthetic_data, name, spec) for name in ("train", "val", "test")}
+    tune = _real_split(real.of_role("tune"), spec, n_tasks)
+    return _FineTuneData(real, synthetic, synthetic_request, tune, n_tasks)
+
+
+def fine_tune(
+    model: ConceptModel,
+    spec: InputSpec,
+    train_set: RealSet,
+    data: _FineTuneData,
+    config: RealTrainConfig,
+    device: torch.device,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Fine-tune ``model`` in place on ``train_set`` (see the module text): the one-cycle
+    schedule, the best epoch on the real ``tune`` windows plus the synthetic validation split,
+    then σ-scaling of the predicted SDs on ``tune``. Returns the epoch history and the SD
+    scales."""
+    stage = get_variant(model.config.variant).stages[-1]
+    targets = train_set.targets()
+    torch.manual_seed(config.seed)
+    model.concept_logvar_offset.zero_()  # the variances are trained, then rescaled on tune
+    model.to(device)
+    steps = (len(train_set) * config.real_repeats + config.synthetic_per_epoch) // config.batch_size
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.learning_rate,
+        total_steps=config.epochs * max(1, steps),
+        pct_start=0.2,
+    )
+    best_state = copy.deepcopy(model.state_dict())
+    best_loss, bad_epochs, history = math.inf, 0, []
+    for epoch in range(config.epochs):
+        if bad_epochs >= config.patience:
+            break
+        seeds = np.random.SeedSequence([config.seed, epoch])
+        torch.manual_seed(int(seeds.generate_state(1)[0]))
+        rng = np.random.default_rng(seeds)
+        epoch_started = time.perf_counter()
+        epoch_data = _epoch_data(
+            train_set, targets, data.synthetic["train"], spec, config, data.n_tasks, rng
+        )
+        train_loss = _train_epoch(
+            model,
+            stage,
+            epoch_data,
+            config,
+            device,
+            optimizer,
+            scheduler,
+            rng,
+            progress,
+            f"train-real epoch {epoch + 1}/{config.epochs}",
+        )
+        real_loss = _loss_on(model, stage, data.tune, device, config.batch_size)
+        synthetic_loss = _loss_on(model, stage, data.synthetic["val"], device, config.batch_size)
+        val_loss = real_loss + synthetic_loss
+        improved = val_loss < best_loss - 1e-4
+        if improved:
+            best_loss, bad_epochs = val_loss, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        entry = {
+            "epoch": epoch + 1,
+            "train_loss": round(train_loss, 5),
+            "val_loss_real_tune": round(real_loss, 5),
+            "val_loss_synthetic": round(synthetic_loss, 5),
+            "seconds": round(time.perf_counter() - epoch_started, 1),
+        }
+        history.append(entry)
+        log(" ".join(f"{k}={v}" for k, v in entry.items()) + (" *" if improved else ""))
+    model.load_state_dict(best_state)
+    model.eval()
+    return history, calibrate_uncertainty(model, data.tune, device, config.batch_size)
+
+
 def train_real(
     base: Path,
     out: Path,
@@ -361,76 +465,13 @@ def train_real(
     version = bundles.code_version()
     torch_device = resolve_device(device)
     model, base_card, spec = load_base(base)
-    stage = get_variant(model.config.variant).stages[-1]
-    real = load_real_set(data_dir, spec.fs_hz, spec.duration_s)
-    base_request = DataRequest.from_dict(base_card["data"])
-    synthetic_request = replace(
-        base_request, n_records=config.synthetic_records, seed=base_request.seed + 1
+    data = _fine_tune_data(base_card, spec, config, data_dir)
+    real = data.real
+    history, sd_scales = fine_tune(
+        model, spec, real.of_role("train"), data, config, torch_device, progress=progress, log=log
     )
-    synthetic_data = load_dataset(synthetic_request)
-    n_tasks = synthetic_data.labels.shape[1]
-    synthetic = {name: split_of(synthetic_data, name, spec) for name in ("train", "val", "test")}
-    train_set = real.of_role("train")
-    targets = train_set.targets()
-    tune = _real_split(real.of_role("tune"), spec, n_tasks)
-    torch.manual_seed(config.seed)
-    model.concept_logvar_offset.zero_()  # the variances are trained, then rescaled on tune
-    model.to(torch_device)
-    steps = (len(train_set) * config.real_repeats + config.synthetic_per_epoch) // config.batch_size
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=config.learning_rate,
-        total_steps=config.epochs * max(1, steps),
-        pct_start=0.2,
-    )
-    best_state = copy.deepcopy(model.state_dict())
-    best_loss, bad_epochs, history = math.inf, 0, []
-    for epoch in range(config.epochs):
-        if bad_epochs >= config.patience:
-            break
-        seeds = np.random.SeedSequence([config.seed, epoch])
-        torch.manual_seed(int(seeds.generate_state(1)[0]))
-        rng = np.random.default_rng(seeds)
-        epoch_started = time.perf_counter()
-        data = _epoch_data(train_set, targets, synthetic["train"], spec, config, n_tasks, rng)
-        train_loss = _train_epoch(
-            model,
-            stage,
-            data,
-            config,
-            torch_device,
-            optimizer,
-            scheduler,
-            rng,
-            progress,
-            f"train-real epoch {epoch + 1}/{config.epochs}",
-        )
-        real_loss = _loss_on(model, stage, tune, torch_device, config.batch_size)
-        synthetic_loss = _loss_on(model, stage, synthetic["val"], torch_device, config.batch_size)
-        val_loss = real_loss + synthetic_loss
-        improved = val_loss < best_loss - 1e-4
-        if improved:
-            best_loss, bad_epochs = val_loss, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-        entry = {
-            "epoch": epoch + 1,
-            "train_loss": round(train_loss, 5),
-            "val_loss_real_tune": round(real_loss, 5),
-            "val_loss_synthetic": round(synthetic_loss, 5),
-            "seconds": round(time.perf_counter() - epoch_started, 1),
-        }
-        history.append(entry)
-        log(" ".join(f"{k}={v}" for k, v in entry.items()) + (" *" if improved else ""))
-    model.load_state_dict(best_state)
-    model.eval()
-    sd_scales = calibrate_uncertainty(model, tune, torch_device, config.batch_size)
-    fit_ood(model, spec, real, synthetic["train"], config.synthetic_per_epoch, torch_device)
-    metrics = _test_metrics(model, synthetic["test"], torch_device, config.batch_size)
+    fit_ood(model, spec, real, data.synthetic["train"], config.synthetic_per_epoch, torch_device)
+    metrics = _test_metrics(model, data.synthetic["test"], torch_device, config.batch_size)
     metrics["real_agreement"] = real_agreement(model, spec, real, torch_device, "check")
     seconds = time.perf_counter() - started
     facts = {
@@ -442,7 +483,7 @@ def train_real(
             "method": UNCERTAINTY_METHOD,
             "scales": {name: round(scale, 4) for name, scale in sd_scales.items()},
         },
-        "synthetic_data": synthetic_request.to_dict(),
+        "synthetic_data": data.synthetic_request.to_dict(),
     }
     card = _card(base_card, base, config, real, facts, metrics, version)
     bundles.save_bundle(out, model, card, spec)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from models.train_real import RealTrainConfig
 
 
 def register(cli: typer.Typer) -> None:
@@ -29,9 +32,15 @@ def train_real_command(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    cv: Annotated[int | None, typer.Option(
+        "--cv", min=2, help="Cross-validate the recipe over the train windows in K folds and "
+        "write OUT/cv.json (no bundle; check windows are not read).")] = None,
+    against: Annotated[Path | None, typer.Option(
+        help="With --cv: a cv.json of another recipe to compare with, paired.")] = None,
 ) -> None:
     """Fine-tune BASE on the real development ECGs (train role) and write a bundle with the OOD
-    statistics and the real-data agreement on the check role in its card."""
+    statistics and the real-data agreement on the check role in its card; with --cv K, compare
+    recipes by K-fold cross-validation over the train windows instead."""
     from dataclasses import replace
 
     from models.agreement import format_table
@@ -52,6 +61,12 @@ def train_real_command(
             f"--out {out}",
         ]
     )
+    if against is not None and cv is None:
+        raise typer.BadParameter("--against compares cross-validations: give --cv too",
+                                 param_hint="--against")
+    if cv is not None:
+        _cross_validate(base, out, config, cv, against, data_dir, device, progress)
+        return
     try:
         result = train_real(
             base,
@@ -68,3 +83,36 @@ def train_real_command(
         raise typer.Exit(2) from None
     typer.echo(format_table(result.metrics["real_agreement"]))
     typer.echo(f"wrote bundle {result.bundle_dir} in {result.seconds:.0f} s")
+
+
+def _cross_validate(base: Path, out: Path, config: RealTrainConfig, folds: int,
+                    against: Path | None, data_dir: Path | None, device: str,
+                    progress: bool) -> None:
+    """``--cv``: the out-of-fold agreement table, ``OUT/cv.json`` and, with ``--against``, the
+    paired comparison."""
+    import json
+
+    from models.agreement import format_table
+    from models.bundle import BundleError
+    from models.data.base import DatasetRootError
+    from models.train_real_cv import compare_runs, cross_validate, format_comparison, write_report
+
+    try:
+        reference = json.loads(against.read_text(encoding="utf-8")) if against else None
+    except (OSError, ValueError) as error:
+        typer.echo(f"error: cannot read {against}: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        report = cross_validate(base, config, folds, data_dir=data_dir, device=device,
+                                progress=progress, log=typer.echo)
+        comparison = compare_runs(reference, report) if reference is not None else None
+    except (BundleError, DatasetRootError, ValueError, KeyError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if comparison is not None:
+        report["against"] = {"path": str(against), "comparison": comparison}
+    path = write_report(report, out)
+    typer.echo(format_table(report))
+    if comparison is not None:
+        typer.echo(format_comparison(comparison))
+    typer.echo(f"wrote {path} in {report['seconds']:.0f} s")
