@@ -18,8 +18,11 @@ def test_measure_prints_every_concept_with_unit_range_and_flag(data_dir: Path) -
     assert result.exit_code == 0, result.output
     assert result.output.count("00320_hr.hea") == 1
     line = next(line for line in result.output.splitlines() if "QTc (Fridericia)" in line)
-    assert "ms" in line and "normal 350–450 ms" in line and "critical" in line
+    assert "ms" in line and "normal 340–450 ms" in line and "critical" in line
     assert "Notched T" in result.output and "unavailable" not in line
+    # 55 bpm is "normal" beside the range its flag uses (AHA bradycardia below 50), not 60–100
+    rate = next(line for line in result.output.splitlines() if "Heart rate" in line)
+    assert "55 bpm" in rate and "normal 50–100 bpm" in rate and rate.rstrip().endswith("normal")
 
 
 @pytest.mark.data
