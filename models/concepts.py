@@ -153,6 +153,10 @@ class Concept:
             earliest QRS onset → latest T end over the leads, as the ECGRDVQ table's vector-
             magnitude QT) or ``"lead"`` (one lead, II or V5, as the LQTS criteria); ``None``
             for every other concept.
+        range_at_60_bpm: the usual range holds at 60 bpm only: a rate-dependent raw interval
+            (QT, J-Tpeak) whose rate-corrected view carries the range flag. Shown as "… at
+            60 bpm"; the raw interval is flagged by its own clinical cut-offs alone (QT > 500 ms
+            at any rate), so a QT of 330 ms at 110 bpm is not called short.
         measurement_sd: SD (in ``unit``) of the signal pipeline's measurement error, stated from the spread between validated automated algorithms
             (Kligfield 2014 for intervals); with the model's predicted SD it sets how far the
             model and the measurement may differ before they are said to disagree
@@ -184,6 +188,7 @@ class Concept:
     decimals: int = 0
     qt_definition: Literal["global", "lead"] | None = None
     measurement_sd: float | None = None
+    range_at_60_bpm: bool = False
 
     def __post_init__(self) -> None:
         if (self.solves is None) != (self.inverse is None):
@@ -231,10 +236,13 @@ class Concept:
         450 ms for men, 460 for women, 450 when sex is unknown; heart rate: 50 bpm, the AHA
         bradycardia limit, not the textbook 60), so a value inside the range shown is never
         flagged and one outside it always is. A side without cut-offs keeps the registry's
-        range. Binary findings: ``(None, None)`` (normal is 0).
+        range. A range that holds at 60 bpm only (:attr:`range_at_60_bpm`) is the registry's as
+        it stands. Binary findings: ``(None, None)`` (normal is 0).
         """
         if self.is_binary:
             return None, None
+        if self.range_at_60_bpm:
+            return self.normal_low, self.normal_high
         bounds = {"below": self.normal_low, "above": self.normal_high}
         for direction in bounds:
             cut_offs = [
@@ -247,8 +255,9 @@ class Concept:
 
     def flag(self, value: float | None, sex: Sex | None = None) -> Flag:
         """The most severe threshold ``value`` crosses; borderline when it crosses none but lies
-        outside :meth:`normal_bounds` (a side without clinical cut-offs, e.g. J-Tpeak 120 ms);
-        normal otherwise, or when the value is unknown."""
+        outside :meth:`normal_bounds` (a side without clinical cut-offs, e.g. T flatness 0.9;
+        never for a range that holds at 60 bpm only); normal otherwise, or when the value is
+        unknown."""
         if value is None or not math.isfinite(value):
             return Flag(FlagLevel.NORMAL)
         crossed = [t for t in self.thresholds if t.crossed_by(value, sex)]
@@ -258,9 +267,9 @@ class Concept:
         low, high = self.normal_bounds(sex)
         side = ("below" if low is not None and value < low
                 else "above" if high is not None and value > high else None)
-        if side is None:
+        if side is None or self.range_at_60_bpm:
             return Flag(FlagLevel.NORMAL)
-        return Flag(FlagLevel.BORDERLINE, f"{side} the usual range ({self.normal_range_text(sex)})")
+        return Flag(FlagLevel.BORDERLINE, f"{side} the usual range")
 
     def normal_range_text(self, sex: Sex | None = None) -> str:
         """Human-readable usual range (:meth:`normal_bounds`), e.g. ``"120–200 ms"`` or
@@ -269,6 +278,8 @@ class Concept:
             return "absent"
         low, high = self.normal_bounds(sex)
         unit = f" {self.unit}" if self.unit else ""
+        if self.range_at_60_bpm:
+            unit += " at 60 bpm"
         if low is not None and high is not None:
             return f"{low:g}–{high:g}{unit}"
         if high is not None:
@@ -449,6 +460,7 @@ REGISTRY: tuple[Concept, ...] = (
         "300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
         normal_low=350,
         normal_high=440,
+        range_at_60_bpm=True,
         thresholds=(
             Threshold(500, FlagLevel.CRITICAL,
                       note="QT > 500 ms: high risk of Torsade de Pointes at any rate"),
@@ -505,6 +517,7 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Global QRS offset → T peak on the vector-magnitude median beat.",
         normal_low=170,
         normal_high=260,
+        range_at_60_bpm=True,
         plausible_low=50,
         plausible_high=600,
         references=("Johannesen L et al. Clin Pharmacol Ther 96:549 (2014)",),

@@ -30,6 +30,7 @@ def concept_out(c: Concept) -> dict[str, object]:
         "normal_range": c.normal_range_text(),
         "normal_low": c.normal_bounds()[0],
         "normal_high": c.normal_bounds()[1],
+        "range_at_60_bpm": c.range_at_60_bpm,
         "plausible_low": None if c.is_binary else _bound(c.plausible_low),
         "plausible_high": None if c.is_binary else _bound(c.plausible_high),
         "thresholds": [

@@ -170,7 +170,10 @@ def test_a_value_outside_the_range_shown_is_flagged_on_the_record_page(edit) -> 
     clinician, _, _, url = edit
     response = clinician.post(f"{url}/interventions", json={"concept": "jtpeak", "value": 120})
     assert response.status_code == 201, response.text
-    jtpeak = _by_name(response.json()["prediction"])["jtpeak"]
-    assert (jtpeak["value"], jtpeak["normal_range"]) == (120, "170–260 ms")
-    assert jtpeak["flag"] == "borderline"
-    assert jtpeak["flag_note"] == "below the usual range (170–260 ms)"
+    concepts = _by_name(response.json()["prediction"])
+    jtpeak, corrected = concepts["jtpeak"], concepts["jtpeak_c"]
+    # the raw interval's range holds at 60 bpm; its rate-corrected view carries the flag
+    assert (jtpeak["value"], jtpeak["normal_range"]) == (120, "170–260 ms at 60 bpm")
+    assert jtpeak["flag"] == "normal"
+    assert corrected["value"] < 170 and corrected["normal_range"] == "170–280 ms"
+    assert (corrected["flag"], corrected["flag_note"]) == ("borderline", "below the usual range")

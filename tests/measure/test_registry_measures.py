@@ -43,26 +43,34 @@ def test_the_registry_imports_without_neurokit2() -> None:
 @pytest.mark.parametrize("sex", ["male", "female", None])
 def test_a_value_is_flagged_exactly_when_it_lies_outside_the_range_shown(concept, sex) -> None:
     """The screen never shows "normal" beside a range that excludes the value, nor a flag beside
-    one that includes it (J-Tpeak 120 ms next to "170–260 ms" was unflagged)."""
+    one that includes it (J-Tpeak_c 120 ms next to "170–260 ms" was unflagged). A raw interval
+    whose range holds at 60 bpm says so and is flagged only by its own cut-offs."""
     low, high = concept.normal_bounds(sex)
     span = (high if high is not None else 0.0) - (low if low is not None else 0.0)
     step = max(abs(span), 1.0) * 0.02
+    shown = concept.normal_range_text(sex)
     for bound, outside in ((low, -step), (high, step)):
         if bound is None:
             continue
-        shown = concept.normal_range_text(sex)
         assert concept.flag(bound, sex).level is FlagLevel.NORMAL, (bound, shown)
-        assert concept.flag(bound + outside, sex).out_of_range, (bound + outside, shown)
+        beyond = concept.flag(bound + outside, sex)
+        if concept.range_at_60_bpm:
+            assert shown.endswith("at 60 bpm") and beyond.level is FlagLevel.NORMAL, shown
+        else:
+            assert beyond.out_of_range, (bound + outside, shown)
 
 
-def test_the_range_follows_the_sex_specific_cut_off_and_names_itself_in_the_flag() -> None:
+def test_the_range_follows_the_sex_specific_cut_off_and_the_rate() -> None:
     qtc = get_concept("qtc_fridericia")
     assert qtc.normal_range_text("female") == "340–460 ms"
     assert qtc.normal_range_text("male") == "340–450 ms"
     assert qtc.normal_range_text(None) == "340–450 ms"  # unknown sex: the sensitive limit
     assert qtc.flag(455, "female").level is FlagLevel.NORMAL
     assert qtc.flag(455, "male").level is FlagLevel.BORDERLINE
-    jtpeak = get_concept("jtpeak")  # no clinical cut-off: the usual range flags it
-    assert jtpeak.flag(120).level is FlagLevel.BORDERLINE
-    assert jtpeak.flag(120).note == "below the usual range (170–260 ms)"
+    jtpeak_c = get_concept("jtpeak_c")  # no clinical cut-off below: the usual range flags it
+    assert jtpeak_c.flag(120).level is FlagLevel.BORDERLINE
+    assert jtpeak_c.flag(120).note == "below the usual range"
+    qt = get_concept("qt")  # a raw interval: 330 ms is normal at 110 bpm; QTc carries the flag
+    assert qt.normal_range_text() == "350–440 ms at 60 bpm"
+    assert qt.flag(330).level is FlagLevel.NORMAL and qt.flag(520).level is FlagLevel.CRITICAL
     assert get_concept("heart_rate").normal_range_text() == "50–100 bpm"  # AHA bradycardia cut-off
