@@ -74,12 +74,6 @@ def predict_real(
     return output, output.concept_values.numpy(), sd.numpy()
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
-    if x.size < 3 or x.std() == 0 or y.std() == 0:
-        return None
-    return float(np.corrcoef(x, y)[0, 1])
-
-
 def _bias(p: np.ndarray, m: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(p - m, axis=axis)
 
@@ -94,6 +88,14 @@ def _r(p: np.ndarray, m: np.ndarray, axis: int = -1) -> np.ndarray:
     spread = np.sqrt((pc**2).sum(axis=axis) * (mc**2).sum(axis=axis))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (pc * mc).sum(axis=axis) / spread
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson r (:func:`_r`, the statistic its interval resamples); ``None`` for fewer than 3
+    windows or a constant side."""
+    if x.size < 3 or x.std() == 0 or y.std() == 0:
+        return None
+    return float(_r(x, y))
 
 
 def _interval(samples: tuple[np.ndarray, ...], statistic: Any) -> list[float] | None:
@@ -132,8 +134,8 @@ def agreement_row(
     r = _pearson(p, m)
     row: dict[str, Any] = {
         "n": int(p.size),
-        "bias": float((p - m).mean()),
-        "mae": float(np.abs(p - m).mean()),
+        "bias": float(_bias(p, m)),
+        "mae": float(_mae(p, m)),
         "r": r,
         "bias_ci": _interval((p, m), _bias),
         "mae_ci": _interval((p, m), _mae),

@@ -264,12 +264,13 @@ class Concept:
         if crossed:
             worst = max(crossed, key=lambda t: t.level.severity)
             return Flag(worst.level, worst.note)
+        if self.range_at_60_bpm:
+            return Flag(FlagLevel.NORMAL)
         low, high = self.normal_bounds(sex)
         side = ("below" if low is not None and value < low
                 else "above" if high is not None and value > high else None)
-        if side is None or self.range_at_60_bpm:
-            return Flag(FlagLevel.NORMAL)
-        return Flag(FlagLevel.BORDERLINE, f"{side} the usual range")
+        return Flag(FlagLevel.NORMAL) if side is None else Flag(
+            FlagLevel.BORDERLINE, f"{side} the usual range")
 
     def normal_range_text(self, sex: Sex | None = None) -> str:
         """Human-readable usual range (:meth:`normal_bounds`), e.g. ``"120–200 ms"`` or

@@ -20,6 +20,7 @@ def concept_out(c: Concept) -> dict[str, object]:
     flags use for a patient of unknown sex, :meth:`Concept.normal_bounds`), thresholds, and how
     it relates to the others (derived from, the primary concept a typed value of it sets,
     checkable on a strip, the one lead it is read in)."""
+    normal_low, normal_high = c.normal_bounds()
     return {
         "name": c.name,
         "label": c.label,
@@ -28,8 +29,8 @@ def concept_out(c: Concept) -> dict[str, object]:
         "description": c.description,
         "how_measured": c.how_measured,
         "normal_range": c.normal_range_text(),
-        "normal_low": c.normal_bounds()[0],
-        "normal_high": c.normal_bounds()[1],
+        "normal_low": normal_low,
+        "normal_high": normal_high,
         "range_at_60_bpm": c.range_at_60_bpm,
         "plausible_low": None if c.is_binary else _bound(c.plausible_low),
         "plausible_high": None if c.is_binary else _bound(c.plausible_high),
