@@ -153,6 +153,13 @@ def write_report(report: dict[str, Any], out: Path) -> Path:
     return path
 
 
+def is_report(value: Any) -> bool:
+    """Whether ``value`` (read from a JSON file) has what :func:`compare_runs` pairs."""
+    out_of_fold = value.get("out_of_fold") if isinstance(value, dict) else None
+    return isinstance(out_of_fold, dict) and all(
+        key in out_of_fold for key in ("record_id", "fold", "predicted", "measured", REFERENCE_QT))
+
+
 def compare_runs(reference: dict[str, Any], candidate: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Paired comparison of two cross-validation reports of the same windows and folds.
 

@@ -95,24 +95,40 @@ def _cross_validate(base: Path, out: Path, config: RealTrainConfig, folds: int,
     from models.agreement import format_table
     from models.bundle import BundleError
     from models.data.base import DatasetRootError
-    from models.train_real_cv import compare_runs, cross_validate, format_comparison, write_report
+    from models.train_real_cv import (
+        compare_runs,
+        cross_validate,
+        format_comparison,
+        is_report,
+        write_report,
+    )
 
     try:
         reference = json.loads(against.read_text(encoding="utf-8")) if against else None
     except (OSError, ValueError) as error:
         typer.echo(f"error: cannot read {against}: {error}", err=True)
         raise typer.Exit(2) from None
+    if reference is not None and not is_report(reference):
+        typer.echo(f"error: {against} is not a cv.json of qtlens train-real --cv", err=True)
+        raise typer.Exit(2)
     try:
         report = cross_validate(base, config, folds, data_dir=data_dir, device=device,
                                 progress=progress, log=typer.echo)
-        comparison = compare_runs(reference, report) if reference is not None else None
-    except (BundleError, DatasetRootError, ValueError, KeyError) as error:
+    except (BundleError, DatasetRootError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    if comparison is not None:
-        report["against"] = {"path": str(against), "comparison": comparison}
+    comparison, problem = None, None
+    if reference is not None:
+        try:
+            comparison = compare_runs(reference, report)
+            report["against"] = {"path": str(against), "comparison": comparison}
+        except ValueError as error:  # the finished run is written all the same
+            problem = f"cannot compare with {against}: {error}"
     path = write_report(report, out)
     typer.echo(format_table(report))
     if comparison is not None:
         typer.echo(format_comparison(comparison))
     typer.echo(f"wrote {path} in {report['seconds']:.0f} s")
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)

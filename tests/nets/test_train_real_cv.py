@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from models.agreement import AGREEMENT_CONCEPTS
 from models.cli import build_cli
 from models.data.real import RealSet
-from models.train_real_cv import compare_runs, cross_validate, fold_of, write_report
+from models.train_real_cv import compare_runs, cross_validate, fold_of, is_report, write_report
 from tests.nets.test_train_real import TINY_REAL
 
 
@@ -77,6 +77,7 @@ def test_every_train_window_is_predicted_out_of_fold(
     assert all(value is not None for value in predicted)  # each predicted by the other fold
     assert report["table"]["all"]["heart_rate"]["n"] > 100
     assert compare_runs(report, report)["qt"]["mean_difference"] == 0.0
+    assert is_report(report) and not is_report({"out_of_fold": {"fold": []}})
     written = json.loads(write_report(report, tmp_path).read_text(encoding="utf-8"))
     assert compare_runs(written, report)["heart_rate"]["mean_difference"] == 0.0
 
@@ -91,6 +92,11 @@ def test_cli_cross_validation_refuses_bad_use(tmp_path: Path) -> None:
                                          str(tmp_path / "o"), "--cv", "2", "--against",
                                          str(tmp_path / "broken.json")])
     assert broken.exit_code == 2 and "cannot read" in broken.output
+    (tmp_path / "other.json").write_text('{"out_of_fold": {}}', encoding="utf-8")
+    other = runner.invoke(build_cli(), ["train-real", "--base", str(tmp_path), "--out",
+                                        str(tmp_path / "o"), "--cv", "2", "--against",
+                                        str(tmp_path / "other.json")])
+    assert other.exit_code == 2 and "not a cv.json" in other.output  # refused before any run
     one_fold = runner.invoke(build_cli(), ["train-real", "--base", str(tmp_path), "--out",
                                            str(tmp_path / "o"), "--cv", "1"])
     assert one_fold.exit_code == 2
