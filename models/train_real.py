@@ -18,7 +18,12 @@ same scale. Validation after every epoch on the real ``tune`` windows (concept l
 synthetic validation split; the best epoch is kept (the one-cycle schedule runs to its end
 unless ``patience`` is set below ``epochs``). The predicted SDs are then
 rescaled per concept so that they fit the ``tune`` windows (:func:`calibrate_uncertainty`,
-σ-scaling). Then the out-of-distribution
+σ-scaling). With :attr:`RealTrainConfig.soup` above 1 the recipe is run that many times from the
+same base with seeds ``seed, seed + 1, …`` and the networks are averaged weight by weight (a
+uniform model soup, Wortsman et al. 2022: fine-tunes of one pretrained network lie in one basin,
+so their average predicts like their ensemble at one network's size and cost), the batch-norm
+statistics re-estimated on the averaged network (as for stochastic weight averaging, Izmailov et
+al. 2018: :func:`torch.optim.swa_utils.update_bn`) before the SDs are rescaled. Then the out-of-distribution
 statistics (:mod:`models.nets.ood`) are fitted on the real ``train`` windows' features with the
 ``tune`` windows as reference (their features and input descriptors), and the card records
 the real-data agreement on the ``check`` windows (:mod:`models.agreement`) and the synthetic test
@@ -112,7 +117,9 @@ class RealTrainConfig:
             of the base's data + 1, so none was seen in pretraining).
         lead_dropout: chance that a record loses about half its leads.
         max_grad_norm: gradient clipping norm.
-        seed: seed of batch order, augmentation, dropout and synthetic draws.
+        seed: seed of batch order, augmentation, dropout and synthetic draws (of the soup's
+            first fine-tune; the others take ``seed + 1``, ``seed + 2``, …).
+        soup: fine-tunes from the base averaged weight by weight (1: one fine-tune).
         augment: the augmentation settings.
     """
 
@@ -127,6 +134,7 @@ class RealTrainConfig:
     lead_dropout: float = 0.1
     max_grad_norm: float = 2.0
     seed: int = 0
+    soup: int = 1
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -378,10 +386,73 @@ def fine_tune(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Fine-tune ``model`` in place on ``train_set`` (see the module text): the one-cycle
-    schedule, the best epoch on the real ``tune`` windows plus the synthetic validation split,
-    then σ-scaling of the predicted SDs on ``tune``. Returns the epoch history and the SD
+    """Fine-tune ``model`` in place on ``train_set`` (see the module text): ``config.soup`` runs
+    of :func:`_fine_tune_once` from the same start averaged into one network
+    (:func:`average_states`, then :func:`_refit_batch_norm`), then σ-scaling of the predicted SDs
+    on ``tune``. Returns the epoch history (each entry with its run's ``seed``) and the SD
     scales."""
+    if config.soup < 1:
+        raise ValueError(f"soup must be at least 1, got {config.soup}")
+    start = copy.deepcopy(model.state_dict())
+    states, history = [], []
+    for run in range(config.soup):
+        model.load_state_dict(start)
+        run_config = replace(config, seed=config.seed + run)
+        history += [{"seed": run_config.seed, **entry} for entry in _fine_tune_once(
+            model, spec, train_set, data, run_config, device, progress, log)]
+        states.append(copy.deepcopy(model.state_dict()))
+    if config.soup > 1:
+        model.load_state_dict(average_states(states))
+        _refit_batch_norm(model, spec, train_set, data, config, device)
+    model.eval()
+    return history, calibrate_uncertainty(model, data.tune, device, config.batch_size)
+
+
+def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The weight-by-weight mean of networks of one architecture (floating-point tensors; counters
+    such as batch norm's ``num_batches_tracked`` are taken from the first)."""
+    return {
+        name: torch.stack([state[name] for state in states]).mean(0)
+        if tensor.is_floating_point() else tensor.clone()
+        for name, tensor in states[0].items()
+    }
+
+
+class _InputsForward(torch.nn.Module):
+    """``model`` called on one dict of input tensors, as :func:`torch.optim.swa_utils.update_bn`
+    calls a module on each item of its loader."""
+
+    def __init__(self, model: ConceptModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> ModelOutput:
+        return self.model(inputs["signal"], inputs["lead_mask"], inputs["sex"],
+                          inputs["age_years"])
+
+
+def _refit_batch_norm(model: ConceptModel, spec: InputSpec, train_set: RealSet,
+                      data: _FineTuneData, config: RealTrainConfig, device: torch.device) -> None:
+    """Re-estimate the batch-norm statistics of an averaged network on one epoch of training
+    records, augmented as in training (the soup's first seed, epoch ``config.epochs``)."""
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, config.epochs]))
+    epoch = _epoch_data(train_set, train_set.targets(), data.synthetic["train"], spec, config,
+                        data.n_tasks, rng)
+    batches = []
+    for first in range(0, len(epoch.inputs), config.batch_size):
+        signal, lead_mask, sex, age = epoch.inputs.select(
+            np.arange(first, min(first + config.batch_size, len(epoch.inputs)))).tensors(device)
+        batches.append({"signal": signal, "lead_mask": lead_mask, "sex": sex, "age_years": age})
+    with torch.no_grad():
+        torch.optim.swa_utils.update_bn(batches, _InputsForward(model))
+
+
+def _fine_tune_once(model: ConceptModel, spec: InputSpec, train_set: RealSet, data: _FineTuneData,
+                    config: RealTrainConfig, device: torch.device, progress: bool,
+                    log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """One fine-tune of ``model`` in place on ``train_set`` with ``config.seed``: the one-cycle
+    schedule, then the best epoch on the real ``tune`` windows plus the synthetic validation
+    split. Returns the epoch history."""
     stage = get_variant(model.config.variant).stages[-1]
     targets = train_set.targets()
     torch.manual_seed(config.seed)
@@ -419,7 +490,7 @@ def fine_tune(
             scheduler,
             rng,
             progress,
-            f"train-real epoch {epoch + 1}/{config.epochs}",
+            f"train-real seed {config.seed} epoch {epoch + 1}/{config.epochs}",
         )
         real_loss = _loss_on(model, stage, data.tune, device, config.batch_size)
         synthetic_loss = _loss_on(model, stage, data.synthetic["val"], device, config.batch_size)
@@ -440,8 +511,7 @@ def fine_tune(
         history.append(entry)
         log(" ".join(f"{k}={v}" for k, v in entry.items()) + (" *" if improved else ""))
     model.load_state_dict(best_state)
-    model.eval()
-    return history, calibrate_uncertainty(model, data.tune, device, config.batch_size)
+    return history
 
 
 def train_real(

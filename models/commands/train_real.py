@@ -26,6 +26,9 @@ def train_real_command(
         min=1, help="Epochs of the one-cycle schedule (default 12; the best is kept).")] = None,
     real_repeats: Annotated[int | None, typer.Option(
         min=1, help="Times each real training window is seen per epoch (default 4).")] = None,
+    soup: Annotated[int, typer.Option(
+        min=1, help="Fine-tunes from BASE (seeds SEED, SEED+1, ...) averaged weight by weight "
+        "into one network (a uniform model soup; 1: one fine-tune).")] = 1,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="Folder holding ptbxl/, challenge2021/, ludb/, qtdb/ (QTLENS_DATA_DIR)."),
@@ -48,7 +51,7 @@ def train_real_command(
     from models.data.base import DatasetRootError
     from models.train_real import RealTrainConfig, train_real
 
-    config = RealTrainConfig(seed=seed)
+    config = RealTrainConfig(seed=seed, soup=soup)
     if epochs is not None:
         config = replace(config, epochs=epochs)
     if real_repeats is not None:
@@ -58,6 +61,7 @@ def train_real_command(
             f"qtlens train-real --base {base} --seed {seed}",
             *([f"--epochs {epochs}"] if epochs else []),
             *([f"--real-repeats {real_repeats}"] if real_repeats else []),
+            *([f"--soup {soup}"] if soup > 1 else []),
             f"--out {out}",
         ]
     )

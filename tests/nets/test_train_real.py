@@ -139,3 +139,51 @@ def test_a_bundle_saved_before_sd_scales_loads_with_its_variances_as_trained(
     save_file(weights, str(old / "weights.safetensors"))
     write_checksums(old, list(recorded_checksums(old)))
     assert float(load_bundle(old, device="cpu").model.concept_logvar_offset.abs().sum()) == 0.0
+
+
+def test_average_states_means_weights_and_keeps_counters() -> None:
+    import torch
+
+    from models.train_real import average_states
+
+    first = {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(7)}
+    second = {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(9)}
+    mean = average_states([first, second])
+    assert mean["w"].tolist() == [2.0, 4.0] and int(mean["n"]) == 7
+
+
+def test_a_soup_is_the_mean_of_its_runs_with_batch_norm_refitted(
+    bundle_dirs: dict[str, Path], data_dir: Path
+) -> None:
+    """``soup=2``: the runs of seeds 0 and 1 from one base, averaged weight by weight (every
+    learned weight equals the mean of the two single fine-tunes), then batch-norm statistics
+    re-estimated on the averaged network (they are not the mean of the runs' statistics)."""
+    import copy
+    from dataclasses import replace
+
+    import torch
+
+    from models.train_real import _fine_tune_data, average_states, fine_tune, load_base
+
+    cpu = torch.device("cpu")
+    model, card, spec = load_base(bundle_dirs["joint"])
+    data = _fine_tune_data(card, spec, TINY_REAL, data_dir)
+    train = data.real.of_role("train")
+    runs = []
+    for seed in (0, 1):
+        single = copy.deepcopy(model)
+        fine_tune(single, spec, train, data, replace(TINY_REAL, seed=seed), cpu,
+                  progress=False, log=lambda _: None)
+        runs.append(single.state_dict())
+    history, _ = fine_tune(model, spec, train, data, replace(TINY_REAL, soup=2), cpu,
+                           progress=False, log=lambda _: None)
+    assert [entry["seed"] for entry in history] == [0, 1]
+    expected, soup = average_states(runs), model.state_dict()
+    learned = [name for name, _ in model.named_parameters()]
+    assert learned and all(torch.equal(soup[name], expected[name]) for name in learned)
+    assert not torch.equal(runs[0][learned[0]], runs[1][learned[0]])
+    statistics = [name for name in soup if name.endswith("running_mean")]
+    assert statistics and not all(torch.allclose(soup[name], expected[name])
+                                  for name in statistics)
+    with pytest.raises(ValueError, match="soup must be at least 1"):
+        fine_tune(model, spec, train, data, replace(TINY_REAL, soup=0), cpu, progress=False)
