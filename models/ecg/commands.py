@@ -67,6 +67,8 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
 
 
 def _print_part(part: str, values: dict[str, object]) -> None:
+    from models.ecg.validation_report import availability_text
+
     scores: dict[str, dict[str, dict[str, dict[str, object]]]] = values["scores"]  # type: ignore[assignment]
     typer.echo(f"\n=== {part} part ({len(values['records'])} records) ===")  # type: ignore[arg-type]
     for scope, by_method in scores.items():
@@ -92,8 +94,7 @@ def _print_part(part: str, values: dict[str, object]) -> None:
                     f"  {method:<22} {stats['mean_diff_ms']:+6.1f} ± {stats['sd_diff_ms']:.1f} ms "
                     f"(limits {stats['loa_low_ms']:.0f} … {stats['loa_high_ms']:.0f}, n {stats['n']})"
                 )
-    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
-    typer.echo(f"\nQT available on {availability['with_qt']} of {availability['narrow_qrs']} narrow-QRS records")
+    typer.echo(f"\nQT available on {availability_text(values)}")
 
 
 def _print_scores(report: dict[str, object]) -> None:

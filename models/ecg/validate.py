@@ -44,7 +44,10 @@ How beats and fiducials are matched (documented in the report):
   Bland–Altman statistics and plots. ``lead_qt`` (LUDB): the QT of lead II and of lead V5 (the
   leads the LQTS criteria use) against the same lead's marks. ``qt_availability``: of the
   records (QTDB: windows) whose marked QRS is < 120 ms (LUDB: the median over leads), the
-  share where QTLens reports its QT concept.
+  share where QTLens reports its QT concept; LUDB adds ``qt_availability_global_qrs``, the same
+  over the records whose marked *global* QRS (earliest onset → latest offset over the leads, the
+  AHA definition of QRS duration, Kligfield et al. 2007, which QTLens measures and withholds QT
+  at) is < 120 ms.
 
 CSE tolerances for the error SD (2 SD of the referees): P on 10.2, P off 12.7, QRS on 6.5,
 QRS off 11.6, T end 30.6 ms (The CSE Working Party, Circulation 1985).
@@ -562,17 +565,19 @@ def summarise_part(results: Sequence[ScopeResult]) -> dict[str, object]:
     scores: dict[str, dict[str, dict[str, FiducialScore]]] = {}
     qt: dict[str, list[tuple[float, float]]] = {}
     lead_qt: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    narrow: dict[tuple[str, float], bool] = {}
-    width_scope = "global" if _single_mark(results) else "global_consensus"
+    # Narrow QRS by the scope's marked QRS: per lead (the median over leads, LUDB) or global
+    # (earliest onset → latest offset over the leads: the AHA definition QTLens measures).
+    narrow: dict[str, dict[tuple[str, float], bool]] = {"global": {}, "global_consensus": {}}
     for result in results:
         score_scope(result, scores.setdefault(result.scope, {}))
         if result.scope == "global":
             for method, pairs in qt_pairs(result).items():
                 qt.setdefault(method, []).extend(pairs)
-        if result.scope == width_scope:
+        if result.scope in narrow:
             qrs_ms = _reference_qrs_ms(result)
             if qrs_ms is not None and qrs_ms < WIDE_QRS_MS:
-                narrow[(result.record_id, result.span_s[0])] = result.qtlens_qt_ms is not None
+                narrow[result.scope][(result.record_id, result.span_s[0])] = (
+                    result.qtlens_qt_ms is not None)
         elif result.scope == "per_lead" and result.lead in LQTS_LEADS:
             for method, pairs in qt_pairs(result).items():
                 lead_qt.setdefault(result.lead, {}).setdefault(method, []).extend(pairs)
@@ -589,11 +594,20 @@ def summarise_part(results: Sequence[ScopeResult]) -> dict[str, object]:
         },
         "qt": {method: _qt_report(pairs) for method, pairs in qt.items()},
         "lead_qt": {lead: {m: _qt_report(p) for m, p in by_method.items()} for lead, by_method in lead_qt.items()},
-        "qt_availability": {
-            "narrow_qrs": len(narrow),
-            "with_qt": sum(narrow.values()),
-            "share": sum(narrow.values()) / len(narrow) if narrow else None,
-        },
+        "qt_availability": _availability(
+            narrow["global" if _single_mark(results) else "global_consensus"]),
+        **({} if _single_mark(results) else {
+            "qt_availability_global_qrs": _availability(narrow["global"])}),
+    }
+
+
+def _availability(narrow: dict[tuple[str, float], bool]) -> dict[str, object]:
+    """Of the narrow-QRS records (windows), how many have QTLens' QT: ``{"narrow_qrs",
+    "with_qt", "share"}``."""
+    return {
+        "narrow_qrs": len(narrow),
+        "with_qt": sum(narrow.values()),
+        "share": sum(narrow.values()) / len(narrow) if narrow else None,
     }
 
 

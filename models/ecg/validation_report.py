@@ -87,15 +87,25 @@ def _part(part: str, values: dict[str, object], tolerances: dict[str, float]) ->
     lead_qt: dict[str, dict[str, dict[str, object]]] = values["lead_qt"]  # type: ignore[assignment]
     plots = _bland_altman(values["qt"], "Global QT (CSE: earliest QRS onset → latest T end)")  # type: ignore[arg-type]
     plots += "".join(_bland_altman(by_method, f"Lead {lead} QT against lead {lead}'s marks") for lead, by_method in lead_qt.items())
-    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
     records = ", ".join(html.escape(str(r)) for r in values["records"])  # type: ignore[attr-defined]
     return (
         f"<h1>{part.capitalize()} part ({len(values['records'])} records)</h1>"  # type: ignore[arg-type]
         f"<p><small>Records: {records}</small></p>{tables}"
         f"<h2>QT: Bland–Altman against the marks</h2>{plots}"
-        f"<p>QT available on {availability['with_qt']} of {availability['narrow_qrs']} records with a marked QRS "
-        "&lt; 120 ms.</p>"
+        f"<p>QT available on {html.escape(availability_text(values))}.</p>"
     )
+
+
+def availability_text(values: dict[str, object]) -> str:
+    """``"19 of 22 narrow-QRS records (…); 19 of 19 by the marked global QRS (…)"``."""
+    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
+    text = f"{availability['with_qt']} of {availability['narrow_qrs']} narrow-QRS records"
+    by_global: dict[str, object] | None = values.get("qt_availability_global_qrs")  # type: ignore[assignment]
+    if by_global is None:
+        return text + " (marked QRS < 120 ms)"
+    return (f"{text} (median over leads of the marked QRS < 120 ms); {by_global['with_qt']} of "
+            f"{by_global['narrow_qrs']} by the marked global QRS (earliest onset → latest offset "
+            "over the leads, the AHA definition QTLens measures)")
 
 
 def render_html(report: dict[str, object]) -> str:
@@ -171,6 +181,5 @@ def render_markdown(report: dict[str, object], part: str = "check") -> str:
             if s["n"] and (m in ("qtlens", "openecg") or m == (best.get("T_end") or {}).get("method"))
         )
         lines.append(f"- {title} vs marks: {cells}")
-    availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
-    lines.append(f"- QT available on {availability['with_qt']} of {availability['narrow_qrs']} narrow-QRS records")
+    lines.append(f"- QT available on {availability_text(values)}")
     return "\n".join(lines) + "\n"

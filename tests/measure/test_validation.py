@@ -127,6 +127,18 @@ def test_qt_is_available_on_narrow_qrs_records(validation, dataset: str, share: 
     assert availability["narrow_qrs"] >= 15 and availability["share"] >= share
 
 
+def test_ludb_availability_is_also_counted_by_the_marked_global_qrs(validation) -> None:
+    """LUDB marks every lead: narrow QRS is also counted on the marked *global* QRS (earliest
+    onset → latest offset over the leads). The extremes of twelve leads' marks are wider than
+    their median on every record, so fewer records count as narrow; QTDB's single multi-lead mark
+    has one count only."""
+    ludb = _check(validation[0]["ludb"])
+    by_median, by_global = ludb["qt_availability"], ludb["qt_availability_global_qrs"]
+    assert 0 < by_global["narrow_qrs"] < by_median["narrow_qrs"]
+    assert by_global["with_qt"] <= by_global["narrow_qrs"]
+    assert "qt_availability_global_qrs" not in _check(validation[0]["qtdb"])
+
+
 def test_html_report_shows_the_part_and_is_self_contained(validation) -> None:
     _, out = validation
     page = (out / "qtdb_delineation.html").read_text()
