@@ -97,7 +97,8 @@ def _part(part: str, values: dict[str, object], tolerances: dict[str, float]) ->
 
 
 def availability_text(values: dict[str, object]) -> str:
-    """``"19 of 22 narrow-QRS records (…); 19 of 19 by the marked global QRS (…)"``."""
+    """The QT availability line of a part, e.g. ``"19 of 22 narrow-QRS records (…); 8 of 8 by
+    the marked global QRS (…)"`` (the second count only where every lead is marked)."""
     availability: dict[str, object] = values["qt_availability"]  # type: ignore[assignment]
     text = f"{availability['with_qt']} of {availability['narrow_qrs']} narrow-QRS records"
     by_global: dict[str, object] | None = values.get("qt_availability_global_qrs")  # type: ignore[assignment]
