@@ -21,9 +21,10 @@ rescaled per concept so that they fit the ``tune`` windows (:func:`calibrate_unc
 σ-scaling). With :attr:`RealTrainConfig.soup` above 1 the recipe is run that many times from the
 same base with seeds ``seed, seed + 1, …`` and the networks are averaged weight by weight (a
 uniform model soup, Wortsman et al. 2022: fine-tunes of one pretrained network lie in one basin,
-so their average predicts like their ensemble at one network's size and cost), the batch-norm
-statistics re-estimated on the averaged network (as for stochastic weight averaging, Izmailov et
-al. 2018: :func:`torch.optim.swa_utils.update_bn`) before the SDs are rescaled. Then the out-of-distribution
+so their average can predict like their ensemble at one network's size and cost; for this recipe
+it did not beat one fine-tune out of fold, README), the batch-norm statistics re-estimated on the
+averaged network (as for stochastic weight averaging, Izmailov et al. 2018:
+:func:`torch.optim.swa_utils.update_bn`) before the SDs are rescaled. Then the out-of-distribution
 statistics (:mod:`models.nets.ood`) are fitted on the real ``train`` windows' features with the
 ``tune`` windows as reference (their features and input descriptors), and the card records
 the real-data agreement on the ``check`` windows (:mod:`models.agreement`) and the synthetic test
