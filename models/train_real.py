@@ -439,13 +439,13 @@ def _refit_batch_norm(model: ConceptModel, spec: InputSpec, train_set: RealSet,
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, config.epochs]))
     epoch = _epoch_data(train_set, train_set.targets(), data.synthetic["train"], spec, config,
                         data.n_tasks, rng)
-    batches = []
-    for first in range(0, len(epoch.inputs), config.batch_size):
-        signal, lead_mask, sex, age = epoch.inputs.select(
-            np.arange(first, min(first + config.batch_size, len(epoch.inputs)))).tensors(device)
-        batches.append({"signal": signal, "lead_mask": lead_mask, "sex": sex, "age_years": age})
-    with torch.no_grad():
-        torch.optim.swa_utils.update_bn(batches, _InputsForward(model))
+    names = ("signal", "lead_mask", "sex", "age_years")
+    batches = (  # one batch in memory at a time: update_bn reads its loader once
+        dict(zip(names, epoch.inputs.select(np.arange(first, min(
+            first + config.batch_size, len(epoch.inputs)))).tensors(device), strict=True))
+        for first in range(0, len(epoch.inputs), config.batch_size)
+    )
+    torch.optim.swa_utils.update_bn(batches, _InputsForward(model))
 
 
 def _fine_tune_once(model: ConceptModel, spec: InputSpec, train_set: RealSet, data: _FineTuneData,

@@ -568,6 +568,7 @@ def summarise_part(results: Sequence[ScopeResult]) -> dict[str, object]:
     # Narrow QRS by the scope's marked QRS: per lead (the median over leads, LUDB) or global
     # (earliest onset → latest offset over the leads: the AHA definition QTLens measures).
     narrow: dict[str, dict[tuple[str, float], bool]] = {"global": {}, "global_consensus": {}}
+    single = _single_mark(results)
     for result in results:
         score_scope(result, scores.setdefault(result.scope, {}))
         if result.scope == "global":
@@ -594,10 +595,8 @@ def summarise_part(results: Sequence[ScopeResult]) -> dict[str, object]:
         },
         "qt": {method: _qt_report(pairs) for method, pairs in qt.items()},
         "lead_qt": {lead: {m: _qt_report(p) for m, p in by_method.items()} for lead, by_method in lead_qt.items()},
-        "qt_availability": _availability(
-            narrow["global" if _single_mark(results) else "global_consensus"]),
-        **({} if _single_mark(results) else {
-            "qt_availability_global_qrs": _availability(narrow["global"])}),
+        "qt_availability": _availability(narrow["global" if single else "global_consensus"]),
+        **({} if single else {"qt_availability_global_qrs": _availability(narrow["global"])}),
     }
 
 
