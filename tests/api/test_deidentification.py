@@ -26,22 +26,27 @@ from tests.io.identifying_values import identifying_values, is_numeric
 GENERATED_VALUES = ("Doe^Jane", "Doe_Jane", "Jane", "MRN-4711-XQ", "SN-88172-ZT", "Tech^Oskar",
                     "Tech_Oskar", "19610714", "1961-07-14")
 
-#: QTLens' own random ids (records ``ECG-…``, series ``SER-…``: 8 base32 characters from
-#: :mod:`secrets`). They cannot carry an upload's content, but a short identifying value such as
-#: the initials "JMK" turns up inside one by chance (CI failed once that way), so they are blanked
-#: before the search.
-OWN_RANDOM_IDS = re.compile(r"\b(?:ECG|SER)-[A-Z2-7]{8}\b")
+#: QTLens' own random strings: record and series ids (``ECG-…``, ``SER-…``: 8 base32 characters
+#: from :mod:`secrets`) and the users' argon2id password hashes (base64 salt and digest). They
+#: cannot carry an upload's content, but a short identifying value such as the initials "JMK" or
+#: "VWJ" turns up inside one by chance (CI failed once each way: an id, then a password hash), so
+#: they are blanked before the search.
+OWN_RANDOM_STRINGS = re.compile(
+    r"\b(?:ECG|SER)-[A-Z2-7]{8}\b"
+    r"|\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
 
 
 def without_own_ids(text: str) -> str:
-    """``text`` with QTLens' own random record and series ids blanked."""
-    return OWN_RANDOM_IDS.sub("<id>", text)
+    """``text`` with QTLens' own random ids and password hashes blanked."""
+    return OWN_RANDOM_STRINGS.sub("<id>", text)
 
 
-def test_only_qtlens_own_random_ids_are_blanked() -> None:
+def test_only_qtlens_own_random_strings_are_blanked() -> None:
     assert without_own_ids("record ECG-AJMKQ2P3, series SER-KAB23XYZ") == (
         "record <id>, series <id>")
     assert "JMK" in without_own_ids("initials JMK, ECG-JMK, ECG-AJMKQ2P3X")
+    argon2 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdFZXSnNhbHQ$ZGlnZXN0VldKZGlnZXN0"
+    assert without_own_ids(f"hash {argon2} VWJ") == "hash <id> VWJ"
 
 
 #: Uploads (files relative to the data folder) covering every format with identifying fields.
@@ -120,4 +125,10 @@ def test_identifying_values_never_reach_database_logs_or_exports(
         "exports": without_own_ids("\n".join(exports)),
     }
     leaks = sorted((where, v) for where, text in places.items() for v in searched if v in text)
-    assert leaks == []
+    assert leaks == [], [_surroundings(places[where], v) for where, v in leaks]
+
+
+def _surroundings(text: str, value: str, width: int = 60) -> str:
+    """``value``'s first occurrence in ``text`` with ``width`` characters either side."""
+    at = text.index(value)
+    return text[max(0, at - width):at + len(value) + width]
