@@ -1,4 +1,5 @@
-"""``qtlens measure`` and ``qtlens validate-delineation``: the measurement pipeline from the shell."""
+"""``qtlens measure``, ``qtlens validate-delineation`` and ``qtlens measure-repeatability``: the
+measurement pipeline from the shell."""
 
 from __future__ import annotations
 
@@ -16,6 +17,22 @@ class DatasetChoice(str, Enum):
 
     ludb = "ludb"
     qtdb = "qtdb"
+
+
+class RepeatabilityDataset(str, Enum):
+    """Datasets of 10 s 12-lead records (``models.ecg.repeatability``)."""
+
+    ptbxl = "ptbxl"
+    ludb = "ludb"
+    challenge = "challenge"
+
+
+class RoleChoice(str, Enum):
+    """Fine-tuning roles of the development records (``models.data.splits.record_role``)."""
+
+    train = "train"
+    tune = "tune"
+    check = "check"
 
 
 class PartChoice(str, Enum):
@@ -104,7 +121,7 @@ def _print_scores(report: dict[str, object]) -> None:
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``measure`` and ``validate-delineation`` to the CLI."""
+    """Add ``measure``, ``validate-delineation`` and ``measure-repeatability`` to the CLI."""
 
     @cli.command("measure")
     def measure_command(
@@ -169,3 +186,42 @@ def register(cli: typer.Typer) -> None:
         json_path, html_path = write_report(report, out)
         _print_scores(report)
         typer.echo(f"\nwrote {json_path} and {html_path}")
+
+    @cli.command("measure-repeatability")
+    def repeatability_command(
+        dataset: Annotated[
+            RepeatabilityDataset, typer.Option("--dataset", help="ptbxl, ludb or challenge.")
+        ],
+        data_dir: Annotated[
+            Path,
+            typer.Option("--data-dir",
+                         help="Folder holding the dataset folder (or the dataset folder itself)."),
+        ],
+        role: Annotated[
+            RoleChoice, typer.Option("--role", help="Records of this fine-tuning role.")
+        ] = RoleChoice.train,
+        fs_hz: Annotated[
+            float, typer.Option("--fs", min=50.0, max=2000.0, help="The second rate (Hz).")
+        ] = 250.0,
+        workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
+    ) -> None:
+        """Measure each record as recorded and resampled to --fs; print how far concepts move."""
+        from models.data.base import DatasetRootError
+        from models.data.registry import default_root
+        from models.ecg.repeatability import records_of_role, resampling_repeatability
+
+        below = default_root(dataset.value, data_dir)
+        root = below if below.is_dir() else data_dir
+        try:
+            record_ids = records_of_role(dataset.value, root, role.value)
+            if not record_ids:
+                raise typer.BadParameter(f"no {role.value} record of {dataset.value} under {root}",
+                                         param_hint="--data-dir")
+            table = resampling_repeatability(dataset.value, root, record_ids, fs_hz,
+                                             workers=workers)
+        except DatasetRootError as error:
+            raise typer.BadParameter(str(error), param_hint="--data-dir") from None
+        typer.echo(
+            f"{dataset.value} {role.value} records, as recorded vs resampled to {fs_hz:g} Hz:")
+        for concept, summary in table.items():
+            typer.echo("  " + summary.line(concept))

@@ -46,9 +46,12 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   T end was found, after dropping a later group of leads ending more than 80 ms after the others
   when it holds fewer leads than they do (T–U fusion: the T wave ends at nearly the same instant
   in every lead, so such a minority followed a U wave that is the taller wave in those leads),
-  then repeatedly dropping a latest T end more than 30 ms after the next one (outlier control:
-  one noisy or mis-delineated lead cannot move it). Its *support* is the number of leads whose T end lies
-  within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence.
+  then capped at 30 ms after the third-latest lead T end (outlier control: one or two late,
+  noisy or mis-delineated leads extend it by at most 30 ms). The cap is a continuous rule: a
+  lead T end that moves by 1 ms moves the global T end by at most 1 ms (dropping a latest T end
+  more than 30 ms after the next, the rule it replaced, jumped by 30–100 ms whenever a gap
+  crossed 30 ms: :mod:`models.ecg.repeatability`). Its *support* is the number of leads whose
+  T end lies within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence.
 * **Global T peak** (for J-Tpeak, Tpeak-Tend): the T peak of the vector magnitude of the Kors
   XYZ leads (Kors JA et al., Eur Heart J 11:1083, 1990) when I, II and V1-V6 are usable, else of
   the root-mean-square of the usable leads: its most prominent hump in the T window, not merely
@@ -75,6 +78,9 @@ from models.ecg.smoothing import moving_average
 
 TEndMethod = Literal["tangent", "trapezium"]
 TEndBaseline = Literal["tp", "pr"]
+#: Times closer than this are one instant (s): the capping lead, ``reach`` before a capped global
+#: T end, supports it whatever the rounding of ``value + reach``.
+_SAME_INSTANT_S = 1e-9
 
 #: Kors regression matrix: rows X, Y, Z; columns I, II, V1…V6 (Kors JA et al. 1990).
 KORS_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -110,8 +116,9 @@ class DelineationConfig:
         biphasic_fraction: a later opposite lobe this large (relative) ends a biphasic T.
         u_wave_fraction: an earlier distinct hump this large (relative) is the T before a U.
         limb_fraction: the terminal T limb must fall below this fraction of the peak to end.
-        global_t_end_outlier_s: a latest T end this much after the next is dropped; leads within
-            it support the global T end (s).
+        global_t_end_outlier_s: the global T end lies at most this much after the lead T end
+            of rank ``global_t_end_cap_rank``; leads within it support the global T end (s).
+        global_t_end_cap_rank: the rank (latest = 1) of the lead T end that caps the global one.
         u_wave_group_gap_s: a minority of leads whose T ends all lie this much after the others'
             ended on a fused U wave and do not vote for the global T end (s).
         t_tangent_reach_s: the tangent point is the steepest point of the lightly smoothed
@@ -139,6 +146,7 @@ class DelineationConfig:
     u_wave_fraction: float = 0.4
     limb_fraction: float = 0.5
     global_t_end_outlier_s: float = 0.030
+    global_t_end_cap_rank: int = 3
     u_wave_group_gap_s: float = 0.080
     t_tangent_reach_s: float = 0.020
     beat_t_shift_s: float = 0.040
@@ -175,7 +183,7 @@ class Delineation:
         leads: per usable lead name, the median-beat fiducials.
         global_fiducials: QRS onset/offset across leads, global T peak and T end, earliest P
             onset / latest P offset across leads.
-        t_end_lead: the lead whose T end is the global T end (``None`` when no T end).
+        t_end_lead: the lead whose T end is nearest the global T end (``None`` when no T end).
         t_end_support: leads whose T end lies within ``global_t_end_outlier_s`` of the global
             T end (0 when none).
         t_shift_s: per detected beat, its T-wave lag against the median T wave (s; ``nan`` for
@@ -560,9 +568,10 @@ def _hump(values: np.ndarray) -> int:
 
 
 def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[float | None, str | None, int]:
-    """The latest lead T end after dropping a later minority group of leads (a U wave, see
-    :func:`_without_u_wave_group`) and then repeatedly a latest one more than
-    ``global_t_end_outlier_s`` after the next; its lead; the leads within that gap of it."""
+    """The global T end (s from R): the latest lead T end after dropping a later minority group
+    of leads (a U wave, see :func:`_without_u_wave_group`), capped at ``global_t_end_outlier_s``
+    after the lead T end of rank ``global_t_end_cap_rank`` (the last one when fewer leads); the
+    lead whose T end is nearest it; the leads within ``global_t_end_outlier_s`` of it."""
     ordered = sorted(
         ((name, f.t_end_iso_s) for name, f in leads.items() if f.t_end_iso_s is not None),
         key=lambda item: item[1],
@@ -571,10 +580,11 @@ def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) ->
     if not ordered:
         return None, None, 0
     ordered = _without_u_wave_group(ordered, config.u_wave_group_gap_s)
-    while len(ordered) >= 2 and ordered[0][1] - ordered[1][1] > config.global_t_end_outlier_s:
-        ordered = ordered[1:]
-    name, t_end = ordered[0]
-    support = sum(1 for _, value in ordered if t_end - value <= config.global_t_end_outlier_s)
+    reach = config.global_t_end_outlier_s
+    capping = ordered[min(config.global_t_end_cap_rank, len(ordered)) - 1][1]
+    t_end = min(ordered[0][1], capping + reach)
+    name = min(ordered, key=lambda item: abs(item[1] - t_end))[0]
+    support = sum(1 for _, value in ordered if abs(value - t_end) <= reach + _SAME_INSTANT_S)
     return t_end, name, support
 
 
