@@ -45,7 +45,7 @@ from models.data.cache import (
     to_store_layout,
 )
 from models.data.paths import default_data_dir
-from models.data.registry import default_root, open_dataset
+from models.data.registry import default_root, open_record_dataset
 from models.data.splits import SPLIT_RULE, record_role
 from models.ecg.record import Ecg
 
@@ -239,9 +239,8 @@ def _window_item(
 
 @functools.lru_cache(maxsize=8)
 def _reader(dataset: str, root: str) -> RecordDataset:
-    opened = open_dataset(dataset, root)
-    assert isinstance(opened, RecordDataset)
-    return opened
+    """The record loader of ``dataset`` at ``root``, opened once per worker process."""
+    return open_record_dataset(dataset, root)
 
 
 def _record_items(task: tuple[str, str, str, StoreLayout]) -> list[dict[str, Any]]:

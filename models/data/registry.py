@@ -95,3 +95,18 @@ def open_dataset(name: str, root: Path | str, training_fs_hz: float | None = Non
     if training_fs_hz is not None and issubclass(loader, RecordDataset):
         return loader.for_training_rate(root, training_fs_hz)
     return loader(root)  # type: ignore[call-arg]
+
+
+def open_record_dataset(name: str, root: Path | str) -> RecordDataset:
+    """Open ``name`` from ``root`` as a dataset of whole records (every registered loader of
+    12-lead or annotated records is one).
+
+    Raises:
+        KeyError: for an unknown name.
+        TypeError: when the loader serves no whole records.
+        DatasetRootError: when the folder lacks what the loader needs.
+    """
+    opened = open_dataset(name, root)
+    if not isinstance(opened, RecordDataset):
+        raise TypeError(f"{name} is not a dataset of whole records")
+    return opened

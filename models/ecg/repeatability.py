@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal
 
-from models.data.base import RecordDataset
-from models.data.registry import open_dataset
+from models.data.registry import open_record_dataset
 from models.data.splits import record_role
 from models.ecg.errors import EcgInputError
 from models.ecg.measure import measure
@@ -103,15 +102,9 @@ def agreement(pairs: np.ndarray) -> Agreement:
                      float(p90), float(p95), float(absolute.max()), r)
 
 
-def _reader(dataset: str, root: Path) -> RecordDataset:
-    reader = open_dataset(dataset, root)
-    assert isinstance(reader, RecordDataset)
-    return reader
-
-
 def records_of_role(dataset: str, root: Path, role: str) -> list[str]:
     """The record ids of ``dataset`` under ``root`` whose fine-tuning role is ``role``."""
-    reader = _reader(dataset, root)
+    reader = open_record_dataset(dataset, root)
     folds = reader.index["strat_fold"] if dataset == "ptbxl" else None
     return [
         record_id for record_id in reader.record_ids()
@@ -123,7 +116,7 @@ def _record_pairs(task: tuple[str, str, str, float, tuple[str, ...]]) -> np.ndar
     """One record's paired values (runs in a worker process); ``None`` when it is unreadable."""
     dataset, root, record_id, fs_hz, concepts = task
     try:
-        ecg = _reader(dataset, Path(root)).load(record_id).ecg
+        ecg = open_record_dataset(dataset, root).load(record_id).ecg
     except EcgInputError:
         return None
     return paired_values(ecg, fs_hz, concepts)

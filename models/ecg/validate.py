@@ -67,7 +67,7 @@ from typing import Literal
 import numpy as np
 
 from models.data.base import DatasetRecord, RecordDataset
-from models.data.registry import open_dataset
+from models.data.registry import open_record_dataset
 from models.data.wfdb_annotated import ALL_LEADS, AnnotatedWave
 from models.ecg.anchors import (
     NEUROKIT_METHODS,
@@ -474,9 +474,7 @@ def _reader(dataset: DatasetName, root: Path) -> RecordDataset:
     """The loader of a fiducial-annotated dataset for the folder ``root`` (checked)."""
     if dataset not in ("ludb", "qtdb"):
         raise ValueError(f"unknown dataset {dataset!r}; choose ludb or qtdb")
-    reader = open_dataset(dataset, root)
-    assert isinstance(reader, RecordDataset)
-    return reader
+    return open_record_dataset(dataset, root)
 
 
 def bland_altman(pairs: Iterable[tuple[float, float]]) -> dict[str, float | int | None]:

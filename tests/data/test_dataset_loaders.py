@@ -17,7 +17,7 @@ from models.data.ecgrdvq import Ecgrdvq, leave_one_subject_out
 from models.data.ludb import Ludb
 from models.data.ptbxl import PtbXl, fold_split, ptbxl_age
 from models.data.qtdb import Qtdb
-from models.data.registry import dataset_names, open_dataset
+from models.data.registry import dataset_names, open_dataset, open_record_dataset
 from models.data.wfdb_annotated import ALL_LEADS
 from models.ecg.record import STANDARD_LEADS
 
@@ -286,6 +286,13 @@ def test_registry_names_and_unknown_name(ptbxl_root: Path) -> None:
     with pytest.raises(KeyError, match="known: ptbxl"):
         open_dataset("mitbih", ptbxl_root)
     assert open_dataset("ptbxl", ptbxl_root, training_fs_hz=100).sampling_rate_hz == 100
+
+
+def test_open_record_dataset_refuses_a_table_of_measurements(ludb_root: Path,
+                                                               ecgrdvq_root: Path) -> None:
+    assert isinstance(open_record_dataset("ludb", ludb_root), Ludb)
+    with pytest.raises(TypeError, match="ecgrdvq is not a dataset of whole records"):
+        open_record_dataset("ecgrdvq", ecgrdvq_root)
 
 
 def test_subset_keeps_order_labels_and_loader(ptbxl: PtbXl) -> None:
