@@ -457,8 +457,8 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="Global QT (CSE definition) on the median beat: the earliest QRS onset over the "
         "leads (multi-lead spatial velocity) → the latest T end over the leads (each lead's "
         "tangent to the isoelectric level; at most 30 ms after the third-latest, so one or two "
-        "noisy leads cannot carry it further). Low-confidence when the T end rests on ≤ 2 leads or QTcF is outside "
-        "300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
+        "noisy leads cannot carry it further). Low-confidence when the T end rests on ≤ 2 "
+        "leads or QTcF is outside 300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
         normal_low=350,
         normal_high=440,
         range_at_60_bpm=True,

@@ -23,7 +23,6 @@ cardiologists' where they exist, derived concepts re-derived from it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from models.concepts import REGISTRY, concept_names, rederive
-from models.data.base import DatasetRecord, RecordDataset
+from models.data.base import DatasetRecord
 from models.data.cache import (
     StoreLayout,
     _parallel_map,
@@ -45,7 +44,7 @@ from models.data.cache import (
     to_store_layout,
 )
 from models.data.paths import default_data_dir
-from models.data.registry import default_root, open_record_dataset
+from models.data.registry import cached_record_dataset, default_root
 from models.data.splits import SPLIT_RULE, record_role
 from models.ecg.record import Ecg
 
@@ -237,19 +236,13 @@ def _window_item(
     }
 
 
-@functools.lru_cache(maxsize=8)
-def _reader(dataset: str, root: str) -> RecordDataset:
-    """The record loader of ``dataset`` at ``root``, opened once per worker process."""
-    return open_record_dataset(dataset, root)
-
-
 def _record_items(task: tuple[str, str, str, StoreLayout]) -> list[dict[str, Any]]:
     """Every window of one record (runs in a worker process); unreadable records give none."""
     from models.ecg.errors import EcgInputError
     from models.ecg.validate import segments
 
     dataset, root, record_id, layout = task
-    reader = _reader(dataset, root)
+    reader = cached_record_dataset(dataset, root)
     try:
         record = reader.load(record_id)
     except EcgInputError:
@@ -302,7 +295,7 @@ def build_real_set(
     tasks = []
     for dataset in datasets:
         root = default_root(dataset, data_dir)
-        reader = _reader(dataset, str(root))
+        reader = cached_record_dataset(dataset, str(root))
         tasks += [(dataset, str(root), record_id, layout) for record_id in reader.record_ids()]
     items = [
         item

@@ -5,6 +5,7 @@ Loaders are imported only when opened, so listing the names costs nothing.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +111,10 @@ def open_record_dataset(name: str, root: Path | str) -> RecordDataset:
     if not isinstance(opened, RecordDataset):
         raise TypeError(f"{name} is not a dataset of whole records")
     return opened
+
+
+@functools.lru_cache(maxsize=8)
+def cached_record_dataset(name: str, root: str) -> RecordDataset:
+    """:func:`open_record_dataset`, opened once per process for each ``(name, root)``: worker
+    tasks that each load one record reuse the loader (and its index) instead of reading it again."""
+    return open_record_dataset(name, root)

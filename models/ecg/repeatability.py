@@ -21,16 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 
-from models.data.registry import open_record_dataset
+from models.data.registry import cached_record_dataset, open_record_dataset
 from models.data.splits import record_role
 from models.ecg.errors import EcgInputError
 from models.ecg.measure import measure
+from models.ecg.preprocess import resample
 from models.ecg.record import Ecg
 
 #: Concepts compared by default (ms).
@@ -71,12 +70,9 @@ class Agreement:
 
 
 def resampled(ecg: Ecg, fs_hz: float) -> Ecg:
-    """``ecg`` resampled to ``fs_hz`` (Hz) by ``scipy.signal.resample_poly`` (same leads, same
-    duration, same demographics)."""
-    ratio = Fraction(fs_hz / ecg.fs_hz).limit_denominator(1000)
-    signal = scipy.signal.resample_poly(ecg.signal_mv, ratio.numerator, ratio.denominator, axis=1)
-    return Ecg(signal.astype(np.float32), fs_hz, ecg.lead_names, ecg.age_years, ecg.sex,
-               ecg.source_format)
+    """``ecg`` resampled to ``fs_hz`` (Hz) by the pipeline's polyphase :func:`resample` (same
+    leads, same duration, same demographics)."""
+    return ecg.with_signal(resample(ecg.signal_mv, ecg.fs_hz, fs_hz).astype(np.float32), fs_hz)
 
 
 def paired_values(ecg: Ecg, fs_hz: float, concepts: Sequence[str]) -> np.ndarray:
@@ -116,7 +112,7 @@ def _record_pairs(task: tuple[str, str, str, float, tuple[str, ...]]) -> np.ndar
     """One record's paired values (runs in a worker process); ``None`` when it is unreadable."""
     dataset, root, record_id, fs_hz, concepts = task
     try:
-        ecg = open_record_dataset(dataset, root).load(record_id).ecg
+        ecg = cached_record_dataset(dataset, root).load(record_id).ecg
     except EcgInputError:
         return None
     return paired_values(ecg, fs_hz, concepts)
