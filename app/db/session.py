@@ -134,6 +134,8 @@ class Database:
         #: audit-chain head it was read at (:func:`app.services.predictions.prediction_state`):
         #: every write appends an audit event, so an entry read at the current head is current.
         self.states = LruCache(STATE_CACHE_ENTRIES)
+        #: Facts of this database that never change while it is open (the audit chain id).
+        self.memo: dict[str, Any] = {}
         info = {DATABASE: self}
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write_sessions = sessionmaker(

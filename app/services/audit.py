@@ -35,7 +35,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditChain, AuditEvent, Intervention
-from app.db.session import DATABASE, on_commit
+from app.db.session import DATABASE, WRITES, on_commit
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -59,8 +59,11 @@ _OPTIONAL_COLUMNS: dict[type, tuple[str, ...]] = {Intervention: ("fiducials",), 
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.
 _LOCK_KEYS: dict[type, int] = {Intervention: 71_001, AuditEvent: 71_002}
-#: ``session.info`` key: the chain id (read once per session).
+#: ``session.info`` key: the chain id of a session opened outside a :class:`Database`.
 _IDENTITY = "qtlens_chain_id"
+#: ``session.info`` key: ``(transaction, {model: (seq, hash)})``, the heads of the chains this
+#: transaction holds the lock of, as read or appended under it.
+_HEADS = "qtlens_chain_heads"
 
 
 class AuditSetupError(RuntimeError):
@@ -184,6 +187,16 @@ def chain_id(session: Session) -> str:
     return session.execute(select(AuditChain.chain_id)).scalar_one()
 
 
+def _identity(session: Session) -> str:
+    """The chain id that keys this session's appends: read once per :class:`Database` (no
+    migration or command changes it), or once per session opened outside one."""
+    database = session.info.get(DATABASE)
+    memo = database.memo if database is not None else session.info
+    if _IDENTITY not in memo:
+        memo[_IDENTITY] = chain_id(session)
+    return memo[_IDENTITY]  # type: ignore[no-any-return]
+
+
 def lock_chain(session: Session, model: type) -> None:
     """Hold ``model``'s chain lock until the transaction ends.
 
@@ -194,6 +207,26 @@ def lock_chain(session: Session, model: type) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[model]})
+        _locked_heads(session).setdefault(model, None)
+
+
+def _locked_heads(session: Session) -> dict[type, tuple[int, str] | None]:
+    """The heads remembered for this transaction (model → ``(seq, hash)``, ``None`` until
+    read), one entry per chain whose lock the transaction holds; a new transaction starts
+    empty."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_HEADS)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_HEADS] = (transaction, {})
+    return kept[1]  # type: ignore[no-any-return]
+
+
+def _holds_lock(session: Session, model: type) -> bool:
+    """Whether this transaction holds ``model``'s chain lock: a write transaction on SQLite
+    (``BEGIN IMMEDIATE``), else once :func:`lock_chain` took it."""
+    if session.info.get(WRITES) and session.get_bind().dialect.name == "sqlite":
+        return True
+    return model in _locked_heads(session)
 
 
 def version(session: Session) -> tuple[int, str]:
@@ -205,11 +238,19 @@ def version(session: Session) -> tuple[int, str]:
 
 
 def _head(session: Session, model: type) -> tuple[int, str]:
-    """``(seq, hash)`` of the chain's last row, ``(0, GENESIS_HASH)`` when it is empty."""
+    """``(seq, hash)`` of the chain's last row, ``(0, GENESIS_HASH)`` when it is empty. Under
+    the chain's lock no other writer can move it, so it is read once per transaction and then
+    kept as this transaction appends."""
+    locked = _holds_lock(session, model)
+    if locked and (kept := _locked_heads(session).get(model)) is not None:
+        return kept
     last = session.execute(
         select(model.seq, model.hash).order_by(model.id.desc()).limit(1)
     ).one_or_none()
-    return (last.seq, last.hash) if last is not None else (0, GENESIS_HASH)
+    head = (last.seq, last.hash) if last is not None else (0, GENESIS_HASH)
+    if locked:
+        _locked_heads(session)[model] = head
+    return head
 
 
 def append(session: Session, row: Intervention | AuditEvent) -> Intervention | AuditEvent:
@@ -221,13 +262,12 @@ def append(session: Session, row: Intervention | AuditEvent) -> Intervention | A
     seal = seal_of(session)
     lock_chain(session, model)
     last_seq, last_hash = _head(session, model)
-    if _IDENTITY not in session.info:
-        session.info[_IDENTITY] = chain_id(session)
     row.seq = last_seq + 1
     row.prev_hash = last_hash
-    row.hash = row_hash(seal.key, session.info[_IDENTITY], row.prev_hash, row)
+    row.hash = row_hash(seal.key, _identity(session), row.prev_hash, row)
     session.add(row)
     session.flush()
+    _locked_heads(session)[model] = (row.seq, row.hash)  # the lock is held: taken above
     on_commit(session, "audit checkpoint", (model.__tablename__, row.seq, row.hash),
               _checkpoint_appended)
     return row
@@ -238,7 +278,7 @@ def _checkpoint_appended(session: Session, appended: list[tuple[str, int, str]])
     write (never before the commit: a rolled-back append must leave no checkpoint)."""
     heads = {table: (seq, head) for table, seq, head in appended}
     seal = seal_of(session)
-    write_checkpoint_lines(seal, seal.checkpoint_file, session.info[_IDENTITY], heads)
+    write_checkpoint_lines(seal, seal.checkpoint_file, _identity(session), heads)
 
 
 def record_event(
@@ -280,8 +320,12 @@ def write_checkpoint_lines(seal: AuditSeal, path: Path, identity: str,
 
 
 def _append(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileNotFoundError:  # its folder is gone (made at start-up): make it again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, flags, 0o600)
     try:
         os.write(descriptor, data)
         os.fsync(descriptor)

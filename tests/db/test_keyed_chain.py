@@ -252,3 +252,44 @@ def test_a_deleted_chain_id_is_detected(logged, monkeypatch: pytest.MonkeyPatch)
             session.execute(sa.text("ALTER TABLE audit_chain DISABLE TRIGGER USER"))
         session.execute(sa.text("DELETE FROM audit_chain"))
     _assert_tampered(db.url, monkeypatch, "0 chain ids where there must be one")
+
+
+def _head_reads(db: Database) -> list[str]:
+    """Collect the chain-head queries ``db`` runs from now on (``ORDER BY … id DESC``)."""
+    statements: list[str] = []
+
+    @sa.event.listens_for(db.engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "DESC" in statement and "seq" in statement:
+            statements.append(statement)
+
+    return statements
+
+
+def test_a_locked_transaction_reads_each_chain_head_once(logged, monkeypatch) -> None:
+    db, user_id, prediction_id = logged
+    reads = _head_reads(db)
+    with db.write() as session:
+        audit.lock_chain(session, Intervention)
+        assert audit.version(session)[0] >= 0  # the audit-event head, read under the lock
+        for n in range(3):
+            audit.append(session, _intervention(user_id, prediction_id, 500.0 + n))
+            audit.record_event(session, "test", user_id, n=n)
+    # One read per chain: the appends keep the heads they make. On PostgreSQL the version was
+    # read before the audit chain's lock was taken, so its append reads that head once more.
+    assert len(reads) == (2 if db.is_sqlite else 3), reads
+    code, output = _verify(db.url, monkeypatch)
+    assert code == 0 and f"interventions: {ROWS + 3} rows, OK" in output, output
+
+
+def test_a_rolled_back_append_leaves_no_remembered_head(logged, monkeypatch) -> None:
+    db, user_id, prediction_id = logged
+    with db._write_sessions() as session:  # one session, two transactions
+        with session.begin():
+            audit.lock_chain(session, Intervention)
+            audit.append(session, _intervention(user_id, prediction_id, 600.0))
+            session.rollback()
+        with session.begin():
+            audit.append(session, _intervention(user_id, prediction_id, 601.0))
+    code, output = _verify(db.url, monkeypatch)
+    assert code == 0 and f"interventions: {ROWS + 1} rows, OK" in output, output
