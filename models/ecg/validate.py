@@ -67,7 +67,7 @@ from typing import Literal
 import numpy as np
 
 from models.data.base import DatasetRecord, RecordDataset
-from models.data.registry import open_record_dataset
+from models.data.registry import cached_record_dataset, open_record_dataset
 from models.data.wfdb_annotated import ALL_LEADS, AnnotatedWave
 from models.ecg.anchors import (
     NEUROKIT_METHODS,
@@ -461,7 +461,7 @@ def segments(record: DatasetRecord, window_s: float = QTDB_WINDOW_S) -> list[Seg
 def evaluate_record(dataset: DatasetName, root: str, record_id: str, anchors: Anchors) -> list[ScopeResult]:
     """Every scope result of one record, tagged with its id and part (picklable: runs in a
     worker process)."""
-    record = _reader(dataset, Path(root)).load(record_id)
+    record = _reader(dataset, Path(root), cached=True).load(record_id)
     part = record_part(dataset, record_id)
     return [
         replace(result, record_id=record_id, part=part)
@@ -470,11 +470,14 @@ def evaluate_record(dataset: DatasetName, root: str, record_id: str, anchors: An
     ]
 
 
-def _reader(dataset: DatasetName, root: Path) -> RecordDataset:
-    """The loader of a fiducial-annotated dataset for the folder ``root`` (checked)."""
+def _reader(dataset: DatasetName, root: Path, cached: bool = False) -> RecordDataset:
+    """The loader of a fiducial-annotated dataset for the folder ``root`` (checked); ``cached``:
+    opened once per process (:func:`~models.data.registry.cached_record_dataset`), for worker
+    tasks that each load one record."""
     if dataset not in ("ludb", "qtdb"):
         raise ValueError(f"unknown dataset {dataset!r}; choose ludb or qtdb")
-    return open_record_dataset(dataset, root)
+    return (cached_record_dataset(dataset, str(root)) if cached
+            else open_record_dataset(dataset, root))
 
 
 def bland_altman(pairs: Iterable[tuple[float, float]]) -> dict[str, float | int | None]:
