@@ -185,7 +185,7 @@ def _knots(measurements: Any, duration_s: float) -> np.ndarray:
     """``[MAX_BEATS, 3]`` J, T end and next P onset (s) of each beat of the median beat whose
     stretch stays inside the window (NaN padded)."""
     knots = np.full((MAX_BEATS, len(KNOT_COLUMNS)), np.nan, dtype=np.float32)
-    rows = measurements.lead_beat_fiducials(None)
+    rows = measurements.lead_beat_fiducials(None, median_only=True)
     kept = 0
     for i, row in enumerate(rows):
         j, t_end = row.get("qrs_offset_s"), row.get("t_end_s")

@@ -59,14 +59,18 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   be the window's first sample on a curve still falling; PTB-XL train and tune records).
 * **Per beat**: every beat in the median beat gets the median's fiducials placed on its own R;
   its T peak and T end also move by the lag (± 40 ms) that best matches its T wave to the median
-  T wave, so beat-to-beat repolarisation changes (QTc variability) are tracked.
+  T wave, so beat-to-beat repolarisation changes (QTc variability) are tracked. A beat left out
+  of the median beat (premature or of another QRS shape: an ectopic beat) is delineated on its
+  own window by the same rules (:func:`delineate_alone`), from QRS onset to T end: its P wave,
+  when it has one, is often hidden in the T wave before it, so none is marked. These marks are
+  drawn on the record; no concept is measured from them.
 
 All median-beat times are in seconds relative to the beat's R fiducial.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -251,6 +255,40 @@ def delineate_beats(
     )
     shifts = _t_shifts(beats, lead_names, leads, global_fiducials, config)
     return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve, support)
+
+
+def delineate_alone(
+    beats: Beats,
+    lead_names: tuple[str, ...],
+    usable: np.ndarray,
+    config: DelineationConfig | None = None,
+) -> dict[int, Delineation]:
+    """Delineate every beat left out of the median beat whose window lies inside the record, each
+    on its own window as if it were a median beat of one beat (the noise rules then judge that
+    single beat), without its P wave.
+
+    Returns:
+        Beat index (into ``beats.r_samples``) → its delineation; fiducials in s from its R.
+    """
+    alone: dict[int, Delineation] = {}
+    windowed = np.flatnonzero(beats.windowed)
+    for position, index in enumerate(windowed):
+        if beats.used[index]:
+            continue
+        window = beats.windows_mv[position]
+        single = replace(beats, r_samples=beats.r_samples[index : index + 1],
+                         windowed=np.ones(1, dtype=bool), used=np.ones(1, dtype=bool),
+                         windows_mv=window[np.newaxis], median_mv=window)
+        found = delineate_beats(single, lead_names, usable, config)
+        alone[int(index)] = replace(
+            found, leads={name: _without_p(f) for name, f in found.leads.items()},
+            global_fiducials=_without_p(found.global_fiducials))
+    return alone
+
+
+def _without_p(fiducials: WaveFiducials) -> WaveFiducials:
+    """``fiducials`` without the P wave's marks."""
+    return replace(fiducials, p_onset_s=None, p_peak_s=None, p_offset_s=None, p_amplitude_mv=None)
 
 
 def _seconds(index: float | None, r_index: int, fs: float) -> float | None:

@@ -41,7 +41,13 @@ import numpy as np
 from models.concepts import REGISTRY, Flag, FlagLevel, derivation_order, get_concept, rederive
 from models.ecg.beats import BeatConfig, Beats, build_beats, detect_r_peaks, reference_lead
 from models.ecg.concept_measures import MeasureContext, Unavailable
-from models.ecg.delineate import Delineation, DelineationConfig, WaveFiducials, delineate_beats
+from models.ecg.delineate import (
+    Delineation,
+    DelineationConfig,
+    WaveFiducials,
+    delineate_alone,
+    delineate_beats,
+)
 from models.ecg.preprocess import (
     DEFAULT_MIN_SQI,
     LeadCheck,
@@ -114,6 +120,8 @@ class Analysis:
         delineation: fiducials (``None`` when the record could not be analysed).
         record_reason: why nothing can be measured (``None`` when it can).
         rhythm_reason: why RR-based corrections are off (``None`` for a regular rhythm).
+        alone: beats left out of the median beat, each delineated on its own window (beat
+            index → :func:`~models.ecg.delineate.delineate_alone`); drawn, never measured.
     """
 
     fs_hz: float
@@ -125,6 +133,7 @@ class Analysis:
     delineation: Delineation | None
     record_reason: str | None
     rhythm_reason: str | None
+    alone: dict[int, Delineation] = field(default_factory=dict)
 
     def context(self) -> MeasureContext:
         """The view the concept functions read."""
@@ -171,8 +180,10 @@ class MedianBeatTrace:
 class BeatMarks:
     """Fiducials of one beat on the full record (s from the first sample; ``None`` = not placed).
 
-    Only beats that went into the median beat get QRS onset, T peak and T end; ``t_shift_s`` is
-    the beat's T-wave lag against the median T wave.
+    A beat in the median beat gets the median's QRS onset, T peak and T end, its T peak and T end
+    moved by ``t_shift_s`` (its T-wave lag against the median T wave). A beat left out of it (an
+    ectopic or premature beat) gets the marks of its own delineation, ``alone`` (s from its R;
+    ``None`` when its window does not fit in the record).
     """
 
     r_peak_s: float
@@ -181,6 +192,7 @@ class BeatMarks:
     t_peak_s: float | None = None
     t_end_s: float | None = None
     t_shift_s: float | None = None
+    alone: Delineation | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -224,20 +236,26 @@ class Measurements:
         """All values by concept name, registry order."""
         return {name: entry.value for name, entry in self.concepts.items()}
 
-    def lead_beat_fiducials(self, lead: str | None = None) -> list[dict[str, float | None]]:
+    def lead_beat_fiducials(self, lead: str | None = None,
+                            median_only: bool = False) -> list[dict[str, float | None]]:
         """Per detected beat, the fiducials of ``lead`` (``None`` = global) placed on the beat's R
-        (s from the first sample; T peak and T end follow the beat's T lag). Beats outside the
-        median beat, and a lead that was not delineated, get ``None`` fiducials."""
-        source = self.global_fiducials if lead is None else (
+        (s from the first sample). A beat in the median beat gets the median's (T peak and T end
+        follow the beat's T lag); a beat left out of it its own delineation's, unless
+        ``median_only``; a lead that was not delineated gets ``None`` fiducials."""
+        median = self.global_fiducials if lead is None else (
             self.median_beats[lead].fiducials if lead in self.median_beats else None
         )
         rows: list[dict[str, float | None]] = []
         for beat in self.beats:
             row: dict[str, float | None] = {"r_peak_s": beat.r_peak_s}
+            if beat.in_median:
+                source, shift = median, beat.t_shift_s or 0.0
+            else:
+                source, shift = None if median_only else _alone_fiducials(beat, lead), 0.0
             for name in FIDUCIAL_FIELDS:
-                offset = None if source is None or not beat.in_median else getattr(source, name)
-                shift = (beat.t_shift_s or 0.0) if name in _T_FIELDS else 0.0
-                row[name] = None if offset is None else beat.r_peak_s + offset + shift
+                offset = None if source is None else getattr(source, name)
+                row[name] = None if offset is None else (
+                    beat.r_peak_s + offset + (shift if name in _T_FIELDS else 0.0))
             rows.append(row)
         return rows
 
@@ -360,7 +378,8 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
         )
     delineation = delineate_beats(beats, names, usable, config.delineation)
     return Analysis(
-        fs, filtered, names, tuple(checks), sqi, beats, delineation, None, _rhythm_reason(beats, config)
+        fs, filtered, names, tuple(checks), sqi, beats, delineation, None,
+        _rhythm_reason(beats, config), delineate_alone(beats, names, usable, config.delineation),
     )
 
 
@@ -566,6 +585,27 @@ def _median_traces(analysis: Analysis) -> dict[str, MedianBeatTrace]:
     }
 
 
+def _alone_fiducials(beat: BeatMarks, lead: str | None) -> WaveFiducials | None:
+    """A beat's own fiducials in ``lead`` (``None`` = global), when it was delineated alone."""
+    if beat.alone is None:
+        return None
+    return beat.alone.global_fiducials if lead is None else beat.alone.leads.get(lead)
+
+
+def _alone_marks(r_s: float, alone: Delineation | None) -> BeatMarks:
+    """The marks of a beat left out of the median beat (R at ``r_s`` s): its own delineation's,
+    when it has one."""
+    if alone is None:
+        return BeatMarks(r_peak_s=r_s, in_median=False)
+    own = alone.global_fiducials
+    return BeatMarks(
+        r_peak_s=r_s, in_median=False, alone=alone,
+        qrs_onset_s=None if own.qrs_onset_s is None else r_s + own.qrs_onset_s,
+        t_peak_s=None if own.t_peak_s is None else r_s + own.t_peak_s,
+        t_end_s=None if own.t_end_s is None else r_s + own.t_end_s,
+    )
+
+
 def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
     beats, delineation = analysis.beats, analysis.delineation
     if beats is None:
@@ -575,7 +615,7 @@ def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
         r_s = float(r_sample / beats.fs_hz)
         in_median = bool(beats.used[index]) and delineation is not None
         if not in_median or delineation is None:
-            marks.append(BeatMarks(r_peak_s=r_s, in_median=False))
+            marks.append(_alone_marks(r_s, analysis.alone.get(index)))
             continue
         fiducials = delineation.global_fiducials
         shift = float(delineation.t_shift_s[index]) if np.isfinite(delineation.t_shift_s[index]) else 0.0

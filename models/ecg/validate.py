@@ -136,10 +136,12 @@ class Anchors:
 
 @dataclass(frozen=True)
 class ScopeBeats:
-    """One method's fiducials on the detected beats of one scope (s from the record start)."""
+    """One method's fiducials on the detected beats of one scope (s from the record start);
+    ``qt_beats``: the beats whose QT is the method's QT (``None``: every beat)."""
 
     r_peak_s: np.ndarray
     times_s: dict[str, np.ndarray]
+    qt_beats: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -250,13 +252,17 @@ def score_scope(result: ScopeResult, scores: dict[str, dict[str, FiducialScore]]
 
 
 def qt_pairs(result: ScopeResult) -> dict[str, list[tuple[float, float]]]:
-    """Per method, (reference QT, method QT) in ms for every paired beat with both marks."""
+    """Per method, (reference QT, method QT) in ms for every paired beat with both marks (for
+    QTLens, the beats of the median beat: its QT is the median beat's; a beat left out of it is
+    delineated for the record's marks, and no QT is measured on it)."""
     out: dict[str, list[tuple[float, float]]] = {}
     for method, beats in result.methods.items():
         pairs = _pairs(result.reference, beats.r_peak_s)
         for a, beat in enumerate(result.reference):
             d = pairs.get(a)
             if d is None or "QRS_on" not in beat or "T_end" not in beat:
+                continue
+            if beats.qt_beats is not None and not beats.qt_beats[d]:
                 continue
             on, end = beats.times_s["QRS_on"][d], beats.times_s["T_end"][d]
             if np.isfinite(on) and np.isfinite(end):
@@ -273,7 +279,7 @@ def _qtlens_beats(measurements: Measurements, lead: str | None, offset_s: float)
         name: np.array([np.nan if row[field] is None else row[field] for row in rows], dtype=np.float64) + offset_s
         for name, field in FIDUCIALS.items()
     }
-    return ScopeBeats(r_peak_s, times)
+    return ScopeBeats(r_peak_s, times, np.array([beat.in_median for beat in measurements.beats]))
 
 
 def combine_leads(values: np.ndarray, fiducial: str) -> float:

@@ -34,3 +34,25 @@ def irregular_rhythm(seed: int = 0) -> Ecg:
         pieces.append(beat)
         pieces.append(np.zeros((beat.shape[0], int(rr_s * fs) - beat.shape[1]), dtype=np.float32))
     return record.ecg.with_signal(np.concatenate(pieces, axis=1))
+
+
+def with_ectopic_beat(position: int = 5, seed: int = 0) -> tuple[Ecg, float, float]:
+    """Noise-free beats of one synthetic record laid end to end every second, the beat at
+    ``position`` taken from another record (QRS 140 ms, QTc 480 ms, axes turned: an ectopic
+    beat's shape). Returns the ECG and that beat's true QRS onset and T end (s from the start)."""
+    regular = SynthParams(heart_rate_bpm=60.0, rr_variability=0.0, respiratory_arrhythmia=0.0)
+    ectopic = SynthParams(heart_rate_bpm=60.0, rr_variability=0.0, respiratory_arrhythmia=0.0,
+                          qrs_ms=140.0, qtc_ms=480.0, axis_rotation_deg=(180.0, 0.0, 0.0))
+    pieces, beat_s = [], 0.9
+    truths: list[tuple[float, float]] = []
+    for index in range(10):
+        record = synthetic(ectopic if index == position else regular, seed)
+        fs = record.ecg.fs_hz
+        qrs_onset, t_end = record.truth.beat_fiducials_s[1, [1, 5]]
+        first = round((qrs_onset - 0.25) * fs)
+        pieces.append(record.ecg.signal_mv[:, first : first + int(beat_s * fs)])
+        pieces.append(np.zeros((pieces[-1].shape[0], int((1.0 - beat_s) * fs)), dtype=np.float32))
+        start_s = index * 1.0 - first / fs
+        truths.append((start_s + qrs_onset, start_s + t_end))
+    ecg = synthetic(regular, seed).ecg.with_signal(np.concatenate(pieces, axis=1))
+    return ecg, *truths[position]

@@ -11,7 +11,7 @@ from models.concepts import REGISTRY
 from models.ecg.measure import measure
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.ecg.synth import SynthParams
-from tests.measure.synthetic_ecg import irregular_rhythm, only_leads, synthetic
+from tests.measure.synthetic_ecg import irregular_rhythm, only_leads, synthetic, with_ectopic_beat
 
 FS = 500.0
 
@@ -174,3 +174,23 @@ def test_a_slope_falling_from_the_qrs_is_not_the_t_peak() -> None:
     assert result.value("tpeak_tend") == pytest.approx(params.tpeak_tend_ms, abs=15.0)
     jtpeak_truth = record.truth.median_fiducials_ms[4] - record.truth.median_fiducials_ms[2]
     assert result.value("jtpeak") == pytest.approx(jtpeak_truth, abs=15.0)
+
+
+def test_a_beat_left_out_of_the_median_beat_is_delineated_alone_and_measures_nothing() -> None:
+    """An ectopic beat (another QRS shape) is left out of the median beat; it still gets its own
+    QRS onset and T end on the record (no P wave: one would often be the T wave before it), and
+    the QT is the regular beats' (QT 410 ms at 60 bpm)."""
+    ecg, qrs_onset_s, t_end_s = with_ectopic_beat()
+    result = measure(ecg)
+    ectopic = min(result.beats, key=lambda beat: abs(beat.r_peak_s - qrs_onset_s))
+    assert not ectopic.in_median
+    assert abs(ectopic.qrs_onset_s - qrs_onset_s) <= 0.012
+    assert abs(ectopic.t_end_s - t_end_s) <= 0.012
+    index = result.beats.index(ectopic)
+    for lead in (None, "II", "V5"):
+        own = result.lead_beat_fiducials(lead)[index]
+        assert own["t_end_s"] is not None and own["p_onset_s"] is None, lead
+        assert result.lead_beat_fiducials(lead, median_only=True)[index]["t_end_s"] is None, lead
+    assert abs(result.value("qt") - 410.0) <= 5.0
+    stored = next(b for b in result.to_dict()["beats"] if b["r_peak_s"] == ectopic.r_peak_s)
+    assert stored["t_end_s"] == pytest.approx(ectopic.t_end_s, abs=1e-5) and not stored["in_median"]
