@@ -458,7 +458,9 @@ REGISTRY: tuple[Concept, ...] = (
         "leads (multi-lead spatial velocity) → the latest T end over the leads (each lead's "
         "tangent to the isoelectric level; at most 30 ms after the third-latest, so one or two "
         "noisy leads cannot carry it further). Low-confidence when the T end rests on ≤ 2 "
-        "leads or QTcF is outside 300–650 ms. Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
+        "leads, when QTcF is outside 300–650 ms, or when ≥ 3 leads end their T wave more than "
+        "80 ms before the leads the T end follows (a U wave or a biphasic T's second lobe). "
+        "Unavailable when QRS ≥ 120 ms. The lead QT (II or V5) is reported beside it.",
         normal_low=350,
         normal_high=440,
         range_at_60_bpm=True,

@@ -154,7 +154,8 @@ class ConceptOut(BaseModel):
     measured_low_confidence: str | None = Field(
         default=None,
         description="Why the measured value should be checked by eye (QT and what derives from it: T end "
-        "resting on ≤ 2 leads, or QT implausible for the heart rate); null when there is no doubt.",
+        "resting on ≤ 2 leads, QT implausible for the heart rate, or ≥ 3 leads ending their T "
+        "wave far earlier than the leads the T end follows); null when there is no doubt.",
     )
     value: float | None = Field(description="The value in force: the clinician's, else the model's.")
     overridden: bool

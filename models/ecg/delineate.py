@@ -51,7 +51,9 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   lead T end that moves by 1 ms moves the global T end by at most 1 ms (dropping a latest T end
   more than 30 ms after the next, the rule it replaced, jumped by 30–100 ms whenever a gap
   crossed 30 ms: :mod:`models.ecg.repeatability`). Its *support* is the number of leads whose
-  T end lies within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence.
+  T end lies within 30 ms of it; a global T end resting on ≤ 2 leads is low-confidence, and so
+  is one that leaves an earlier group of ≥ 3 leads ending more than 80 ms before it
+  (``t_end_split``: the later group is not a minority, so the U-wave rule did not drop it).
 * **Global T peak** (for J-Tpeak, Tpeak-Tend): the T peak of the vector magnitude of the Kors
   XYZ leads (Kors JA et al., Eur Heart J 11:1083, 1990) when I, II and V1-V6 are usable, else of
   the root-mean-square of the usable leads: its most prominent hump in the T window, not merely
@@ -193,6 +195,8 @@ class Delineation:
         t_shift_s: per detected beat, its T-wave lag against the median T wave (s; ``nan`` for
             beats outside the median beat).
         global_curve_mv: the curve the global T peak was found on (Kors VM or RMS).
+        t_end_split: the leads of an earlier group of T ends that the global T end did not
+            follow (:func:`_t_end_split`; empty when the leads agree).
     """
 
     leads: dict[str, WaveFiducials]
@@ -201,6 +205,7 @@ class Delineation:
     t_shift_s: np.ndarray = field(repr=False)
     global_curve_mv: np.ndarray = field(repr=False)
     t_end_support: int = 0
+    t_end_split: tuple[str, ...] = ()
 
 
 def delineate_beats(
@@ -254,7 +259,8 @@ def delineate_beats(
         leads, global_curve, r_index, fs, rr_s, global_on, global_off, config
     )
     shifts = _t_shifts(beats, lead_names, leads, global_fiducials, config)
-    return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve, support)
+    return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve, support,
+                       _t_end_split(leads, config))
 
 
 def delineate_alone(
@@ -610,11 +616,7 @@ def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) ->
     of leads (a U wave, see :func:`_without_u_wave_group`), capped at ``global_t_end_outlier_s``
     after the lead T end of rank ``global_t_end_cap_rank`` (the last one when fewer leads); the
     lead whose T end is nearest it; the leads within ``global_t_end_outlier_s`` of it."""
-    ordered = sorted(
-        ((name, f.t_end_iso_s) for name, f in leads.items() if f.t_end_iso_s is not None),
-        key=lambda item: item[1],
-        reverse=True,
-    )
+    ordered = _lead_t_ends(leads)
     if not ordered:
         return None, None, 0
     ordered = _without_u_wave_group(ordered, config.u_wave_group_gap_s)
@@ -624,6 +626,30 @@ def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) ->
     name = min(ordered, key=lambda item: abs(item[1] - t_end))[0]
     support = sum(1 for _, value in ordered if abs(value - t_end) <= reach + _SAME_INSTANT_S)
     return t_end, name, support
+
+
+def _lead_t_ends(leads: dict[str, WaveFiducials]) -> list[tuple[str, float]]:
+    """``(lead, T end on the isoelectric level)`` of every lead with a T end, latest first."""
+    return sorted(
+        ((name, f.t_end_iso_s) for name, f in leads.items() if f.t_end_iso_s is not None),
+        key=lambda item: item[1],
+        reverse=True,
+    )
+
+
+def _t_end_split(leads: dict[str, WaveFiducials], config: DelineationConfig) -> tuple[str, ...]:
+    """The leads whose T ends form an earlier group, ending more than ``u_wave_group_gap_s``
+    before the group the global T end follows (after a later minority was dropped as a U wave,
+    :func:`_without_u_wave_group`). The heart's T wave ends at nearly the same instant in every
+    lead; two groups that far apart, the later one not a minority, mean that many leads followed
+    a later wave (a U wave, or the second lobe of a biphasic T) or that many ended early: which
+    of them is the T end needs a look at the median beat. Empty when the leads agree."""
+    gap = config.u_wave_group_gap_s
+    ordered = _without_u_wave_group(_lead_t_ends(leads), gap)
+    for index in range(len(ordered) - 1):
+        if ordered[index][1] - ordered[index + 1][1] > gap:
+            return tuple(name for name, _ in ordered[index + 1 :])
+    return ()
 
 
 def _without_u_wave_group(ordered: list[tuple[str, float]], gap_s: float) -> list[tuple[str, float]]:

@@ -21,8 +21,11 @@ definition: earliest QRS onset over the leads → latest T end over the leads, w
 criteria use: measured in lead II (V5 when lead II has no T end) from that lead's QRS onset to
 its T end by the tangent method (Postema & Wilde 2014; Schwartz PJ et al., Circulation 124:2181,
 2011). **Confidence.** The QT and everything derived from it are marked low-confidence when the
-global T end rests on ≤ 2 leads (:data:`MIN_T_END_SUPPORT`) or when the QT is implausible for the
-heart rate (QTcF outside :data:`PLAUSIBLE_QTCF_MS`); the note says why.
+global T end rests on ≤ 2 leads (:data:`MIN_T_END_SUPPORT`), when the QT is implausible for the
+heart rate (QTcF outside :data:`PLAUSIBLE_QTCF_MS`), or when at least :data:`MIN_T_END_SUPPORT`
+leads end more than 80 ms before the T end the global one follows (a U wave or the second lobe of
+a biphasic T followed in many leads, or many leads ending early:
+``Delineation.t_end_split``); the note says why.
 
 Example:
     >>> from models.ecg.measure import measure
@@ -549,6 +552,12 @@ def _qt_doubt(analysis: Analysis, qt_ms: float | None, rr_ms: float | None) -> s
     support = analysis.delineation.t_end_support
     if support < MIN_T_END_SUPPORT:
         reasons.append(f"the T end rests on {support} lead{'s' if support != 1 else ''} only")
+    early = analysis.delineation.t_end_split
+    if len(early) >= MIN_T_END_SUPPORT:
+        named = ", ".join(sorted(early, key=analysis.lead_names.index))
+        reasons.append(f"the T wave ends far earlier in {named} than in the leads the T end "
+                       "follows (a U wave, or a biphasic T's second lobe, may have been taken for "
+                       "the T wave)")
     qtcf = _qtcf_ms(qt_ms, rr_ms)
     low, high = PLAUSIBLE_QTCF_MS
     if qtcf is not None and not low <= qtcf <= high:

@@ -7,6 +7,7 @@ import pytest
 
 from models.concepts import REGISTRY, get_concept
 from models.ecg.anchors import assign_to_beats, neurokit_leads
+from models.ecg.delineate import DelineationConfig, WaveFiducials, _t_end_split
 from models.ecg.measure import MIN_T_END_SUPPORT, measure
 from models.ecg.validate import PARTS, ScopeBeats, _beat_grid, _combined, best_anchor, record_part
 from tests.measure.synthetic_ecg import only_leads, synthetic
@@ -102,3 +103,44 @@ def test_neurokit_runs_its_own_way_on_the_raw_lead() -> None:
 
 def test_registry_concept_lookup_is_unchanged() -> None:
     assert get_concept("qt").qt_definition == "global"
+
+
+def test_an_earlier_group_of_lead_t_ends_is_named_unless_it_is_a_u_wave_minority() -> None:
+    config = DelineationConfig()
+
+    def split(ends_s: dict[str, float]) -> tuple[str, ...]:
+        return _t_end_split({lead: WaveFiducials(t_end_iso_s=end) for lead, end in ends_s.items()},
+                            config)
+
+    agreeing = {"I": 0.40, "II": 0.41, "V2": 0.42, "V5": 0.40, "V6": 0.39}
+    assert split(agreeing) == ()
+    # A later minority is a U wave: dropped, and the rest agree.
+    assert split({**agreeing, "V3": 0.52}) == ()
+    # A later group as large as the earlier one is followed, and the earlier one is named.
+    late = {"aVR": 0.52, "aVF": 0.53, "V3": 0.54, "V4": 0.55, "III": 0.53}
+    assert set(split({**agreeing, **late})) == set(agreeing)
+
+
+def test_many_leads_following_a_later_wave_make_the_qt_low_confidence() -> None:
+    """A second lobe of opposite sign after the T wave in seven leads (a biphasic T or a U wave)
+    moves their T ends past 80 ms after the other five's: the QT follows the seven and says that
+    the five ended far earlier (LUDB 52 of the tuning part: QT 620 ms against the cardiologists'
+    448, its negative T waves followed by a positive wave in six leads)."""
+    record = synthetic(seed=3)
+    ecg, fs = record.ecg, record.ecg.fs_hz
+    plain = measure(ecg)
+    seconds = np.arange(ecg.n_samples) / fs
+    late = ("I", "II", "aVF", "V3", "V4", "V5", "V6")
+    signal = ecg.signal_mv.copy()
+    for t_end in record.truth.beat_fiducials_s[:, 5]:
+        lobe = np.exp(-0.5 * ((seconds - (t_end + 0.08)) / 0.035) ** 2)
+        for lead in late:
+            amplitude = plain.median_beats[lead].fiducials.t_amplitude_mv
+            signal[ecg.lead_names.index(lead)] -= 0.6 * amplitude * lobe
+    result = measure(ecg.with_signal(signal.astype(np.float32)))
+    note = result.concepts["qt"].low_confidence
+    early = [lead for lead in ecg.lead_names if lead not in late
+             and result.median_beats[lead].fiducials.t_end_s is not None]
+    assert note is not None and "far earlier in " + ", ".join(early) in note, note
+    assert result.value("qt") > plain.value("qt") + 60.0
+    assert plain.concepts["qt"].low_confidence is None
