@@ -39,6 +39,14 @@ def test_calipers_override_revert_and_suggestion(server: Server, browser, data_d
         if layout == "median":
             page.screenshot(path=str(ARTIFACTS / "e2e-median-beats.png"), full_page=True)
 
+    # LUDB 7's beat at 3.56 s is left out of the median beat: its own marks are drawn dashed
+    # (its T end at 3.91 s; the cardiologists marked 3.89), and the legend says what dashed means.
+    page.wait_for_selector("[data-testid=fiducial-legend-alone]")
+    dashed = page.evaluate("""() => document.getElementById('ecg-plot').layout.shapes
+        .filter((s) => s.name === 'fiducial-t_end_s' && s.line.dash === 'dash').map((s) => s.x0)""")
+    assert len(dashed) == 1 and 3.85 < dashed[0] < 3.95, dashed
+    page.screenshot(path=str(ARTIFACTS / "e2e-beat-left-out.png"), full_page=True)
+
     # Calipers: widen the default 400 ms box by ten 4-ms keyboard steps, use it as QT.
     page.click("[data-testid=caliper-toggle]")
     page.wait_for_selector("[data-testid=caliper-panel]:not([hidden])")

@@ -205,9 +205,12 @@ window.QTLensEcg = (function () {
       for (const [key, style] of Object.entries(FIDUCIAL_STYLE)) {
         const t = beat[key];
         if (t === null || t === undefined || t < startS + panel.t0 || t > startS + panel.t1) continue;
+        // A beat left out of the median beat (ectopic or premature) carries the marks of its
+        // own delineation: dashed, where the median beat's marks are dotted.
         shapes.push({
           type: "line", x0: t, x1: t, y0: offset - 1.2, y1: offset + 1.2, layer: "above",
-          line: { color: style.colour, width: 1, dash: "dot" }, name: `fiducial-${key}`,
+          line: { color: style.colour, width: 1, dash: beat.in_median === false ? "dash" : "dot" },
+          name: `fiducial-${key}`,
         });
       }
     }

@@ -49,7 +49,13 @@
       return el("li", {}, swatch, entry.label);
     });
     const where = layoutSelect.value === "3x4" ? "on the lead II rhythm strip" : "on every lead";
-    legendNode.replaceChildren(el("li", { class: "hint" }, `Fiducials ${where}:`), ...entries);
+    const fiducials = plottedFiducials();
+    const alone = layoutSelect.value !== "median" && fiducials && Array.isArray(fiducials.beats)
+      && fiducials.beats.some((b) => b.in_median === false && b.t_end_s !== null && b.t_end_s !== undefined);
+    const note = alone ? [el("li", { class: "hint", "data-testid": "fiducial-legend-alone" },
+      "dashed: a beat left out of the median beat (ectopic or premature), marked on its own; "
+      + "no value is measured from it")] : [];
+    legendNode.replaceChildren(el("li", { class: "hint" }, `Fiducials ${where}:`), ...entries, ...note);
   }
 
   /** The prediction's delineation with the marks in force, and a keyboard draft on top. */
