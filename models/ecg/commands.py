@@ -72,6 +72,7 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
     for lead, quality in measurements.lead_quality.items():
         if quality.status != "ok":
             typer.echo(f"  lead {lead}: {quality.reason}")
+    doubts: list[str] = []
     for name, entry in measurements.concepts.items():
         concept = get_concept(name)
         if entry.value is None:
@@ -79,8 +80,19 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
             continue
         value = _format_value(entry.value, concept.decimals, concept.is_binary)
         flag = entry.flag.level.value + (f" ({entry.flag.note})" if entry.flag.note else "")
+        if entry.low_confidence is not None:
+            if entry.low_confidence not in doubts:
+                doubts.append(entry.low_confidence)
+            flag += " " + "*" * (doubts.index(entry.low_confidence) + 1)
         shown_range = concept.normal_range_text(ecg.sex)
         typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {shown_range:<14} {flag}")
+    for number, doubt in enumerate(doubts, start=1):
+        typer.echo(f"  {'*' * number} low confidence: {doubt}")
+    lead_qt = measurements.lead_qt
+    if lead_qt is not None:
+        qtcf = lead_qt.qtc_fridericia_ms
+        typer.echo(f"  lead QT ({lead_qt.lead}, the LQTS criteria's lead): {lead_qt.qt_ms:.0f} ms"
+                   + ("" if qtcf is None else f", QTcF {qtcf:.0f} ms"))
 
 
 def _print_part(part: str, values: dict[str, object]) -> None:

@@ -53,3 +53,25 @@ def test_validate_delineation_refuses_an_unknown_method(tmp_path: Path) -> None:
         build_cli(), ["validate-delineation", "--dataset", "ludb", "--data-dir", str(tmp_path), "--methods", "magic"]
     )
     assert result.exit_code == 2 and "magic" in result.output
+
+
+def test_measure_marks_low_confidence_values_and_says_why(tmp_path: Path) -> None:
+    """Two leads only: the T end rests on two leads, so the QT and what derives from it carry a
+    star and the note, as the API and the concept panel do; the lead QT is printed beside."""
+    from tests.io import builders
+    from tests.measure.synthetic_ecg import only_leads, synthetic
+
+    ecg = only_leads(synthetic(seed=1).ecg, ("II", "V5"))
+    paths = []
+    for file in builders.wfdb_files(ecg.signal_mv, ecg.fs_hz, ecg.lead_names):
+        paths.append(tmp_path / file.name)
+        paths[-1].write_bytes(file.data)
+    result = CliRunner().invoke(build_cli(), ["measure", *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for label in ("QT interval", "QTc (Fridericia)"):
+        assert next(line for line in lines if label in line).rstrip().endswith(" *"), label
+    assert not next(line for line in lines if "Heart rate" in line).rstrip().endswith("*")
+    assert any(line.strip().startswith("* low confidence: the T end rests on 2 leads")
+               for line in lines), result.output
+    assert any("lead QT (II" in line for line in lines), result.output
