@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from models.commands.doubts import Doubts
+
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "weights" / "demo"
 
 
@@ -37,6 +39,7 @@ def _print_reading(name: str, report: dict[str, Any]) -> None:
     if report["ood"] is not None:
         warning = "UNLIKE THE TRAINING ECGs: " if report["ood"]["high"] else ""
         typer.echo(f"  {warning}{report['ood']['message']}")
+    doubts = Doubts()
     for concept_name, entry in report["concepts"].items():
         concept = get_concept(concept_name)
         if concept.is_binary:
@@ -48,11 +51,14 @@ def _print_reading(name: str, report: dict[str, Any]) -> None:
             if entry["sd"] is not None:
                 model += f" ± {entry['sd']:.{concept.decimals}f}"
             measured = _value(entry["measured"], concept.decimals, "")
+        measured += doubts.star(entry["measured_low_confidence"])
         notes = [entry["flag"]] if entry["flag"] != "normal" else []
         if entry["disagreement"]:
             notes.append(f"DISAGREE: {entry['disagreement']}")
         typer.echo(f"  {concept.label:<20} model {model:<16} measured {measured:<9} "
                    f"{concept.unit:<4} {'; '.join(notes)}".rstrip())
+    for line in doubts.lines("measured value of low confidence"):
+        typer.echo(line)
 
 
 def predict_command(

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from models.commands.doubts import Doubts
+
 _DATA_SUFFIXES = {".dat", ".mat"}
 
 
@@ -72,7 +74,7 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
     for lead, quality in measurements.lead_quality.items():
         if quality.status != "ok":
             typer.echo(f"  lead {lead}: {quality.reason}")
-    doubts: list[str] = []
+    doubts = Doubts()
     for name, entry in measurements.concepts.items():
         concept = get_concept(name)
         if entry.value is None:
@@ -80,14 +82,11 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
             continue
         value = _format_value(entry.value, concept.decimals, concept.is_binary)
         flag = entry.flag.level.value + (f" ({entry.flag.note})" if entry.flag.note else "")
-        if entry.low_confidence is not None:
-            if entry.low_confidence not in doubts:
-                doubts.append(entry.low_confidence)
-            flag += " " + "*" * (doubts.index(entry.low_confidence) + 1)
+        flag += doubts.star(entry.low_confidence)
         shown_range = concept.normal_range_text(ecg.sex)
         typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {shown_range:<14} {flag}")
-    for number, doubt in enumerate(doubts, start=1):
-        typer.echo(f"  {'*' * number} low confidence: {doubt}")
+    for line in doubts.lines("low confidence"):
+        typer.echo(line)
     lead_qt = measurements.lead_qt
     if lead_qt is not None:
         qtcf = lead_qt.qtc_fridericia_ms

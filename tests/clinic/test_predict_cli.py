@@ -46,6 +46,7 @@ def test_json_lines_carry_the_numbers_the_api_shows(two_records: list[Path], cli
             assert ours["measured"] == pytest.approx(concept["measured_value"], abs=1e-6) if (
                 concept["measured_value"] is not None) else ours["measured"] is None
             assert ours["measured_reason"] == concept["measured_reason"]
+            assert ours["measured_low_confidence"] == concept["measured_low_confidence"]
             assert ours["disagreement"] == concept["disagreement"]
             assert ours["flag"] == concept["flag"]
         for risk in api["risks"]:
@@ -85,3 +86,18 @@ def test_a_bad_bundle_is_refused_in_one_line(two_records: list[Path], tmp_path: 
     assert result.stderr.strip().splitlines() == [
         (f"error: {tmp_path} is not a complete QTLens model bundle: missing weights.safetensors, "
         "card.json, preprocessing.json, SHA256SUMS")]
+
+
+def test_the_text_form_stars_measured_values_of_low_confidence(data_dir: Path) -> None:
+    """LUDB 52: four leads end their T wave far earlier than the six the QT follows; the
+    measured QT and QTc carry a star and the reason, as the record page says it."""
+    header = data_dir / "ludb" / "data" / "52.hea"
+    result = CliRunner().invoke(build_cli(), ["predict", str(header)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for label in ("QT interval", "QTc (Fridericia)"):
+        line = next(line for line in lines if line.strip().startswith(label))
+        assert " *" in line.split("measured", 1)[1], line
+    assert "*" not in next(line for line in lines if line.strip().startswith("Heart rate"))
+    assert any(line.strip().startswith("* measured value of low confidence: the T wave ends far "
+                                       "earlier in V2, V3, V5, V6") for line in lines), lines
