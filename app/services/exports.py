@@ -162,6 +162,9 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     *(Column(f"{task.name}_in_force", pa.float64(), _risk_in_force(task.name)) for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
+    # Why the measured QT (and every value derived from it) should be checked by eye.
+    Column("measured_qt_low_confidence", pa.string(), lambda r: measured_concepts(
+        r.Prediction.measurements).get("qt", {}).get("low_confidence")),
     # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
     Column("cart_source", pa.string(),
            lambda r: (r.Record.device_measurements or {}).get("source")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -31,3 +32,9 @@ def test_qt_on_two_leads_is_shown_low_confidence_with_its_qtc(client_as, tmp_pat
     for name in ("qt", "qtc_fridericia"):
         assert "rests on 2 leads" in concepts[name]["measured_low_confidence"], concepts[name]
     assert concepts["heart_rate"]["measured_low_confidence"] is None
+    # The researcher's export says it too, beside the measured values.
+    rows = [json.loads(line) for line in client_as("researcher").get(
+        "/api/v1/exports/predictions", params={"format": "jsonl"}).text.splitlines()]
+    row = next(r for r in rows if r["prediction_id"] == created.json()["id"])
+    assert row["measured_qt_low_confidence"] == concepts["qt"]["measured_low_confidence"]
+    assert row["measured_qt"] == concepts["qt"]["measured_value"]
