@@ -555,9 +555,7 @@ def _qt_doubt(analysis: Analysis, qt_ms: float | None, rr_ms: float | None) -> s
     early = analysis.delineation.t_end_split
     if len(early) >= MIN_T_END_SUPPORT:
         named = ", ".join(sorted(early, key=analysis.lead_names.index))
-        reasons.append(f"the T wave ends far earlier in {named} than in the leads the T end "
-                       "follows (a U wave, or a biphasic T's second lobe, may have been taken for "
-                       "the T wave)")
+        reasons.append(f"{named} end their T wave far earlier (a U wave or a biphasic T?)")
     qtcf = _qtcf_ms(qt_ms, rr_ms)
     low, high = PLAUSIBLE_QTCF_MS
     if qtcf is not None and not low <= qtcf <= high:

@@ -141,6 +141,6 @@ def test_many_leads_following_a_later_wave_make_the_qt_low_confidence() -> None:
     note = result.concepts["qt"].low_confidence
     early = [lead for lead in ecg.lead_names if lead not in late
              and result.median_beats[lead].fiducials.t_end_s is not None]
-    assert note is not None and "far earlier in " + ", ".join(early) in note, note
+    assert note is not None and ", ".join(early) + " end their T wave far earlier" in note, note
     assert result.value("qt") > plain.value("qt") + 60.0
     assert plain.concepts["qt"].low_confidence is None
