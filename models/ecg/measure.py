@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -599,18 +600,16 @@ def _alone_fiducials(beat: BeatMarks, lead: str | None) -> WaveFiducials | None:
     return beat.alone.global_fiducials if lead is None else beat.alone.leads.get(lead)
 
 
-def _alone_marks(r_s: float, alone: Delineation | None) -> BeatMarks:
-    """The marks of a beat left out of the median beat (R at ``r_s`` s): its own delineation's,
-    when it has one."""
-    if alone is None:
-        return BeatMarks(r_peak_s=r_s, in_median=False)
-    own = alone.global_fiducials
-    return BeatMarks(
-        r_peak_s=r_s, in_median=False, alone=alone,
-        qrs_onset_s=None if own.qrs_onset_s is None else r_s + own.qrs_onset_s,
-        t_peak_s=None if own.t_peak_s is None else r_s + own.t_peak_s,
-        t_end_s=None if own.t_end_s is None else r_s + own.t_end_s,
-    )
+def _placed(r_s: float, fiducials: WaveFiducials, shift_s: float, in_median: bool,
+            **more: Any) -> BeatMarks:
+    """The marks of the beat whose R is at ``r_s`` s: ``fiducials`` (s from R) placed on it, its
+    T peak and T end moved by ``shift_s``."""
+    def at(offset_s: float | None, moved_s: float = 0.0) -> float | None:
+        return None if offset_s is None else r_s + offset_s + moved_s
+
+    return BeatMarks(r_peak_s=r_s, in_median=in_median, qrs_onset_s=at(fiducials.qrs_onset_s),
+                     t_peak_s=at(fiducials.t_peak_s, shift_s),
+                     t_end_s=at(fiducials.t_end_s, shift_s), **more)
 
 
 def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
@@ -620,21 +619,14 @@ def _beat_marks(analysis: Analysis) -> tuple[BeatMarks, ...]:
     marks = []
     for index, r_sample in enumerate(beats.r_samples):
         r_s = float(r_sample / beats.fs_hz)
-        in_median = bool(beats.used[index]) and delineation is not None
-        if not in_median or delineation is None:
-            marks.append(_alone_marks(r_s, analysis.alone.get(index)))
-            continue
-        fiducials = delineation.global_fiducials
-        shift = float(delineation.t_shift_s[index]) if np.isfinite(delineation.t_shift_s[index]) else 0.0
-        marks.append(
-            BeatMarks(
-                r_peak_s=r_s,
-                in_median=True,
-                qrs_onset_s=None if fiducials.qrs_onset_s is None else r_s + fiducials.qrs_onset_s,
-                t_peak_s=None if fiducials.t_peak_s is None else r_s + fiducials.t_peak_s + shift,
-                t_end_s=None if fiducials.t_end_s is None else r_s + fiducials.t_end_s + shift,
-                t_shift_s=shift,
-            )
-        )
+        alone = analysis.alone.get(index)
+        if delineation is not None and beats.used[index]:
+            lag = delineation.t_shift_s[index]
+            shift = float(lag) if np.isfinite(lag) else 0.0
+            marks.append(_placed(r_s, delineation.global_fiducials, shift, True, t_shift_s=shift))
+        elif alone is not None:  # left out of the median beat: its own delineation's marks
+            marks.append(_placed(r_s, alone.global_fiducials, 0.0, False, alone=alone))
+        else:
+            marks.append(BeatMarks(r_peak_s=r_s, in_median=False))
     return tuple(marks)
 
