@@ -132,8 +132,8 @@ def _cart_statements(row: Any) -> str | None:
     return " | ".join(statements) if statements else None
 
 
-def _measured_value(name: str) -> Callable[[Any], Any]:
-    return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get("value")
+def _measured_value(name: str, field: str = "value") -> Callable[[Any], Any]:
+    return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get(field)
 
 
 def _risk_in_force(task: str) -> Callable[[Any], Any]:
@@ -163,8 +163,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
     # Why the measured QT (and every value derived from it) should be checked by eye.
-    Column("measured_qt_low_confidence", pa.string(), lambda r: measured_concepts(
-        r.Prediction.measurements).get("qt", {}).get("low_confidence")),
+    Column("measured_qt_low_confidence", pa.string(), _measured_value("qt", "low_confidence")),
     # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
     Column("cart_source", pa.string(),
            lambda r: (r.Record.device_measurements or {}).get("source")),
