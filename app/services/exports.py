@@ -33,6 +33,7 @@ from app.services.bands import BandsInForce
 from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
+from models.ecg.measure import T_END_CONCEPTS
 from models.tasks import TASKS
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
@@ -162,8 +163,9 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     *(Column(f"{task.name}_in_force", pa.float64(), _risk_in_force(task.name)) for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
-    # Why the measured QT (and every value derived from it) should be checked by eye.
-    Column("measured_qt_low_confidence", pa.string(), _measured_value("qt", "low_confidence")),
+    # Why the measured QT, Tpeak-Tend (and every value derived from them) should be checked by eye.
+    *(Column(f"measured_{name}_low_confidence", pa.string(),
+             _measured_value(name, "low_confidence")) for name in T_END_CONCEPTS),
     # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
     Column("cart_source", pa.string(),
            lambda r: (r.Record.device_measurements or {}).get("source")),

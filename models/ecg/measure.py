@@ -20,12 +20,13 @@ definition: earliest QRS onset over the leads → latest T end over the leads, w
 (:mod:`models.ecg.delineate`). Beside it, :attr:`Measurements.lead_qt` is the QT the LQTS
 criteria use: measured in lead II (V5 when lead II has no T end) from that lead's QRS onset to
 its T end by the tangent method (Postema & Wilde 2014; Schwartz PJ et al., Circulation 124:2181,
-2011). **Confidence.** The QT and everything derived from it are marked low-confidence when the
-global T end rests on ≤ 2 leads (:data:`MIN_T_END_SUPPORT`), when the QT is implausible for the
-heart rate (QTcF outside :data:`PLAUSIBLE_QTCF_MS`), or when at least :data:`MIN_T_END_SUPPORT`
-leads end more than 80 ms before the T end the global one follows (a U wave or the second lobe of
-a biphasic T followed in many leads, or many leads ending early:
-``Delineation.t_end_split``); the note says why.
+2011). **Confidence.** Every concept measured up to the global T end (:data:`T_END_CONCEPTS`:
+the QT, Tpeak-Tend and everything derived from them) is marked low-confidence when that T end
+rests on ≤ 2 leads (:data:`MIN_T_END_SUPPORT`) or when at least :data:`MIN_T_END_SUPPORT` leads
+end more than 80 ms before the T end the global one follows (a U wave or the second lobe of a
+biphasic T followed in many leads, or many leads ending early: ``Delineation.t_end_split``); the
+QT and what derives from it also when the QT is implausible for the heart rate (QTcF outside
+:data:`PLAUSIBLE_QTCF_MS`). The note says why.
 
 Example:
     >>> from models.ecg.measure import measure
@@ -79,6 +80,8 @@ _T_FIELDS = ("t_peak_s", "t_end_s")
 _MIN_DURATION_S = 1.0
 #: A global T end supported by fewer leads than this makes the QT low-confidence.
 MIN_T_END_SUPPORT = 3
+#: The concepts measured up to the global T end: they (and what derives from them) share its doubts.
+T_END_CONCEPTS: tuple[str, ...] = ("qt", "tpeak_tend")
 #: QTcF (ms) outside this range is implausible for the heart rate: the T end was likely missed.
 PLAUSIBLE_QTCF_MS: tuple[float, float] = (300.0, 650.0)
 #: Leads the lead QT is measured in, in order of preference (LQTS criteria).
@@ -501,7 +504,9 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
         for concept in REGISTRY:
             if concept.rate_corrected and concept.name not in reasons:
                 reasons[concept.name] = analysis.rhythm_reason
-    doubt = _qt_doubt(analysis, values.get("qt") if "qt" not in reasons else None, values.get("rr"))
+    t_end_doubts = _t_end_doubts(analysis)
+    qt_doubts = t_end_doubts + _qt_doubts(values.get("qt") if "qt" not in reasons else None,
+                                          values.get("rr"))
     concepts = {}
     for concept in REGISTRY:
         value = None if concept.name in reasons else values.get(concept.name)
@@ -511,7 +516,10 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
             unit=concept.unit,
             reason=reasons.get(concept.name),
             flag=concept.flag(value, ecg.sex) if value is not None else Flag(FlagLevel.NORMAL),
-            low_confidence=doubt if value is not None and _rests_on_qt(concept.name) else None,
+            low_confidence=None if value is None else _doubt(
+                qt_doubts if _rests_on(concept.name, ("qt",))
+                else t_end_doubts if _rests_on(concept.name, T_END_CONCEPTS) else []
+            ),
         )
     return Measurements(
         concepts=concepts,
@@ -534,33 +542,44 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
     )
 
 
-def _rests_on_qt(name: str) -> bool:
-    """Whether a concept is the QT or derived from it (directly or through another)."""
-    if name == "qt":
+def _rests_on(name: str, sources: tuple[str, ...]) -> bool:
+    """Whether a concept is one of ``sources`` or derived from one (directly or through another)."""
+    if name in sources:
         return True
-    return any(_rests_on_qt(source) for source in get_concept(name).derived_from)
+    return any(_rests_on(source, sources) for source in get_concept(name).derived_from)
 
 
 def _qtcf_ms(qt_ms: float, rr_ms: float | None) -> float | None:
     return None if rr_ms is None or rr_ms <= 0 else qt_ms / (rr_ms / 1000.0) ** (1.0 / 3.0)
 
 
-def _qt_doubt(analysis: Analysis, qt_ms: float | None, rr_ms: float | None) -> str | None:
-    """Why a measured QT is low-confidence (see module doc), or ``None``."""
-    if qt_ms is None or analysis.delineation is None:
-        return None
+def _t_end_doubts(analysis: Analysis) -> list[str]:
+    """Why the global T end is low-confidence (see module doc); empty when it is not, or absent."""
+    delineation = analysis.delineation
+    if delineation is None or delineation.global_fiducials.t_end_s is None:
+        return []
     reasons = []
-    support = analysis.delineation.t_end_support
+    support = delineation.t_end_support
     if support < MIN_T_END_SUPPORT:
         reasons.append(f"the T end rests on {support} lead{'s' if support != 1 else ''} only")
-    early = analysis.delineation.t_end_split
+    early = delineation.t_end_split
     if len(early) >= MIN_T_END_SUPPORT:
         named = ", ".join(sorted(early, key=analysis.lead_names.index))
         reasons.append(f"{named} end their T wave far earlier (a U wave or a biphasic T?)")
-    qtcf = _qtcf_ms(qt_ms, rr_ms)
+    return reasons
+
+
+def _qt_doubts(qt_ms: float | None, rr_ms: float | None) -> list[str]:
+    """Why a measured QT (ms) is implausible at the RR interval ``rr_ms`` (ms); empty when not."""
+    qtcf = None if qt_ms is None else _qtcf_ms(qt_ms, rr_ms)
     low, high = PLAUSIBLE_QTCF_MS
-    if qtcf is not None and not low <= qtcf <= high:
-        reasons.append(f"QT {qt_ms:.0f} ms is implausible at this heart rate (QTcF {qtcf:.0f} ms)")
+    if qtcf is None or low <= qtcf <= high:
+        return []
+    return [f"QT {qt_ms:.0f} ms is implausible at this heart rate (QTcF {qtcf:.0f} ms)"]
+
+
+def _doubt(reasons: list[str]) -> str | None:
+    """The low-confidence note of a concept from its reasons (``None`` = no doubt)."""
     return "; ".join(reasons) + ": check the T end on the median beat" if reasons else None
 
 

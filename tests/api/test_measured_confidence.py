@@ -37,4 +37,7 @@ def test_qt_on_two_leads_is_shown_low_confidence_with_its_qtc(client_as, tmp_pat
         "/api/v1/exports/predictions", params={"format": "jsonl"}).text.splitlines()]
     row = next(r for r in rows if r["prediction_id"] == created.json()["id"])
     assert row["measured_qt_low_confidence"] == concepts["qt"]["measured_low_confidence"]
+    tpeak_tend_note = concepts["tpeak_tend"]["measured_low_confidence"]
+    assert row["measured_tpeak_tend_low_confidence"] == tpeak_tend_note
+    assert "rests on 2 leads" in row["measured_tpeak_tend_low_confidence"]
     assert row["measured_qt"] == concepts["qt"]["measured_value"]

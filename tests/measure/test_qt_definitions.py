@@ -8,7 +8,7 @@ import pytest
 from models.concepts import REGISTRY, get_concept
 from models.ecg.anchors import assign_to_beats, neurokit_leads
 from models.ecg.delineate import DelineationConfig, WaveFiducials, _t_end_split
-from models.ecg.measure import MIN_T_END_SUPPORT, measure
+from models.ecg.measure import MIN_T_END_SUPPORT, _doubt, _qt_doubts, measure
 from models.ecg.validate import PARTS, ScopeBeats, _beat_grid, _combined, best_anchor, record_part
 from tests.measure.synthetic_ecg import only_leads, synthetic
 
@@ -31,18 +31,27 @@ def test_global_qt_spans_earliest_onset_to_latest_end_and_lead_qt_is_lead_ii() -
     assert result.to_dict()["lead_qt"]["lead"] == "II"
 
 
-def test_qt_resting_on_two_leads_is_low_confidence_with_everything_derived_from_it() -> None:
+def test_a_t_end_resting_on_two_leads_makes_qt_tpeak_tend_and_their_derivations_low_confidence() -> None:
     ecg = only_leads(synthetic(seed=1).ecg, ("II", "V5"))
     result = measure(ecg)
     assert result.value("qt") is not None
     note = result.concepts["qt"].low_confidence
     assert note is not None and "rests on" in note
-    for name in ("qtc_fridericia", "qtc_bazett", "qtc_prolonged"):
+    for name in ("qtc_fridericia", "qtc_bazett", "qtc_prolonged", "tpeak_tend"):
         assert result.concepts[name].low_confidence == note
-    for name in ("heart_rate", "jtpeak", "tpeak_tend"):
+    for name in ("heart_rate", "jtpeak", "jtpeak_c"):
         assert result.concepts[name].low_confidence is None
     entries = {entry["name"]: entry for entry in result.to_dict()["concepts"]}
     assert entries["qtc_fridericia"]["low_confidence"] == note
+
+
+def test_only_the_qt_and_what_derives_from_it_carry_an_implausible_qtcf() -> None:
+    assert _qt_doubts(400.0, 1000.0) == []
+    assert _qt_doubts(None, 1000.0) == []
+    (reason,) = _qt_doubts(250.0, 1000.0)
+    assert "QTcF 250 ms" in reason
+    assert _doubt([]) is None
+    assert _doubt([reason]) == f"{reason}: check the T end on the median beat"
 
 
 def test_split_is_deterministic_disjoint_and_balanced() -> None:
