@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.concepts import DEFAULT_QTC, QTC_FORMULAS, qtc_formula
-from models.ecg.limits import IngestLimits
+from models.ecg.limits import SHORT_RECORD_S, IngestLimits
 
 #: Repository / installation root (the folder holding app/, models/, frontend/).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     min_fs_hz: float = Field(default=50.0, gt=0)
     max_fs_hz: float = Field(default=2000.0, gt=0)
     max_duration_s: float = Field(default=600.0, gt=0)
+    min_duration_s: float = Field(
+        default=SHORT_RECORD_S, ge=0,
+        description="Shortest accepted record (s): a shorter upload is refused with 422, as too "
+        "short for a median beat, its intervals and a prediction.",
+    )
     max_upload_files: int = Field(default=4, ge=1, le=16)
     keep_original_bytes: bool = Field(
         default=False,
@@ -122,6 +127,7 @@ class Settings(BaseSettings):
             min_fs_hz=self.min_fs_hz,
             max_fs_hz=self.max_fs_hz,
             max_duration_s=self.max_duration_s,
+            min_duration_s=self.min_duration_s,
             max_files=self.max_upload_files,
         )
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Records shorter than this (s) hold too few beats to measure intervals: the readers warn, and
+#: the app (``QTLENS_MIN_DURATION_S``) refuses them.
+SHORT_RECORD_S = 2.0
+
 
 @dataclass(frozen=True)
 class IngestLimits:
@@ -14,6 +18,8 @@ class IngestLimits:
         max_channels: most signal channels a header may declare.
         min_fs_hz, max_fs_hz: accepted sampling-rate range in Hz.
         max_duration_s: longest accepted record in seconds.
+        min_duration_s: shortest accepted record in seconds (0 = any: the readers then only warn
+            that a record is too short to measure intervals; the app refuses one).
         max_files: most files in one upload (a WFDB record is a header plus data files).
     """
 
@@ -22,6 +28,7 @@ class IngestLimits:
     min_fs_hz: float = 50.0
     max_fs_hz: float = 2000.0
     max_duration_s: float = 600.0
+    min_duration_s: float = 0.0
     max_files: int = 4
 
     @property

@@ -177,6 +177,16 @@ def test_bad_uploads_get_a_4xx_naming_the_problem_and_store_nothing(
                                                          ("files", ("3.dat", data[:1000], "application/octet-stream"))])
     assert truncated.status_code == 422
 
+    # One second of a 12-lead record, and HL7's 26 ms sample: too short to measure or predict.
+    one_second = clinician.post("/api/v1/records", files=[
+        ("files", ("3.hea", header.replace(b"500 5000\n", b"500 500\n", 1), "text/plain")),
+        ("files", ("3.dat", data[: 500 * 12 * 2], "application/octet-stream"))])
+    assert one_second.status_code == 422, one_second.text
+    assert "only 1.00 s long" in one_second.json()["message"]
+    aecg = (data_dir / "formats" / "aecg" / "minimum_aecg.xml").read_bytes()
+    tiny = clinician.post("/api/v1/records", files=[("files", ("min.xml", aecg, "text/xml"))])
+    assert tiny.status_code == 422 and "at least 2 s" in tiny.json()["message"], tiny.text
+
     assert _counts(app_database) == before
     assert clinician.get("/health").json()["status"] == "ok"
 

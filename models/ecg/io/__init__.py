@@ -15,7 +15,12 @@ from typing import Protocol
 
 from models.ecg.errors import EcgInputError, InputTooLarge, MalformedEcg, UnsupportedFormat
 from models.ecg.io import aecg, dicom, edf, muse, sierra, wfdb_record
-from models.ecg.io.checks import check_byte_count, check_file_count, check_upload_size
+from models.ecg.io.checks import (
+    check_byte_count,
+    check_file_count,
+    check_min_duration,
+    check_upload_size,
+)
 from models.ecg.io.upload import IngestResult, UploadedFile
 from models.ecg.limits import IngestLimits
 
@@ -78,7 +83,7 @@ def read_upload(
         InputTooLarge: too many files or bytes, or a declared signal beyond the limits (413).
         UnsupportedFormat: no reader recognises the content (415).
         MalformedEcg: a recognised format with inconsistent content, ``field`` naming the part
-            at fault (422).
+            at fault, or a record shorter than ``limits.min_duration_s`` (422).
     """
     check_upload_size(files, limits)
     for file in files:
@@ -86,7 +91,9 @@ def read_upload(
             raise MalformedEcg(f"{file.name} is empty", field=file.name)
     for reader in READERS:
         if reader.sniff(files):
-            return reader.read(files, limits)
+            result = reader.read(files, limits)
+            check_min_duration(result.ecg.duration_s, limits)
+            return result
     supported = ", ".join(reader.FORMAT for reader in READERS)
     raise UnsupportedFormat(
         f"the upload is not an ECG format QTLens reads (supported: {supported})", field="files"

@@ -24,14 +24,12 @@ from models.ecg.errors import MalformedEcg
 from models.ecg.io.deid import IdentifyingField, removed_field_names
 from models.ecg.io.device import DeviceReading
 from models.ecg.io.upload import IngestResult
+from models.ecg.limits import SHORT_RECORD_S
 from models.ecg.record import STANDARD_LEADS, Ecg, Sex, canonical_lead_name
 
 #: What a stored lead label may look like ("II", "MLII", "V4-V5", "mod.V1", "vx"); anything else
 #: (e.g. QTDB's "record 14172, signal 0") is free text that may carry identifiers, and is replaced.
 _LEAD_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]{0,23}")
-
-#: Records shorter than this (s) hold too few beats to measure intervals; they read with a warning.
-SHORT_RECORD_S = 2.0
 
 #: Peak amplitude (mV) above which the units or gains are almost certainly wrong.
 IMPLAUSIBLE_AMPLITUDE_MV = 50.0

@@ -95,6 +95,18 @@ def check_duration(duration_s: float, limits: IngestLimits, field: str) -> None:
         )
 
 
+def check_min_duration(duration_s: float, limits: IngestLimits) -> None:
+    """Refuse a record (duration in s) shorter than ``limits.min_duration_s``: too short for the
+    beats a median beat, its intervals and a prediction need."""
+    if duration_s < limits.min_duration_s:
+        raise MalformedEcg(
+            f"the record is only {duration_s:.2f} s long; QTLens needs at least "
+            f"{limits.min_duration_s:g} s of signal (several beats) to measure intervals and "
+            "predict a risk",
+            field="samples",
+        )
+
+
 def samples_for_duration(duration_s: float, fs_hz: float, limits: IngestLimits, field: str) -> int:
     """The sample count of a record declared by its duration (s), after checking that duration."""
     check_duration(duration_s, limits, field)
