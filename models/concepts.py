@@ -78,6 +78,8 @@ class Threshold:
 
     ``sex`` restricts the threshold to one sex (``None`` = everyone; when a record's sex is
     unknown, sex-specific thresholds of *both* sexes apply and the more sensitive one wins).
+    ``inclusive``: ``value`` itself crosses it (≥ / ≤, as a criterion worded "≥ 480 ms");
+    otherwise only beyond it (> / <).
     """
 
     value: float
@@ -85,11 +87,14 @@ class Threshold:
     direction: Literal["above", "below"] = "above"
     sex: Sex | None = None
     note: str = ""
+    inclusive: bool = False
 
     def crossed_by(self, value: float, sex: Sex | None) -> bool:
         """Whether ``value`` crosses this threshold for a patient of ``sex``."""
         if self.sex is not None and sex is not None and self.sex != sex:
             return False
+        if value == self.value:
+            return self.inclusive
         return value > self.value if self.direction == "above" else value < self.value
 
 
@@ -303,13 +308,20 @@ def qtc_fridericia_threshold_ms(sex: Sex | None) -> float:
     return 460.0 if sex == "female" else 450.0
 
 
-_QTC_THRESHOLDS: tuple[Threshold, ...] = (
-    Threshold(450, FlagLevel.BORDERLINE, sex="male", note="above the upper normal limit for men"),
-    Threshold(460, FlagLevel.BORDERLINE, sex="female", note="above the upper normal limit for women"),
-    Threshold(480, FlagLevel.ABNORMAL, note="≥ 480 ms scores 3 points in the Schwartz LQTS score"),
-    Threshold(500, FlagLevel.CRITICAL, note="> 500 ms: high risk of Torsade de Pointes"),
-    Threshold(340, FlagLevel.ABNORMAL, direction="below", note="short QT"),
-)
+def _qtc_thresholds(schwartz: bool) -> tuple[Threshold, ...]:
+    """The QTc cut-offs; the 480 ms one names the Schwartz score only on the formula the score
+    counts (Bazett's, ``schwartz``)."""
+    marked = ("≥ 480 ms scores 3 points in the Schwartz LQTS score" if schwartz
+              else "≥ 480 ms: markedly prolonged (the Schwartz LQTS score counts Bazett's QTc)")
+    return (
+        Threshold(450, FlagLevel.BORDERLINE, sex="male", note="above the upper normal limit for men"),
+        Threshold(460, FlagLevel.BORDERLINE, sex="female",
+                  note="above the upper normal limit for women"),
+        Threshold(480, FlagLevel.ABNORMAL, note=marked, inclusive=True),
+        Threshold(500, FlagLevel.CRITICAL, note="> 500 ms: high risk of Torsade de Pointes"),
+        Threshold(340, FlagLevel.ABNORMAL, direction="below", note="short QT"),
+    )
+
 
 _REF_QTC = (
     "Rautaharju PM et al. Circulation 119:e241 (2009)",
@@ -333,9 +345,11 @@ def _qtc(
     derive: Derivation,
     inverse: Inverse,
     reference: str,
+    schwartz: bool = False,
 ) -> Concept:
     """Every QTc formula shares inputs, thresholds and bounds; only the correction (and its
-    inverse, which back-solves QT from a typed QTc and the RR in force) differs."""
+    inverse, which back-solves QT from a typed QTc and the RR in force) differs, and the note of
+    the 480 ms cut-off, which names the Schwartz score on Bazett's (``schwartz``) alone."""
     return Concept(
         name=name,
         label=label,
@@ -345,7 +359,7 @@ def _qtc(
         how_measured=f"{formula_text} from the measured QT and median RR.",
         normal_low=350,
         normal_high=450,
-        thresholds=_QTC_THRESHOLDS,
+        thresholds=_qtc_thresholds(schwartz),
         plausible_low=_PLAUSIBLE_QTC[0],
         plausible_high=_PLAUSIBLE_QTC[1],
         derived_from=("qt", "rr"),
@@ -484,6 +498,7 @@ REGISTRY: tuple[Concept, ...] = (
         lambda v, sex: v["qt"] / _rr_s(v) ** 0.5,
         lambda v, qtc: qtc * _rr_s(v) ** 0.5,
         "Bazett HC. Heart 7:353 (1920)",
+        schwartz=True,
     ),
     _qtc(
         "qtc_fridericia",

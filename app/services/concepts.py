@@ -36,7 +36,7 @@ def concept_out(c: Concept) -> dict[str, object]:
         "plausible_high": None if c.is_binary else _bound(c.plausible_high),
         "thresholds": [
             {"value": t.value, "level": t.level.value, "direction": t.direction,
-             "sex": t.sex, "note": t.note}
+             "inclusive": t.inclusive, "sex": t.sex, "note": t.note}
             for t in c.thresholds
         ],
         "derived_from": list(c.derived_from),

@@ -67,6 +67,12 @@ def test_the_range_follows_the_sex_specific_cut_off_and_the_rate() -> None:
     assert qtc.normal_range_text(None) == "340–450 ms"  # unknown sex: the sensitive limit
     assert qtc.flag(455, "female").level is FlagLevel.NORMAL
     assert qtc.flag(455, "male").level is FlagLevel.BORDERLINE
+    # "≥ 480 ms" means 480 itself; the Schwartz score is named only where it counts: Bazett's.
+    assert qtc.flag(480, "female").level is FlagLevel.ABNORMAL
+    assert qtc.flag(479.9, "female").level is FlagLevel.BORDERLINE
+    assert qtc.flag(500, "female").level is FlagLevel.ABNORMAL  # "> 500 ms" is critical
+    assert "Schwartz LQTS score counts Bazett" in qtc.flag(480).note
+    assert get_concept("qtc_bazett").flag(480).note.endswith("in the Schwartz LQTS score")
     jtpeak_c = get_concept("jtpeak_c")  # no clinical cut-off below: the usual range flags it
     assert jtpeak_c.flag(120).level is FlagLevel.BORDERLINE
     assert jtpeak_c.flag(120).note == "below the usual range"
