@@ -164,6 +164,13 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
         assert box is not None and box["x"] + box["width"] <= 390
     assert row.locator("td").nth(1).get_attribute("data-testid") == "qtc"
     page.screenshot(path=str(ARTIFACTS / "e2e-phone-390-worklist.png"), full_page=True)
+
+    # The About page reads on a phone too: no sideways scroll, and no server file path.
+    page.goto(f"{server.base_url}/about")
+    page.wait_for_selector("[data-testid=about-model]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert str(Path.cwd()) not in page.text_content("main")
+    page.screenshot(path=str(ARTIFACTS / "e2e-phone-390-about.png"), full_page=True)
     context.close()
     assert page_problems == []
 
