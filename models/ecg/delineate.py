@@ -39,7 +39,22 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
 * **P wave**: the largest deviation (20 ms smoothing) from the chord across its search window
   (300 ms, at most 0.45 RR, before the QRS onset up to 10 ms before it) that is a true local
   extremum, kept when ≥ 0.03 mV and ≥ 4 × the median-beat noise; onset and offset are the knees
-  of its absolute deviation within 120 ms of the peak.
+  of its absolute deviation within 120 ms of the peak. The window opens no earlier than the
+  previous beat's T end: the lower quartile over the leads of each lead's T end found before any
+  P wave is known (the T window then closed by the RR interval alone), one RR earlier. At fast
+  rates (≈ 100 bpm and above) the window would otherwise reach back into the previous T wave,
+  whose falling tail, against the chord, looks like a P wave: the P onset came 60–120 ms early
+  (a PR of 210–270 ms, a first-degree AV block PTB-XL's cardiologists did not state) and, as the
+  next P onset closes the T window, cut the T wave before its end, so no QT was measured (clean
+  synthetic ECGs at 95–105 bpm with a regular rhythm: QT within 10 ms of the truth on 40 of 54
+  records before, 53 after). The lower quartile, because a lead whose T wave runs into the P wave
+  ends late.
+* **Global P onset/offset** (for PR): the earliest lead P onset and the latest lead P offset,
+  each capped at 30 ms beyond the third-earliest onset (third-latest offset) when at least three
+  leads have a P wave — the outlier control of the global T end below, so that one lead taking a
+  wiggle of the TP segment for its P onset cannot lengthen the PR. Of the 303 PTB-XL train and
+  tune records with a PR, 56 measured PR ≥ 200 ms where their cardiologists stated a first-degree
+  AV block on 7; with the P window above 51, with this cap too 37, the 7 kept.
 * **Global T end** (for the global QT, CSE definition: earliest QRS onset → latest T end over
   the leads): each lead's tangent meets the PR-segment isoelectric level (``t_end_iso_s``, the
   lead's T end itself with the default baseline); the latest of these among the leads where a
@@ -119,6 +134,11 @@ class DelineationConfig:
         min_biphasic_lobe_mv: a later opposite lobe must also be at least this large (mV).
         min_p_amplitude_mv: smaller P waves count as absent.
         p_reach_s: P onset/offset are sought this far from the P peak.
+        previous_t_end_quantile: the P window opens no earlier than this quantile over the leads
+            of the previous beat's lead T ends.
+        global_p_outlier_s: the global P onset (offset) lies at most this much before (after)
+            the lead P onset (offset) of rank ``global_p_cap_rank`` (s).
+        global_p_cap_rank: the rank (earliest onset / latest offset = 1) of the capping lead.
         biphasic_fraction: a later opposite lobe this large (relative) ends a biphasic T.
         u_wave_fraction: an earlier distinct hump this large (relative) is the T before a U.
         limb_fraction: the terminal T limb must fall below this fraction of the peak to end.
@@ -148,6 +168,9 @@ class DelineationConfig:
     min_biphasic_lobe_mv: float = 0.03
     min_p_amplitude_mv: float = 0.03
     p_reach_s: float = 0.12
+    previous_t_end_quantile: float = 0.25
+    global_p_outlier_s: float = 0.030
+    global_p_cap_rank: int = 3
     biphasic_fraction: float = 0.3
     u_wave_fraction: float = 0.4
     limb_fraction: float = 0.5
@@ -239,7 +262,12 @@ def delineate_beats(
     global_on, global_off = _qrs_bounds(spatial_velocity, r_index, fs, config)
 
     isoelectric = {row: _isoelectric_level(medians[row], global_on, fs) for row in usable_rows}
-    p_waves = {row: _p_wave(medians[row] - isoelectric[row], fs, rr_s, global_on, config) for row in usable_rows}
+    deviations = {row: medians[row] - isoelectric[row] for row in usable_rows}
+    previous_t_end = _previous_t_end(deviations, r_index, fs, rr_s, global_off, config)
+    p_waves = {
+        row: _p_wave(deviation, fs, rr_s, global_on, config, previous_t_end)
+        for row, deviation in deviations.items()
+    }
     # The T wave cannot last into the next beat's P wave (its onset: the median over the leads, as
     # a lead can take the tail of a long T wave before it for a P wave).
     p_onsets = [wave[0] for wave in p_waves.values() if wave[0] is not None]
@@ -249,7 +277,7 @@ def delineate_beats(
     leads: dict[str, WaveFiducials] = {}
     for row, slope in zip(usable_rows, slopes):
         on, off = _lead_qrs_bounds(np.abs(slope), global_on, global_off, fs, config)
-        t_wave = _t_wave(medians[row] - isoelectric[row], r_index, fs, rr_s, global_off, t_limit, config)
+        t_wave = _t_wave(deviations[row], r_index, fs, rr_s, global_off, t_limit, config)
         leads[lead_names[row]] = _lead_fiducials(
             r_index, fs, isoelectric[row], (on, off), p_waves[row], t_wave
         )
@@ -528,11 +556,41 @@ def _t_onset(smooth: np.ndarray, slope: np.ndarray, start: int, peak: int, sign:
     return float(min(max(crossing, start), steepest))
 
 
+def _previous_t_end(
+    deviations: dict[int, np.ndarray],
+    r_index: int,
+    fs: float,
+    rr_s: float,
+    qrs_off: float,
+    config: DelineationConfig,
+) -> float | None:
+    """Where the previous beat's T wave ends (sample of the median beat; may be negative): the
+    ``previous_t_end_quantile`` over the leads of each lead's T end, found with the T window
+    closed by the RR interval alone, one RR earlier; ``None`` when no lead has a T end."""
+    ends = [
+        t_end
+        for deviation in deviations.values()
+        if (t_end := _t_wave(deviation, r_index, fs, rr_s, qrs_off, None, config)[2]) is not None
+    ]
+    if not ends:
+        return None
+    return float(np.quantile(ends, config.previous_t_end_quantile)) - rr_s * fs
+
+
 def _p_wave(
-    deviation: np.ndarray, fs: float, rr_s: float, qrs_on: float, config: DelineationConfig
+    deviation: np.ndarray,
+    fs: float,
+    rr_s: float,
+    qrs_on: float,
+    config: DelineationConfig,
+    previous_t_end: float | None = None,
 ) -> tuple[float | None, float | None, float | None, float | None]:
-    """P onset, peak, offset (sample indices) and signed amplitude (mV) of one median beat."""
+    """P onset, peak, offset (sample indices) and signed amplitude (mV) of one median beat, sought
+    before the QRS onset ``qrs_on`` and after ``previous_t_end`` (the previous beat's T end) when
+    given."""
     start = int(max(0, qrs_on - min(0.30, 0.45 * rr_s) * fs))
+    if previous_t_end is not None:
+        start = max(start, int(previous_t_end))
     end = int(qrs_on - 0.01 * fs)
     if end - start < int(0.06 * fs):
         return None, None, None, None
@@ -588,9 +646,9 @@ def _global_fiducials(
     has_p = len(with_p) >= max(1, len(leads) // 3)
     t_onsets = [f.t_onset_s for f in leads.values() if f.t_onset_s is not None]
     fiducials = WaveFiducials(
-        p_onset_s=min(f.p_onset_s for f in with_p) if has_p else None,  # type: ignore[type-var]
+        p_onset_s=_global_p_bound([f.p_onset_s for f in with_p], -1.0, config) if has_p else None,
         p_peak_s=float(np.median([f.p_peak_s for f in with_p])) if has_p else None,
-        p_offset_s=max(f.p_offset_s for f in with_p) if has_p else None,  # type: ignore[type-var]
+        p_offset_s=_global_p_bound([f.p_offset_s for f in with_p], 1.0, config) if has_p else None,
         qrs_onset_s=_seconds(global_on, r_index, fs),
         qrs_offset_s=_seconds(global_off, r_index, fs),
         t_onset_s=float(np.median(t_onsets)) if t_onsets else None,
@@ -621,11 +679,30 @@ def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) ->
         return None, None, 0
     ordered = _without_u_wave_group(ordered, config.u_wave_group_gap_s)
     reach = config.global_t_end_outlier_s
-    capping = ordered[min(config.global_t_end_cap_rank, len(ordered)) - 1][1]
-    t_end = min(ordered[0][1], capping + reach)
+    t_end = _capped([value for _, value in ordered], 1.0, reach, config.global_t_end_cap_rank)
     name = min(ordered, key=lambda item: abs(item[1] - t_end))[0]
     support = sum(1 for _, value in ordered if abs(value - t_end) <= reach + _SAME_INSTANT_S)
     return t_end, name, support
+
+
+def _capped(ordered: list[float], direction: float, reach_s: float, rank: int) -> float:
+    """The most extreme of ``ordered`` (sorted from its extreme: latest first for ``direction``
+    +1, earliest first for −1), no more than ``reach_s`` beyond the value of rank ``rank`` (the
+    last one when fewer): one or two outlying leads move it by at most ``reach_s``, and a lead
+    that moves by 1 ms moves it by at most 1 ms."""
+    bound = ordered[min(rank, len(ordered)) - 1] + direction * reach_s
+    return min(ordered[0], bound) if direction > 0 else max(ordered[0], bound)
+
+
+def _global_p_bound(values: list[float], direction: float, config: DelineationConfig) -> float:
+    """The global P onset (``direction`` −1: the earliest lead P onset) or offset (+1: the
+    latest lead P offset), s from R, capped at ``global_p_outlier_s`` beyond the lead value of
+    rank ``global_p_cap_rank`` when at least that many leads have a P wave (with fewer, no lead
+    can be told to be the outlier)."""
+    ordered = sorted(values, key=lambda value: -direction * value)
+    if len(ordered) < config.global_p_cap_rank:
+        return ordered[0]
+    return _capped(ordered, direction, config.global_p_outlier_s, config.global_p_cap_rank)
 
 
 def _lead_t_ends(leads: dict[str, WaveFiducials]) -> list[tuple[str, float]]:
@@ -703,3 +780,4 @@ def _t_shifts(
         scores = np.einsum("rkw,rw->k", centred, template)
         shifts[index] = lags[int(np.argmax(scores))] / fs
     return shifts
+
