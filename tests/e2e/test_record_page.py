@@ -120,6 +120,7 @@ def test_phone_width_legend_reasons_and_no_share_button(server: Server, browser,
     box = page.evaluate("""() => { const b = document.getElementById('ecg-scroll');
         return [b.scrollWidth, b.clientWidth]; }""")
     assert box[0] > box[1]
+    assert "Scroll sideways within the box" in page.text_content("[data-testid=scale-line]")
     assert _mm_per_s(page) == pytest.approx(25.0, rel=0.02)
     # The whole 11 s record is drawn (the rhythm strip runs to its end).
     first, last = _plot_seconds(page)
@@ -187,7 +188,8 @@ def test_keyboard_path_one_lead_and_wide_screen(server: Server, browser, data_di
     box = page.evaluate("""() => { const b = document.getElementById('ecg-scroll');
         return [b.scrollWidth, b.clientWidth]; }""")
     assert box[0] <= box[1]
-    assert "Drawn at" in page.text_content("[data-testid=scale-line]")
+    scale_line = page.text_content("[data-testid=scale-line]")
+    assert "Drawn at" in scale_line and "Scroll sideways" not in scale_line  # nothing to scroll
 
     # The concept table stays inside its card; the page does not scroll sideways.
     fits = page.evaluate("""() => { const t = document.querySelector('[data-testid=concept-table]');

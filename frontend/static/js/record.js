@@ -82,10 +82,14 @@
         ? state.prediction.series.baseline_median_beats : null,
     });
     const speed = window.QTLensEcg.mmPerSecond(plotNode);
+    const box = document.getElementById("ecg-scroll");
+    // Only a box wider than its view is scrolled: say so only then.
+    const scrolls = box.scrollWidth > box.clientWidth + 1;
     document.getElementById("scale-line").textContent =
       `Drawn at ${fmt(speed, 0)} mm/s and ${fmt(speed * 0.4, 0)} mm/mV (paper: 25 mm/s, 10 mm/mV; ` +
-      "small squares 40 ms × 0.1 mV). Scroll sideways within the box for the whole record; " +
-      "drag to zoom, double-click to reset.";
+      "small squares 40 ms × 0.1 mV). " +
+      (scrolls ? "Scroll sideways within the box for the whole record; " : "") +
+      "Drag to zoom, double-click to reset.";
   }
 
   function renderRisk(prediction) {
