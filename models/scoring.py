@@ -115,9 +115,12 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
             "flag_note": flag.note,
             "disagreement": found.text if found else None,
         }
+    rate = concepts["heart_rate"]
+    heart_rate = rate["model"] if rate["model"] is not None else rate["measured"]
     risks = {
         task: {"label": get_task(task).label, "probability": risk.probability,
-               "band": risk.band.value, **read_risk(bundle.card, task, risk).to_dict()}
+               "band": risk.band.value,
+               **read_risk(bundle.card, task, risk, heart_rate).to_dict()}
         for task, risk in prediction.tasks.items()
     }
     return {

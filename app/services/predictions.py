@@ -506,7 +506,8 @@ def _risk_out(state: PredictionState, name: str, risk: TaskRisk) -> TaskRiskOut:
     """A risk in force with what the bundle's card says of its head (when the loaded bundle made
     the prediction)."""
     heads = state.bundle.task_heads if state.editable else {}
-    reading = read_risk(state.bundle.card, name, risk) if state.editable else None
+    reading = (read_risk(state.bundle.card, name, risk, state.value("heart_rate"))
+               if state.editable else None)
     return TaskRiskOut(
         task=name, label=get_task(name).label, probability=risk.probability,
         band=risk.band.value, contributions=dict(risk.contributions),

@@ -119,13 +119,16 @@ def describe_head(card: Mapping[str, Any], task: str) -> RiskReading:
     return RiskReading(head, kind, sentence, bands_set_by=set_by, band_cutoffs=cutoffs)
 
 
-def read_risk(card: Mapping[str, Any], task: str, risk: TaskRisk) -> RiskReading:
-    """:func:`describe_head` for ``risk``: a points head's sentence states its score and category.
+def read_risk(card: Mapping[str, Any], task: str, risk: TaskRisk,
+              heart_rate_bpm: float | None = None) -> RiskReading:
+    """:func:`describe_head` for ``risk``: a points head's sentence states its score and category,
+    and warns when its QTc points rest on Bazett's formula at a fast rate.
 
     Args:
         card: the bundle's model card (:attr:`models.bundle.LoadedBundle.card`).
         task: task name.
         risk: the risk (after any overrides).
+        heart_rate_bpm: the heart rate in force (bpm), when known.
     """
     head = describe_head(card, task)
     if head.kind != POINTS_KIND:
@@ -139,4 +142,20 @@ def read_risk(card: Mapping[str, Any], task: str, risk: TaskRisk) -> RiskReading
         f"long-QT syndrome in the score's published categories ({reference}); fixed published "
         "weights, nothing learned from data."
     )
+    if _bazett_overcorrects(risk, heart_rate_bpm):
+        sentence += (
+            f" At {heart_rate_bpm:.0f} bpm Bazett's formula, which the score counts, overcorrects "
+            "the QT, so its QTc points may be too many: compare the QTc (Fridericia)."
+        )
     return replace(head, sentence=sentence, points=points)
+
+
+#: Above this heart rate (bpm) Bazett's QTc overstates the QT's prolongation (Rautaharju PM et
+#: al. Circulation 119:e241 (2009); Vandenberk B et al. J Am Heart Assoc 5:e003264 (2016)).
+BAZETT_OVERCORRECTS_ABOVE_BPM = 100.0
+
+
+def _bazett_overcorrects(risk: TaskRisk, heart_rate_bpm: float | None) -> bool:
+    """Whether ``risk`` gets points from Bazett's QTc at a rate where that formula overcorrects."""
+    fast = heart_rate_bpm is not None and heart_rate_bpm > BAZETT_OVERCORRECTS_ABOVE_BPM
+    return fast and risk.contributions.get("qtc_bazett", 0.0) > 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,15 @@ def test_the_shipped_long_qt_risk_is_the_schwartz_score(demo_bundle: LoadedBundl
     reading = read_risk(demo_bundle.card, "lqts_risk", risk)
     assert reading.head == "Schwartz score (ECG items)" and reading.points == expected
     assert reading.sentence.startswith(f"Schwartz score (ECG items): {expected:g} of 5.5 points")
+    # QTc points read at a fast rate: Bazett's overcorrection is said beside the score.
+    qtc_points = replace(risk, contributions={**risk.contributions, "qtc_bazett": 3.0})
+    fast = read_risk(demo_bundle.card, "lqts_risk", qtc_points, heart_rate_bpm=141.0)
+    assert "At 141 bpm Bazett's formula" in fast.sentence and "Fridericia" in fast.sentence
+    assert "Bazett's formula" not in read_risk(demo_bundle.card, "lqts_risk", qtc_points,
+                                               heart_rate_bpm=72.0).sentence
+    no_qtc_points = replace(risk, contributions={**risk.contributions, "qtc_bazett": 0.0})
+    assert "Bazett's formula" not in read_risk(demo_bundle.card, "lqts_risk", no_qtc_points,
+                                               heart_rate_bpm=141.0).sentence
 
     # Interventions: a QTc override moves the points; a QT override moves them through QTc.
     after = intervene(demo_bundle, prediction, {"qtc_bazett": 490.0, "t_notched": 1.0})
