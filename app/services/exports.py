@@ -34,6 +34,7 @@ from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
 from models.ecg.measure import T_END_CONCEPTS
+from models.heads.points import points_from_logit
 from models.tasks import TASKS
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
@@ -141,6 +142,20 @@ def _risk_in_force(task: str) -> Callable[[Any], Any]:
     return lambda row: (row.risks_in_force or row.Prediction.risks).get(task)
 
 
+def _points(task: str, in_force: bool) -> Callable[[Any], Any]:
+    """A points head's score (e.g. Schwartz points) of the prediction, or in force after the
+    clinician's edits (from the stored probability, whose logit is the points less the centre);
+    empty for a head that gives no points."""
+    def value(row: Any) -> float | None:
+        stored = (row.Prediction.model_output.get("tasks", {}).get(task) or {}).get("points")
+        probability = row.risks_in_force.get(task) if in_force and row.risks_in_force else None
+        if stored is None or probability is None:
+            return stored
+        return points_from_logit(math.log(probability / (1.0 - probability)))
+
+    return value
+
+
 PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("prediction_id", pa.int64(), lambda r: r.Prediction.id),
     Column("created_at", pa.string(), lambda r: _iso(r.Prediction.created_at)),
@@ -161,6 +176,10 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     *(Column(task.name, pa.float64(), lambda r, t=task.name: r.Prediction.risks.get(t))
       for task in TASKS),
     *(Column(f"{task.name}_in_force", pa.float64(), _risk_in_force(task.name)) for task in TASKS),
+    # The Long-QT risk of a points head is its points; its probability column is their logistic.
+    *(Column(f"{task.name}_points", pa.float64(), _points(task.name, False)) for task in TASKS),
+    *(Column(f"{task.name}_points_in_force", pa.float64(), _points(task.name, True))
+      for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
     # Why the measured QT, Tpeak-Tend (and every value derived from them) should be checked by eye.

@@ -98,7 +98,8 @@ def test_check_next_proposes_only_what_can_be_checked_for_both_risks(edit) -> No
         assert all(" 1 points" not in s["reason"] for s in ranked)
 
 
-def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) -> None:
+def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as,
+                                                               data_dir: Path) -> None:
     clinician, record, prediction, url = edit
     assert clinician.post(f"{url}/interventions", json={"concept": "tpeak_tend", "value": 130},
                           ).status_code == 201
@@ -107,6 +108,8 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) 
     assert clinician.delete(f"{url}/interventions/tpeak_tend").status_code == 200
     page = clinician.get(url).json()
     assert clinician.post(f"/api/v1/records/{record['id']}/review").status_code == 200
+    other = clinician.post("/api/v1/records", files=ludb_files(data_dir, "5")).json()
+    assert clinician.post(f"/api/v1/records/{other['id']}/predictions").status_code == 201
     researcher = client_as("researcher")
     rows = [json.loads(line) for line in researcher.get(
         "/api/v1/exports/predictions", params={"format": "jsonl"}).text.splitlines()]
@@ -116,8 +119,13 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as) 
     for risk in page["risks"]:
         assert row[f"{risk['task']}_in_force"] == pytest.approx(risk["probability"], abs=1e-9)
         assert row[f"{risk['task']}_band_in_force"] == risk["band"]  # the page's band
+        # A points head's score is exported as points, as the page shows it (else empty).
+        assert row[f"{risk['task']}_points_in_force"] == risk["points"]
         assert row[risk["task"]] == prediction["risks"][[r["task"] for r in prediction["risks"]]
                                                         .index(risk["task"])]["probability"]
+    schwartz = next(r for r in prediction["risks"] if r["task"] == "lqts_risk")
+    assert schwartz["points"] is not None and row["lqts_risk_points"] == schwartz["points"]
+    assert row["tdp_risk_points"] is None
     for moment in (row["created_at"], row["reviewed_at"]):
         assert datetime.fromisoformat(moment).utcoffset() is not None
     events = [json.loads(line) for line in researcher.get(
