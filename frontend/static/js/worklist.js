@@ -85,7 +85,7 @@
           statusCell(r),
           el("td", {}, r.age_years ?? "–"),
           el("td", {}, r.sex ?? "–"),
-          el("td", {}, new Date(r.uploaded_at).toLocaleString()),
+          el("td", {}, when(r.uploaded_at)),
           seriesCell(r)));
       }
     } catch (error) {
