@@ -42,7 +42,14 @@ from app.services.schemas import (
 from app.services.series import series_baseline
 from app.services.users import shown_comment, shown_name
 from models.bundle import LoadedBundle
-from models.concepts import DEFAULT_QTC, REGISTRY, get_concept, is_concept, typed_target
+from models.concepts import (
+    DEFAULT_QTC,
+    REGISTRY,
+    get_concept,
+    is_concept,
+    typed_target,
+    with_typed_value,
+)
 from models.disagreement import Disagreement, disagreements
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
@@ -726,7 +733,10 @@ def edit_prediction(
         raise ValueError(f"{target_meta.label} is not overridden; nothing to revert")
     after = _checked(state, after_overrides)
     if action == "override" and concept != target:  # keep the back-solved primary in force
-        solved = after.value(target)
+        # Solved in double precision from the values in force (a typed heart rate of 60 keeps
+        # an RR of exactly 1000 ms, where the network's single precision gave 1000.00006).
+        solved = with_typed_value(state.values(), state.record.sex,  # type: ignore[arg-type]
+                                  concept, typed_value)[target]
         del after_overrides[concept]
         after_overrides[target] = Override(solved, user.username,  # type: ignore[arg-type]
                                            user.pseudonym)

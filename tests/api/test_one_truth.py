@@ -53,6 +53,18 @@ def test_bazett_and_the_fridericia_implying_the_same_qt_give_the_same_qt_and_ris
         assert _by_name(by_fridericia)[name]["flag"] == concepts[name]["flag"]
 
 
+def test_a_typed_heart_rate_puts_the_exact_rr_in_force(edit) -> None:
+    """60 bpm is an RR of 1000 ms, not the 1000.00006 of the network's single precision: the
+    log, the export and the page read what the clinician meant."""
+    clinician, _, _, url = edit
+    typed = clinician.post(f"{url}/interventions", json={"concept": "heart_rate", "value": 60})
+    assert typed.status_code == 201, typed.text
+    assert typed.json()["concept"] == "rr" and typed.json()["new_value"] == 1000.0
+    concepts = _by_name(typed.json()["prediction"])
+    assert concepts["rr"]["value"] == 1000.0
+    assert concepts["heart_rate"]["value"] == pytest.approx(60.0, abs=1e-4)  # the network's view
+
+
 def test_qt_800_with_rr_200_is_refused_naming_both(edit) -> None:
     clinician, _, _prediction, url = edit
     rr = clinician.post(f"{url}/interventions", json={"concept": "rr", "value": 200})
