@@ -149,8 +149,14 @@ def validate_override(name: str, value: float) -> float:
     unit = f" {concept.unit}" if concept.unit else ""
     raise ValueError(
         f"{concept.label} ({name}) must lie between {concept.plausible_low:g} and "
-        f"{concept.plausible_high:g}{unit}, got {number:g}{unit}"
+        f"{concept.plausible_high:g}{unit}, got {_plain(number)}{unit}"
     )
+
+
+def _plain(number: float) -> str:
+    """``number`` as a clinician reads it: 9004500 as "9,004,500", not "9.0045e+06" (scientific
+    notation only from a thousand million, where the size is all that matters)."""
+    return f"{number:,.0f}" if 1e4 <= abs(number) < 1e9 else f"{number:g}"
 
 
 def validate_overrides(overrides: Mapping[str, float]) -> dict[str, float]:

@@ -131,6 +131,7 @@ def test_combinations_outside_physiology_are_refused_naming_both(
     "overrides, message",
     [
         ({"qt": 40.0}, r"QT interval \(qt\) must lie between 150 and 800 ms, got 40 ms"),
+        ({"qt": 9004500.0}, r"got 9,004,500 ms$"),  # a typo reads as typed, not as 9.0045e+06
         ({"t_notched": 0.5}, r"Notched T \(t_notched\) is 0 \(absent\) or 1 \(present\)"),
         ({"qtc": 450.0}, "unknown concept 'qtc'"),
         ({"rr": float("nan")}, r"RR interval \(rr\) must lie between"),
