@@ -235,6 +235,11 @@ def test_keyboard_path_one_lead_and_wide_screen(server: Server, browser, data_di
     page.wait_for_selector("[data-concept=t_amplitude_ii].overridden")
     assert page.evaluate("document.activeElement.dataset.testid") == "override-t_amplitude_ii"
     assert page.input_value("[data-testid=override-t_amplitude_ii]") == "0.20"
+    # What the browser cannot read as a number is said, not silently ignored.
+    page.focus("[data-testid=override-qt]")
+    page.keyboard.type("e")
+    page.keyboard.press("Enter")
+    assert page.text_content("[data-testid=edit-status]") == "QT interval: type a number."
 
     # One primary QTc (Fridericia by default); the other formulas are one click away.
     assert page.query_selector("[data-concept=qtc_bazett]") is None

@@ -214,7 +214,11 @@
     const apply = el("button", { type: "button", disabled: locked, tabindex: "-1",
       "aria-label": `Set ${concept.label}`, dataset: { testid: `apply-${concept.name}` } }, "Set");
     const submit = () => {
-      if (input.value === "" || !editable()) return;
+      if (!editable()) return;
+      if (input.value === "") {  // empty, or what the browser cannot read as a number (letters)
+        if (input.validity.badInput) showStatus(editStatus, `${concept.label}: type a number.`, true);
+        return;
+      }
       override(concept.name, Number(input.value), state.followed === concept.name ? "suggestion" : "typed");
     };
     apply.addEventListener("click", submit);
