@@ -263,7 +263,12 @@ def delineate_beats(
 
     isoelectric = {row: _isoelectric_level(medians[row], global_on, fs) for row in usable_rows}
     deviations = {row: medians[row] - isoelectric[row] for row in usable_rows}
-    previous_t_end = _previous_t_end(deviations, r_index, fs, rr_s, global_off, config)
+    # Each lead's T wave before any P wave is known (its window closed by the RR interval alone):
+    # where the previous beat's T wave ended, and the lead's T wave itself unless the next P
+    # onset closes its window earlier.
+    unlimited = {row: _t_wave(deviation, r_index, fs, rr_s, global_off, None, config)
+                 for row, deviation in deviations.items()}
+    previous_t_end = _previous_t_end([wave[2] for wave in unlimited.values()], rr_s, fs, config)
     p_waves = {
         row: _p_wave(deviation, fs, rr_s, global_on, config, previous_t_end)
         for row, deviation in deviations.items()
@@ -273,11 +278,15 @@ def delineate_beats(
     p_onsets = [wave[0] for wave in p_waves.values() if wave[0] is not None]
     has_p = len(p_onsets) >= max(1, len(usable_rows) // 3)
     t_limit = r_index + rr_s * fs + (float(np.median(p_onsets)) - r_index) if has_p else None
+    size = medians.shape[-1]
+    closed_by_p = (_t_window(r_index, fs, rr_s, global_off, t_limit, size)
+                   != _t_window(r_index, fs, rr_s, global_off, None, size))
 
     leads: dict[str, WaveFiducials] = {}
     for row, slope in zip(usable_rows, slopes):
         on, off = _lead_qrs_bounds(np.abs(slope), global_on, global_off, fs, config)
-        t_wave = _t_wave(deviations[row], r_index, fs, rr_s, global_off, t_limit, config)
+        t_wave = (_t_wave(deviations[row], r_index, fs, rr_s, global_off, t_limit, config)
+                  if closed_by_p else unlimited[row])
         leads[lead_names[row]] = _lead_fiducials(
             r_index, fs, isoelectric[row], (on, off), p_waves[row], t_wave
         )
@@ -557,21 +566,13 @@ def _t_onset(smooth: np.ndarray, slope: np.ndarray, start: int, peak: int, sign:
 
 
 def _previous_t_end(
-    deviations: dict[int, np.ndarray],
-    r_index: int,
-    fs: float,
-    rr_s: float,
-    qrs_off: float,
-    config: DelineationConfig,
+    lead_t_ends: list[float | None], rr_s: float, fs: float, config: DelineationConfig
 ) -> float | None:
     """Where the previous beat's T wave ends (sample of the median beat; may be negative): the
-    ``previous_t_end_quantile`` over the leads of each lead's T end, found with the T window
-    closed by the RR interval alone, one RR earlier; ``None`` when no lead has a T end."""
-    ends = [
-        t_end
-        for deviation in deviations.values()
-        if (t_end := _t_wave(deviation, r_index, fs, rr_s, qrs_off, None, config)[2]) is not None
-    ]
+    ``previous_t_end_quantile`` of the leads' T ends (samples; ``None`` where a lead has none),
+    found with the T window closed by the RR interval alone, one RR earlier; ``None`` when no
+    lead has a T end."""
+    ends = [t_end for t_end in lead_t_ends if t_end is not None]
     if not ends:
         return None
     return float(np.quantile(ends, config.previous_t_end_quantile)) - rr_s * fs
