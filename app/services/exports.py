@@ -34,7 +34,7 @@ from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
 from models.ecg.measure import T_END_CONCEPTS
-from models.heads.points import points_from_logit
+from models.heads.points import logit, points_from_logit
 from models.tasks import TASKS
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
@@ -151,7 +151,7 @@ def _points(task: str, in_force: bool) -> Callable[[Any], Any]:
         probability = row.risks_in_force.get(task) if in_force and row.risks_in_force else None
         if stored is None or probability is None:
             return stored
-        return points_from_logit(math.log(probability / (1.0 - probability)))
+        return points_from_logit(logit(probability))
 
     return value
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from models.bundle import head_bands, task_heads
-from models.heads.points import POINTS_KIND, fewest_points_reaching, points_from_logit
+from models.heads.points import POINTS_KIND, fewest_points_reaching, logit, points_from_logit
 from models.nets.prediction import TaskRisk
 from models.tasks import Bands, get_task
 
@@ -72,8 +72,7 @@ def cutoffs_text(bands: Bands, points: bool = False) -> str:
     def at(probability: float) -> str:
         if not points:
             return percent_text(probability)
-        logit = math.log(probability / (1.0 - probability))
-        return f"{fewest_points_reaching(logit):g} points"
+        return f"{fewest_points_reaching(logit(probability)):g} points"
 
     return f"intermediate from {at(bands.intermediate_from)}, high from {at(bands.high_from)}"
 

@@ -251,6 +251,11 @@ def _probability(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-logit))
 
 
+def logit(probability: float) -> float:
+    """The task logit of ``probability`` (in (0, 1)): the inverse of the head's sigmoid."""
+    return math.log(probability / (1.0 - probability))
+
+
 def points_from_logit(logit: float) -> float:
     """The points of a points head's task logit, rounded to the half points the items award."""
     return round(2.0 * (logit + POINTS_CENTRE)) / 2.0
