@@ -97,9 +97,10 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
     measured = measured_values(analysis.measurements)
     discordant = disagreements(prediction.concepts, measured)
     concepts = {}
+    shown: dict[str, float | None] = {}  # the value each flag follows: the model's, else measured
     for concept in REGISTRY:
         estimate = prediction.concepts.get(concept.name)
-        value = estimate.value if estimate else measured.get(concept.name)
+        value = shown[concept.name] = estimate.value if estimate else measured.get(concept.name)
         flag = concept.flag(value, prediction.sex)
         found = discordant.get(concept.name)
         concepts[concept.name] = {
@@ -115,12 +116,10 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
             "flag_note": flag.note,
             "disagreement": found.text if found else None,
         }
-    rate = concepts["heart_rate"]
-    heart_rate = rate["model"] if rate["model"] is not None else rate["measured"]
     risks = {
         task: {"label": get_task(task).label, "probability": risk.probability,
                "band": risk.band.value,
-               **read_risk(bundle.card, task, risk, heart_rate).to_dict()}
+               **read_risk(bundle.card, task, risk, shown["heart_rate"]).to_dict()}
         for task, risk in prediction.tasks.items()
     }
     return {
