@@ -10,7 +10,9 @@ were calibrated on the LUDB and QTDB development records (see ``qtlens validate-
   core — the point of its cumulative sum farthest below the chord, a threshold-free rule — and
   the offset the knee where it dies out in the 80 ms after. Multi-lead boundaries are the
   standard of the CSE study (Willems JL et al., Circulation 72:1087, 1985): on SV the take-off
-  of the first lead to depolarise is the global (earliest) onset.
+  of the first lead to depolarise is the global (earliest) onset. In a paced record the
+  stimuli were bridged before filtering (:mod:`models.ecg.pacing`) and the onset is sought no
+  earlier than the end of that bridge.
 * **Per-lead QRS onset/offset**: the same knee rule on the lead's own ``|dx/dt|`` (core at 10 %
   of its maximum), kept inside the global QRS.
 * **Isoelectric level** per lead: median of the 16 ms of PR segment ending 4 ms before the
@@ -236,6 +238,7 @@ def delineate_beats(
     lead_names: tuple[str, ...],
     usable: np.ndarray,
     config: DelineationConfig | None = None,
+    qrs_from_s: float | None = None,
 ) -> Delineation:
     """Delineate the median beat of every usable lead, then the global and per-beat fiducials.
 
@@ -244,6 +247,8 @@ def delineate_beats(
         lead_names: canonical name of each row of ``beats.median_mv``.
         usable: per lead, whether it passed the lead checks and the SQI.
         config: delineator settings.
+        qrs_from_s: in a paced record, the time from R (s) before which the QRS complex cannot
+            start: the end of the bridged pacing stimulus (:mod:`models.ecg.pacing`).
     """
     config = config or DelineationConfig()
     fs = beats.fs_hz
@@ -259,7 +264,8 @@ def delineate_beats(
         [np.gradient(moving_average(medians[row], config.qrs_smooth_s * fs)) * fs for row in usable_rows]
     )
     spatial_velocity = np.sqrt(np.sum(slopes**2, axis=0))
-    global_on, global_off = _qrs_bounds(spatial_velocity, r_index, fs, config)
+    earliest = None if qrs_from_s is None else r_index + round(qrs_from_s * fs)
+    global_on, global_off = _qrs_bounds(spatial_velocity, r_index, fs, config, earliest)
 
     isoelectric = {row: _isoelectric_level(medians[row], global_on, fs) for row in usable_rows}
     deviations = {row: medians[row] - isoelectric[row] for row in usable_rows}
@@ -349,15 +355,17 @@ def _take_off(segment: np.ndarray) -> int:
     return int(np.argmax(chord - cumulative))
 
 
-def _qrs_bounds(velocity: np.ndarray, r_index: int, fs: float, config: DelineationConfig) -> tuple[float, float]:
-    """Global QRS onset and offset (sample indices) on the spatial velocity."""
-    lo = max(0, r_index - int(0.15 * fs))
+def _qrs_bounds(velocity: np.ndarray, r_index: int, fs: float, config: DelineationConfig,
+                earliest: int | None = None) -> tuple[float, float]:
+    """Global QRS onset and offset (sample indices) on the spatial velocity, the onset no
+    earlier than sample ``earliest`` (a paced beat: the end of its stimulus)."""
+    lo = max(0, r_index - int(0.15 * fs), earliest or 0)
     hi = min(velocity.size - 1, r_index + int(0.18 * fs))
     floor = float(np.percentile(velocity, 20))
     search = velocity[lo : hi + 1]
     core = np.flatnonzero(search >= floor + config.qrs_core_fraction * (search.max() - floor))
     first, last = lo + int(core[0]), lo + int(core[-1])
-    before = max(0, first - int(config.qrs_onset_search_s * fs))
+    before = max(earliest or 0, first - int(config.qrs_onset_search_s * fs))
     after = min(velocity.size - 1, last + int(config.qrs_offset_search_s * fs))
     onset = before + _take_off(velocity[before : first + 1])
     offset = after - _take_off(velocity[last : after + 1][::-1])

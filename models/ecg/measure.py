@@ -53,6 +53,12 @@ from models.ecg.delineate import (
     delineate_alone,
     delineate_beats,
 )
+from models.ecg.pacing import (
+    PacingConfig,
+    Stimulus,
+    depolarisation_start_s,
+    remove_pacing_stimuli,
+)
 from models.ecg.preprocess import (
     DEFAULT_MIN_SQI,
     LeadCheck,
@@ -95,6 +101,7 @@ class MeasureConfig:
     Attributes:
         analysis_fs_hz: every record is resampled to this rate before analysis (Hz).
         preprocess: filter and lead-check settings.
+        pacing: pacing-stimulus detector settings (:mod:`models.ecg.pacing`).
         beats: beat selection settings.
         delineation: delineator settings (T-end method …).
         min_sqi: leads with a lower template-matching SQI are not measured on.
@@ -105,6 +112,7 @@ class MeasureConfig:
 
     analysis_fs_hz: float = 500.0
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    pacing: PacingConfig = field(default_factory=PacingConfig)
     beats: BeatConfig = field(default_factory=BeatConfig)
     delineation: DelineationConfig = field(default_factory=DelineationConfig)
     min_sqi: float = DEFAULT_MIN_SQI
@@ -129,6 +137,8 @@ class Analysis:
         rhythm_reason: why RR-based corrections are off (``None`` for a regular rhythm).
         alone: beats left out of the median beat, each delineated on its own window (beat
             index → :func:`~models.ecg.delineate.delineate_alone`); drawn, never measured.
+        pacing_stimuli: pacing stimuli bridged on the raw signal before filtering (0: the
+            record is not paced, :mod:`models.ecg.pacing`).
     """
 
     fs_hz: float
@@ -141,6 +151,7 @@ class Analysis:
     record_reason: str | None
     rhythm_reason: str | None
     alone: dict[int, Delineation] = field(default_factory=dict)
+    pacing_stimuli: int = 0
 
     def context(self) -> MeasureContext:
         """The view the concept functions read."""
@@ -347,21 +358,31 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
     checks = list(check_leads(ecg.signal_mv, ecg.fs_hz, names, config.preprocess))
     sqi = {name: float("nan") for name in names}
 
+    stimuli: tuple[Stimulus, ...] = ()
+
     def stopped(reason: str, filtered: np.ndarray, beats: Beats | None = None) -> Analysis:
-        return Analysis(fs, filtered, names, tuple(checks), sqi, beats, None, reason, None)
+        return Analysis(fs, filtered, names, tuple(checks), sqi, beats, None, reason, None,
+                        pacing_stimuli=len(stimuli))
 
     if ecg.duration_s < _MIN_DURATION_S:
         return stopped(
             f"record is only {ecg.duration_s:.2f} s long (at least {config.min_beats} beats needed)",
             np.zeros((len(names), 0)),
         )
-    filtered = filter_ecg(resample(fill_gaps(ecg.signal_mv), ecg.fs_hz, fs), fs, config.preprocess)
+    gap_free = fill_gaps(ecg.signal_mv)
+    unpaced, stimuli = remove_pacing_stimuli(gap_free, ecg.fs_hz, config.pacing)
+    filtered = filter_ecg(resample(unpaced, ecg.fs_hz, fs), fs, config.preprocess)
+    # A paced record's beats are still found where the stimuli are (each beat's sharpest
+    # instant, and the beat anchor the median beat was aligned on before stimuli were bridged);
+    # only its waves are measured without them.
+    with_stimuli = (filter_ecg(resample(gap_free, ecg.fs_hz, fs), fs, config.preprocess)
+                    if stimuli else filtered)
     usable = np.array([check.usable for check in checks])
     if not usable.any():
         return stopped("no usable lead: " + "; ".join(check.reason for check in checks), filtered)
 
-    reference = reference_lead(filtered, usable)
-    beats = _beats_on(filtered, fs, usable, reference, config)
+    reference = reference_lead(with_stimuli, usable)
+    beats = _beats_on(filtered, with_stimuli, fs, usable, reference, config)
     complete = int(beats.windowed.sum())
     if complete < config.min_beats:
         return stopped(
@@ -372,7 +393,8 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
     lead_checks = tuple(checks)
     checks, sqi = _sqi_checks(beats, lead_checks, config.min_sqi)
     if not checks[reference].usable:
-        retry = _beats_on_second_lead(filtered, fs, usable, beats, sqi, names, lead_checks, config)
+        retry = _beats_on_second_lead(filtered, with_stimuli, fs, usable, beats, sqi, names,
+                                      lead_checks, config)
         if retry is not None:
             beats, checks, sqi = retry
             reference = beats.reference_lead
@@ -383,22 +405,27 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
             filtered,
             beats,
         )
-    delineation = delineate_beats(beats, names, usable, config.delineation)
+    qrs_from_s = (depolarisation_start_s(stimuli, ecg.fs_hz, beats.r_samples / fs, config.pacing)
+                  if stimuli else None)
+    delineation = delineate_beats(beats, names, usable, config.delineation, qrs_from_s)
     return Analysis(
         fs, filtered, names, tuple(checks), sqi, beats, delineation, None,
         _rhythm_reason(beats, config), delineate_alone(beats, names, usable, config.delineation),
+        len(stimuli),
     )
 
 
-def _beats_on(filtered_mv: np.ndarray, fs_hz: float, usable: np.ndarray, reference: int,
-              config: MeasureConfig) -> Beats:
-    """Beats and median beats with the R peaks found on lead row ``reference`` (Hz: ``fs_hz``)."""
-    r_samples = detect_r_peaks(filtered_mv[reference], fs_hz)
+def _beats_on(filtered_mv: np.ndarray, peaks_mv: np.ndarray, fs_hz: float, usable: np.ndarray,
+              reference: int, config: MeasureConfig) -> Beats:
+    """Beats and median beats of ``filtered_mv`` with the R peaks found on lead row ``reference``
+    of ``peaks_mv`` (the same signal, with a paced record's stimuli left in; Hz: ``fs_hz``)."""
+    r_samples = detect_r_peaks(peaks_mv[reference], fs_hz)
     return build_beats(filtered_mv, fs_hz, usable, r_samples, reference, config.beats)
 
 
 def _beats_on_second_lead(
     filtered_mv: np.ndarray,
+    peaks_mv: np.ndarray,
     fs_hz: float,
     usable: np.ndarray,
     first: Beats,
@@ -422,8 +449,8 @@ def _beats_on_second_lead(
     candidates = np.flatnonzero(others)
     second = int(max(candidates, key=lambda index: first_sqi[names[index]]))
     if first_sqi[names[second]] < config.min_sqi:
-        second = reference_lead(filtered_mv, others)
-    beats = _beats_on(filtered_mv, fs_hz, usable, second, config)
+        second = reference_lead(peaks_mv, others)
+    beats = _beats_on(filtered_mv, peaks_mv, fs_hz, usable, second, config)
     if int(beats.windowed.sum()) < config.min_beats:
         return None
     checks, sqi = _sqi_checks(beats, lead_checks, config.min_sqi)
