@@ -369,14 +369,16 @@ def analyse(ecg: Ecg, config: MeasureConfig | None = None) -> Analysis:
             f"record is only {ecg.duration_s:.2f} s long (at least {config.min_beats} beats needed)",
             np.zeros((len(names), 0)),
         )
+    def conditioned(raw_mv: np.ndarray) -> np.ndarray:
+        return filter_ecg(resample(raw_mv, ecg.fs_hz, fs), fs, config.preprocess)
+
     gap_free = fill_gaps(ecg.signal_mv)
     unpaced, stimuli = remove_pacing_stimuli(gap_free, ecg.fs_hz, config.pacing)
-    filtered = filter_ecg(resample(unpaced, ecg.fs_hz, fs), fs, config.preprocess)
+    filtered = conditioned(unpaced)
     # A paced record's beats are still found where the stimuli are (each beat's sharpest
     # instant, and the beat anchor the median beat was aligned on before stimuli were bridged);
     # only its waves are measured without them.
-    with_stimuli = (filter_ecg(resample(gap_free, ecg.fs_hz, fs), fs, config.preprocess)
-                    if stimuli else filtered)
+    with_stimuli = conditioned(gap_free) if stimuli else filtered
     usable = np.array([check.usable for check in checks])
     if not usable.any():
         return stopped("no usable lead: " + "; ".join(check.reason for check in checks), filtered)

@@ -47,6 +47,8 @@ class PacingConfig:
         coincidence_s: spikes of different leads this close are one instant (s).
         min_stimuli: fewest stimuli in a paced record.
         min_rate_hz: lowest mean stimulus rate of a paced record (Hz).
+        stimulus_search_s: a beat's stimulus is the last one whose bridge ends at most this long
+            before its R fiducial (s).
         bridge_before_s, bridge_after_s: a stimulus is bridged from this long before it to this
             long after it (s; after: the electrode's recharge tail).
     """
@@ -60,6 +62,7 @@ class PacingConfig:
     coincidence_s: float = 0.004
     min_stimuli: int = 5
     min_rate_hz: float = 0.5
+    stimulus_search_s: float = 0.3
     bridge_before_s: float = 0.002
     bridge_after_s: float = 0.016
 
@@ -94,12 +97,11 @@ def find_stimuli(signal_mv: np.ndarray, fs_hz: float,
 
 
 def _runs(stimulus: np.ndarray, spiking: np.ndarray) -> list[Stimulus]:
-    """The runs of ``stimulus``, each narrowed to the samples where some lead spikes."""
-    padded = np.concatenate(([False], stimulus, [False])).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
+    """The runs of ``stimulus`` (``scipy.ndimage.label``), each narrowed to the samples where
+    some lead spikes."""
     runs = []
-    for start, stop in zip(edges[::2], edges[1::2]):
-        inside = start + np.flatnonzero(spiking[start:stop])
+    for (run,) in scipy.ndimage.find_objects(scipy.ndimage.label(stimulus)[0]):
+        inside = run.start + np.flatnonzero(spiking[run])
         if inside.size:
             runs.append(Stimulus(int(inside[0]), int(inside[-1])))
     return runs
@@ -116,7 +118,8 @@ def is_paced(stimuli: tuple[Stimulus, ...], duration_s: float,
 def bridge_stimuli(signal_mv: np.ndarray, fs_hz: float, stimuli: tuple[Stimulus, ...],
                    config: PacingConfig | None = None) -> np.ndarray:
     """A copy of ``[leads, samples]`` (mV) with each stimulus replaced, in every lead, by the
-    straight line joining the samples ``bridge_margin_s`` before and after it."""
+    straight line joining the sample ``bridge_before_s`` before it and the one ``bridge_after_s``
+    after it."""
     config = config or PacingConfig()
     bridged = np.array(signal_mv, dtype=np.float64)
     lead_in = max(1, round(config.bridge_before_s * fs_hz))
@@ -145,14 +148,14 @@ def depolarisation_start_s(stimuli: tuple[Stimulus, ...], fs_hz: float, r_peaks_
                            config: PacingConfig | None = None) -> float | None:
     """How long after its R fiducial (s, median over the beats; negative: before it) a paced
     beat's depolarisation may start: the end of the bridge of the last stimulus within 300 ms
-    before the R fiducial (or on it, up to ``bridge_after_s`` after). ``None`` when no beat has
+    before the R fiducial (``stimulus_search_s``; or on it, up to ``bridge_after_s`` after). ``None`` when no beat has
     such a stimulus. The beats are found on the signal as recorded, where a stimulus is often
     the sharpest instant and the R fiducial sits on it."""
     config = config or PacingConfig()
     ends_s = np.array([stimulus.last / fs_hz + config.bridge_after_s for stimulus in stimuli])
     starts_s = []
     for r_s in np.asarray(r_peaks_s, dtype=np.float64):
-        before = ends_s[(ends_s <= r_s + 2 * config.bridge_after_s) & (ends_s >= r_s - 0.3)]
+        before = ends_s[(ends_s <= r_s + 2 * config.bridge_after_s) & (ends_s >= r_s - config.stimulus_search_s)]
         if before.size:
             starts_s.append(float(before.max() - r_s))
     return float(np.median(starts_s)) if starts_s else None

@@ -32,6 +32,7 @@ from enum import Enum
 from fractions import Fraction
 
 import numpy as np
+import scipy.ndimage
 import scipy.signal
 
 #: Leads with an SQI below this are too noisy to measure on (see module docstring).
@@ -226,9 +227,8 @@ def _clipped_fraction(values: np.ndarray, min_run: int) -> float:
     if values.size == 0 or np.ptp(values) == 0:
         return 0.0
     at_extreme = (values == values.max()) | (values == values.min())
-    padded = np.concatenate(([0], at_extreme.astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(padded))
-    runs = edges[1::2] - edges[::2]
+    labels, count = scipy.ndimage.label(at_extreme)
+    runs = np.bincount(labels, minlength=count + 1)[1:]
     return float(runs[runs >= min_run].sum() / values.size)
 
 
