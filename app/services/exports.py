@@ -34,6 +34,7 @@ from app.services.predictions import measured_concepts
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
 from models.ecg.measure import T_END_CONCEPTS
+from models.ecg.notes import is_paced
 from models.heads.points import logit, points_from_logit
 from models.tasks import TASKS
 
@@ -138,6 +139,10 @@ def _measured_value(name: str, field: str = "value") -> Callable[[Any], Any]:
     return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get(field)
 
 
+def _lead_qt(field: str) -> Callable[[Any], Any]:
+    return lambda row: (row.Prediction.measurements.get("lead_qt") or {}).get(field)
+
+
 def _risk_in_force(task: str) -> Callable[[Any], Any]:
     return lambda row: (row.risks_in_force or row.Prediction.risks).get(task)
 
@@ -185,6 +190,12 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     # Why the measured QT, Tpeak-Tend (and every value derived from them) should be checked by eye.
     *(Column(f"measured_{name}_low_confidence", pa.string(),
              _measured_value(name, "low_confidence")) for name in T_END_CONCEPTS),
+    # The QT the Long-QT criteria use (lead II, else V5) beside the global QT above, and
+    # whether pacemaker stimuli were found (empty: measured before QTLens looked for them).
+    Column("measured_lead_qt_lead", pa.string(), _lead_qt("lead")),
+    Column("measured_lead_qt_ms", pa.float64(), _lead_qt("qt_ms")),
+    Column("measured_lead_qtc_fridericia_ms", pa.float64(), _lead_qt("qtc_fridericia_ms")),
+    Column("paced", pa.bool_(), lambda r: is_paced(r.Prediction.measurements)),
     # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
     Column("cart_source", pa.string(),
            lambda r: (r.Record.device_measurements or {}).get("source")),

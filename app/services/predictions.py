@@ -32,6 +32,7 @@ from app.services.records import ensure_editable
 from app.services.schemas import (
     ConceptOut,
     InterventionOut,
+    MeasurementNoteOut,
     OodOut,
     PredictionOut,
     RecordOut,
@@ -51,6 +52,7 @@ from models.concepts import (
     with_typed_value,
 )
 from models.disagreement import Disagreement, disagreements
+from models.ecg.notes import is_paced, measurement_notes
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
 from models.intervene import (
@@ -617,6 +619,9 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
         fiducials=_plotted_fiducials(state, delineation),
         series=state.series.view if state.series is not None else None, changes=changes,
         ood=ood_view(state.model_prediction.ood),
+        paced=is_paced(prediction.measurements),
+        measurement_notes=[MeasurementNoteOut(kind=note.kind, text=note.text)
+                           for note in measurement_notes(prediction.measurements)],
     )
 
 

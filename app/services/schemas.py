@@ -279,6 +279,16 @@ class OodOut(BaseModel):
     message: str = Field(description="What the score means, in words, with what to check.")
 
 
+class MeasurementNoteOut(BaseModel):
+    """How the record was measured, in one sentence (:mod:`models.ecg.notes`)."""
+
+    kind: Literal["global_qt", "lead_qt", "paced", "rhythm", "record"] = Field(
+        description="What it is about: global_qt (which QT the QT row is, and which leads its T "
+        "end rests on), lead_qt (QT in lead II or V5, the Long-QT criteria's lead), paced "
+        "(pacemaker stimuli found), rhythm (rate corrections off), record (not measurable).")
+    text: str
+
+
 class PredictionOut(BaseModel):
     """A prediction in its current state (model output with every override applied)."""
 
@@ -310,6 +320,11 @@ class PredictionOut(BaseModel):
         default=None,
         description="Out-of-distribution score; null for a model without real-ECG statistics.",
     )
+    paced: bool | None = Field(
+        default=None, description="Pacemaker stimuli were found in the record (null: measured "
+        "before QTLens looked for them).")
+    measurement_notes: list[MeasurementNoteOut] = Field(
+        default_factory=list, description="How the record was measured, in plain sentences.")
 
 
 class InterventionIn(BaseModel):

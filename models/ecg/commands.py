@@ -60,6 +60,7 @@ def _format_value(value: float, decimals: int, binary: bool) -> str:
 def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
     from models.concepts import get_concept
     from models.ecg.measure import Measurements
+    from models.ecg.notes import measurement_notes
     from models.ecg.record import Ecg
 
     assert isinstance(measurements, Measurements) and isinstance(ecg, Ecg)
@@ -67,10 +68,6 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
         f"{path.name}: {ecg.n_leads} leads ({', '.join(ecg.lead_names)}), {ecg.fs_hz:g} Hz, "
         f"{ecg.duration_s:.1f} s"
     )
-    if measurements.record_reason:
-        typer.echo(f"  not measurable: {measurements.record_reason}")
-    if measurements.rhythm_reason:
-        typer.echo(f"  rhythm: {measurements.rhythm_reason}")
     for lead, quality in measurements.lead_quality.items():
         if quality.status != "ok":
             typer.echo(f"  lead {lead}: {quality.reason}")
@@ -87,11 +84,8 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
         typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {shown_range:<14} {flag}")
     for line in doubts.lines("low confidence"):
         typer.echo(line)
-    lead_qt = measurements.lead_qt
-    if lead_qt is not None:
-        qtcf = lead_qt.qtc_fridericia_ms
-        typer.echo(f"  lead QT ({lead_qt.lead}, the LQTS criteria's lead): {lead_qt.qt_ms:.0f} ms"
-                   + ("" if qtcf is None else f", QTcF {qtcf:.0f} ms"))
+    for note in measurement_notes(measurements.to_dict()):
+        typer.echo(f"  {note.text}")
 
 
 def _print_part(part: str, values: dict[str, object]) -> None:

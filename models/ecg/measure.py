@@ -245,6 +245,7 @@ class Measurements:
     rhythm_reason: str | None
     lead_qt: LeadQt | None = None
     t_end_support: int = 0
+    pacing_stimuli: int = 0
 
     def value(self, name: str) -> float | None:
         """The value of one concept (``None`` when unavailable)."""
@@ -301,6 +302,7 @@ class Measurements:
                 "qtc_fridericia_ms": _finite(self.lead_qt.qtc_fridericia_ms),
             },
             "t_end_support": self.t_end_support,
+            "pacing_stimuli": self.pacing_stimuli,
             "median_beats": {
                 lead: {
                     "fs_hz": trace.fs_hz,
@@ -568,6 +570,7 @@ def measure_analysis(ecg: Ecg, analysis: Analysis) -> Measurements:
         rhythm_reason=analysis.rhythm_reason,
         lead_qt=_lead_qt(analysis, values.get("rr"), "qt" not in reasons),
         t_end_support=0 if analysis.delineation is None else analysis.delineation.t_end_support,
+        pacing_stimuli=analysis.pacing_stimuli,
     )
 
 

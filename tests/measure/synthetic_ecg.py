@@ -56,3 +56,24 @@ def with_ectopic_beat(position: int = 5, seed: int = 0) -> tuple[Ecg, float, flo
         truths.append((start_s + qrs_onset, start_s + t_end))
     ecg = synthetic(regular, seed).ecg.with_signal(np.concatenate(pieces, axis=1))
     return ecg, *truths[position]
+
+
+#: A ventricular stimulus 25 ms before the QRS onset, one sample wide (2 ms at 500 Hz), with a
+#: lead-dependent sign and size (0.3-0.8 mV), as unipolar pacing reaches the surface leads.
+STIMULUS_LEAD_S = 0.025
+
+
+def paced_record(seed: int = 0) -> tuple[SyntheticEcg, Ecg]:
+    """A clean synthetic record and the same record paced: one stimulus per beat,
+    :data:`STIMULUS_LEAD_S` before its QRS onset."""
+    record = synthetic(seed=seed)
+    fs = record.ecg.fs_hz
+    signal = np.array(record.ecg.signal_mv, dtype=np.float64)
+    heights = np.random.default_rng(seed).uniform(0.3, 0.8, signal.shape[0])
+    signs = np.where(np.arange(signal.shape[0]) % 2, -1.0, 1.0)
+    onsets_s = record.truth.beat_fiducials_s[:, 1]
+    for onset_s in onsets_s:
+        spike = round((onset_s - STIMULUS_LEAD_S) * fs)
+        if 0 <= spike < signal.shape[-1]:
+            signal[:, spike] += signs * heights
+    return record, record.ecg.with_signal(signal)

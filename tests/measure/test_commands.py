@@ -74,4 +74,5 @@ def test_measure_marks_low_confidence_values_and_says_why(tmp_path: Path) -> Non
     assert not next(line for line in lines if "Heart rate" in line).rstrip().endswith("*")
     assert any(line.strip().startswith("* low confidence: the T end rests on 2 leads")
                for line in lines), result.output
-    assert any("lead QT (II" in line for line in lines), result.output
+    assert any("QT in lead II" in line for line in lines), result.output
+    assert any("is the global QT (CSE)" in line for line in lines), result.output

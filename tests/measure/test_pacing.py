@@ -11,29 +11,11 @@ import wfdb
 from models.data.registry import open_record_dataset
 from models.ecg.measure import MeasureConfig, analyse, measure_analysis
 from models.ecg.pacing import PacingConfig, Stimulus, bridge_stimuli, find_stimuli, is_paced
-from tests.measure.synthetic_ecg import synthetic
-
-#: A ventricular stimulus 25 ms before the QRS onset, one sample wide (2 ms at 500 Hz), with a
-#: lead-dependent sign and size (0.3-0.8 mV), as unipolar pacing reaches the surface leads.
-STIMULUS_LEAD_S = 0.025
-
-
-def _paced_record(seed: int = 0):
-    record = synthetic(seed=seed)
-    fs = record.ecg.fs_hz
-    signal = np.array(record.ecg.signal_mv, dtype=np.float64)
-    heights = np.random.default_rng(seed).uniform(0.3, 0.8, signal.shape[0])
-    signs = np.where(np.arange(signal.shape[0]) % 2, -1.0, 1.0)
-    onsets_s = record.truth.beat_fiducials_s[:, 1]
-    for onset_s in onsets_s:
-        spike = round((onset_s - STIMULUS_LEAD_S) * fs)
-        if 0 <= spike < signal.shape[-1]:
-            signal[:, spike] += signs * heights
-    return record, record.ecg.with_signal(signal)
+from tests.measure.synthetic_ecg import STIMULUS_LEAD_S, paced_record, synthetic
 
 
 def test_every_stimulus_of_a_paced_record_is_found_and_nothing_else() -> None:
-    record, paced = _paced_record()
+    record, paced = paced_record()
     stimuli = find_stimuli(paced.signal_mv, paced.fs_hz)
     expected = np.round((record.truth.beat_fiducials_s[:, 1] - STIMULUS_LEAD_S) * paced.fs_hz)
     assert [s.first for s in stimuli] == [s.last for s in stimuli] == expected.astype(int).tolist()
@@ -44,7 +26,7 @@ def test_every_stimulus_of_a_paced_record_is_found_and_nothing_else() -> None:
 def test_a_noisy_unpaced_record_and_a_few_isolated_spikes_are_not_paced() -> None:
     noisy = synthetic(seed=3, clean=False).ecg
     assert not is_paced(find_stimuli(noisy.signal_mv, noisy.fs_hz), noisy.duration_s)
-    _, paced = _paced_record()
+    _, paced = paced_record()
     few = find_stimuli(paced.signal_mv, paced.fs_hz)[:4]
     assert not is_paced(few, paced.duration_s)
     # An unpaced record is analysed exactly as it was recorded.
@@ -74,7 +56,7 @@ def _onset_error_s(ecg, truth_onsets_s: np.ndarray, config: MeasureConfig | None
 def test_the_qrs_onset_of_a_paced_beat_is_after_its_stimulus() -> None:
     """Without the bridge the 100 Hz low-pass smears the stimulus into ringing in front of the
     QRS, where the global QRS onset then lands (the test fails that way)."""
-    record, paced = _paced_record()
+    record, paced = paced_record()
     truth = record.truth.beat_fiducials_s[:, 1]
     assert analyse(paced).pacing_stimuli == truth.size
     unpaced_error = _onset_error_s(record.ecg, truth)

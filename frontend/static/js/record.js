@@ -349,6 +349,18 @@
       ...statements.map((line) => el("li", {}, line)));
   }
 
+  /** How the record was measured (which QT, the lead QT), in the server's words, under the
+   * concepts; a paced rhythm beside the risks it changes the reading of. */
+  function renderNotes(prediction) {
+    const paced = prediction.measurement_notes.find((note) => note.kind === "paced");
+    const pacingNode = document.getElementById("pacing-note");
+    pacingNode.hidden = !paced;
+    pacingNode.textContent = paced ? paced.text : "";
+    document.getElementById("measurement-notes").replaceChildren(...prediction.measurement_notes
+      .filter((note) => note !== paced)
+      .map((note) => el("li", { dataset: { testid: `note-${note.kind}` } }, note.text)));
+  }
+
   function render(prediction) {
     state.prediction = prediction;
     if (state.record) renderDevice(state.record.device, prediction);
@@ -357,6 +369,7 @@
     renderRisk(prediction);
     renderSuggestion(prediction);
     renderOod(prediction);
+    renderNotes(prediction);
     document.getElementById("model-line").textContent =
       `Model ${prediction.model_name} on ${prediction.device}, ${fmt(prediction.latency_ms, 0)} ms.`;
   }
