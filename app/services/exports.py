@@ -4,8 +4,9 @@ Rows are read from the database in batches and written out as they come, so an e
 size runs in bounded memory. Ids are pseudonymous (record ``public_id``, user ``pseudonym``);
 free-text comments are not exported because a clinician may have typed an identifier into one.
 Timestamps are ISO 8601 with their UTC offset (``2026-12-06T00:05:43.123456+00:00``) on every
-engine. A prediction row carries its review state and the risks in force — after the clinician
-values, i.e. the risks after the prediction's latest intervention — beside the model's own.
+engine. A prediction row carries its review state, and each concept's value and the risks in
+force — after the clinician values, as the record page shows them (the risks after the
+prediction's latest intervention while any override is in force) — beside the model's own.
 Risks are banded as the record page showed them (:class:`app.services.bands.BandsInForce`): an
 intervention's band before and after, a prediction's band in force.
 """
@@ -16,21 +17,21 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
 
 from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
 from app.services.audit import as_utc
 from app.services.bands import BandsInForce
-from app.services.predictions import measured_concepts
+from app.services.predictions import measured_concepts, overrides_in_force, values_in_force
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
 from models.ecg.measure import T_END_CONCEPTS
@@ -186,6 +187,9 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     *(Column(f"{task.name}_points_in_force", pa.float64(), _points(task.name, True))
       for task in TASKS),
     *(Column(f"model_{c.name}", pa.float64(), _model_value(c.name)) for c in REGISTRY),
+    # The value the record page shows: the clinician's where set, what derives from it re-derived.
+    *(Column(f"in_force_{c.name}", pa.float64(), lambda r, n=c.name: r.values_in_force.get(n))
+      for c in REGISTRY),
     *(Column(f"measured_{c.name}", pa.float64(), _measured_value(c.name)) for c in REGISTRY),
     # Why the measured QT, Tpeak-Tend (and every value derived from them) should be checked by eye.
     *(Column(f"measured_{name}_low_confidence", pa.string(),
@@ -229,31 +233,21 @@ def intervention_query(export_filter: ExportFilter) -> Select:
 
 
 def prediction_query(export_filter: ExportFilter) -> Select:
-    """Predictions with their record, the user who ran them, the record's reviewer and the
-    risks in force (after the latest intervention; ``None`` when nothing is overridden),
-    oldest first."""
+    """Predictions with their record, the user who ran them, the record's reviewer and the risks
+    after their latest intervention (``None`` without one), oldest first. Whether those are in
+    force — whether any override is — is read with the overrides in force
+    (:func:`_with_values_in_force`), as the record page reads it."""
     creator = aliased(User, name="User")
     reviewer = aliased(User, name="Reviewer")
-    latest = aliased(Intervention)
-    in_force = (
-        select(latest.risks_after)
-        .where(latest.prediction_id == Prediction.id)
-        .order_by(latest.id.desc())
+    latest_risks = (
+        select(Intervention.risks_after)
+        .where(Intervention.prediction_id == Prediction.id)
+        .order_by(Intervention.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    adjusted = (
-        select(func.count(Intervention.id))
-        .where(Intervention.prediction_id == Prediction.id,
-               Intervention.id.in_(
-                   select(func.max(latest.id)).where(latest.prediction_id == Prediction.id)
-                   .group_by(latest.concept)),
-               Intervention.action == "override")
-        .scalar_subquery()
-    )
     query = (
-        select(Prediction, Record, creator, reviewer,
-               case((adjusted > 0, in_force), else_=None).label("risks_in_force"))
+        select(Prediction, Record, creator, reviewer, latest_risks.label("latest_risks_after"))
         .join(Record, Prediction.record_id == Record.id)
         .join(creator, Prediction.created_by == creator.id)
         .outerjoin(reviewer, Record.reviewed_by == reviewer.id)
@@ -269,13 +263,44 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _rows(db: Database, query: Select, columns: Iterable[Column]) -> Iterator[list[list[Any]]]:
-    """Batches of exported rows (lists of values in column order)."""
+@dataclass(frozen=True)
+class _PredictionRow:
+    """A prediction export row with what is in force: each concept's value
+    (:func:`values_in_force`) and the risks (``None`` when no override is in force)."""
+
+    row: Any
+    values_in_force: dict[str, float | None]
+    risks_in_force: dict[str, float] | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+
+def _with_values_in_force(session: Session, partition: Sequence[Any]) -> list[_PredictionRow]:
+    """A batch of prediction rows with what is in force: one query for the overrides in force
+    of the whole batch (:func:`overrides_in_force`, as the record page reads them)."""
+    in_force = overrides_in_force(session, [row.Prediction.id for row in partition])
+    rows = []
+    for row in partition:
+        overrides = {name: o.value for name, o in in_force[row.Prediction.id].items()}
+        model_values = {name: (entry or {}).get("value")
+                        for name, entry in row.Prediction.model_output.get("concepts", {}).items()}
+        rows.append(_PredictionRow(row, values_in_force(model_values, overrides, row.Record.sex),
+                                   row.latest_risks_after if overrides else None))
+    return rows
+
+
+def _rows(db: Database, query: Select, columns: Iterable[Column],
+          prepare: Callable[[Session, Sequence[Any]], Sequence[Any]] | None = None,
+          ) -> Iterator[list[list[Any]]]:
+    """Batches of exported rows (lists of values in column order); ``prepare`` turns a batch of
+    result rows into what the columns read (one call per batch)."""
     columns = tuple(columns)
     with db.read() as session:
         result = session.execute(query.execution_options(yield_per=BATCH_ROWS))
         for partition in result.partitions(BATCH_ROWS):
-            yield [[_clean(col.read(row)) for col in columns] for row in partition]
+            rows = prepare(session, partition) if prepare is not None else partition
+            yield [[_clean(col.read(row)) for col in columns] for row in rows]
             # Forget the batch's objects (bounded memory). Not expunge_all(): it replaces the
             # identity map the running result still loads into, so batch 2 failed mid-stream.
             mapped = {id(e): e for row in partition for e in row
@@ -341,7 +366,8 @@ def stream(db: Database, kind: Literal["interventions", "predictions"],
     query = intervention_query(export_filter) if kind == "interventions" else prediction_query(
         export_filter)
     names = [c.name for c in columns]
-    batches = _rows(db, query, columns)
+    batches = _rows(db, query, columns,
+                    None if kind == "interventions" else _with_values_in_force)
     if export_format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -48,12 +49,13 @@ from models.concepts import (
     REGISTRY,
     get_concept,
     is_concept,
+    rederive,
     typed_target,
     with_typed_value,
 )
 from models.disagreement import Disagreement, disagreements
 from models.ecg.notes import is_paced, measurement_notes
-from models.ecg.record import Ecg
+from models.ecg.record import Ecg, Sex
 from models.heads.describe import read_risk
 from models.intervene import (
     CHECK_NEXT_POLICY,
@@ -272,6 +274,21 @@ def _fiducials_of(rows: Sequence[Any], prediction: Prediction) -> dict[str, floa
     return fiducial_marks.measured_positions(prediction.measurements)
 
 
+def values_in_force(model_values: Mapping[str, float | None], overrides: Mapping[str, float],
+                    sex: Sex | None) -> dict[str, float | None]:
+    """Every concept's value in force (registry units): the model's primary values with the
+    clinician's overrides (primary concepts: a typed QTc is stored as the QT it set) put in,
+    every derived concept re-derived from them with the registry's formulas
+    (:func:`models.concepts.rederive`); with no override, the model's values as they are. The
+    record page, the worklist and the predictions export all read this, so a QTc shown, flagged
+    and exported is the one its QT and RR give."""
+    if not overrides:
+        return dict(model_values)
+    primaries = {name: value for name, value in model_values.items()
+                 if is_concept(name) and not get_concept(name).is_derived}
+    return rederive({**primaries, **overrides}, sex)
+
+
 @dataclass(frozen=True)
 class PredictionState:
     """One prediction as it stands, loaded once per request and shared by the record view, an
@@ -335,15 +352,19 @@ class PredictionState:
         """Per task, the risk in force."""
         return self.result.tasks if self.result is not None else self.model_prediction.tasks
 
+    @cached_property
+    def _in_force(self) -> dict[str, float | None]:
+        """:func:`values_in_force` of this prediction (computed once)."""
+        model_values = {name: estimate.value
+                        for name, estimate in self.model_prediction.concepts.items()}
+        return values_in_force(model_values, self.override_values,
+                               self.record.sex)  # type: ignore[arg-type]
+
     def value(self, name: str) -> float | None:
         """The value of concept ``name`` in force: the model's unless an override (or a value
-        derived from one) moved it; a binary finding not set keeps the model's 0/1 call."""
-        estimate = self.model_prediction.concepts.get(name)
-        if self.result is not None and (
-            name in self.overrides or name in self.result.changed or get_concept(name).is_derived
-        ):
-            return self.result.concepts[name]
-        return estimate.value if estimate else None
+        derived from one) moved it (:func:`values_in_force`); a binary finding not set keeps
+        the model's 0/1 call."""
+        return self._in_force.get(name)
 
     def values(self) -> dict[str, float | None]:
         """Every concept's value in force (:meth:`value`)."""

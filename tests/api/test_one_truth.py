@@ -135,6 +135,12 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as,
         assert row[f"{risk['task']}_points_in_force"] == risk["points"]
         assert row[risk["task"]] == prediction["risks"][[r["task"] for r in prediction["risks"]]
                                                         .index(risk["task"])]["probability"]
+    # Every concept's value in force is the page's: QT as set, each QTc re-derived from it, the
+    # reverted Tpeak-Tend the model's again.
+    for concept in page["concepts"]:
+        assert row[f"in_force_{concept['name']}"] == concept["value"], concept["name"]
+    assert row["in_force_qt"] == 470 and row["in_force_tpeak_tend"] == row["model_tpeak_tend"]
+    assert row["in_force_qtc_fridericia"] != row["model_qtc_fridericia"]
     schwartz = next(r for r in prediction["risks"] if r["task"] == "lqts_risk")
     assert schwartz["points"] is not None and row["lqts_risk_points"] == schwartz["points"]
     assert row["tdp_risk_points"] is None
@@ -146,8 +152,16 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as,
     assert [(e["action"], e["source"]) for e in ours] == [
         ("override", "typed"), ("override", "typed"), ("revert", "revert")]
     assert all(datetime.fromisoformat(e["created_at"]).utcoffset() is not None for e in ours)
+    # Every other prediction in the export (earlier tests': set, reverted, set again) agrees
+    # with its own record page too.
+    for other_row in rows:
+        shown = researcher.get(f"/api/v1/predictions/{other_row['prediction_id']}").json()
+        assert other_row["adjusted"] is shown["adjusted"], other_row["prediction_id"]
+        assert other_row["lqts_risk_in_force"] == pytest.approx(_risks(shown)["lqts_risk"])
+        assert all(other_row[f"in_force_{c['name']}"] == c["value"] for c in shown["concepts"])
     unadjusted = next(r for r in rows if r["adjusted"] is False)
     assert unadjusted["lqts_risk_in_force"] == unadjusted["lqts_risk"]
+    assert unadjusted["in_force_qtc_fridericia"] == unadjusted["model_qtc_fridericia"]
 
 
 def test_a_new_predictions_check_next_is_the_record_pages(edit) -> None:
