@@ -164,6 +164,10 @@ class Intervention(Base):
     # A fiducial move: {"before": {name: ms}, "after": {name: ms}, "concepts": {concept: value}}
     # (positions in ms from the median beat's R peak); NULL for every other event.
     fiducials: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # A typed derived value (a QTc, J-Tpeak_c, heart rate) stored as the primary ``concept`` it
+    # set: the concept and value the clinician typed; NULL for every other event.
+    typed_concept: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    typed_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     seq: Mapped[int] = mapped_column(Integer)  # position in the chain: 1, 2, …
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -54,7 +54,8 @@ _CONTENT_COLUMNS: dict[type, tuple[str, ...]] = {
 }
 #: Content columns added after rows were chained: hashed only when set, so that the rows written
 #: before them keep their hashes.
-_OPTIONAL_COLUMNS: dict[type, tuple[str, ...]] = {Intervention: ("fiducials",), AuditEvent: ()}
+_OPTIONAL_COLUMNS: dict[type, tuple[str, ...]] = {
+    Intervention: ("fiducials", "typed_concept", "typed_value"), AuditEvent: ()}
 #: The chained tables, in the order they are verified.
 CHAINED: tuple[type, ...] = (Intervention, AuditEvent)
 #: PostgreSQL advisory-lock keys, one per chain.

@@ -107,6 +107,9 @@ INTERVENTION_COLUMNS: tuple[Column, ...] = (
     Column("user_role", pa.string(), lambda r: r.User.role),
     Column("action", pa.string(), lambda r: r.Intervention.action),
     Column("concept", pa.string(), lambda r: r.Intervention.concept),
+    # A typed QTc (J-Tpeak_c, heart rate) is stored as the QT (J-Tpeak, RR) it set: what was typed.
+    Column("typed_concept", pa.string(), lambda r: r.Intervention.typed_concept),
+    Column("typed_value", pa.float64(), lambda r: r.Intervention.typed_value),
     Column("unit", pa.string(), lambda r: r.Intervention.unit),
     Column("model_value", pa.float64(), lambda r: r.Intervention.model_value),
     Column("previous_value", pa.float64(), lambda r: r.Intervention.previous_value),

@@ -774,6 +774,8 @@ def edit_prediction(
         new_value=after.value(target),
         source="revert" if action == "revert" else source, comment=comment,
     )
+    if action == "override" and concept != target:  # what was typed, beside what it set
+        event.typed_concept, event.typed_value = concept, value
     typed = {"typed_concept": concept, "typed_value": value} if concept != target else {}
     return _store_edit(session, state, after, user, event, **typed)
 
@@ -902,5 +904,5 @@ def intervention_out(event: Intervention, author: User, viewer: User,
         risks_before=dict(event.risks_before), risks_after=dict(event.risks_after),
         user=shown_name(viewer, author.username, author.pseudonym), source=event.source,
         comment=shown_comment(viewer, event.comment), fiducials=event.fiducials,
-        prediction=view,
+        typed_concept=event.typed_concept, typed_value=event.typed_value, prediction=view,
     )

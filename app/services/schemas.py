@@ -379,6 +379,10 @@ class InterventionOut(BaseModel):
     fiducials: dict | None = Field(
         default=None, description="A fiducial move: positions before/after (ms from R) and the "
         "interval concepts they set (ms).")
+    typed_concept: str | None = Field(
+        default=None, description="A typed derived value (a QTc, J-Tpeak_c, heart rate) is "
+        "stored as the primary concept it set: the concept the clinician typed; else null.")
+    typed_value: float | None = Field(default=None, description="The value typed (its unit).")
     prediction: PredictionOut | None = None
 
 

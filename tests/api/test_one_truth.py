@@ -51,6 +51,11 @@ def test_bazett_and_the_fridericia_implying_the_same_qt_give_the_same_qt_and_ris
         assert _by_name(by_fridericia)[name]["value"] == pytest.approx(concepts[name]["value"],
                                                                        abs=1e-3)
         assert _by_name(by_fridericia)[name]["flag"] == concepts[name]["flag"]
+    # The log keeps what was typed beside the QT it set (a revert types nothing).
+    events = clinician.get(f"{url}/interventions").json()
+    assert sorted((e["id"], e["concept"], e["typed_concept"], e["typed_value"]) for e in events) == [
+        (bazett.json()["id"], "qt", "qtc_bazett", 510), (bazett.json()["id"] + 1, "qt", None, None),
+        (again.json()["id"], "qt", "qtc_fridericia", fridericia)]
 
 
 def test_a_typed_heart_rate_puts_the_exact_rr_in_force(edit) -> None:
@@ -149,8 +154,10 @@ def test_exports_carry_review_state_risks_in_force_and_offsets(edit, client_as,
     events = [json.loads(line) for line in researcher.get(
         "/api/v1/exports/interventions", params={"format": "jsonl"}).text.splitlines()]
     ours = [e for e in events if e["prediction_id"] == prediction["id"]]
-    assert [(e["action"], e["source"]) for e in ours] == [
-        ("override", "typed"), ("override", "typed"), ("revert", "revert")]
+    assert [(e["action"], e["source"], e["typed_concept"]) for e in ours] == [
+        ("override", "typed", None), ("override", "typed", None), ("revert", "revert", None)]
+    typed_qtc = [e for e in events if e["typed_concept"] == "qtc_bazett"]  # an earlier test's
+    assert typed_qtc and all(e["concept"] == "qt" and e["typed_value"] for e in typed_qtc)
     assert all(datetime.fromisoformat(e["created_at"]).utcoffset() is not None for e in ours)
     # Every other prediction in the export (earlier tests': set, reverted, set again) agrees
     # with its own record page too.
