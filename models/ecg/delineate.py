@@ -152,6 +152,9 @@ class DelineationConfig:
         t_tangent_reach_s: the tangent point is the steepest point of the lightly smoothed
             (``t_peak_smooth_s``) terminal limb within this reach of the heavily smoothed one (s).
         beat_t_shift_s: largest per-beat T-wave lag against the median T wave (s).
+        unlevelled_t_end_reach_s: a lead whose T limb never levels off before its window's
+            end keeps the tangent's crossing as its T end when that lies within this reach of
+            the global T end (s; ``None``: such a lead has no T end).
     """
 
     t_end_method: TEndMethod = "tangent"
@@ -181,6 +184,7 @@ class DelineationConfig:
     u_wave_group_gap_s: float = 0.080
     t_tangent_reach_s: float = 0.020
     beat_t_shift_s: float = 0.040
+    unlevelled_t_end_reach_s: float | None = 0.060
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,9 @@ class WaveFiducials:
 
     ``t_amplitude_mv``/``p_amplitude_mv`` are signed (negative for an inverted wave) and
     measured from ``isoelectric_mv``. ``t_end_iso_s`` is where the same tangent meets the
-    PR-segment isoelectric level: the lead's vote for the global T end.
+    PR-segment isoelectric level: the lead's vote for the global T end. ``t_end_unlevelled``:
+    the T limb never levelled off before the T window's end, so ``t_end_s`` (when set) is the
+    tangent's crossing kept because it lies near the global T end, and the lead has no vote.
     """
 
     p_onset_s: float | None = None
@@ -204,6 +210,7 @@ class WaveFiducials:
     isoelectric_mv: float = 0.0
     t_amplitude_mv: float | None = None
     p_amplitude_mv: float | None = None
+    t_end_unlevelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,8 @@ def delineate_beats(
     # onset closes its window earlier.
     unlimited = {row: _t_wave(deviation, r_index, fs, rr_s, global_off, None, config)
                  for row, deviation in deviations.items()}
-    previous_t_end = _previous_t_end([wave[2] for wave in unlimited.values()], rr_s, fs, config)
+    previous_t_end = _previous_t_end([None if wave[5] else wave[2] for wave in unlimited.values()],
+                                     rr_s, fs, config)
     p_waves = {
         row: _p_wave(deviation, fs, rr_s, global_on, config, previous_t_end)
         for row, deviation in deviations.items()
@@ -301,6 +309,7 @@ def delineate_beats(
     global_fiducials, t_end_lead, support = _global_fiducials(
         leads, global_curve, r_index, fs, rr_s, global_on, global_off, config
     )
+    leads = _unlevelled_checked(leads, global_fiducials.t_end_s, config)
     shifts = _t_shifts(beats, lead_names, leads, global_fiducials, config)
     return Delineation(leads, global_fiducials, t_end_lead, shifts, global_curve, support,
                        _t_end_split(leads, config))
@@ -402,7 +411,7 @@ def _lead_fiducials(
     isoelectric: float,
     qrs: tuple[float, float],
     p_wave: tuple[float | None, float | None, float | None, float | None],
-    t_wave: tuple[float | None, float | None, float | None, float | None, float | None],
+    t_wave: tuple[float | None, float | None, float | None, float | None, float | None, bool],
 ) -> WaveFiducials:
     """One lead's fiducials in seconds relative to R from sample indices."""
     return WaveFiducials(
@@ -418,6 +427,7 @@ def _lead_fiducials(
         isoelectric_mv=isoelectric,
         t_amplitude_mv=t_wave[3],
         p_amplitude_mv=p_wave[3],
+        t_end_unlevelled=t_wave[5],
     )
 
 
@@ -453,12 +463,13 @@ def _t_wave(
     qrs_off: float,
     t_limit: float | None,
     config: DelineationConfig,
-) -> tuple[float | None, float | None, float | None, float | None, float | None]:
-    """T onset, peak, end (sample indices), signed amplitude (mV) and the end on the isoelectric
-    level (samples) of one median beat; a T wave too small to delineate keeps only its amplitude."""
+) -> tuple[float | None, float | None, float | None, float | None, float | None, bool]:
+    """T onset, peak, end (sample indices), signed amplitude (mV), the end on the isoelectric
+    level (samples) of one median beat and whether its limb never levelled off (:func:`_t_end`);
+    a T wave too small to delineate keeps only its amplitude."""
     start, end = _t_window(r_index, fs, rr_s, qrs_off, t_limit, deviation.size)
     if end - start < int(0.05 * fs):
-        return None, None, None, None, None
+        return None, None, None, None, None, False
     smooth = moving_average(deviation, config.t_smooth_s * fs)
     window = smooth[start : end + 1]
     detrended = window - np.linspace(window[0], window[-1], window.size)
@@ -467,7 +478,7 @@ def _t_wave(
     peak = _earlier_distinct_wave(detrended, peak, config.u_wave_fraction)
     noise = float(np.std(deviation[start : end + 1] - window))
     if abs(detrended[peak]) < max(config.min_t_amplitude_mv, config.min_t_snr * noise):
-        return None, None, None, float(window[peak]), None  # a flat T: amplitude only
+        return None, None, None, float(window[peak]), None, False  # a flat T: amplitude only
     sign = float(np.sign(detrended[peak]))
     # The opposite extreme of the window ends a biphasic T when it comes after the peak and
     # crosses the isoelectric level.
@@ -482,10 +493,11 @@ def _t_wave(
     terminal_sign = sign if terminal == peak else -sign
     slope = np.gradient(smooth)  # mV per sample
     light = moving_average(deviation, config.t_peak_smooth_s * fs)
-    t_end, t_end_iso = _t_end(smooth, slope, start + terminal, terminal_sign, end, fs, config, light)
+    t_end, t_end_iso, unlevelled = _t_end(smooth, slope, start + terminal, terminal_sign, end,
+                                          fs, config, light)
     t_onset = _t_onset(smooth, slope, start, start + peak, sign)
     t_peak = _refine_peak(deviation, start + peak, sign, fs, config)
-    return t_onset, float(t_peak), t_end, float(light[t_peak]), t_end_iso
+    return t_onset, float(t_peak), t_end, float(light[t_peak]), t_end_iso, unlevelled
 
 
 def _refine_peak(values: np.ndarray, peak: int, sign: float, fs: float, config: DelineationConfig) -> int:
@@ -533,23 +545,48 @@ def _t_end(
     fs: float,
     config: DelineationConfig,
     light: np.ndarray,
-) -> tuple[float | None, float | None]:
-    """T end (sample index) after the terminal peak by the configured method, and where the
-    tangent meets the PR isoelectric level (the trapezium end for that method)."""
+) -> tuple[float | None, float | None, bool]:
+    """T end (sample index) after the terminal peak by the configured method, where the
+    tangent meets the PR isoelectric level (the trapezium end for that method), and whether the
+    limb never levelled off before ``end`` (then the T end is the tangent's crossing of the
+    isoelectric level inside the window, and it is not a vote for the global T end: it is kept
+    only near the global T end of the leads whose limb levelled off, see
+    :func:`_unlevelled_checked`)."""
     limb_end = _limb_end(smooth, slope, peak, end, sign, config.limb_fraction)
-    steepest = _steepest(slope, peak, limb_end, -sign)
-    if steepest is None or limb_end >= end:
-        # No steepest point, or the wave never levels off before the next P wave (T-P fusion
-        # at fast rates): its end cannot be seen.
-        return None, None
+    if limb_end >= end:
+        # The wave never levels off before the next P wave (T-P fusion at fast rates, or a long
+        # low T running into the window's end): its end cannot be told from this lead alone.
+        if config.unlevelled_t_end_reach_s is None or config.t_end_method != "tangent":
+            return None, None, True
+        crossing = _tangent_crossing(smooth, slope, light, peak, end, sign, 0.0, fs, config)
+        return (crossing if crossing is not None and crossing <= end else None), None, True
     if config.t_end_method == "trapezium":
+        steepest = _steepest(slope, peak, limb_end, -sign)
+        if steepest is None:
+            return None, None, False
         reference = min(end, steepest + int(0.25 * fs))
         candidates = np.arange(steepest, reference + 1)
         area = sign * (smooth[steepest] - smooth[candidates]) * (2 * reference - candidates - steepest)
         trapezium = float(candidates[int(np.argmax(area))])
-        return trapezium, trapezium
-    # The tangent itself is drawn on the lightly smoothed wave: the heavy smoothing that finds
-    # the limb robustly also flattens it and would move the crossing late.
+        return trapezium, trapezium, False
+    crossings = []
+    for level in (smooth[limb_end] if config.t_end_baseline == "tp" else 0.0, 0.0):
+        crossing = _tangent_crossing(smooth, slope, light, peak, limb_end, sign, level, fs, config)
+        crossings.append(crossing if crossing is not None and crossing <= end + 0.1 * fs else None)
+    return crossings[0], crossings[1], False
+
+
+def _tangent_crossing(smooth: np.ndarray, slope: np.ndarray, light: np.ndarray, peak: int,
+                      limb_end: int, sign: float, level: float, fs: float,
+                      config: DelineationConfig) -> float | None:
+    """Where the tangent at the steepest point of the terminal limb (``peak`` → ``limb_end``,
+    falling for ``sign`` +1) meets ``level`` (mV; sample index, after the steepest point), or
+    ``None`` without a steepest point. The steepest point is found on the heavily smoothed wave
+    (robust) and the tangent drawn on the lightly smoothed one ``light``: the heavy smoothing
+    also flattens the limb and would move the crossing late."""
+    steepest = _steepest(slope, peak, limb_end, -sign)
+    if steepest is None:
+        return None
     light_slope = np.gradient(light)
     reach = int(config.t_tangent_reach_s * fs)
     refined = _steepest(light_slope, max(peak, steepest - reach), min(limb_end, steepest + reach), -sign)
@@ -557,11 +594,8 @@ def _t_end(
         steepest, level_at, slope_at = refined, light[refined], light_slope[refined]
     else:
         level_at, slope_at = smooth[steepest], slope[steepest]
-    crossings = []
-    for level in (smooth[limb_end] if config.t_end_baseline == "tp" else 0.0, 0.0):
-        crossing = steepest + (level - level_at) / slope_at
-        crossings.append(float(crossing) if steepest < crossing <= end + 0.1 * fs else None)
-    return crossings[0], crossings[1]
+    crossing = steepest + (level - level_at) / slope_at
+    return float(crossing) if crossing > steepest else None
 
 
 def _t_onset(smooth: np.ndarray, slope: np.ndarray, start: int, peak: int, sign: float) -> float | None:
@@ -692,6 +726,21 @@ def _global_t_end(leads: dict[str, WaveFiducials], config: DelineationConfig) ->
     name = min(ordered, key=lambda item: abs(item[1] - t_end))[0]
     support = sum(1 for _, value in ordered if abs(value - t_end) <= reach + _SAME_INSTANT_S)
     return t_end, name, support
+
+
+def _unlevelled_checked(leads: dict[str, WaveFiducials], global_t_end_s: float | None,
+                        config: DelineationConfig) -> dict[str, WaveFiducials]:
+    """``leads`` with the T end of each lead whose limb never levelled off kept only when it
+    lies within ``unlevelled_t_end_reach_s`` of the global T end (s from R) that the other
+    leads voted for; dropped otherwise, or when there is no global T end."""
+    reach = config.unlevelled_t_end_reach_s
+
+    def near(t_end_s: float | None) -> bool:
+        return (t_end_s is not None and global_t_end_s is not None and reach is not None
+                and abs(t_end_s - global_t_end_s) <= reach)
+
+    return {name: f if not f.t_end_unlevelled or near(f.t_end_s) else replace(f, t_end_s=None)
+            for name, f in leads.items()}
 
 
 def _capped(ordered: list[float], direction: float, reach_s: float, rank: int) -> float:

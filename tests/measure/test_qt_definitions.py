@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from models.concepts import REGISTRY, get_concept
 from models.ecg.anchors import assign_to_beats, neurokit_leads
-from models.ecg.delineate import DelineationConfig, WaveFiducials, _t_end_split
+from models.ecg.delineate import (
+    DelineationConfig,
+    WaveFiducials,
+    _t_end,
+    _t_end_split,
+    _unlevelled_checked,
+)
 from models.ecg.measure import MIN_T_END_SUPPORT, _doubt, _qt_doubts, measure
 from models.ecg.validate import PARTS, ScopeBeats, _beat_grid, _combined, best_anchor, record_part
 from tests.measure.synthetic_ecg import only_leads, synthetic
@@ -153,3 +161,32 @@ def test_many_leads_following_a_later_wave_make_the_qt_low_confidence() -> None:
     assert note is not None and ", ".join(early) + " end their T wave far earlier" in note, note
     assert result.value("qt") > plain.value("qt") + 60.0
     assert plain.concepts["qt"].low_confidence is None
+
+
+def test_a_t_limb_that_never_levels_off_ends_where_its_tangent_meets_the_baseline() -> None:
+    """The limb still falls steeply at the window's end (a long low T running into the next
+    beat's window): its end is where the tangent at its steepest point meets the isoelectric
+    level, and the lead's end is marked unlevelled — no vote for the global T end."""
+    samples = np.arange(200)
+    wave = 0.05 + 0.3 * np.cos(np.pi * samples / 300.0)  # steepest at 150, 0.05 mV there
+    crossing = 150.0 + 0.05 / (0.3 * np.pi / 300.0)  # mV over mV per sample
+    config = DelineationConfig()
+    t_end, t_end_iso, unlevelled = _t_end(wave, np.gradient(wave), 0, 1.0, 199, 500.0, config, wave)
+    assert unlevelled and t_end_iso is None and t_end == pytest.approx(crossing, abs=1.0)
+    off = replace(config, unlevelled_t_end_reach_s=None)
+    assert _t_end(wave, np.gradient(wave), 0, 1.0, 199, 500.0, off, wave) == (None, None, True)
+    # A limb that levels off inside the window votes as before: both ends at the tangent's
+    # crossing of the PR level.
+    bump = 0.3 * np.exp(-0.5 * ((samples - 60) / 15.0) ** 2)
+    levelled = _t_end(bump, np.gradient(bump), 60, 1.0, 199, 500.0, config, bump)
+    assert levelled[2] is False and levelled[0] == levelled[1] is not None
+
+
+def test_an_unlevelled_lead_end_is_kept_only_near_the_global_t_end() -> None:
+    reach = DelineationConfig().unlevelled_t_end_reach_s
+    leads = {"II": WaveFiducials(t_end_s=0.40, t_end_iso_s=0.40),
+             "V1": WaveFiducials(t_end_s=0.40 - reach + 0.005, t_end_unlevelled=True),
+             "V2": WaveFiducials(t_end_s=0.40 + reach + 0.005, t_end_unlevelled=True)}
+    kept = _unlevelled_checked(leads, 0.40, DelineationConfig())
+    assert kept["II"] == leads["II"] and kept["V1"] == leads["V1"] and kept["V2"].t_end_s is None
+    assert _unlevelled_checked(leads, None, DelineationConfig())["V1"].t_end_s is None

@@ -66,8 +66,9 @@ def test_t_end_error_sd_beats_the_best_sensitive_neurokit_method(validation, dat
     assert ours["sd_ms"] < _best_neurokit_sd(report, scope, "T_end"), ours
     assert ours["sd_ms"] <= CSE_TOLERANCE_MS["T_end"]
     assert abs(ours["mean_ms"]) < 13.0
-    # Acceptance asks 0.90: QTDB meets it (0.96); LUDB per lead (0.85) does not yet.
-    assert ours["sensitivity"] >= (0.95 if dataset == "qtdb" else 0.83)
+    # Acceptance asks 0.90: QTDB 0.98; LUDB per lead 0.92 since a lead whose T limb runs into
+    # the window's end keeps its tangent end near the global T end (0.87 before).
+    assert ours["sensitivity"] >= (0.95 if dataset == "qtdb" else 0.90)
 
 
 def test_qtdb_t_end_sd_is_within_28_ms(validation) -> None:
