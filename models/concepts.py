@@ -385,8 +385,10 @@ REGISTRY: tuple[Concept, ...] = (
         how_measured="60000 / median RR interval (ms).",
         normal_low=60,
         normal_high=100,
-        thresholds=(
+        thresholds=(  # the RR interval's flags, read as a rate (60000 / ms)
             Threshold(100, FlagLevel.BORDERLINE, note="tachycardia"),
+            Threshold(120, FlagLevel.ABNORMAL, note="marked tachycardia"),
+            Threshold(200, FlagLevel.CRITICAL, note="rate above 200 bpm"),
             Threshold(50, FlagLevel.BORDERLINE, direction="below", note="bradycardia"),
             Threshold(40, FlagLevel.ABNORMAL, direction="below", note="marked bradycardia"),
         ),
@@ -412,6 +414,7 @@ REGISTRY: tuple[Concept, ...] = (
         normal_high=1000,
         thresholds=(  # the heart-rate flags, read as RR (60000 / bpm)
             Threshold(600, FlagLevel.BORDERLINE, direction="below", note="tachycardia"),
+            Threshold(500, FlagLevel.ABNORMAL, direction="below", note="marked tachycardia"),
             Threshold(1200, FlagLevel.BORDERLINE, note="bradycardia"),
             Threshold(1500, FlagLevel.ABNORMAL, note="marked bradycardia"),
             Threshold(300, FlagLevel.CRITICAL, direction="below", note="rate above 200 bpm"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from models.concepts import REGISTRY, FlagLevel, get_concept
@@ -80,3 +81,14 @@ def test_the_range_follows_the_sex_specific_cut_off_and_the_rate() -> None:
     assert qt.normal_range_text() == "350–440 ms at 60 bpm"
     assert qt.flag(330).level is FlagLevel.NORMAL and qt.flag(520).level is FlagLevel.CRITICAL
     assert get_concept("heart_rate").normal_range_text() == "50–100 bpm"  # AHA bradycardia cut-off
+
+
+def test_a_heart_rate_is_flagged_as_its_rr_interval_is() -> None:
+    """A derived view never disagrees with its input: 130 bpm is the same marked tachycardia
+    whether read as a rate or as an RR of 462 ms, 250 bpm is critical both ways."""
+    heart_rate, rr = get_concept("heart_rate"), get_concept("rr")
+    for bpm in np.arange(25.5, 260.0, 1.0):
+        by_rate, by_rr = heart_rate.flag(float(bpm)), rr.flag(60000.0 / float(bpm))
+        assert (by_rate.level, by_rate.note) == (by_rr.level, by_rr.note), bpm
+    assert heart_rate.flag(130.0).level is FlagLevel.ABNORMAL
+    assert heart_rate.flag(250.0).level is FlagLevel.CRITICAL
