@@ -21,6 +21,7 @@ from models.bundle import LoadedBundle
 from models.concepts import REGISTRY
 from models.disagreement import disagreements
 from models.ecg.measure import Measurements, measure
+from models.ecg.notes import is_paced, measurement_notes
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
 from models.intervene import Suggestion, check_next
@@ -88,12 +89,15 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
                                  "head": "…",
                                  "kind": "points", "sentence": "…", "points": 0.5,
                                  "max_points": 5.5, "bands_set_by": "…"}, …},
-         "ood": {"distance": 31.2, "percentile": 64.0, "high": false, "message": "…"} | null}
+         "ood": {"distance": 31.2, "percentile": 64.0, "high": false, "message": "…"} | null,
+         "paced": false,
+         "measurement_notes": [{"kind": "global_qt", "text": "QT 478 ms is the global QT …"}, …]}
 
     ``model``/``sd``/``probability`` are null for a black box (no concepts); the flag follows
     the model's value, else the measured one.
     """
     prediction = analysis.prediction
+    stored = analysis.measurements.to_dict()  # what the web app keeps and its notes read
     measured = measured_values(analysis.measurements)
     discordant = disagreements(prediction.concepts, measured)
     concepts = {}
@@ -134,4 +138,6 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
             "message": describe_score(prediction.ood.percentile, prediction.ood.high,
                                       prediction.ood.respect),
         },
+        "paced": is_paced(stored),
+        "measurement_notes": [asdict(note) for note in measurement_notes(stored)],
     }

@@ -59,6 +59,8 @@ def _print_reading(name: str, report: dict[str, Any]) -> None:
                    f"{concept.unit:<4} {'; '.join(notes)}".rstrip())
     for line in doubts.lines("measured value of low confidence"):
         typer.echo(line)
+    for note in report["measurement_notes"]:
+        typer.echo(f"  {note['text']}")
 
 
 def predict_command(

@@ -49,6 +49,7 @@ def test_json_lines_carry_the_numbers_the_api_shows(two_records: list[Path], cli
             assert ours["measured_low_confidence"] == concept["measured_low_confidence"]
             assert ours["disagreement"] == concept["disagreement"]
             assert ours["flag"] == concept["flag"]
+        assert (row["paced"], row["measurement_notes"]) == (api["paced"], api["measurement_notes"])
         for risk in api["risks"]:
             ours = row["risks"][risk["task"]]
             assert ours["probability"] == pytest.approx(risk["probability"], **same)
@@ -62,6 +63,7 @@ def test_the_text_form_names_risks_heads_and_disagreements(two_records: list[Pat
     assert "Long-QT risk: " in result.stdout and "/ 5.5 points" in result.stdout
     assert "— Schwartz score (ECG items)" in result.stdout
     assert "QTc (Bazett)" in result.stdout and "measured" in result.stdout
+    assert "is the global QT (CSE)" in result.stdout and "QT in lead II" in result.stdout
 
 
 def test_bad_files_get_one_line_each_and_the_rest_is_scored(two_records: list[Path],
