@@ -42,7 +42,10 @@
     const band = record.risk_bands[task];
     const points = (record.risk_points || {})[task];
     const shown = points === undefined ? percent(p) : `${points} pts`;
-    return el("td", {}, el("span", { class: `band band-${band}` }, `${shown} ${band}`));
+    // The band's word is its own element: on a phone it goes under the number, so "96 %
+    // intermediate" needs the width of "intermediate", not of the whole phrase.
+    return el("td", {}, el("span", { class: `band band-${band}` }, shown,
+      el("span", { class: "band-word" }, ` ${band}`)));
   }
 
   /** The primary QTc in force, marked "adjusted" when a clinician value is in force (the risks
