@@ -558,7 +558,8 @@ def _t_end(
         # low T running into the window's end): its end cannot be told from this lead alone.
         if config.unlevelled_t_end_reach_s is None or config.t_end_method != "tangent":
             return None, None, True
-        crossing = _tangent_crossing(smooth, slope, light, peak, end, sign, 0.0, fs, config)
+        tangent = _tangent(smooth, slope, light, peak, end, sign, fs, config)
+        crossing = None if tangent is None else _crossing(tangent, 0.0)
         return (crossing if crossing is not None and crossing <= end else None), None, True
     if config.t_end_method == "trapezium":
         steepest = _steepest(slope, peak, limb_end, -sign)
@@ -569,21 +570,23 @@ def _t_end(
         area = sign * (smooth[steepest] - smooth[candidates]) * (2 * reference - candidates - steepest)
         trapezium = float(candidates[int(np.argmax(area))])
         return trapezium, trapezium, False
+    tangent = _tangent(smooth, slope, light, peak, limb_end, sign, fs, config)
+    if tangent is None:
+        return None, None, False
     crossings = []
     for level in (smooth[limb_end] if config.t_end_baseline == "tp" else 0.0, 0.0):
-        crossing = _tangent_crossing(smooth, slope, light, peak, limb_end, sign, level, fs, config)
+        crossing = _crossing(tangent, level)
         crossings.append(crossing if crossing is not None and crossing <= end + 0.1 * fs else None)
     return crossings[0], crossings[1], False
 
 
-def _tangent_crossing(smooth: np.ndarray, slope: np.ndarray, light: np.ndarray, peak: int,
-                      limb_end: int, sign: float, level: float, fs: float,
-                      config: DelineationConfig) -> float | None:
-    """Where the tangent at the steepest point of the terminal limb (``peak`` → ``limb_end``,
-    falling for ``sign`` +1) meets ``level`` (mV; sample index, after the steepest point), or
-    ``None`` without a steepest point. The steepest point is found on the heavily smoothed wave
-    (robust) and the tangent drawn on the lightly smoothed one ``light``: the heavy smoothing
-    also flattens the limb and would move the crossing late."""
+def _tangent(smooth: np.ndarray, slope: np.ndarray, light: np.ndarray, peak: int, limb_end: int,
+             sign: float, fs: float, config: DelineationConfig) -> tuple[int, float, float] | None:
+    """The tangent at the steepest point of the terminal limb (``peak`` → ``limb_end``, falling
+    for ``sign`` +1): its sample, level (mV) and slope (mV per sample), or ``None`` without a
+    steepest point. The steepest point is found on the heavily smoothed wave (robust) and the
+    tangent drawn on the lightly smoothed one ``light``: the heavy smoothing also flattens the
+    limb and would move the crossing late."""
     steepest = _steepest(slope, peak, limb_end, -sign)
     if steepest is None:
         return None
@@ -591,11 +594,16 @@ def _tangent_crossing(smooth: np.ndarray, slope: np.ndarray, light: np.ndarray, 
     reach = int(config.t_tangent_reach_s * fs)
     refined = _steepest(light_slope, max(peak, steepest - reach), min(limb_end, steepest + reach), -sign)
     if refined is not None:
-        steepest, level_at, slope_at = refined, light[refined], light_slope[refined]
-    else:
-        level_at, slope_at = smooth[steepest], slope[steepest]
-    crossing = steepest + (level - level_at) / slope_at
-    return float(crossing) if crossing > steepest else None
+        return refined, float(light[refined]), float(light_slope[refined])
+    return steepest, float(smooth[steepest]), float(slope[steepest])
+
+
+def _crossing(tangent: tuple[int, float, float], level: float) -> float | None:
+    """Where ``tangent`` (:func:`_tangent`) meets ``level`` (mV; sample index), ``None`` when
+    not after its point."""
+    point, level_at, slope_at = tangent
+    crossing = point + (level - level_at) / slope_at
+    return float(crossing) if crossing > point else None
 
 
 def _t_onset(smooth: np.ndarray, slope: np.ndarray, start: int, peak: int, sign: float) -> float | None:
