@@ -97,7 +97,7 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
     the model's value, else the measured one.
     """
     prediction = analysis.prediction
-    stored = analysis.measurements.to_dict()  # what the web app keeps and its notes read
+    stored = analysis.measurements.summary_dict()  # what the notes read of a stored measurement
     measured = measured_values(analysis.measurements)
     discordant = disagreements(prediction.concepts, measured)
     concepts = {}

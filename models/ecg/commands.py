@@ -84,7 +84,7 @@ def _print_measurements(path: Path, measurements: object, ecg: object) -> None:
         typer.echo(f"  {concept.label:<22} {value:>8} {concept.unit:<5} normal {shown_range:<14} {flag}")
     for line in doubts.lines("low confidence"):
         typer.echo(line)
-    for note in measurement_notes(measurements.to_dict()):
+    for note in measurement_notes(measurements.summary_dict()):
         typer.echo(f"  {note.text}")
 
 

@@ -278,8 +278,9 @@ class Measurements:
             rows.append(row)
         return rows
 
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-serialisable view (non-finite numbers become ``null``)."""
+    def summary_dict(self) -> dict[str, object]:
+        """The JSON-serialisable view without the traces (median beats, beat marks, global
+        fiducials, lead quality): the concepts and what :mod:`models.ecg.notes` reads."""
         return {
             "concepts": [
                 {
@@ -303,6 +304,16 @@ class Measurements:
             },
             "t_end_support": self.t_end_support,
             "pacing_stimuli": self.pacing_stimuli,
+            "t_end_lead": self.t_end_lead,
+            "record_reason": self.record_reason,
+            "rhythm_reason": self.rhythm_reason,
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-serialisable view (non-finite numbers become ``null``): :meth:`summary_dict`
+        with the traces."""
+        return {
+            **self.summary_dict(),
             "median_beats": {
                 lead: {
                     "fs_hz": trace.fs_hz,
@@ -313,7 +324,6 @@ class Measurements:
                 for lead, trace in self.median_beats.items()
             },
             "global_fiducials": None if self.global_fiducials is None else _fiducials_dict(self.global_fiducials),
-            "t_end_lead": self.t_end_lead,
             "beats": [
                 {
                     "r_peak_s": _finite(beat.r_peak_s),
@@ -328,8 +338,6 @@ class Measurements:
                 lead: {"status": quality.status, "sqi": _finite(quality.sqi), "reason": quality.reason}
                 for lead, quality in self.lead_quality.items()
             },
-            "record_reason": self.record_reason,
-            "rhythm_reason": self.rhythm_reason,
         }
 
 

@@ -2,7 +2,8 @@
 the LQTS criteria use, what the global T end rests on, and whether the rhythm was paced.
 
 The notes are read from the stored measurement (:meth:`models.ecg.measure.Measurements.to_dict`,
-the JSON a prediction keeps), so the record page, the API, the exports and ``qtlens measure``
+the JSON a prediction keeps, or its :meth:`~models.ecg.measure.Measurements.summary_dict`
+without the traces), so the record page, the API, the exports and ``qtlens measure``
 say the same thing of the same numbers. A measurement stored before a field existed gives no
 note about that field (never a guess).
 
