@@ -31,10 +31,10 @@ from app.db.models import Intervention, Prediction, Record, User
 from app.db.session import Database
 from app.services.audit import as_utc
 from app.services.bands import BandsInForce
-from app.services.predictions import measured_concepts, overrides_in_force, values_in_force
+from app.services.predictions import overrides_in_force, values_in_force
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
-from models.ecg.measure import T_END_CONCEPTS
+from models.ecg.measure import T_END_CONCEPTS, stored_concepts
 from models.ecg.notes import is_paced
 from models.heads.points import logit, points_from_logit
 from models.tasks import TASKS
@@ -140,7 +140,7 @@ def _cart_statements(row: Any) -> str | None:
 
 
 def _measured_value(name: str, field: str = "value") -> Callable[[Any], Any]:
-    return lambda row: measured_concepts(row.Prediction.measurements).get(name, {}).get(field)
+    return lambda row: stored_concepts(row.Prediction.measurements).get(name, {}).get(field)
 
 
 def _lead_qt(field: str) -> Callable[[Any], Any]:

@@ -54,6 +54,7 @@ from models.concepts import (
     with_typed_value,
 )
 from models.disagreement import Disagreement, disagreements
+from models.ecg.measure import stored_concepts
 from models.ecg.notes import is_paced, measurement_notes
 from models.ecg.record import Ecg, Sex
 from models.heads.describe import read_risk
@@ -179,14 +180,9 @@ def store_prediction(session: Session, bundle: LoadedBundle, record: Record, use
     return prediction
 
 
-def measured_concepts(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The stored measurements' concept entries (``value``, ``reason``…) by concept name."""
-    return {entry["name"]: entry for entry in measurements.get("concepts", [])}
-
-
 def measured_values(measurements: dict[str, Any]) -> dict[str, float | None]:
     """The stored measurements' concept values (registry units; ``None`` = not measured)."""
-    return {name: entry.get("value") for name, entry in measured_concepts(measurements).items()}
+    return {name: entry.get("value") for name, entry in stored_concepts(measurements).items()}
 
 
 def get_prediction(session: Session, prediction_id: int) -> tuple[Prediction, Record]:
@@ -590,7 +586,7 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
     """
     model_prediction = state.model_prediction
     sex = state.record.sex
-    measured = measured_concepts(state.prediction.measurements)
+    measured = stored_concepts(state.prediction.measurements)
     discordant = state.discordant
     concepts = []
     for concept in REGISTRY:

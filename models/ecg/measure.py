@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,6 +340,12 @@ class Measurements:
                 for lead, quality in self.lead_quality.items()
             },
         }
+
+
+def stored_concepts(stored: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A stored measurement's (:meth:`Measurements.to_dict`) concept entries (``value``,
+    ``reason``, ``low_confidence``…) by concept name."""
+    return {entry["name"]: entry for entry in stored.get("concepts") or ()}
 
 
 def _finite(value: float | None) -> float | None:

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from models.ecg.measure import stored_concepts
+
 NoteKind = Literal["global_qt", "lead_qt", "paced", "rhythm", "record"]
 
 
@@ -40,10 +42,7 @@ def is_paced(measured: Mapping[str, Any]) -> bool | None:
 
 def measured_qt_ms(measured: Mapping[str, Any]) -> float | None:
     """The measured global QT (ms; ``None`` when it was not measured)."""
-    for entry in measured.get("concepts") or ():
-        if entry.get("name") == "qt":
-            return entry.get("value")
-    return None
+    return stored_concepts(measured).get("qt", {}).get("value")
 
 
 def measurement_notes(measured: Mapping[str, Any]) -> tuple[MeasurementNote, ...]:
