@@ -21,7 +21,7 @@ from models.bundle import LoadedBundle
 from models.concepts import REGISTRY
 from models.disagreement import disagreements
 from models.ecg.measure import Measurements, measure
-from models.ecg.notes import is_paced, measurement_notes
+from models.ecg.notes import found_paced, measurement_notes
 from models.ecg.record import Ecg
 from models.heads.describe import read_risk
 from models.intervene import Suggestion, check_next
@@ -138,6 +138,6 @@ def reading(bundle: LoadedBundle, analysis: Analysis) -> dict[str, Any]:
             "message": describe_score(prediction.ood.percentile, prediction.ood.high,
                                       prediction.ood.respect),
         },
-        "paced": is_paced(stored),
+        "paced": found_paced(stored),
         "measurement_notes": [asdict(note) for note in measurement_notes(stored)],
     }

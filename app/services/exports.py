@@ -35,7 +35,7 @@ from app.services.predictions import overrides_in_force, values_in_force
 from models.concepts import REGISTRY
 from models.ecg.io.device import QUANTITIES
 from models.ecg.measure import T_END_CONCEPTS, stored_concepts
-from models.ecg.notes import is_paced
+from models.ecg.notes import found_paced
 from models.heads.points import logit, points_from_logit
 from models.tasks import TASKS
 
@@ -202,7 +202,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
     Column("measured_lead_qt_lead", pa.string(), _lead_qt("lead")),
     Column("measured_lead_qt_ms", pa.float64(), _lead_qt("qt_ms")),
     Column("measured_lead_qtc_fridericia_ms", pa.float64(), _lead_qt("qtc_fridericia_ms")),
-    Column("paced", pa.bool_(), lambda r: is_paced(r.Prediction.measurements)),
+    Column("paced", pa.bool_(), lambda r: found_paced(r.Prediction.measurements)),
     # The cart's own reading (MUSE, Philips, aECG files), beside QTLens' values.
     Column("cart_source", pa.string(),
            lambda r: (r.Record.device_measurements or {}).get("source")),

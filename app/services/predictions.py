@@ -55,7 +55,7 @@ from models.concepts import (
 )
 from models.disagreement import Disagreement, disagreements
 from models.ecg.measure import stored_concepts
-from models.ecg.notes import is_paced, measurement_notes
+from models.ecg.notes import found_paced, measurement_notes
 from models.ecg.record import Ecg, Sex
 from models.heads.describe import read_risk
 from models.intervene import (
@@ -636,7 +636,7 @@ def prediction_view(state: PredictionState, viewer: User, primary_qtc: str = DEF
         fiducials=_plotted_fiducials(state, delineation),
         series=state.series.view if state.series is not None else None, changes=changes,
         ood=ood_view(state.model_prediction.ood),
-        paced=is_paced(prediction.measurements),
+        paced=found_paced(prediction.measurements),
         measurement_notes=[MeasurementNoteOut(kind=note.kind, text=note.text)
                            for note in measurement_notes(prediction.measurements)],
     )

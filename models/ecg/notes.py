@@ -33,9 +33,9 @@ class MeasurementNote:
     text: str
 
 
-def is_paced(measured: Mapping[str, Any]) -> bool | None:
-    """Whether pacing stimuli were found in the record (``None``: measured before QTLens looked
-    for them)."""
+def found_paced(measured: Mapping[str, Any]) -> bool | None:
+    """Whether a stored measurement found the record paced (``None``: measured before QTLens
+    looked for stimuli); :func:`models.ecg.pacing.is_paced` is the rule that decided it."""
     count = measured.get("pacing_stimuli")
     return None if count is None else count > 0
 
@@ -50,7 +50,7 @@ def measurement_notes(measured: Mapping[str, Any]) -> tuple[MeasurementNote, ...
     notes: list[MeasurementNote] = []
     if measured.get("record_reason"):
         notes.append(MeasurementNote("record", f"Not measurable: {measured['record_reason']}."))
-    if is_paced(measured):
+    if found_paced(measured):
         notes.append(MeasurementNote(
             "paced",
             f"Paced rhythm: {measured['pacing_stimuli']} pacemaker stimuli were found and "

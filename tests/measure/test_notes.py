@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.ecg.measure import measure
-from models.ecg.notes import is_paced, measured_qt_ms, measurement_notes
+from models.ecg.notes import found_paced, measured_qt_ms, measurement_notes
 from tests.measure.synthetic_ecg import paced_record, synthetic
 
 
@@ -14,7 +14,7 @@ def _notes(measured: dict) -> dict[str, str]:
 def test_an_unpaced_record_names_its_global_qt_and_the_lead_qt_of_the_lqts_criteria() -> None:
     measured = measure(synthetic(seed=2).ecg).to_dict()
     notes = _notes(measured)
-    assert is_paced(measured) is False and "paced" not in notes
+    assert found_paced(measured) is False and "paced" not in notes
     qt_ms, lead_qt = measured_qt_ms(measured), measured["lead_qt"]
     assert qt_ms is not None and lead_qt is not None
     assert notes["global_qt"].startswith(f"QT {qt_ms:.0f} ms is the global QT (CSE)")
@@ -27,7 +27,7 @@ def test_a_paced_record_says_so_first_with_its_stimulus_count() -> None:
     record, paced = paced_record(seed=1)
     measured = measure(paced).to_dict()
     beats = record.truth.beat_fiducials_s.shape[0]
-    assert is_paced(measured) is True and measured["pacing_stimuli"] == beats
+    assert found_paced(measured) is True and measured["pacing_stimuli"] == beats
     first = measurement_notes(measured)[0]
     assert first.kind == "paced"
     assert first.text.startswith(f"Paced rhythm: {beats} pacemaker stimuli were found")
@@ -36,7 +36,7 @@ def test_a_paced_record_says_so_first_with_its_stimulus_count() -> None:
 def test_a_measurement_stored_before_pacing_was_looked_for_gets_no_guess() -> None:
     measured = measure(synthetic(seed=2).ecg).to_dict()
     del measured["pacing_stimuli"]
-    assert is_paced(measured) is None
+    assert found_paced(measured) is None
     assert "paced" not in _notes(measured)
 
 
