@@ -148,14 +148,15 @@ def depolarisation_start_s(stimuli: tuple[Stimulus, ...], fs_hz: float, r_peaks_
                            config: PacingConfig | None = None) -> float | None:
     """How long after its R fiducial (s, median over the beats; negative: before it) a paced
     beat's depolarisation may start: the end of the bridge of the last stimulus within 300 ms
-    before the R fiducial (``stimulus_search_s``; or on it, up to ``bridge_after_s`` after). ``None`` when no beat has
-    such a stimulus. The beats are found on the signal as recorded, where a stimulus is often
-    the sharpest instant and the R fiducial sits on it."""
+    before the R fiducial (``stimulus_search_s``; or on it, up to ``bridge_after_s`` after).
+    ``None`` when no beat has such a stimulus. The beats are found on the signal as recorded,
+    where a stimulus is often the sharpest instant and the R fiducial sits on it."""
     config = config or PacingConfig()
     ends_s = np.array([stimulus.last / fs_hz + config.bridge_after_s for stimulus in stimuli])
     starts_s = []
     for r_s in np.asarray(r_peaks_s, dtype=np.float64):
-        before = ends_s[(ends_s <= r_s + 2 * config.bridge_after_s) & (ends_s >= r_s - config.stimulus_search_s)]
+        before = ends_s[(ends_s <= r_s + 2 * config.bridge_after_s)
+                        & (ends_s >= r_s - config.stimulus_search_s)]
         if before.size:
             starts_s.append(float(before.max() - r_s))
     return float(np.median(starts_s)) if starts_s else None
