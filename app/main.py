@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -211,28 +212,37 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def build_context(settings: Settings) -> AppContext:
-    """Open the database, load the model bundle and size the worker pool."""
+    """Open the database, load the model bundle, size the worker pool and warm the model up.
+
+    The isolated workers start (a fork server importing the readers and the model, then each
+    worker loading and warming up its own copy, several seconds on a CPU) in a thread while
+    this process analyses its own warm-up ECG, so that start-up pays for the longer of the two
+    rather than their sum."""
     from models.bundle import load_bundle
 
     bundle = load_bundle(settings.model_bundle, device=settings.device)
     model_in_workers = bundle.device.type == "cpu"  # on a CPU the workers run the network
     configure_torch_threads(settings.inference_workers, model_in_workers)
     LOGGER.info("model %s loaded on %s", bundle.version, bundle.device)
-    return AppContext(
-        settings=settings,
-        db=Database(settings.database_url, seal_from_settings(settings)),
-        model=bundle,
-        pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
-        isolated=IsolatedPool(settings.inference_workers,
-                              max_waiting=8 * settings.inference_workers,
-                              memory_bytes=settings.worker_memory_mb * 1024 * 1024,
-                              cpu_seconds=settings.worker_cpu_seconds,
-                              # on a CPU the workers run the network too; a GPU stays here
-                              bundle_path=settings.model_bundle if model_in_workers else None),
-        login_limiter=RateLimiter(settings.login_rate_per_minute),
-        upload_limiter=RateLimiter(settings.upload_rate_per_minute),
-        explanations=LruCache(EXPLANATION_CACHE_ENTRIES),
-    )
+    with ThreadPoolExecutor(1, thread_name_prefix="isolated-start") as starter:
+        isolated = starter.submit(
+            IsolatedPool, settings.inference_workers,
+            max_waiting=8 * settings.inference_workers,
+            memory_bytes=settings.worker_memory_mb * 1024 * 1024,
+            cpu_seconds=settings.worker_cpu_seconds,
+            # on a CPU the workers run the network too; a GPU stays here
+            bundle_path=settings.model_bundle if model_in_workers else None)
+        LOGGER.info("warm-up analysis took %.0f ms", warm_up(bundle))
+        return AppContext(
+            settings=settings,
+            db=Database(settings.database_url, seal_from_settings(settings)),
+            model=bundle,
+            pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
+            isolated=isolated.result(),
+            login_limiter=RateLimiter(settings.login_rate_per_minute),
+            upload_limiter=RateLimiter(settings.upload_rate_per_minute),
+            explanations=LruCache(EXPLANATION_CACHE_ENTRIES),
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -242,7 +252,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = build_context(settings)
-        LOGGER.info("warm-up analysis took %.0f ms", warm_up(context.model))
         # Everything alive now (libraries, the model) lives as long as the process: out of the
         # cyclic collector's sight, a full collection no longer stalls every request (~200 ms).
         gc.freeze()

@@ -292,9 +292,21 @@ def fit_logistic(
         make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
         {"logisticregression__C": list(c_grid)},
         cv=LeaveOneGroupOut(),
-        scoring="neg_log_loss",
+        scoring=negative_log_loss,
     )
     return search.fit(x, y, groups=groups).best_estimator_
+
+
+def negative_log_loss(model: Pipeline, x: np.ndarray, y: np.ndarray) -> float:
+    """The mean log-loss of ``model`` on ``(x, y)``, negated: what scikit-learn's
+    ``"neg_log_loss"`` scorer gives (probabilities clipped to [ε, 1 − ε], ε the float64
+    machine epsilon), without its input validation — about a third of a head fit's time, as
+    the nested leave-subject-out search scores thousands of folds of a few hundred rows."""
+    probability = model.predict_proba(x)
+    true_class = np.searchsorted(model.classes_, y)
+    eps = np.finfo(probability.dtype).eps
+    chosen = np.clip(probability[np.arange(y.size), true_class], eps, 1 - eps)
+    return -float(np.mean(-np.log(chosen)))
 
 
 def coefficients(model: Pipeline, names: Sequence[str]) -> dict[str, Any]:
