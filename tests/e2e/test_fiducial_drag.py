@@ -51,6 +51,12 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
     assert not page.is_visible("[data-testid=in-force-qtc_fridericia]")
     median_traces = page.evaluate(_MEDIAN_TRACES)
     assert median_traces > 0
+    # Side-by-side beats have no common time line: no seconds under them, but how to read the
+    # grid; the legend draws the marks as they are drawn here (solid: draggable).
+    x_axis = page.evaluate("""() => { const a = document.getElementById('ecg-plot')._fullLayout.xaxis;
+        return { labels: a.showticklabels, title: a.title.text }; }""")
+    assert x_axis["labels"] is False and "40 ms" in x_axis["title"]
+    assert page.locator("[data-testid=fiducial-legend] .swatch.solid").count() >= 4
 
     where = page.evaluate(_T_END_ON_SCREEN)
     page.mouse.click(where["x"], where["y"])  # Plotly: a click activates the mark, then drag

@@ -74,13 +74,18 @@ window.QTLensEcg = (function () {
   }
 
   const MEDIAN_CELL_S = 1.3;
+  const MEDIAN_AXIS_TITLE = "one median beat per lead, each on its own time line · " +
+    "small square 40 ms, large square 200 ms";
   const MEDIAN_FIDUCIALS = { ...FIDUCIAL_STYLE, qrs_offset_s: { colour: "#0a3069", label: "QRS offset" },
     p_onset_s: { colour: "#1a7f37", label: "P onset" } };
 
-  /** What the fiducial colours of ``layout`` mean: [{colour, label}], for the page's legend. */
-  function legend(layout) {
+  /** What the fiducial marks of ``layout`` look like and mean: [{colour, label, solid}], for the
+   * page's legend. Marks are drawn dotted, except draggable (``movable``) median-beat marks,
+   * which are solid and wider (see buildMedian): the legend shows the glyph that is drawn. */
+  function legend(layout, movable) {
+    const solid = layout === "median" && Boolean(movable);
     return Object.values(layout === "median" ? MEDIAN_FIDUCIALS : FIDUCIAL_STYLE)
-      .map((style) => ({ colour: style.colour, label: style.label }));
+      .map((style) => ({ colour: style.colour, label: style.label, solid }));
   }
 
   const BAND_OFFSET_MV = -1.5;  // the explanation band sits this far below each lead's baseline
@@ -216,15 +221,19 @@ window.QTLensEcg = (function () {
     }
   }
 
-  function axes(rows, duration, startS) {
+  /** Plot axes at paper scale. ``cells``: the x axis holds side-by-side median beats, not one
+   * time line, so it carries no seconds (a label "2 s" there would be the third column's R
+   * wave, not a time) but says how to read the grid. */
+  function axes(rows, duration, startS, cells) {
     const top = 1.8;
     const bottom = rowOffset(rows - 1) - 1.8;  // room for the explanation band
     return {
       xaxis: {
         range: [startS + PULSE_START_S - 0.05, startS + duration], dtick: 0.2, tick0: 0,
-        gridcolor: GRID_MAJOR, gridwidth: 1, zeroline: false, showticklabels: true,
+        gridcolor: GRID_MAJOR, gridwidth: 1, zeroline: false, showticklabels: !cells,
         minor: { dtick: 0.04, gridcolor: GRID_MINOR, gridwidth: 0.5, showgrid: true },
         ticksuffix: " s", ticklabelstep: 5, tickfont: { size: 10 }, fixedrange: false,
+        title: cells ? { text: MEDIAN_AXIS_TITLE, font: { size: 11 }, standoff: 4 } : undefined,
       },
       yaxis: {
         range: [bottom, top], dtick: 0.5, tick0: 0, gridcolor: GRID_MAJOR, gridwidth: 1,
@@ -245,7 +254,8 @@ window.QTLensEcg = (function () {
     drawnMarks.set(container, built.marks || []);
     const shapes = built.shapes.slice();
     if (caliper) shapes.push(caliperShape(caliper));
-    const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s);
+    const plotAxes = axes(built.rows, built.duration, layout === "median" ? 0 : signal.start_s,
+      layout === "median");
     const xMm = (plotAxes.xaxis.range[1] - plotAxes.xaxis.range[0]) * MM_PER_S;
     const yMm = (plotAxes.yaxis.range[1] - plotAxes.yaxis.range[0]) * MM_PER_MV;
     const available = Math.max(0, (box ? box.clientWidth : 0) - MARGIN.l - MARGIN.r - 2);

@@ -42,9 +42,10 @@
     return canEdit && !(state.record && state.record.status === "reviewed");
   }
 
-  function renderLegend() {
-    const entries = window.QTLensEcg.legend(layoutSelect.value).map((entry) => {
-      const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+  /** The fiducial legend; ``movable``: the median-beat marks can be dragged (drawn solid). */
+  function renderLegend(movable) {
+    const entries = window.QTLensEcg.legend(layoutSelect.value, movable).map((entry) => {
+      const swatch = el("span", { class: entry.solid ? "swatch solid" : "swatch", "aria-hidden": "true" });
       swatch.style.borderColor = entry.colour;
       return el("li", {}, swatch, entry.label);
     });
@@ -68,14 +69,15 @@
   }
 
   async function redraw() {
-    renderLegend();
+    const movable = editable() && Boolean(state.prediction);
+    renderLegend(movable);
     if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !state.prediction || !editable();
     if (!state.signal) return;
     await window.QTLensEcg.draw(plotNode, state.signal, {
       layout: layoutSelect.value,
       singleLead: leadSelect.value,
       fiducials: plottedFiducials(),
-      movable: editable() && Boolean(state.prediction),
+      movable,
       caliper: state.caliper,
       explanation: state.explanation,
       baselineBeats: state.prediction && state.prediction.series
