@@ -11,18 +11,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from models.cli import build_cli
 from models.concepts import concept_names
 from models.heads.fit import (
+    C_GRID,
     HeadFitConfig,
     SubjectBootstrap,
     change_from_baseline,
     feature_frame,
     fit_logistic,
     fit_tdp_head,
+    leave_group_out_c,
     rank_auroc,
 )
 from models.heads.logistic import LogisticHeadModule, LogisticTaskHead
@@ -167,6 +173,24 @@ def test_the_shipped_head_is_what_the_documented_command_writes(
         assert ours.mean == pytest.approx(theirs.mean) and ours.sd == pytest.approx(theirs.sd)
     shipped_report = json.loads((SHIPPED_HEAD / "evaluation.json").read_text())
     assert shipped_report["head"]["intercept"] == pytest.approx(shipped.intercept)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_penalty_is_the_one_scikit_learn_s_grid_search_chooses(seed: int) -> None:
+    """``leave_group_out_c`` scales each fold once for the whole grid and scores folds directly;
+    the choice and the refitted model must be GridSearchCV's, to the bit."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(5), 40)
+    x = rng.normal(size=(groups.size, 3)) * [1.0, 20.0, 0.1] + [0.0, 400.0, 5.0]
+    y = (x[:, 0] + 0.05 * (x[:, 1] - 400.0) + rng.normal(size=groups.size) > 0).astype(int)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        {"logisticregression__C": list(C_GRID)}, cv=LeaveOneGroupOut(), scoring="neg_log_loss",
+    ).fit(x, y, groups=groups)
+    assert leave_group_out_c(x, y, groups, C_GRID) == search.best_params_["logisticregression__C"]
+    ours, theirs = fit_logistic(x, y, groups, C_GRID), search.best_estimator_
+    np.testing.assert_array_equal(ours[-1].coef_, theirs[-1].coef_)
+    np.testing.assert_array_equal(ours.predict_proba(x), theirs.predict_proba(x))
 
 
 def test_rank_auroc_is_the_roc_area_with_ties() -> None:
