@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
@@ -29,6 +30,7 @@ from models.heads.fit import (
     fit_logistic,
     fit_tdp_head,
     leave_group_out_c,
+    mid_ranks,
     rank_auroc,
 )
 from models.heads.logistic import LogisticHeadModule, LogisticTaskHead
@@ -191,6 +193,15 @@ def test_the_penalty_is_the_one_scikit_learn_s_grid_search_chooses(seed: int) ->
     ours, theirs = fit_logistic(x, y, groups, C_GRID), search.best_estimator_
     np.testing.assert_array_equal(ours[-1].coef_, theirs[-1].coef_)
     np.testing.assert_array_equal(ours.predict_proba(x), theirs.predict_proba(x))
+
+
+def test_mid_ranks_are_scipy_s_ranks_to_the_bit() -> None:
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 300):
+        values = np.round(rng.normal(size=size), 1)  # many ties
+        np.testing.assert_array_equal(mid_ranks(values), rankdata(values))
+    with_nan = np.array([0.3, np.nan, 0.1])
+    np.testing.assert_array_equal(mid_ranks(with_nan), rankdata(with_nan))
 
 
 def test_rank_auroc_is_the_roc_area_with_ties() -> None:
