@@ -321,23 +321,24 @@ def leave_group_out_c(
     folds = list(LeaveOneGroupOut().split(x, y, groups))
     scores = np.empty((len(c_grid), len(folds)))
     for column, (train, test) in enumerate(folds):
-        scaler = StandardScaler().fit(x[train])
-        seen, unseen = scaler.transform(x[train]), scaler.transform(x[test])
+        scaler = StandardScaler()
+        seen, unseen = scaler.fit_transform(x[train]), scaler.transform(x[test])
         for row, c in enumerate(c_grid):
             model = LogisticRegression(C=c, max_iter=1000).fit(seen, y[train])
             scores[row, column] = negative_log_loss(model, unseen, y[test])
     return float(c_grid[int(np.argmax(np.average(scores, axis=1)))])
 
 
-def negative_log_loss(model: LogisticRegression | Pipeline, x: np.ndarray, y: np.ndarray) -> float:
+def negative_log_loss(model: LogisticRegression, x: np.ndarray, y: np.ndarray) -> float:
     """The mean log-loss of ``model`` on ``(x, y)``, negated: what scikit-learn's
     ``"neg_log_loss"`` scorer gives (probabilities clipped to [ε, 1 − ε], ε the float64
-    machine epsilon), without its input validation."""
+    machine epsilon; negation is exact, so the mean log-probability is that number), without
+    its input validation."""
     probability = model.predict_proba(x)
     true_class = np.searchsorted(model.classes_, y)
     eps = np.finfo(probability.dtype).eps
     chosen = np.clip(probability[np.arange(y.size), true_class], eps, 1 - eps)
-    return -float(np.mean(-np.log(chosen)))
+    return float(np.mean(np.log(chosen)))
 
 
 def coefficients(model: Pipeline, names: Sequence[str]) -> dict[str, Any]:
