@@ -61,8 +61,7 @@ from models.ecg.record import STANDARD_LEADS, Ecg
 from models.heads.logistic import ComposedConceptModel, TaskHead
 from models.heads.points import POINTS_KIND, load_task_head, points_from_logit
 from models.nets.batching import InputBatch, resolve_device, run_batched
-from models.nets.bottleneck import sex_code
-from models.nets.inputs import InputSpec, ecg_to_input
+from models.nets.inputs import InputSpec
 from models.nets.model import (
     ConceptModel,
     HeadExplanation,
@@ -422,15 +421,7 @@ class LoadedBundle:
         """
         if not ecgs:
             return []
-        prepared = [ecg_to_input(ecg, self.spec) for ecg in ecgs]
-        inputs = InputBatch(
-            signal=np.stack([p[0] for p in prepared]),
-            lead_mask=np.stack([p[1] for p in prepared]),
-            sex=np.array([sex_code(e.sex) for e in ecgs], dtype=np.int64),
-            age_years=np.array(
-                [np.nan if e.age_years is None else e.age_years for e in ecgs], dtype=np.float32
-            ),
-        )
+        inputs = InputBatch.from_ecgs(ecgs, self.spec)
         output = run_batched(self.model, inputs, self.device, PREDICT_BATCH_SIZE)
         ood = ood_scores(self.model, output.features,
                          input_descriptors(inputs.signal, inputs.lead_mask, self.spec.fs_hz))

@@ -605,7 +605,8 @@ REGISTRY: tuple[Concept, ...] = (
         normal_high=0.8,
         thresholds=(
             Threshold(0.1, FlagLevel.BORDERLINE, direction="below", note="flat T wave"),
-            Threshold(0.0, FlagLevel.ABNORMAL, direction="below", note="inverted T wave"),
+            Threshold(measures.T_INVERTED_MV, FlagLevel.ABNORMAL, direction="below",
+                      note="inverted T wave"),
         ),
         plausible_low=-3.0,
         plausible_high=3.0,
@@ -626,7 +627,8 @@ REGISTRY: tuple[Concept, ...] = (
         normal_high=1.0,
         thresholds=(
             Threshold(0.1, FlagLevel.BORDERLINE, direction="below", note="flat T wave"),
-            Threshold(0.0, FlagLevel.ABNORMAL, direction="below", note="inverted T wave"),
+            Threshold(measures.T_INVERTED_MV, FlagLevel.ABNORMAL, direction="below",
+                      note="inverted T wave"),
         ),
         plausible_low=-3.0,
         plausible_high=3.0,

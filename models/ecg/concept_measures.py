@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 #: QRS duration (ms) from which QT is not interpretable.
 WIDE_QRS_MS = 120.0
 #: Thresholds of the binary T-wave findings (documented in the registry's ``how_measured``).
+#: A T wave below ``T_INVERTED_MV`` (mV) is inverted: the Inverted-T finding and the T-amplitude
+#: rows' "inverted T wave" flag (a shallower negative T is flagged flat, never inverted).
 T_INVERTED_MV = -0.05
 NOTCH_MIN_LEADS = 3
 NOTCH_MIN_T_MV = 0.05

@@ -92,3 +92,25 @@ def test_a_heart_rate_is_flagged_as_its_rr_interval_is() -> None:
         assert (by_rate.level, by_rate.note) == (by_rr.level, by_rr.note), bpm
     assert heart_rate.flag(130.0).level is FlagLevel.ABNORMAL
     assert heart_rate.flag(250.0).level is FlagLevel.CRITICAL
+
+
+@pytest.mark.parametrize("lead", ["II", "V5"])
+def test_a_t_amplitude_is_flagged_inverted_exactly_when_the_finding_counts_it(lead) -> None:
+    """The T-amplitude row and the Inverted-T row never contradict each other: a T wave of
+    −0.02 mV in V5 was flagged "inverted T wave" beside "Inverted T: no" (HL7 aECG sample). A
+    shallower negative T is flat (borderline), a deeper one inverted on both rows."""
+    from types import SimpleNamespace
+
+    concept = get_concept(f"t_amplitude_{lead.lower()}")
+    for amplitude_mv in np.round(np.arange(-0.20, 0.20, 0.01), 2):
+        other = "V5" if lead == "II" else "II"
+        leads = {lead: SimpleNamespace(t_amplitude_mv=float(amplitude_mv)),
+                 other: SimpleNamespace(t_amplitude_mv=0.3)}
+        context = concept_measures.MeasureContext(
+            fs_hz=500.0, lead_names=("II", "V5"), beats=SimpleNamespace(),
+            delineation=SimpleNamespace(leads=leads))
+        finding = concept_measures.measure_t_inverted(context)
+        flag = concept.flag(float(amplitude_mv))
+        assert (flag.note == "inverted T wave") == (finding == 1.0), (amplitude_mv, flag)
+        if -0.05 <= amplitude_mv < 0.1:
+            assert (flag.level, flag.note) == (FlagLevel.BORDERLINE, "flat T wave"), amplitude_mv
