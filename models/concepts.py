@@ -456,7 +456,10 @@ REGISTRY: tuple[Concept, ...] = (
         normal_high=110,
         thresholds=(
             Threshold(110, FlagLevel.BORDERLINE, note="incomplete conduction delay"),
-            Threshold(120, FlagLevel.ABNORMAL, note="wide QRS: QT less interpretable"),
+            # Inclusive: QT is declined from this QRS on (a QRS of 120 ms was flagged
+            # "incomplete conduction delay" beside "QT unavailable: QRS ≥ 120 ms").
+            Threshold(measures.WIDE_QRS_MS, FlagLevel.ABNORMAL, inclusive=True,
+                      note="wide QRS: QT less interpretable"),
         ),
         plausible_low=40,
         plausible_high=250,

@@ -114,3 +114,23 @@ def test_a_t_amplitude_is_flagged_inverted_exactly_when_the_finding_counts_it(le
         assert (flag.note == "inverted T wave") == (finding == 1.0), (amplitude_mv, flag)
         if -0.05 <= amplitude_mv < 0.1:
             assert (flag.level, flag.note) == (FlagLevel.BORDERLINE, "flat T wave"), amplitude_mv
+
+
+def test_a_qrs_is_flagged_wide_exactly_when_qt_is_declined_for_it() -> None:
+    """A QRS of 120 ms was flagged "incomplete conduction delay" beside "QT unavailable: QRS is
+    120 ms (≥ 120 ms)" (HL7 aECG sample): the QRS row's "wide" flag and the QT rule agree."""
+    from types import SimpleNamespace
+
+    qrs = get_concept("qrs")
+    for qrs_ms in np.arange(100.0, 140.0, 0.5):
+        delineation = SimpleNamespace(
+            leads={"II": SimpleNamespace()},
+            global_fiducials=SimpleNamespace(qrs_onset_s=-0.04, qrs_offset_s=-0.04 + qrs_ms / 1000,
+                                             t_end_s=0.4))
+        context = concept_measures.MeasureContext(
+            fs_hz=500.0, lead_names=("II",), beats=SimpleNamespace(), delineation=delineation)
+        declined = isinstance(concept_measures.measure_qt(context), concept_measures.Unavailable)
+        measured = concept_measures.measure_qrs(context)
+        wide = qrs.flag(measured)
+        assert (wide.note == "wide QRS: QT less interpretable") == declined, qrs_ms
+        assert (wide.level is FlagLevel.ABNORMAL) == declined, qrs_ms
