@@ -667,8 +667,9 @@ REGISTRY: tuple[Concept, ...] = (
         label="T flatness",
         unit="a.u.",
         kind=ConceptKind.CONTINUOUS,
-        description="How broad and flat the T wave is, from the kurtosis of its mass "
-        "distribution (0 = peaked, towards 1 = flat).",
+        description="How flat-topped the T wave is, from the kurtosis of its mass "
+        "distribution (0 = peaked, towards 1 = flat): its shape, not its duration, which "
+        "Broad-based T reads.",
         how_measured="1.8 / kurtosis of the T-wave mass over time, clipped to [0, 1] "
         "(rectangular = 1, Gaussian = 0.6), on the principal T-wave lead of the median beat "
         "— II, else V5, else the lead with the largest T (T ≥ 0.1 mV) — "
@@ -677,7 +678,8 @@ REGISTRY: tuple[Concept, ...] = (
         # percentile 0.74-0.79 on 120 normal PTB-XL records (QTLens measure, 2025).
         normal_low=0.70,
         normal_high=0.82,
-        thresholds=(Threshold(0.85, FlagLevel.BORDERLINE, note="flat, broad T wave"),),
+        # The shape only: "flat, broad" stood beside "Broad-based T: no" on 10 of 431 records.
+        thresholds=(Threshold(0.85, FlagLevel.BORDERLINE, note="flat-topped T wave"),),
         plausible_low=0.0,
         plausible_high=1.0,
         checkable=False,  # an index computed over the T wave (or beats): no caliper reads it

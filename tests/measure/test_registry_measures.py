@@ -134,3 +134,17 @@ def test_a_qrs_is_flagged_wide_exactly_when_qt_is_declined_for_it() -> None:
         wide = qrs.flag(measured)
         assert (wide.note == "wide QRS: QT less interpretable") == declined, qrs_ms
         assert (wide.level is FlagLevel.ABNORMAL) == declined, qrs_ms
+
+
+def test_a_measured_rows_flag_names_a_finding_only_where_the_finding_is_read_from_it() -> None:
+    """T flatness 0.88 was flagged "flat, broad T wave" beside "Broad-based T: no" (10 of 431
+    real records): a flatness index measures shape, the finding duration. A continuous row's
+    flag may name a binary finding only when the finding is defined on that row's value."""
+    read_from = {"inverted": {"t_amplitude_ii", "t_amplitude_v5"}}
+    findings = {"inverted", "notched", "broad", "broad-based", "late-onset", "alternans"}
+    for concept in REGISTRY:
+        if concept.is_binary:
+            continue
+        for threshold in concept.thresholds:
+            for word in findings & set(threshold.note.lower().replace(",", " ").split()):
+                assert concept.name in read_from.get(word, set()), (concept.name, threshold.note)
