@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -94,22 +95,24 @@ def test_a_heart_rate_is_flagged_as_its_rr_interval_is() -> None:
     assert heart_rate.flag(250.0).level is FlagLevel.CRITICAL
 
 
+def _context(delineation: SimpleNamespace) -> concept_measures.MeasureContext:
+    """A measured record with the given delineation (its leads named by ``delineation.leads``),
+    for calling the measurement rules the way the pipeline does."""
+    return concept_measures.MeasureContext(fs_hz=500.0, lead_names=tuple(delineation.leads),
+                                           beats=SimpleNamespace(), delineation=delineation)
+
+
 @pytest.mark.parametrize("lead", ["II", "V5"])
 def test_a_t_amplitude_is_flagged_inverted_exactly_when_the_finding_counts_it(lead) -> None:
     """The T-amplitude row and the Inverted-T row never contradict each other: a T wave of
     −0.02 mV in V5 was flagged "inverted T wave" beside "Inverted T: no" (HL7 aECG sample). A
     shallower negative T is flat (borderline), a deeper one inverted on both rows."""
-    from types import SimpleNamespace
-
     concept = get_concept(f"t_amplitude_{lead.lower()}")
     for amplitude_mv in np.round(np.arange(-0.20, 0.20, 0.01), 2):
         other = "V5" if lead == "II" else "II"
         leads = {lead: SimpleNamespace(t_amplitude_mv=float(amplitude_mv)),
                  other: SimpleNamespace(t_amplitude_mv=0.3)}
-        context = concept_measures.MeasureContext(
-            fs_hz=500.0, lead_names=("II", "V5"), beats=SimpleNamespace(),
-            delineation=SimpleNamespace(leads=leads))
-        finding = concept_measures.measure_t_inverted(context)
+        finding = concept_measures.measure_t_inverted(_context(SimpleNamespace(leads=leads)))
         flag = concept.flag(float(amplitude_mv))
         assert (flag.note == "inverted T wave") == (finding == 1.0), (amplitude_mv, flag)
         if -0.05 <= amplitude_mv < 0.1:
@@ -119,16 +122,12 @@ def test_a_t_amplitude_is_flagged_inverted_exactly_when_the_finding_counts_it(le
 def test_a_qrs_is_flagged_wide_exactly_when_qt_is_declined_for_it() -> None:
     """A QRS of 120 ms was flagged "incomplete conduction delay" beside "QT unavailable: QRS is
     120 ms (≥ 120 ms)" (HL7 aECG sample): the QRS row's "wide" flag and the QT rule agree."""
-    from types import SimpleNamespace
-
     qrs = get_concept("qrs")
     for qrs_ms in np.arange(100.0, 140.0, 0.5):
-        delineation = SimpleNamespace(
+        context = _context(SimpleNamespace(
             leads={"II": SimpleNamespace()},
             global_fiducials=SimpleNamespace(qrs_onset_s=-0.04, qrs_offset_s=-0.04 + qrs_ms / 1000,
-                                             t_end_s=0.4))
-        context = concept_measures.MeasureContext(
-            fs_hz=500.0, lead_names=("II",), beats=SimpleNamespace(), delineation=delineation)
+                                             t_end_s=0.4)))
         declined = isinstance(concept_measures.measure_qt(context), concept_measures.Unavailable)
         measured = concept_measures.measure_qrs(context)
         wide = qrs.flag(measured)
