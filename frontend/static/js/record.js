@@ -71,7 +71,7 @@
   async function redraw() {
     const movable = editable() && Boolean(state.prediction);
     renderLegend(movable);
-    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !state.prediction || !editable();
+    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !movable;
     if (!state.signal) return;
     await window.QTLensEcg.draw(plotNode, state.signal, {
       layout: layoutSelect.value,
@@ -576,7 +576,7 @@
     if (apply) apply.disabled = locked;
     if (commentInput) commentInput.disabled = locked;
     if (state.prediction) { renderConcepts(state.prediction); renderSuggestion(state.prediction); }
-    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !state.prediction || !editable();
+    if (fiducialPanel) fiducialPanel.hidden = layoutSelect.value !== "median" || !movable;
   }
 
   async function changeReview(action, done) {
