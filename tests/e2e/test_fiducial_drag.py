@@ -73,6 +73,14 @@ def test_dragging_t_end_moves_qt_qtc_and_risk_and_reaches_the_export(
         arg=risk_before)
     status = _text(page, "#edit-status")
     assert status.startswith("Moved T end +")
+    # Moved marks stay solid when the record is locked and they can no longer be dragged, and
+    # the legend says so: the plot and the legend read one stroke rule.
+    strokes = page.evaluate("""() => { const e = window.QTLensEcg;
+        const solid = (movable, moved) => e.legend("median", movable, moved).every((s) => s.solid);
+        const dotted = (movable, moved) => e.legend("median", movable, moved).every((s) => !s.solid);
+        return [solid(true, false), solid(false, true), dotted(false, false),
+                e.legend("12x1", false, true).every((s) => !s.solid)]; }""")
+    assert strokes == [True, True, True, True]
     # The edit's answer leaves the stored delineation out: the page keeps drawing its own.
     page.wait_for_function(f"() => ({_MEDIAN_TRACES})() === {median_traces}", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "e2e-fiducial-drag.png"), full_page=True)

@@ -79,11 +79,19 @@ window.QTLensEcg = (function () {
   const MEDIAN_FIDUCIALS = { ...FIDUCIAL_STYLE, qrs_offset_s: { colour: "#0a3069", label: "QRS offset" },
     p_onset_s: { colour: "#1a7f37", label: "P onset" } };
 
+  /** The stroke of a median-beat mark: solid where it can be dragged (``movable``; wider too,
+   * since SVG hit-tests a dotted stroke only on its dots) or was moved by a clinician
+   * (``moved``, also on a locked record), else dotted. One rule for the plot and its legend. */
+  function medianStroke(movable, moved) {
+    return { width: movable ? 3 : 1, dash: movable || moved ? "solid" : "dot" };
+  }
+
   /** What the fiducial marks of ``layout`` look like and mean: [{colour, label, solid}], for the
-   * page's legend. Marks are drawn dotted, except draggable (``movable``) median-beat marks,
-   * which are solid and wider (see buildMedian): the legend shows the glyph that is drawn. */
-  function legend(layout, movable) {
-    const solid = layout === "median" && Boolean(movable);
+   * page's legend. Marks are drawn dotted, except median-beat marks that are draggable
+   * (``movable``) or were moved (``moved``), which are solid (:func:`medianStroke`): the legend
+   * shows the glyph that is drawn. */
+  function legend(layout, movable, moved) {
+    const solid = layout === "median" && medianStroke(movable, moved).dash === "solid";
     return Object.values(layout === "median" ? MEDIAN_FIDUCIALS : FIDUCIAL_STYLE)
       .map((style) => ({ colour: style.colour, label: style.label, solid }));
   }
@@ -154,8 +162,7 @@ window.QTLensEcg = (function () {
         movableMarks.push({ index: shapes.length, key: key.replace(/_s$/, ""), origin });
         shapes.push({ type: "line", x0: origin + t, x1: origin + t, y0: offset - 1.2, y1: offset + 1.2,
           layer: "above", editable: Boolean(movable), name: `fiducial-${key}`,
-          // A movable mark is solid and wider: SVG hit-tests a dotted stroke only on its dots.
-          line: { color: style.colour, width: movable ? 3 : 1, dash: movable || marks.moved ? "solid" : "dot" } });
+          line: { color: style.colour, ...medianStroke(movable, marks.moved) } });
       }
     });
     return { traces, annotations, shapes, rows: 3, duration: 4 * MEDIAN_CELL_S, marks: movableMarks };

@@ -42,15 +42,17 @@
     return canEdit && !(state.record && state.record.status === "reviewed");
   }
 
-  /** The fiducial legend; ``movable``: the median-beat marks can be dragged (drawn solid). */
+  /** The fiducial legend; ``movable``: the median-beat marks can be dragged (drawn solid, as
+   * are marks a clinician moved). */
   function renderLegend(movable) {
-    const entries = window.QTLensEcg.legend(layoutSelect.value, movable).map((entry) => {
+    const fiducials = plottedFiducials();
+    const moved = Boolean(fiducials && fiducials.fiducials_in_force && fiducials.fiducials_in_force.moved);
+    const entries = window.QTLensEcg.legend(layoutSelect.value, movable, moved).map((entry) => {
       const swatch = el("span", { class: entry.solid ? "swatch solid" : "swatch", "aria-hidden": "true" });
       swatch.style.borderColor = entry.colour;
       return el("li", {}, swatch, entry.label);
     });
     const where = layoutSelect.value === "3x4" ? "on the lead II rhythm strip" : "on every lead";
-    const fiducials = plottedFiducials();
     const alone = layoutSelect.value !== "median" && fiducials && Array.isArray(fiducials.beats)
       && fiducials.beats.some((b) => b.in_median === false && b.t_end_s !== null && b.t_end_s !== undefined);
     const note = alone ? [el("li", { class: "hint", "data-testid": "fiducial-legend-alone" },
