@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -232,10 +232,15 @@ def build_context(settings: Settings) -> AppContext:
             cpu_seconds=settings.worker_cpu_seconds,
             # on a CPU the workers run the network too; a GPU stays here
             bundle_path=settings.model_bundle if model_in_workers else None)
-        LOGGER.info("warm-up analysis took %.0f ms", warm_up(bundle))
+        try:
+            LOGGER.info("warm-up analysis took %.0f ms", warm_up(bundle))
+            database = Database(settings.database_url, seal_from_settings(settings))
+        except BaseException:
+            _shut_down_when_started(isolated)
+            raise
         return AppContext(
             settings=settings,
-            db=Database(settings.database_url, seal_from_settings(settings)),
+            db=database,
             model=bundle,
             pool=WorkerPool(settings.inference_workers, max_waiting=8 * settings.inference_workers),
             isolated=isolated.result(),
@@ -243,6 +248,17 @@ def build_context(settings: Settings) -> AppContext:
             upload_limiter=RateLimiter(settings.upload_rate_per_minute),
             explanations=LruCache(EXPLANATION_CACHE_ENTRIES),
         )
+
+
+def _shut_down_when_started(starting: Future[IsolatedPool]) -> None:
+    """Shut the isolated workers down once they have started, when start-up failed meanwhile
+    (the warm-up or the database): no fork server or worker outlives a failed start. A start
+    that failed itself leaves nothing to shut down."""
+    try:
+        pool = starting.result()
+    except Exception:  # noqa: BLE001 - the start-up error being raised is the one to report
+        return
+    pool.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

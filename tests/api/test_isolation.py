@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from app.context import configure_torch_threads
 from app.db.migrate import upgrade
 from app.isolation import IsolatedPool, analyse_concepts
-from app.main import create_app
+from app.main import build_context, create_app
 from app.services import predictions as prediction_service
 from app.settings import Settings
 from models.bundle import load_bundle
@@ -134,6 +134,34 @@ def test_an_upload_beyond_the_worker_memory_cap_gets_413_and_the_server_keeps_se
         assert accepted.status_code == 201, accepted.text
         predicted = client.post(f"/api/v1/records/{accepted.json()['id']}/predictions")
         assert predicted.status_code == 201, predicted.text
+
+
+@pytest.mark.parametrize("failing", ["warm_up", "Database"])
+def test_a_failed_start_leaves_no_worker_process_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failing: str
+) -> None:
+    """The isolated workers start in a thread while the API process warms up and opens the
+    database; when either fails, the start-up error is raised and the workers started meanwhile
+    are stopped, not left running beside a process that is exiting."""
+    started: list[tuple[IsolatedPool, list[Any]]] = []
+
+    class Recorded(IsolatedPool):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append((self, list(self._executor._processes.values())))
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"{failing} failed")
+
+    monkeypatch.setattr("app.main.IsolatedPool", Recorded)
+    monkeypatch.setattr(f"app.main.{failing}", fail)
+    with pytest.raises(RuntimeError, match=f"{failing} failed"):
+        build_context(make_settings(new_database(tmp_path)))
+    [(_pool, processes)] = started
+    assert processes, "the workers had started"
+    for process in processes:
+        process.join(timeout=10)
+        assert not process.is_alive()
 
 
 def test_a_prediction_worker_runs_the_api_process_model() -> None:
