@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.concepts import concept_names, get_concept
+from models.concepts import concept_names
 from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.heads.logistic import ComposedConceptModel, TaskHead
@@ -629,39 +629,6 @@ def load_weights(model: RiskModel, path: Path) -> None:
         )
 
 
-def _check_concept_registry(path: Path, bundle_concepts: list[dict[str, Any]]) -> None:
-    """Refuse a concept model trained on another registry: other concepts, or a concept it
-    predicted that this registry derives (or the reverse). The weights would still load, but
-    the network's saved ``is_derived`` mask would disagree with the registry's formulas, so a
-    derived view could contradict its inputs.
-
-    Raises:
-        BundleError: naming the first concept that differs.
-    """
-    if not bundle_concepts:  # a black box has no bottleneck
-        return
-    names = tuple(c.get("name") for c in bundle_concepts)
-    if names != concept_names():
-        raise BundleError(
-            f"bundle {path} was trained on another concept registry ({len(names)} "
-            f"concepts); retrain it with this version of QTLens"
-        )
-    for entry in bundle_concepts:
-        inputs = tuple(entry.get("derived_from", ()))
-        here = get_concept(entry["name"]).derived_from
-        if inputs != here:
-            raise BundleError(
-                f"bundle {path} was trained on another concept registry ({entry['name']} is "
-                f"{_role(inputs)} there, {_role(here)} here); retrain it with this version of "
-                "QTLens"
-            )
-
-
-def _role(derived_from: tuple[str, ...]) -> str:
-    """How a registry gets a concept with these inputs: "derived from …" or "predicted"."""
-    return f"derived from {', '.join(derived_from)}" if derived_from else "predicted"
-
-
 def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
     """Verify and load a bundle (call once at start-up and reuse the result).
 
@@ -677,7 +644,12 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
     path = Path(path)
     checksum = verify_bundle(path)
     card = read_json(path / CARD_FILE)
-    _check_concept_registry(path, card.get("concepts", []))
+    bundle_concepts = tuple(c["name"] for c in card.get("concepts", []))
+    if bundle_concepts and bundle_concepts != concept_names():
+        raise BundleError(
+            f"bundle {path} was trained on another concept registry ({len(bundle_concepts)} "
+            f"concepts); retrain it with this version of QTLens"
+        )
     if tuple(t["name"] for t in card.get("tasks", [])) != task_names():
         raise BundleError(f"bundle {path} was trained for other tasks; retrain it")
     task_bands(card)

@@ -135,7 +135,7 @@ class Concept:
         derived_from: names of the concepts this one is computed from (empty = measured).
         sex_specific: ``derive`` reads ``sex`` (so batched code evaluates it per sex).
         derive: the formula for a derived concept: ``derive(values, sex) -> value``. It must be
-            elementwise arithmetic (``+ - * / **``, comparisons, ``|``) with no ``math.*`` call or
+            elementwise arithmetic (``+ - * / **``, comparisons) with no ``math.*`` call or
             ``float()``, so the same formula serves floats here, numpy arrays and the batched
             torch tensors inside the concept models (``models/nets/bottleneck.py``).
         solves: for a derived concept a clinician may type, the primary concept its value is
@@ -726,19 +726,13 @@ REGISTRY: tuple[Concept, ...] = (
     Concept(
         name="t_inverted",
         measurement_sd=_FINDING_MEASUREMENT_SD,
+        measure=measures.measure_t_inverted,
         label="Inverted T",
         unit="",
         kind=ConceptKind.BINARY,
         description="Negative T wave in II or V5 where it should be upright.",
-        how_measured="Derived: T amplitude (II) or T amplitude (V5) below −0.05 mV, the "
-        "amplitudes' own \"inverted\" cut-off, so the finding always follows the amplitudes in "
-        "force (a typed amplitude moves it).",
+        how_measured="T amplitude < −0.05 mV in lead II or V5 of the median beat.",
         thresholds=(Threshold(0.5, FlagLevel.ABNORMAL, note="T inversion"),),
-        derived_from=("t_amplitude_ii", "t_amplitude_v5"),
-        derive=lambda v, sex: (
-            (v["t_amplitude_ii"] < measures.T_INVERTED_MV)
-            | (v["t_amplitude_v5"] < measures.T_INVERTED_MV)
-        ) * 1.0,
         references=("Rautaharju PM et al. Circulation 119:e241 (2009)",),
     ),
     Concept(

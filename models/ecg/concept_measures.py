@@ -31,9 +31,8 @@ if TYPE_CHECKING:
 #: QRS duration (ms) from which QT is not interpretable.
 WIDE_QRS_MS = 120.0
 #: Thresholds of the binary T-wave findings (documented in the registry's ``how_measured``).
-#: A T wave below ``T_INVERTED_MV`` (mV) is inverted: the T-amplitude rows' "inverted T wave"
-#: flag, and the Inverted-T finding derived from them (a shallower negative T is flat, never
-#: inverted).
+#: A T wave below ``T_INVERTED_MV`` (mV) is inverted: the Inverted-T finding and the T-amplitude
+#: rows' "inverted T wave" flag (a shallower negative T is flagged flat, never inverted).
 T_INVERTED_MV = -0.05
 NOTCH_MIN_LEADS = 3
 NOTCH_MIN_T_MV = 0.05
@@ -329,6 +328,18 @@ def measure_t_notched(context: MeasureContext) -> Measured:
             f"only {eligible} lead(s) with a delineated T wave of at least {NOTCH_MIN_T_MV} mV "
             f"(notching needs {NOTCH_MIN_LEADS})"
         )
+    return 0.0
+
+
+def measure_t_inverted(context: MeasureContext) -> Measured:
+    """1 when the T amplitude is below −0.05 mV in II or V5 (needs both unless one is inverted)."""
+    amplitudes = {lead: _t_amplitude(context, lead) for lead in ("II", "V5")}
+    known = {lead: value for lead, value in amplitudes.items() if not isinstance(value, Unavailable)}
+    if any(value < T_INVERTED_MV for value in known.values()):
+        return 1.0
+    missing = [f"{lead}: {value.reason}" for lead, value in amplitudes.items() if isinstance(value, Unavailable)]
+    if missing:
+        return Unavailable("needs T amplitude in II and V5 — " + "; ".join(missing))
     return 0.0
 
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from models.concepts import REGISTRY, FlagLevel, get_concept, rederive, with_typed_value
+from models.concepts import REGISTRY, FlagLevel, get_concept
 from models.ecg import concept_measures
 
 
@@ -106,29 +106,17 @@ def _context(delineation: SimpleNamespace) -> concept_measures.MeasureContext:
 def test_a_t_amplitude_is_flagged_inverted_exactly_when_the_finding_counts_it(lead) -> None:
     """The T-amplitude row and the Inverted-T row never contradict each other: a T wave of
     −0.02 mV in V5 was flagged "inverted T wave" beside "Inverted T: no" (HL7 aECG sample). A
-    shallower negative T is flat (borderline), a deeper one inverted on both rows. Inverted T is
-    derived from the two amplitudes, so this holds for measured, predicted and typed values."""
+    shallower negative T is flat (borderline), a deeper one inverted on both rows."""
     concept = get_concept(f"t_amplitude_{lead.lower()}")
-    other = "t_amplitude_v5" if lead == "II" else "t_amplitude_ii"
     for amplitude_mv in np.round(np.arange(-0.20, 0.20, 0.01), 2):
-        values = rederive({concept.name: float(amplitude_mv), other: 0.3}, None)
+        other = "V5" if lead == "II" else "II"
+        leads = {lead: SimpleNamespace(t_amplitude_mv=float(amplitude_mv)),
+                 other: SimpleNamespace(t_amplitude_mv=0.3)}
+        finding = concept_measures.measure_t_inverted(_context(SimpleNamespace(leads=leads)))
         flag = concept.flag(float(amplitude_mv))
-        assert (flag.note == "inverted T wave") == (values["t_inverted"] == 1.0), (amplitude_mv, flag)
+        assert (flag.note == "inverted T wave") == (finding == 1.0), (amplitude_mv, flag)
         if -0.05 <= amplitude_mv < 0.1:
             assert (flag.level, flag.note) == (FlagLevel.BORDERLINE, "flat T wave"), amplitude_mv
-
-
-def test_a_typed_t_amplitude_moves_inverted_t_and_inverted_t_is_never_typed() -> None:
-    """A clinician who reads an inverted T in II types its amplitude; the finding follows it
-    (it kept the network's "no" when it was a concept of its own). The finding itself is never
-    an input: its inputs are."""
-    upright = rederive({"t_amplitude_ii": 0.3, "t_amplitude_v5": 0.4}, None)
-    assert upright["t_inverted"] == 0.0
-    assert with_typed_value(upright, None, "t_amplitude_ii", -0.3)["t_inverted"] == 1.0
-    assert not get_concept("t_inverted").can_be_typed
-    assert not get_concept("t_inverted").can_be_checked
-    with pytest.raises(ValueError, match="derived from t_amplitude_ii, t_amplitude_v5"):
-        with_typed_value(upright, None, "t_inverted", 1.0)
 
 
 def test_a_qrs_is_flagged_wide_exactly_when_qt_is_declined_for_it() -> None:

@@ -68,8 +68,7 @@ Concepts (``GroundTruth.concepts``: every :data:`models.concepts.REGISTRY` entry
 * ``qt`` = ``qtc_ms · (rr/1000)^(1/3)``, so ``qtc_fridericia`` = the set ``qtc_ms`` exactly; it is
   both the median-beat QT and the median per-beat QT over the QT beats.
 * ``jtpeak`` = T peak − QRS offset = ``qt − tpeak_tend − qrs``.
-* ``heart_rate``, ``qtc_*``, ``jtpeak_c``, ``qtc_prolonged``, ``t_inverted`` (T amplitude
-  < −0.05 mV in II or V5) — :func:`models.concepts.rederive`.
+* ``heart_rate``, ``qtc_*``, ``jtpeak_c``, ``qtc_prolonged`` — :func:`models.concepts.rederive`.
 * ``t_amplitude_ii``, ``t_amplitude_v5`` — T peak (mV) vs the isoelectric level in II / V5 of the
   median beat: the set values, met exactly by solving for the T direction (the minimum-norm change
   of a nominal direction). With alternans it is the mean of even and odd beats.
@@ -81,6 +80,7 @@ Concepts (``GroundTruth.concepts``: every :data:`models.concepts.REGISTRY` entry
   QT beats, as generated.
 * ``t_notched`` — 1 when the T shape has a notch (2 local maxima between T onset and T end) and
   ≥ 3 leads show a T wave of ≥ 0.05 mV (all leads share the shape, so all of them are notched).
+* ``t_inverted`` — T amplitude < −0.05 mV in II or V5.
 * ``t_late_onset`` — ST segment (QRS offset → T onset) ≥ 160 ms and T onset → T end < 240 ms.
 * ``t_broad_based`` — T onset → T end ≥ 240 ms.
 * ``u_wave`` — U peak ≥ 0.05 mV in its largest lead.

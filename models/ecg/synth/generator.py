@@ -370,6 +370,10 @@ def plan_record(
         "t_notched": float(
             params.notch_depth > 0.0 and np.count_nonzero(np.abs(t_amplitudes) >= VISIBLE_MV) >= 3
         ),
+        "t_inverted": float(
+            min(t_amplitudes[STANDARD_LEADS.index("II")], t_amplitudes[STANDARD_LEADS.index("V5")])
+            < -VISIBLE_MV
+        ),
         "t_late_onset": float(
             st_ms >= LATE_ONSET_ST_MS
             and params.t_upstroke_ms + params.tpeak_tend_ms < BROAD_BASED_T_MS
