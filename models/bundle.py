@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.concepts import concept_names
+from models.concepts import concept_names, get_concept
 from models.ecg.errors import MalformedEcg
 from models.ecg.record import STANDARD_LEADS, Ecg
 from models.heads.logistic import ComposedConceptModel, TaskHead
@@ -629,6 +629,42 @@ def load_weights(model: RiskModel, path: Path) -> None:
         )
 
 
+def _check_concept_registry(path: Path, bundle_concepts: list[dict[str, Any]]) -> None:
+    """Refuse a concept model trained on another registry: other concepts, or a concept its
+    card says it predicted that this registry derives (or the reverse). The weights would still
+    load, but the network's saved ``is_derived`` mask would disagree with the registry's
+    formulas, so a derived view could contradict its inputs. A card that does not state a
+    concept's ``derived_from`` (hand-written) is checked by names only.
+
+    Raises:
+        BundleError: naming the first concept that differs.
+    """
+    if not bundle_concepts:  # a black box has no bottleneck
+        return
+    names = tuple(c.get("name") for c in bundle_concepts)
+    if names != concept_names():
+        raise BundleError(
+            f"bundle {path} was trained on another concept registry ({len(names)} "
+            f"concepts); retrain it with this version of QTLens"
+        )
+    for entry in bundle_concepts:
+        if "derived_from" not in entry:
+            continue
+        there = tuple(entry["derived_from"])
+        here = get_concept(entry["name"]).derived_from
+        if there != here:
+            raise BundleError(
+                f"bundle {path} was trained on another concept registry ({entry['name']} is "
+                f"{_role(there)} there, {_role(here)} here); retrain it with this version of "
+                "QTLens"
+            )
+
+
+def _role(derived_from: tuple[str, ...]) -> str:
+    """How a registry gets a concept with these inputs: "derived from …" or "predicted"."""
+    return f"derived from {', '.join(derived_from)}" if derived_from else "predicted"
+
+
 def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
     """Verify and load a bundle (call once at start-up and reuse the result).
 
@@ -644,12 +680,7 @@ def load_bundle(path: str | Path, device: str = "auto") -> LoadedBundle:
     path = Path(path)
     checksum = verify_bundle(path)
     card = read_json(path / CARD_FILE)
-    bundle_concepts = tuple(c["name"] for c in card.get("concepts", []))
-    if bundle_concepts and bundle_concepts != concept_names():
-        raise BundleError(
-            f"bundle {path} was trained on another concept registry ({len(bundle_concepts)} "
-            f"concepts); retrain it with this version of QTLens"
-        )
+    _check_concept_registry(path, card.get("concepts", []))
     if tuple(t["name"] for t in card.get("tasks", [])) != task_names():
         raise BundleError(f"bundle {path} was trained for other tasks; retrain it")
     task_bands(card)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.bundle import BundleError, BundleIntegrityError, load_bundle
+from models.bundle import (
+    CARD_FILE,
+    BundleError,
+    BundleIntegrityError,
+    load_bundle,
+    recorded_checksums,
+    write_checksums,
+)
 from models.concepts import concept_names
 from models.data.dataset import ConceptDataset
 from models.ecg.errors import MalformedEcg
@@ -80,6 +88,32 @@ def test_incomplete_or_missing_bundles_fail_clearly(
     bundle = _copy(bundle_dirs["joint"], tmp_path)
     (bundle / "SHA256SUMS").unlink()
     with pytest.raises(BundleError, match="missing SHA256SUMS"):
+        load_bundle(bundle, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "name, derived_from, message",
+    [
+        ("t_inverted", ["t_amplitude_ii", "t_amplitude_v5"],
+         "t_inverted is derived from t_amplitude_ii, t_amplitude_v5 there, predicted here"),
+        ("qtc_fridericia", [], "qtc_fridericia is predicted there, derived from qt, rr here"),
+    ],
+)
+def test_a_bundle_that_derives_other_concepts_is_refused(
+    bundle_dirs: dict[str, Path], tmp_path: Path, name: str, derived_from: list[str],
+    message: str,
+) -> None:
+    """A network whose card says it derived a concept this registry predicts (or the reverse)
+    saved an ``is_derived`` mask that contradicts the registry's formulas: it must not load,
+    though its names match. The checksums are rewritten, so only the registry check can refuse
+    it."""
+    bundle = _copy(bundle_dirs["joint"], tmp_path)
+    card = json.loads((bundle / CARD_FILE).read_text())
+    entry = next(c for c in card["concepts"] if c["name"] == name)
+    entry["derived_from"], entry["predicted"] = derived_from, not derived_from
+    (bundle / CARD_FILE).write_text(json.dumps(card))
+    write_checksums(bundle, list(recorded_checksums(bundle)))
+    with pytest.raises(BundleError, match=re.escape(message)):
         load_bundle(bundle, device="cpu")
 
 
