@@ -143,12 +143,12 @@ def test_a_failed_start_leaves_no_worker_process_behind(
     """The isolated workers start in a thread while the API process warms up and opens the
     database; when either fails, the start-up error is raised and the workers started meanwhile
     are stopped, not left running beside a process that is exiting."""
-    started: list[tuple[IsolatedPool, list[Any]]] = []
+    started: list[list[Any]] = []  # the worker processes of each pool started
 
     class Recorded(IsolatedPool):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            started.append((self, list(self._executor._processes.values())))
+            started.append(list(self._executor._processes.values()))
 
     def fail(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError(f"{failing} failed")
@@ -157,7 +157,7 @@ def test_a_failed_start_leaves_no_worker_process_behind(
     monkeypatch.setattr(f"app.main.{failing}", fail)
     with pytest.raises(RuntimeError, match=f"{failing} failed"):
         build_context(make_settings(new_database(tmp_path)))
-    [(_pool, processes)] = started
+    [processes] = started
     assert processes, "the workers had started"
     for process in processes:
         process.join(timeout=10)
