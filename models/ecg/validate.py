@@ -77,6 +77,7 @@ from models.ecg.anchors import (
     neurokit_leads,
     openecg_lead,
 )
+from models.ecg.concept_measures import WIDE_QRS_MS
 from models.ecg.measure import (
     MeasureConfig,
     Measurements,
@@ -108,8 +109,6 @@ BEST_MIN_SENSITIVITY = 0.8
 PARTS: tuple[str, ...] = ("tuning", "check")
 #: Leads whose own QT the LQTS criteria use (Schwartz PJ et al., Circulation 124:2181, 2011).
 LQTS_LEADS: tuple[str, ...] = ("II", "V5")
-#: Records whose marked QRS is at least this long (ms) have no QT (bundle branch block).
-WIDE_QRS_MS = 120.0
 QTDB_WINDOW_S = 10.0
 QTLENS = "qtlens"
 
@@ -583,6 +582,7 @@ def summarise_part(results: Sequence[ScopeResult]) -> dict[str, object]:
                 qt.setdefault(method, []).extend(pairs)
         if result.scope in narrow:
             qrs_ms = _reference_qrs_ms(result)
+            # narrow: below the QRS from which the pipeline declines QT
             if qrs_ms is not None and qrs_ms < WIDE_QRS_MS:
                 narrow[result.scope][(result.record_id, result.span_s[0])] = (
                     result.qtlens_qt_ms is not None)
